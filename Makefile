@@ -1,0 +1,29 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: setup demo test test-unit bench clean
+
+setup: $(VENV)/.installed
+	@bash devenv/system-deps.sh
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
+	touch $@
+
+## Convert a demo catalog end to end and print how to watch the result.
+demo: setup
+	$(PYTHON) -m devenv.demo
+
+## The whole test suite, end-to-end tests included.
+test: setup
+	$(PYTHON) -m pytest
+
+## Only the fast tests (no services, no Airflow runs).
+test-unit: setup
+	$(PYTHON) -m pytest -m "not e2e"
+
+clean:
+	rm -rf .demo .test-artifacts

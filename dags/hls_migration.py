@@ -1,0 +1,66 @@
+"""Nightly conversion of MP4 movies to adaptive HLS, one mapped task group per movie.
+
+Trigger one movie by hand with ``{"movie_ids": [42]}`` (trigger form, CLI or REST API).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Param, task_group
+from hls_operators.operators import (
+    FinishRunOperator,
+    ProbeOperator,
+    RecordOperator,
+    SelectMoviesOperator,
+    ThumbnailsOperator,
+    TranscodeOperator,
+    UpdateCatalogOperator,
+    UploadOperator,
+)
+from hls_operators.settings import dag_schedule
+
+with DAG(
+    dag_id="hls_migration",
+    description="Convert progressive MP4 movies to adaptive HLS and point the catalog at them",
+    schedule=dag_schedule(),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["hls", "video"],
+    default_args={
+        "owner": "video-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+    },
+    params={
+        "movie_ids": Param(
+            [],
+            type="array",
+            items={"type": "integer"},
+            title="Movie ids",
+            description="Convert exactly these movies (empty: select the oldest unconverted ones).",
+        ),
+        "limit": Param(50, type="integer", minimum=1, title="Batch size", description="How many movies to select."),
+        "force": Param(
+            False, type="boolean", title="Force", description="Re-convert movies that were already converted."
+        ),
+        "dry_run": Param(
+            False, type="boolean", title="Dry run", description="Select and probe only; publish nothing."
+        ),
+    },
+) as dag:
+    claimed = SelectMoviesOperator(task_id="select_movies")
+
+    @task_group(group_id="convert")
+    def convert(movie):
+        probe = ProbeOperator(task_id="probe", movie=movie)
+        transcode = TranscodeOperator(task_id="transcode", movie=probe.output)
+        thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
+        upload = UploadOperator(task_id="upload", movie=probe.output)
+        update = UpdateCatalogOperator(task_id="update", movie=probe.output)
+        record = RecordOperator(task_id="record", movie=movie)
+        probe >> [transcode, thumbnails] >> upload >> update >> record
+
+    convert.expand(movie=claimed.output) >> FinishRunOperator(task_id="finish")

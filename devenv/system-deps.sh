@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages the pipeline needs beside the Python ones: ffmpeg/ffprobe, and PostgreSQL's
+# server binaries when no server answers on 127.0.0.1:5432. Debian/Ubuntu (apt).
+set -euo pipefail
+
+missing=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
+   && ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${missing[*]} with apt-get"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,77 @@
+-- Statements on the application's catalog and the pipeline's claims, by name (see hls_operators.sql).
+
+-- name: claim_movies
+-- Select the movies to convert and claim them for this run, in one statement.
+-- A movie qualifies when its video_url is an MP4 (any case, query string allowed), it has no
+-- succeeded conversion (unless force), and no other run holds a live claim on it. With force, a movie
+-- already on HLS is re-converted from the MP4 its published conversion came from.
+-- FOR UPDATE SKIP LOCKED: two overlapping runs never pick the same movie.
+WITH picked AS (
+    SELECT m.id, m.video_url, src.source_url, m.created_at
+    FROM movies m
+    CROSS JOIN LATERAL (
+        SELECT CASE
+            WHEN m.video_url ~* '\.mp4(\?.*)?$' THEN m.video_url
+            WHEN %(force)s THEN (
+                SELECT c.source_url FROM hls_conversions c
+                WHERE c.movie_id = m.id AND c.status = 'succeeded' AND c.master_url = m.video_url
+                ORDER BY c.finished_at DESC LIMIT 1)
+        END AS source_url
+    ) src
+    WHERE src.source_url IS NOT NULL
+      AND (CASE WHEN %(movie_ids)s::bigint[] IS NULL THEN m.is_active
+                ELSE m.id = ANY(%(movie_ids)s::bigint[]) END)
+      AND (%(force)s OR NOT EXISTS (
+            SELECT 1 FROM hls_conversions c WHERE c.movie_id = m.id AND c.status = 'succeeded'))
+      AND NOT EXISTS (
+            SELECT 1 FROM hls_claims k
+            WHERE k.movie_id = m.id AND k.expires_at > now() AND k.run_id <> %(run_id)s)
+    ORDER BY m.created_at, m.id
+    LIMIT %(limit)s
+    FOR UPDATE OF m SKIP LOCKED
+)
+INSERT INTO hls_claims AS k (movie_id, run_id, source_url, expected_url, claimed_at, expires_at)
+SELECT id, %(run_id)s, source_url, video_url, now(), now() + make_interval(mins => %(ttl_minutes)s)
+FROM picked
+ON CONFLICT (movie_id) DO UPDATE
+    SET run_id = EXCLUDED.run_id, source_url = EXCLUDED.source_url,
+        expected_url = EXCLUDED.expected_url, claimed_at = EXCLUDED.claimed_at,
+        expires_at = EXCLUDED.expires_at
+    WHERE k.expires_at <= now() OR k.run_id = EXCLUDED.run_id
+RETURNING movie_id, source_url, expected_url;
+
+-- name: renew_claim
+-- Extend this run's claim on a movie at the start of each step; take it back if it lapsed and nobody
+-- else took it. Returns no row when another run holds the movie.
+UPDATE hls_claims
+SET run_id = %(run_id)s, expires_at = now() + make_interval(mins => %(ttl_minutes)s)
+WHERE movie_id = %(movie_id)s AND (run_id = %(run_id)s OR expires_at <= now())
+RETURNING source_url, expected_url;
+
+-- name: flip_video_url
+-- Point the catalog at the HLS master, only if the application has not changed video_url since the
+-- movie was claimed. Zero rows updated means the application's edit wins.
+UPDATE movies
+SET video_url = %(master_url)s, updated_at = now()
+WHERE id = %(movie_id)s AND video_url = %(expected_url)s
+RETURNING id;
+
+-- name: rollback_video_url
+-- Put a movie's original MP4 back, only while video_url still points at the published master.
+UPDATE movies
+SET video_url = %(source_url)s, updated_at = now()
+WHERE id = %(movie_id)s AND video_url = %(master_url)s
+RETURNING id;
+
+-- name: published_conversion
+-- The succeeded conversion that a movie's video_url currently points at, if any.
+SELECT c.id, c.source_url, c.master_url, c.output_prefix
+FROM movies m
+JOIN hls_conversions c ON c.movie_id = m.id AND c.status = 'succeeded' AND c.master_url = m.video_url
+WHERE m.id = %(movie_id)s
+ORDER BY c.finished_at DESC
+LIMIT 1;
+
+-- name: release_claim
+-- A finished movie (converted or failed) is free for other runs again.
+DELETE FROM hls_claims WHERE movie_id = %(movie_id)s AND run_id = %(run_id)s;

@@ -1,0 +1,69 @@
+-- The audit ledger hls_conversions, by name (see hls_operators.sql).
+
+-- name: run_outcome
+-- The latest attempt of each movie in one run.
+SELECT DISTINCT ON (movie_id) movie_id, status, error_class, error_message
+FROM hls_conversions
+WHERE run_id = %(run_id)s AND dag_id = %(dag_id)s
+ORDER BY movie_id, attempt DESC;
+
+-- name: latest_attempt
+SELECT id, attempt, status, steps
+FROM hls_conversions
+WHERE run_id = %(run_id)s AND movie_id = %(movie_id)s AND dag_id = %(dag_id)s
+ORDER BY attempt DESC
+LIMIT 1
+FOR UPDATE;
+
+-- name: open_attempt
+-- A new attempt carries over what earlier attempts of the same run already learned.
+INSERT INTO hls_conversions
+    (movie_id, dag_id, run_id, map_index, attempt, try_number, status, source_url, probe, ladder,
+     output_prefix)
+SELECT %(movie_id)s, %(dag_id)s, %(run_id)s, %(map_index)s,
+       COALESCE(MAX(attempt), 0) + 1, %(try_number)s, 'running',
+       COALESCE((ARRAY_AGG(source_url ORDER BY attempt DESC))[1], %(source_url)s),
+       (ARRAY_AGG(probe ORDER BY attempt DESC))[1],
+       (ARRAY_AGG(ladder ORDER BY attempt DESC))[1],
+       (ARRAY_AGG(output_prefix ORDER BY attempt DESC))[1]
+FROM hls_conversions
+WHERE run_id = %(run_id)s AND movie_id = %(movie_id)s AND dag_id = %(dag_id)s
+RETURNING id;
+
+-- name: start_step
+UPDATE hls_conversions
+SET steps = jsonb_set(steps, ARRAY[%(step)s], jsonb_build_object('try', %(try_number)s, 'started_at', now())),
+    try_number = %(try_number)s, map_index = %(map_index)s, updated_at = now()
+WHERE id = %(id)s;
+
+-- name: finish_step
+-- Record a step's duration and whatever it learned; NULL arguments leave a column as it was.
+UPDATE hls_conversions
+SET steps = jsonb_set(steps, ARRAY[%(step)s],
+                      steps -> %(step)s || jsonb_build_object('seconds', %(seconds)s::float)),
+    source_url = COALESCE(%(source_url)s, source_url),
+    probe = COALESCE(%(probe)s::jsonb, probe),
+    ladder = COALESCE(%(ladder)s::jsonb, ladder),
+    output_prefix = COALESCE(%(output_prefix)s, output_prefix),
+    master_url = COALESCE(%(master_url)s, master_url),
+    bytes = COALESCE(%(bytes)s, bytes),
+    segments = COALESCE(%(segments)s, segments),
+    status = COALESCE(%(status)s, status),
+    finished_at = CASE WHEN %(status)s IS NULL THEN finished_at ELSE now() END,
+    updated_at = now()
+WHERE id = %(id)s;
+
+-- name: fail_attempt
+UPDATE hls_conversions
+SET status = 'failed', error_class = %(error_class)s, error_message = %(error_message)s,
+    finished_at = now(), updated_at = now()
+WHERE id = %(id)s AND status = 'running';
+
+-- name: record_rollback
+INSERT INTO hls_conversions
+    (movie_id, dag_id, run_id, map_index, attempt, try_number, status, source_url, master_url,
+     output_prefix, finished_at)
+SELECT %(movie_id)s, %(dag_id)s, %(run_id)s, -1, COALESCE(MAX(attempt), 0) + 1, %(try_number)s,
+       'rolled_back', %(source_url)s, %(master_url)s, %(output_prefix)s, now()
+FROM hls_conversions
+WHERE run_id = %(run_id)s AND movie_id = %(movie_id)s AND dag_id = %(dag_id)s;

@@ -1,0 +1,39 @@
+-- The pipeline's own tables. Idempotent: every run applies it before touching the catalog.
+
+-- The audit ledger: one row per attempt to convert (or roll back) one movie.
+CREATE TABLE IF NOT EXISTS hls_conversions (
+    id            bigserial PRIMARY KEY,
+    movie_id      bigint NOT NULL,
+    dag_id        text NOT NULL,
+    run_id        text NOT NULL,
+    map_index     integer NOT NULL DEFAULT -1,
+    attempt       integer NOT NULL,           -- 1, 2, ... per movie within one run
+    try_number    integer NOT NULL,           -- Airflow try of the task that wrote last
+    status        text NOT NULL
+                  CHECK (status IN ('running', 'succeeded', 'failed', 'dry_run', 'rolled_back')),
+    error_class   text,
+    error_message text,
+    source_url    text,
+    probe         jsonb,
+    ladder        jsonb,
+    output_prefix text,
+    master_url    text,
+    bytes         bigint,
+    segments      integer,
+    steps         jsonb NOT NULL DEFAULT '{}'::jsonb,  -- per step: try, started_at, seconds
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (run_id, movie_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS hls_conversions_movie_status ON hls_conversions (movie_id, status);
+
+-- Which run currently owns which movie. A claim expires so that a crashed run's movies come back.
+CREATE TABLE IF NOT EXISTS hls_claims (
+    movie_id     bigint PRIMARY KEY,
+    run_id       text NOT NULL,
+    source_url   text NOT NULL,   -- the MP4 to convert
+    expected_url text NOT NULL,   -- movies.video_url when claimed: the flip requires it unchanged
+    claimed_at   timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL
+);

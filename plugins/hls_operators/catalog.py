@@ -1,0 +1,223 @@
+"""The catalog, claims and ledger in PostgreSQL, as plain functions over a DB-API connection.
+
+Each function is one transaction: it commits on return and rolls back on error. The SQL lives in
+``include/sql/``; every statement is parameterized.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.sql import queries, sql_file
+
+SCHEMA_LOCK_KEY = 0x484C53  # serializes concurrent CREATE IF NOT EXISTS from parallel runs
+
+
+@dataclass(frozen=True)
+class ClaimedMovie:
+    movie_id: int
+    source_url: str
+    expected_url: str  # the catalog's video_url when claimed; the flip requires it unchanged
+
+
+@dataclass(frozen=True)
+class AttemptKey:
+    """Identifies one movie's work within one DAG run, and which task try is writing."""
+
+    dag_id: str
+    run_id: str
+    movie_id: int
+    map_index: int = -1
+    try_number: int = 1
+
+    def params(self) -> dict[str, object]:
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "movie_id": self.movie_id,
+            "map_index": self.map_index,
+            "try_number": self.try_number,
+        }
+
+
+def _catalog(name: str) -> str:
+    return queries("catalog.sql")[name]
+
+
+def _ledger(name: str) -> str:
+    return queries("ledger.sql")[name]
+
+
+def ensure_schema(conn) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        cur.execute(sql_file("schema.sql"))
+
+
+def claim_movies(
+    conn, *, run_id: str, movie_ids: list[int] | None, limit: int, force: bool, ttl_minutes: int, dry_run: bool
+) -> list[ClaimedMovie]:
+    """Select and claim up to ``limit`` movies; a dry run selects the same way but keeps no claim."""
+    params = {"run_id": run_id, "movie_ids": movie_ids, "limit": limit, "force": force, "ttl_minutes": ttl_minutes}
+    with conn.cursor() as cur:
+        try:
+            cur.execute(_catalog("claim_movies"), params)
+            rows = cur.fetchall()
+        except BaseException:
+            conn.rollback()
+            raise
+    if dry_run:
+        conn.rollback()
+    else:
+        conn.commit()
+    return [ClaimedMovie(*row) for row in rows]
+
+
+def renew_claim(conn, *, movie_id: int, run_id: str, ttl_minutes: int) -> ClaimedMovie:
+    """Keep this run's claim alive; fail with ``claimed_elsewhere`` if another run has the movie."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("renew_claim"), {"movie_id": movie_id, "run_id": run_id, "ttl_minutes": ttl_minutes})
+        row = cur.fetchone()
+    if row is None:
+        raise MigrationError(
+            ErrorClass.CLAIMED_ELSEWHERE, f"movie {movie_id} is claimed by another run or no longer claimed"
+        )
+    return ClaimedMovie(movie_id, *row)
+
+
+def release_claim(conn, *, movie_id: int, run_id: str) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("release_claim"), {"movie_id": movie_id, "run_id": run_id})
+
+
+def begin_step(conn, key: AttemptKey, step: str, *, source_url: str | None = None) -> int:
+    """Ledger id of the attempt this step belongs to, opening a new attempt when needed.
+
+    The running attempt continues unless it shows that this very step started in an earlier try
+    and never finished: that try died without reporting (killed worker), so the attempt is closed
+    as ``worker_lost`` and a new one opens.
+    """
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("latest_attempt"), key.params())
+        row = cur.fetchone()
+        ledger_id = None
+        if row is not None:
+            row_id, _attempt, status, steps = row
+            earlier = steps.get(step)
+            if status == "running" and earlier and earlier["try"] != key.try_number and "seconds" not in earlier:
+                message = f"{step} try {earlier['try']} ended without reporting (worker lost)"
+                cur.execute(
+                    _ledger("fail_attempt"),
+                    {"id": row_id, "error_class": ErrorClass.WORKER_LOST.value, "error_message": message},
+                )
+            elif status == "running":
+                ledger_id = row_id
+        if ledger_id is None:
+            cur.execute(_ledger("open_attempt"), {**key.params(), "source_url": source_url})
+            ledger_id = cur.fetchone()[0]
+        cur.execute(_ledger("start_step"), {**key.params(), "id": ledger_id, "step": step})
+    return ledger_id
+
+
+def _finish_params(ledger_id: int, step: str, seconds: float, fields: dict[str, object]) -> dict[str, object]:
+    allowed = {"source_url", "probe", "ladder", "output_prefix", "master_url", "bytes", "segments", "status"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"unknown ledger fields: {sorted(unknown)}")
+    params: dict[str, object] = {name: None for name in allowed}
+    params.update(fields)
+    for name in ("probe", "ladder"):
+        if params[name] is not None:
+            params[name] = json.dumps(params[name])
+    return {**params, "id": ledger_id, "step": step, "seconds": round(seconds, 3)}
+
+
+def finish_step(conn, ledger_id: int, step: str, seconds: float, **fields: object) -> None:
+    """Record a finished step and what it learned (``probe``, ``ladder``, ``bytes``, ``status`` ...)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("finish_step"), _finish_params(ledger_id, step, seconds, fields))
+
+
+def fail_attempt(conn, ledger_id: int, error: MigrationError) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            _ledger("fail_attempt"),
+            {"id": ledger_id, "error_class": error.error_class.value, "error_message": error.message},
+        )
+
+
+def flip_to_hls(
+    conn, *, ledger_id: int, step: str, seconds: float, movie_id: int, expected_url: str, master_url: str,
+    bytes_published: int, segments: int,
+) -> None:  # fmt: skip
+    """Point ``video_url`` at the master and mark the attempt succeeded, in one transaction."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            _catalog("flip_video_url"), {"movie_id": movie_id, "expected_url": expected_url, "master_url": master_url}
+        )
+        if cur.fetchone() is None:
+            raise MigrationError(
+                ErrorClass.CATALOG_CHANGED,
+                f"movie {movie_id}: video_url no longer equals {expected_url!r}; the application's edit stands",
+            )
+        fields = {"master_url": master_url, "bytes": bytes_published, "segments": segments, "status": "succeeded"}
+        cur.execute(_ledger("finish_step"), _finish_params(ledger_id, step, seconds, fields))
+
+
+def finalize_attempt(conn, key: AttemptKey) -> str:
+    """Close the movie's latest attempt in this run and release its claim; returns its status.
+
+    An attempt still ``running`` here means a task died without reporting or never started.
+    """
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("latest_attempt"), key.params())
+        row = cur.fetchone()
+        if row is None:
+            cur.execute(_ledger("open_attempt"), {**key.params(), "source_url": None})
+            row = (cur.fetchone()[0], 1, "running", {})
+        ledger_id, _attempt, status, steps = row
+        if status == "running":
+            unfinished = [name for name, step in steps.items() if "seconds" not in step]
+            message = (
+                f"{', '.join(unfinished)} ended without reporting (worker lost)"
+                if unfinished
+                else "the movie's steps did not run (an upstream task failed before reporting)"
+            )
+            cur.execute(
+                _ledger("fail_attempt"),
+                {"id": ledger_id, "error_class": ErrorClass.WORKER_LOST.value, "error_message": message},
+            )
+            status = "failed"
+        cur.execute(_catalog("release_claim"), {"movie_id": key.movie_id, "run_id": key.run_id})
+    return status
+
+
+def run_outcome(conn, *, dag_id: str, run_id: str) -> list[tuple[int, str, str | None, str | None]]:
+    """(movie_id, status, error_class, error_message) of each movie's latest attempt in a run."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("run_outcome"), {"dag_id": dag_id, "run_id": run_id})
+        return cur.fetchall()
+
+
+def roll_back(conn, key: AttemptKey) -> str | None:
+    """Restore the MP4 URL of a movie on HLS and ledger it; returns the restored URL, or None when
+    the movie's video_url is not a published conversion (nothing to roll back)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("published_conversion"), {"movie_id": key.movie_id})
+        row = cur.fetchone()
+        if row is None:
+            return None
+        _conversion_id, source_url, master_url, prefix = row
+        cur.execute(
+            _catalog("rollback_video_url"),
+            {"movie_id": key.movie_id, "source_url": source_url, "master_url": master_url},
+        )
+        if cur.fetchone() is None:
+            return None
+        cur.execute(
+            _ledger("record_rollback"),
+            {**key.params(), "source_url": source_url, "master_url": master_url, "output_prefix": prefix},
+        )
+    return source_url

@@ -1,0 +1,57 @@
+"""Classified failures: every error the pipeline records carries one class from ``ErrorClass``.
+
+A class tells an operator whether retrying can help (``retryable``) and tells the people reading the
+ledger what went wrong without reading a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+MESSAGE_LIMIT = 2000
+
+
+class ErrorClass(str, Enum):
+    SOURCE_UNREACHABLE = "source_unreachable"  # the source URL cannot be fetched
+    NOT_VIDEO = "not_video"  # the file is not a video we can read (text, image, audio only)
+    CORRUPT = "corrupt"  # a video container that is broken or truncated
+    UNSUPPORTED = "unsupported"  # valid, but outside what we convert (encrypted, too large, ...)
+    TRANSCODE_FAILED = "transcode_failed"  # ffmpeg failed on an input ffprobe accepted
+    STORAGE_UNAVAILABLE = "storage_unavailable"  # object storage errors and timeouts
+    CATALOG_UNAVAILABLE = "catalog_unavailable"  # PostgreSQL errors and timeouts
+    VERIFICATION_FAILED = "verification_failed"  # the uploaded set is not complete or not consistent
+    CATALOG_CHANGED = "catalog_changed"  # the application edited video_url during the conversion
+    CLAIMED_ELSEWHERE = "claimed_elsewhere"  # another run holds this movie
+    WORKER_LOST = "worker_lost"  # a task try died without reporting (killed worker)
+    DISK_FULL = "disk_full"  # the work directory ran out of space
+    TIMEOUT = "timeout"  # ffmpeg ran longer than the source duration allows
+    INTERNAL = "internal"  # a bug: anything not classified above
+
+
+# Faults of the environment, not of the movie: another try may succeed.
+RETRYABLE = frozenset(
+    {
+        ErrorClass.STORAGE_UNAVAILABLE,
+        ErrorClass.CATALOG_UNAVAILABLE,
+        ErrorClass.WORKER_LOST,
+        ErrorClass.DISK_FULL,
+    }
+)
+
+
+class MigrationError(Exception):
+    """A failure with a class; ``retryable`` defaults from the class and can be overridden."""
+
+    def __init__(self, error_class: ErrorClass, message: str, *, retryable: bool | None = None):
+        super().__init__(f"{error_class.value}: {message}")
+        self.error_class = error_class
+        self.message = bound_message(message)
+        self.retryable = error_class in RETRYABLE if retryable is None else retryable
+
+
+def bound_message(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Keep messages short enough for a ledger row and a UI cell; the tail is usually the cause."""
+    message = message.strip()
+    if len(message) <= limit:
+        return message
+    return "..." + message[-(limit - 3) :]

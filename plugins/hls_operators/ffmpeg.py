@@ -1,0 +1,91 @@
+"""Running ffmpeg and ffprobe: no shell, a timeout, bounded stderr and progress in the log."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from hls_operators.errors import ErrorClass, MigrationError
+
+PROGRESS_LOG_SECONDS = 5.0
+STDERR_TAIL_BYTES = 4000
+
+
+@dataclass(frozen=True)
+class Progress:
+    done_seconds: float
+    speed: float | None
+
+    def describe(self, total_seconds: float) -> str:
+        percent = 100.0 * min(1.0, self.done_seconds / total_seconds) if total_seconds > 0 else 0.0
+        text = f"{percent:5.1f}% ({self.done_seconds:.1f}/{total_seconds:.1f} s)"
+        if self.speed:
+            eta = max(0.0, total_seconds - self.done_seconds) / self.speed
+            text += f", speed {self.speed:.2f}x, ETA {eta:.0f} s"
+        return text
+
+
+def parse_progress(block: dict[str, str]) -> Progress:
+    """One ``-progress`` block (key=value lines up to ``progress=...``)."""
+    out_us = block.get("out_time_us", "N/A")
+    speed = block.get("speed", "N/A").rstrip("x").strip()
+    return Progress(
+        done_seconds=int(out_us) / 1e6 if out_us.lstrip("-").isdigit() else 0.0,
+        speed=float(speed) if speed not in ("N/A", "") else None,
+    )
+
+
+def _failure(label: str, returncode: int, stderr: str) -> MigrationError:
+    if "No space left on device" in stderr:
+        return MigrationError(ErrorClass.DISK_FULL, f"{label}: no space left on device")
+    return MigrationError(ErrorClass.TRANSCODE_FAILED, f"{label} exited with {returncode}: {stderr.strip()}")
+
+
+def run_ffprobe(args: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ffprobe and return the finished process; the caller classifies a non-zero exit."""
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as error:
+        raise MigrationError(ErrorClass.TIMEOUT, f"ffprobe took more than {timeout:.0f} s") from error
+
+
+def run_ffmpeg(
+    args: list[str], *, label: str, timeout: float, total_seconds: float = 0.0, log: logging.Logger | None = None
+) -> None:
+    """Run an ffmpeg command; with ``-progress pipe:1`` in ``args``, log percent, speed and ETA."""
+    log = log or logging.getLogger(__name__)
+    with tempfile.TemporaryFile() as stderr_file:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        started = last_log = time.monotonic()
+        try:
+            block: dict[str, str] = {}
+            for line in process.stdout:
+                key, _, value = line.strip().partition("=")
+                block[key] = value
+                if key != "progress":
+                    continue
+                now = time.monotonic()
+                if now - last_log >= PROGRESS_LOG_SECONDS or value == "end":
+                    log.info("%s %s", label, parse_progress(block).describe(total_seconds))
+                    last_log = now
+                block = {}
+            returncode = process.wait()
+        finally:
+            timer.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stderr_file.seek(0, 2)
+        stderr_file.seek(max(0, stderr_file.tell() - STDERR_TAIL_BYTES))
+        stderr = stderr_file.read().decode("utf-8", "replace")
+    elapsed = time.monotonic() - started
+    if returncode != 0 and elapsed >= timeout:
+        raise MigrationError(ErrorClass.TIMEOUT, f"{label} was stopped after {timeout:.0f} s")
+    if returncode != 0:
+        raise _failure(label, returncode, stderr)

@@ -1,0 +1,49 @@
+"""Hooks: turn the pipeline's Airflow connections into clients. Operators never build clients."""
+
+from __future__ import annotations
+
+import psycopg2
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseHook
+
+from hls_operators.settings import CATALOG_CONN_ID, STORAGE_CONN_ID
+from hls_operators.storage import ObjectStore
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class CatalogHook(BaseHook):
+    """psycopg2 connections to the catalog database (connection ``hls_catalog``, type postgres).
+
+    psycopg2 rather than PostgresHook's client: the catalog functions rely on psycopg2's
+    ``with conn:`` meaning one transaction on a connection that stays open.
+    """
+
+    def __init__(self, conn_id: str = CATALOG_CONN_ID):
+        super().__init__()
+        self.conn_id = conn_id
+
+    def get_conn(self):
+        conn = self.get_connection(self.conn_id)
+        extra = conn.extra_dejson
+        return psycopg2.connect(
+            host=conn.host or "127.0.0.1",
+            port=conn.port or 5432,
+            user=conn.login,
+            password=conn.password,
+            dbname=conn.schema,
+            sslmode=extra.get("sslmode", "prefer"),
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name="hls-migration",
+        )
+
+
+class StorageHook(S3Hook):
+    """An ``ObjectStore`` for one bucket over connection ``hls_storage`` (type aws, ``endpoint_url``
+    in extra for R2, Spaces, MinIO or SeaweedFS)."""
+
+    def __init__(self, conn_id: str = STORAGE_CONN_ID):
+        super().__init__(aws_conn_id=conn_id)
+
+    def object_store(self, bucket: str) -> ObjectStore:
+        return ObjectStore(self.get_conn(), bucket)

@@ -1,0 +1,306 @@
+"""Airflow operators: thin shells that wire the ledger, the claim and a temporary folder around
+one plain step function from ``hls_operators.steps``."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hls_operators import catalog, steps
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.hooks import CatalogHook, StorageHook
+from hls_operators.publishing import new_version
+from hls_operators.settings import Settings, load_settings
+
+
+def classify(error: Exception) -> MigrationError:
+    """Every failure becomes a ``MigrationError``; unknown ones are ``internal`` and not retried."""
+    if isinstance(error, MigrationError):
+        return error
+    if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return MigrationError(ErrorClass.CATALOG_UNAVAILABLE, str(error))
+    if isinstance(error, (BotoCoreError, ClientError)):
+        return MigrationError(ErrorClass.STORAGE_UNAVAILABLE, str(error))
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return MigrationError(ErrorClass.DISK_FULL, str(error))
+    return MigrationError(ErrorClass.INTERNAL, f"{type(error).__name__}: {error}", retryable=False)
+
+
+def attempt_key(context: Any, movie_id: int) -> catalog.AttemptKey:
+    ti = context["ti"]
+    return catalog.AttemptKey(
+        dag_id=ti.dag_id, run_id=context["run_id"], movie_id=int(movie_id),
+        map_index=ti.map_index, try_number=ti.try_number,
+    )  # fmt: skip
+
+
+class MovieStepOperator(BaseOperator):
+    """Runs one step for one movie: renews the run's claim, opens or continues the movie's ledger
+    attempt, runs ``run_step`` in a temporary folder that is always removed, and records the
+    outcome. Bad input fails at once (no retry); faults of the environment are retried.
+
+    :param movie: the movie's payload from the previous step (mapped per movie).
+    """
+
+    step = ""
+    template_fields: Sequence[str] = ("movie",)
+    skip_in_dry_run = True
+
+    def __init__(self, *, movie: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.movie = movie
+
+    def run_step(self, settings: Settings, conn, ledger_id: int, work: Path, context: Any) -> tuple[Any, dict | None]:
+        """Do the step; return (XCom value, ledger fields, or None when the step closed its ledger entry)."""
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> Any:
+        dry_run = bool(context["params"].get("dry_run"))
+        if dry_run and self.skip_in_dry_run:
+            raise AirflowSkipException("dry run: nothing is transcoded or published")
+        settings = load_settings()
+        movie_id = int(self.movie["movie_id"])
+        key = attempt_key(context, movie_id)
+        ledger_id = None
+        conn = None
+        try:
+            conn = CatalogHook().get_conn()
+            if not dry_run:
+                catalog.renew_claim(conn, movie_id=movie_id, run_id=key.run_id, ttl_minutes=settings.claim_ttl_minutes)
+            ledger_id = catalog.begin_step(conn, key, self.step, source_url=self.movie.get("source_url"))
+            started = time.monotonic()
+            work = Path(tempfile.mkdtemp(prefix=f"hls-{movie_id}-{self.step}-", dir=settings.work_dir))
+            try:
+                result, fields = self.run_step(settings, conn, ledger_id, work, context)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            if fields is not None:
+                catalog.finish_step(conn, ledger_id, self.step, time.monotonic() - started, **fields)
+            return result
+        except (AirflowSkipException, AirflowFailException):
+            raise
+        except Exception as error:
+            failure = classify(error)
+            self.log.error("movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message)
+            if conn is not None and ledger_id is not None:
+                try:
+                    catalog.fail_attempt(conn, ledger_id, failure)
+                except psycopg2.Error as ledger_error:
+                    self.log.error("could not record the failure in the ledger: %s", ledger_error)
+            if failure.retryable:
+                raise failure from error
+            raise AirflowFailException(str(failure)) from error
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def store(self, settings: Settings):
+        return StorageHook().object_store(settings.bucket)
+
+    def job(self) -> steps.MovieJob:
+        return steps.MovieJob.from_dict(self.movie)
+
+
+class ProbeOperator(MovieStepOperator):
+    """Fetches the source, runs ffprobe, refuses bad input and plans the ladder.
+
+    :param movie: a claimed movie: ``movie_id``, ``source_url``, ``expected_url``.
+    """
+
+    step = "probe"
+    skip_in_dry_run = False
+
+    def run_step(self, settings, conn, ledger_id, work, context):
+        job = steps.probe_movie(
+            movie_id=int(self.movie["movie_id"]),
+            source_url=self.movie["source_url"],
+            expected_url=self.movie["expected_url"],
+            version=new_version(),
+            store=self.store(settings),
+            settings=settings,
+            work=work,
+        )
+        p = job.probe
+        self.log.info(
+            "movie %s: %s %dx%d %s fps, %.1f s, audio %s; ladder %s",
+            job.movie_id, p.video_codec, p.width, p.height, p.frame_rate, p.duration, p.audio_codec or "none",
+            ", ".join(f"{r.name} {r.width}x{r.height} {r.video_kbps}k" for r in job.ladder),
+        )  # fmt: skip
+        fields = {
+            "probe": p.to_dict(),
+            "ladder": [r.to_dict() for r in job.ladder],
+            "output_prefix": job.output_prefix(settings),
+        }
+        if context["params"].get("dry_run"):
+            fields["status"] = "dry_run"
+        return job.to_dict(), fields
+
+
+class TranscodeOperator(MovieStepOperator):
+    """Encodes the whole ladder in one ffmpeg process (one decode), keyframe-aligned HLS rungs.
+
+    :param movie: the probe step's payload.
+    """
+
+    step = "transcode"
+
+    def run_step(self, settings, conn, ledger_id, work, context):
+        renditions = steps.transcode_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
+        return None, {"ladder": renditions["renditions"]}
+
+
+class ThumbnailsOperator(MovieStepOperator):
+    """Evenly spaced JPEG thumbnails at most ``hls_thumbnail_width`` wide, plus a contact sheet.
+
+    :param movie: the probe step's payload.
+    """
+
+    step = "thumbnails"
+
+    def run_step(self, settings, conn, ledger_id, work, context):
+        count = steps.thumbnail_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
+        return count, {}
+
+
+class UploadOperator(MovieStepOperator):
+    """Uploads segments, playlists and thumbnails with their Content-Type and Cache-Control, in
+    parallel, the master playlist last.
+
+    :param movie: the probe step's payload.
+    """
+
+    step = "upload"
+
+    def run_step(self, settings, conn, ledger_id, work, context):
+        published = steps.publish_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
+        return None, {"output_prefix": published.output_prefix, "bytes": published.bytes}
+
+
+class UpdateCatalogOperator(MovieStepOperator):
+    """Verifies the uploaded set, then flips ``video_url`` to the master playlist in one transaction
+    with the ledger, only if the application has not changed ``video_url`` meanwhile.
+
+    :param movie: the probe step's payload.
+    """
+
+    step = "update"
+
+    def run_step(self, settings, conn, ledger_id, work, context):
+        job = self.job()
+        store = self.store(settings)
+        started = time.monotonic()
+        verified = steps.verify_movie(job, store=store, settings=settings)
+        catalog.flip_to_hls(
+            conn, ledger_id=ledger_id, step=self.step, seconds=time.monotonic() - started, movie_id=job.movie_id,
+            expected_url=job.expected_url, master_url=job.master_url(settings),
+            bytes_published=verified.bytes, segments=verified.segments,
+        )  # fmt: skip
+        self.log.info("movie %s now plays from %s (%d segments, %d bytes)", job.movie_id, job.master_url(settings), verified.segments, verified.bytes)
+        store.delete_prefix(f"{settings.work_prefix}/{job.movie_id}/{job.version}")
+        return job.master_url(settings), None
+
+
+class RecordOperator(BaseOperator):
+    """Closes the movie's attempt in the ledger (a task that died without reporting becomes
+    ``worker_lost``) and releases the movie's claim. Runs whatever happened upstream.
+
+    :param movie: the claimed movie (from the selection).
+    """
+
+    template_fields: Sequence[str] = ("movie",)
+
+    def __init__(self, *, movie: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.movie = movie
+
+    def execute(self, context: Any) -> str:
+        conn = CatalogHook().get_conn()
+        try:
+            status = catalog.finalize_attempt(conn, attempt_key(context, int(self.movie["movie_id"])))
+        finally:
+            conn.close()
+        self.log.info("movie %s: %s", self.movie["movie_id"], status)
+        return status
+
+
+class SelectMoviesOperator(BaseOperator):
+    """Creates the pipeline's tables if needed, then selects and claims the movies to convert.
+
+    Reads the DAG params ``movie_ids``, ``limit``, ``force`` and ``dry_run``.
+    """
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        settings = load_settings()
+        params = context["params"]
+        movie_ids = [int(i) for i in params.get("movie_ids") or []] or None
+        conn = CatalogHook().get_conn()
+        try:
+            catalog.ensure_schema(conn)
+            claimed = catalog.claim_movies(
+                conn, run_id=context["run_id"], movie_ids=movie_ids, limit=int(params.get("limit") or 1),
+                force=bool(params.get("force")), ttl_minutes=settings.claim_ttl_minutes,
+                dry_run=bool(params.get("dry_run")),
+            )  # fmt: skip
+        finally:
+            conn.close()
+        self.log.info("selected %d movie(s): %s", len(claimed), [c.movie_id for c in claimed])
+        if movie_ids:
+            passed_over = sorted(set(movie_ids) - {c.movie_id for c in claimed})
+            if passed_over:
+                self.log.warning(
+                    "not selected (missing, not an MP4, already converted without force, or claimed by another run): %s",
+                    passed_over,
+                )
+        return [vars(c) for c in claimed]
+
+
+class FinishRunOperator(BaseOperator):
+    """Fails the run when any movie failed, so that the run shows red and a clear or backfill
+    re-runs only what failed. Logs one line per movie."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+
+    def execute(self, context: Any) -> None:
+        conn = CatalogHook().get_conn()
+        try:
+            outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=context["run_id"])
+        finally:
+            conn.close()
+        for movie_id, status, error_class, message in outcome:
+            self.log.info("movie %s: %s%s", movie_id, status, f" [{error_class}] {message}" if error_class else "")
+        failed = [row[0] for row in outcome if row[1] == "failed"]
+        if failed:
+            raise AirflowFailException(f"{len(failed)} of {len(outcome)} movie(s) failed: {failed}")
+
+
+class RollbackOperator(BaseOperator):
+    """Puts each movie's original MP4 URL back into ``video_url`` and ledgers it; the HLS objects
+    stay in storage. Reads the DAG param ``movie_ids``."""
+
+    def execute(self, context: Any) -> list[int]:
+        rolled_back = []
+        conn = CatalogHook().get_conn()
+        try:
+            for movie_id in context["params"].get("movie_ids") or []:
+                restored = catalog.roll_back(conn, attempt_key(context, int(movie_id)))
+                if restored is None:
+                    self.log.warning("movie %s: video_url is not a published conversion, nothing to roll back", movie_id)
+                else:
+                    self.log.info("movie %s: video_url restored to %s", movie_id, restored)
+                    rolled_back.append(int(movie_id))
+        finally:
+            conn.close()
+        return rolled_back

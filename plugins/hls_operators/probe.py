@@ -1,0 +1,139 @@
+"""Reading ffprobe's report of a source and refusing bad input before any transcoding starts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.ladder import choose_frame_rate
+
+# ISO base media (MP4/MOV) files are a sequence of boxes; the first box type sits at bytes 4-8.
+ISO_BMFF_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
+# The demuxers we accept: everything else (HLS, ffconcat, images, raw streams) is refused by ffmpeg
+# itself instead of being interpreted, which is what keeps a playlist named .mp4 from reading files.
+ACCEPTED_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the rest of the pipeline needs to know about a source; JSON-safe via ``to_dict``."""
+
+    format_name: str
+    duration: float
+    size_bytes: int
+    video_index: int
+    video_codec: str
+    width: int  # display width, rotation applied
+    height: int  # display height, rotation applied
+    rotation: int
+    pix_fmt: str
+    frame_rate: str  # chosen constant output rate, as a fraction string "30000/1001"
+    variable_frame_rate: bool
+    interlaced: bool
+    video_kbps: int | None
+    audio_index: int | None
+    audio_codec: str | None
+    audio_channels: int | None
+
+    @property
+    def fps(self) -> Fraction:
+        return Fraction(self.frame_rate)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ProbeResult:
+        return cls(**data)
+
+
+def looks_like_iso_bmff(head: bytes) -> bool:
+    """True when the first bytes are an MP4/MOV box header, whatever the file is named."""
+    return len(head) >= 8 and head[4:8] in ISO_BMFF_BOX_TYPES
+
+
+def classify_probe_failure(head: bytes, stderr: str) -> MigrationError:
+    """Turn a failed ffprobe into ``corrupt`` (an MP4 that is broken) or ``not_video`` (not an MP4)."""
+    detail = stderr.strip().splitlines()[-1] if stderr.strip() else "ffprobe could not read the file"
+    if not head:
+        return MigrationError(ErrorClass.CORRUPT, "the source file is empty (0 bytes)")
+    if looks_like_iso_bmff(head):
+        return MigrationError(ErrorClass.CORRUPT, f"broken MP4 container: {detail}")
+    return MigrationError(ErrorClass.NOT_VIDEO, f"not an MP4/MOV file: {detail}")
+
+
+def _fraction(text: str | None) -> Fraction | None:
+    try:
+        value = Fraction(text) if text else None
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value else None
+
+
+def _rotation(stream: dict) -> int:
+    """Rotation in degrees from the display matrix (ffmpeg 5+) or the legacy ``rotate`` tag."""
+    for side_data in stream.get("side_data_list", []):
+        if "rotation" in side_data:
+            return int(round(float(side_data["rotation"]))) % 360
+    return int(stream.get("tags", {}).get("rotate", 0)) % 360
+
+
+def _is_default(stream: dict) -> bool:
+    return bool(stream.get("disposition", {}).get("default"))
+
+
+def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
+    """Summarize ``ffprobe -show_format -show_streams -of json``; raise ``not_video`` without video."""
+    streams = report.get("streams", [])
+    videos = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
+    if not videos:
+        raise MigrationError(ErrorClass.NOT_VIDEO, "the file has no video stream")
+    video = next((s for s in videos if _is_default(s)), videos[0])
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    audio = next((s for s in audios if _is_default(s)), audios[0] if audios else None)
+
+    rotation = _rotation(video)
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if rotation in (90, 270):
+        width, height = height, width
+    avg_rate, nominal_rate = _fraction(video.get("avg_frame_rate")), _fraction(video.get("r_frame_rate"))
+    fmt = report.get("format", {})
+    duration = float(fmt.get("duration") or video.get("duration") or 0)
+    video_bits = video.get("bit_rate")
+    return ProbeResult(
+        format_name=fmt.get("format_name", ""),
+        duration=duration,
+        size_bytes=file_size,
+        video_index=int(video["index"]),
+        video_codec=video.get("codec_name", "unknown"),
+        width=width,
+        height=height,
+        rotation=rotation,
+        pix_fmt=video.get("pix_fmt", "unknown"),
+        frame_rate=str(choose_frame_rate(avg_rate, nominal_rate)),
+        variable_frame_rate=bool(avg_rate and nominal_rate and avg_rate != nominal_rate),
+        interlaced=video.get("field_order", "progressive") not in ("progressive", "unknown", ""),
+        video_kbps=round(int(video_bits) / 1000) if video_bits and str(video_bits).isdigit() else None,
+        audio_index=int(audio["index"]) if audio else None,
+        audio_codec=audio.get("codec_name") if audio else None,
+        audio_channels=int(audio.get("channels") or 0) if audio else None,
+    )
+
+
+def check_limits(probe: ProbeResult, *, max_pixels: int, max_duration_hours: float) -> None:
+    """Refuse sources we will not convert, before any decoding is spent on them."""
+    if probe.width <= 0 or probe.height <= 0:
+        raise MigrationError(ErrorClass.CORRUPT, "the video stream reports no frame size")
+    if probe.width * probe.height > max_pixels:
+        raise MigrationError(
+            ErrorClass.UNSUPPORTED, f"frame {probe.width}x{probe.height} exceeds the limit of {max_pixels} pixels"
+        )
+    if probe.duration <= 0:
+        raise MigrationError(ErrorClass.CORRUPT, "the source reports no duration")
+    if probe.duration > max_duration_hours * 3600:
+        raise MigrationError(
+            ErrorClass.UNSUPPORTED, f"duration {probe.duration:.0f} s exceeds the limit of {max_duration_hours} h"
+        )
+    if probe.video_codec in ("unknown", "none", ""):
+        raise MigrationError(ErrorClass.UNSUPPORTED, "the video codec is not one ffmpeg can decode")

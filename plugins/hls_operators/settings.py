@@ -1,0 +1,89 @@
+"""The one place where the pipeline's configuration is read.
+
+Connections carry credentials (``hls_catalog``, ``hls_storage``); Airflow Variables carry everything
+else. ``Settings.from_values`` is pure so that tests and tools can build settings without Airflow;
+``load_settings`` reads the Variables inside a running task.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+
+from hls_operators.ladder import RungSpec, parse_ladder
+
+CATALOG_CONN_ID = "hls_catalog"
+STORAGE_CONN_ID = "hls_storage"
+
+DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline; the Variable name is ``hls_`` + the field name."""
+
+    bucket: str
+    public_base_url: str
+    ladder: str = DEFAULT_LADDER
+    segment_seconds: int = 6
+    keyframe_seconds: int = 2
+    x264_preset: str = "veryfast"
+    audio_bitrate_kbps: int = 128
+    thumbnail_count: int = 10
+    thumbnail_width: int = 640
+    output_prefix: str = "hls/movies"
+    work_prefix: str = "hls-work"
+    claim_ttl_minutes: int = 360
+    max_source_bytes: int = 20 * 1024**3
+    max_pixels: int = 8192 * 4320
+    max_duration_hours: float = 12.0
+    http_timeout_seconds: float = 30.0
+    upload_concurrency: int = 8
+    transcode_timeout_base_seconds: int = 600
+    transcode_timeout_per_source_second: float = 10.0
+    tmp_dir: str = ""
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> Settings:
+        """Build settings from ``{field: value}``, converting strings to each field's type."""
+        kwargs: dict[str, object] = {}
+        for field in fields(cls):
+            if field.name not in values or values[field.name] in (None, ""):
+                continue
+            caster: Callable[[object], object] = {"int": int, "float": float}.get(field.type, str)
+            kwargs[field.name] = caster(values[field.name])
+        missing = [name for name in ("bucket", "public_base_url") if name not in kwargs]
+        if missing:
+            raise ValueError(f"missing settings: {', '.join('hls_' + m for m in missing)}")
+        settings = cls(**kwargs)
+        parse_ladder(settings.ladder)  # fail at load time, not in the middle of a transcode
+        return settings
+
+    @property
+    def rungs(self) -> list[RungSpec]:
+        return parse_ladder(self.ladder)
+
+    @property
+    def work_dir(self) -> str:
+        return self.tmp_dir or tempfile.gettempdir()
+
+    def public_url(self, key: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/{key}"
+
+    def transcode_timeout(self, source_seconds: float) -> float:
+        return self.transcode_timeout_base_seconds + self.transcode_timeout_per_source_second * source_seconds
+
+
+def load_settings() -> Settings:
+    """Read every ``hls_*`` Airflow Variable (env ``AIRFLOW_VAR_HLS_*`` works too)."""
+    from airflow.sdk import Variable
+
+    values = {field.name: Variable.get(f"hls_{field.name}", default=None) for field in fields(Settings)}
+    return Settings.from_values(values)
+
+
+def dag_schedule() -> str:
+    """The nightly schedule, from the environment so that parsing the DAG does no I/O."""
+    return os.environ.get("HLS_MIGRATION_SCHEDULE", "0 2 * * *")

@@ -1,0 +1,258 @@
+"""The per-movie steps as plain functions: local disk, ffmpeg and object storage, no Airflow.
+
+Steps hand off through object storage only (``work_key`` objects), never through local disk, so
+each step of a movie may run on a different worker. Each step works in its own temporary folder,
+which the caller removes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tarfile
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from hls_operators import commands, publishing
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.ffmpeg import run_ffmpeg, run_ffprobe
+from hls_operators.ladder import Rung, plan_ladder
+from hls_operators.playlists import (
+    AUDIO_AAC_LC,
+    Variant,
+    avc_codec_string,
+    measure_bandwidth,
+    parse_media_playlist,
+    write_master,
+)
+from hls_operators.probe import ProbeResult, check_limits, classify_probe_failure, parse_probe
+from hls_operators.settings import Settings
+from hls_operators.source import fetch_source
+from hls_operators.storage import ObjectStore
+from hls_operators.verify import DURATION_TOLERANCE_SECONDS, VerifiedSet, verify_hls_set
+
+RENDITIONS_TAR = "renditions.tar"
+THUMBNAILS_TAR = "thumbnails.tar"
+MANIFEST = "manifest.json"
+RENDITIONS_INFO = "renditions.json"
+
+
+@dataclass(frozen=True)
+class MovieJob:
+    """What every step after the probe needs to know about one movie; travels as XCom."""
+
+    movie_id: int
+    source_url: str
+    expected_url: str
+    version: str
+    probe: ProbeResult
+    ladder: list[Rung]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "probe": self.probe.to_dict(), "ladder": [r.to_dict() for r in self.ladder]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MovieJob:
+        return cls(
+            movie_id=int(data["movie_id"]),
+            source_url=data["source_url"],
+            expected_url=data["expected_url"],
+            version=data["version"],
+            probe=ProbeResult.from_dict(data["probe"]),
+            ladder=[Rung.from_dict(r) for r in data["ladder"]],
+        )
+
+    def work_key(self, settings: Settings, name: str) -> str:
+        return publishing.work_key(settings.work_prefix, self.movie_id, self.version, name)
+
+    def output_prefix(self, settings: Settings) -> str:
+        return publishing.output_prefix(settings.output_prefix, self.movie_id, self.version)
+
+    def master_url(self, settings: Settings) -> str:
+        return settings.public_url(f"{self.output_prefix(settings)}/{publishing.MASTER_PLAYLIST}")
+
+
+@dataclass(frozen=True)
+class Published:
+    output_prefix: str
+    master_url: str
+    objects: int
+    bytes: int
+
+
+def _fetch(job_source: str, work: Path, store: ObjectStore, settings: Settings) -> Path:
+    return fetch_source(
+        job_source,
+        work / "source.mp4",
+        store=store,
+        public_base_url=settings.public_base_url,
+        max_bytes=settings.max_source_bytes,
+        timeout=settings.http_timeout_seconds,
+    )
+
+
+def probe_source(path: Path) -> ProbeResult:
+    """ffprobe a local file; classified errors for anything that is not a readable MP4 video."""
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    completed = run_ffprobe(commands.probe_args(path))
+    if completed.returncode != 0 or not head:
+        raise classify_probe_failure(head, completed.stderr)
+    return parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
+
+
+def probe_movie(
+    *, movie_id: int, source_url: str, expected_url: str, version: str, store: ObjectStore, settings: Settings, work: Path
+) -> MovieJob:
+    probe = probe_source(_fetch(source_url, work, store, settings))
+    check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
+    ladder = plan_ladder(probe.width, probe.height, settings.rungs)
+    return MovieJob(movie_id, source_url, expected_url, version, probe, ladder)
+
+
+def _codecs(segment: Path, has_audio: bool) -> str:
+    """CODECS attribute from what the encoder really produced (profile and level of the stream)."""
+    completed = run_ffprobe(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=profile,level",
+         "-of", "json", str(segment)]  # fmt: skip
+    )
+    if completed.returncode != 0:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {segment.name}: {completed.stderr}")
+    stream = json.loads(completed.stdout)["streams"][0]
+    video = avc_codec_string(stream["profile"], int(stream["level"]))
+    return f"{video},{AUDIO_AAC_LC}" if has_audio else video
+
+
+def _pack(folder: Path, tar_path: Path) -> Path:
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(folder, arcname=".")
+    return tar_path
+
+
+def _unpack(tar_path: Path, folder: Path) -> None:
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(folder, filter="data")  # "data": no absolute paths, links or devices
+
+
+def transcode_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> dict:
+    """Encode every rung in one ffmpeg process and hand the renditions over through storage."""
+    source = _fetch(job.source_url, work, store, settings)
+    out = work / "renditions"
+    for rung in job.ladder:
+        (out / rung.name).mkdir(parents=True)
+    options = commands.EncodingOptions(
+        segment_seconds=settings.segment_seconds,
+        keyframe_seconds=settings.keyframe_seconds,
+        x264_preset=settings.x264_preset,
+        audio_kbps=settings.audio_bitrate_kbps,
+    )
+    run_ffmpeg(
+        commands.transcode_args(source, out, job.probe, job.ladder, options),
+        label=f"movie {job.movie_id} transcode",
+        timeout=settings.transcode_timeout(job.probe.duration),
+        total_seconds=job.probe.duration,
+        log=log,
+    )
+    renditions = []
+    for rung in job.ladder:
+        segments = parse_media_playlist((out / rung.name / commands.MEDIA_PLAYLIST).read_text())
+        decoded = sum(s.duration for s in segments)
+        if job.probe.duration - decoded > DURATION_TOLERANCE_SECONDS:
+            raise MigrationError(
+                ErrorClass.CORRUPT,
+                f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
+            )
+        codecs = _codecs(out / rung.name / segments[0].uri, job.probe.audio_index is not None)
+        renditions.append({**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate})
+    (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
+    store.upload_file(_pack(out, work / RENDITIONS_TAR), job.work_key(settings, RENDITIONS_TAR))
+    return {"renditions": renditions}
+
+
+def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:
+    """Evenly spaced JPEG thumbnails plus a contact sheet, handed over through storage."""
+    source = _fetch(job.source_url, work, store, settings)
+    out = work / publishing.THUMBNAIL_DIR
+    out.mkdir()
+    size = commands.thumbnail_size(job.probe, settings.thumbnail_width)
+    times = commands.thumbnail_times(job.probe.duration, settings.thumbnail_count)
+    for index, at in enumerate(times):
+        target = out / (commands.THUMBNAIL_PATTERN % index)
+        run_ffmpeg(
+            commands.thumbnail_args(source, target, job.probe, at, size),
+            label=f"movie {job.movie_id} thumbnail {index + 1}/{len(times)}",
+            timeout=settings.transcode_timeout_base_seconds,
+            log=log,
+        )
+        if not target.exists():
+            raise MigrationError(ErrorClass.CORRUPT, f"no frame could be decoded at {at:.2f} s")
+    run_ffmpeg(
+        commands.contact_sheet_args(out, len(times), out / commands.CONTACT_SHEET),
+        label=f"movie {job.movie_id} contact sheet",
+        timeout=settings.transcode_timeout_base_seconds,
+        log=log,
+    )
+    store.upload_file(_pack(out, work / THUMBNAILS_TAR), job.work_key(settings, THUMBNAILS_TAR))
+    return len(times)
+
+
+def build_master(renditions: list[dict], folder: Path) -> str:
+    """The master playlist for the renditions in ``folder``, with measured bandwidths."""
+    variants = []
+    for info in renditions:
+        rung_dir = folder / info["name"]
+        segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+        sizes = {s.uri: (rung_dir / s.uri).stat().st_size for s in segments}
+        peak, average = measure_bandwidth(segments, sizes)
+        variants.append(
+            Variant(
+                uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}",
+                width=info["width"],
+                height=info["height"],
+                frame_rate=Fraction(info["frame_rate"]),
+                codecs=info["codecs"],
+                peak_bps=peak,
+                average_bps=average,
+            )
+        )
+    return write_master(variants)
+
+
+def publish_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> Published:
+    """Upload the renditions and thumbnails under the versioned prefix, master playlist last."""
+    folder = work / "publish"
+    folder.mkdir()
+    for name in (RENDITIONS_TAR, THUMBNAILS_TAR):
+        store.download_file(job.work_key(settings, name), work / name)
+        _unpack(work / name, folder)
+    renditions = json.loads((folder / RENDITIONS_INFO).read_text())
+    (folder / RENDITIONS_INFO).unlink()
+    (folder / publishing.MASTER_PLAYLIST).write_text(build_master(renditions, folder))
+
+    files = publishing.local_files(folder)
+    prefix = job.output_prefix(settings)
+    for group in publishing.publish_order(list(files)):
+        store.upload_many(
+            [(folder / path, f"{prefix}/{path}", publishing.object_headers(path)) for path in group],
+            settings.upload_concurrency,
+        )
+        log.info("movie %s: uploaded %d objects under %s", job.movie_id, len(group), prefix)
+    store.put_text(job.work_key(settings, MANIFEST), json.dumps(files), {"ContentType": "application/json"})
+    return Published(prefix, job.master_url(settings), len(files), sum(files.values()))
+
+
+def verify_movie(job: MovieJob, *, store: ObjectStore, settings: Settings) -> VerifiedSet:
+    """Check the stored set against the upload manifest, the playlists and the source duration."""
+    prefix = job.output_prefix(settings)
+    expected = json.loads(store.read_text(job.work_key(settings, MANIFEST)))
+    stored = store.list_sizes(prefix)
+    master = store.read_text(f"{prefix}/{publishing.MASTER_PLAYLIST}")
+    media = {
+        path: store.read_text(f"{prefix}/{path}")
+        for path in expected
+        if path.endswith(".m3u8") and path != publishing.MASTER_PLAYLIST and path in stored
+    }
+    return verify_hls_set(
+        stored=stored, expected=expected, master_text=master, media_texts=media, source_duration=job.probe.duration
+    )

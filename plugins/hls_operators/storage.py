@@ -1,0 +1,106 @@
+"""Object storage operations over a boto3 S3 client (R2, Spaces, S3, MinIO, SeaweedFS).
+
+``ObjectStore`` holds every call to the storage service and turns its failures into classified
+errors; ``hooks.StorageHook`` builds it from the ``hls_storage`` Airflow connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hls_operators.errors import ErrorClass, MigrationError
+
+log = logging.getLogger(__name__)
+
+MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+def is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in MISSING_CODES
+
+
+def storage_error(action: str, error: Exception) -> MigrationError:
+    return MigrationError(ErrorClass.STORAGE_UNAVAILABLE, f"{action}: {error}")
+
+
+class ObjectStore:
+    """One bucket's worth of operations; every method raises ``MigrationError`` on failure."""
+
+    def __init__(self, client, bucket: str):
+        self.client = client
+        self.bucket = bucket
+
+    def upload_file(self, path: Path, key: str, headers: dict[str, str] | None = None) -> None:
+        try:
+            self.client.upload_file(str(path), self.bucket, key, ExtraArgs=headers or {})
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"upload of {key}", error) from error
+
+    def upload_many(self, files: Iterable[tuple[Path, str, dict[str, str]]], concurrency: int) -> None:
+        """Upload ``(path, key, headers)`` items in parallel; all must succeed."""
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            for future in [pool.submit(self.upload_file, *item) for item in files]:
+                future.result()
+
+    def download_file(self, key: str, path: Path, *, bucket: str | None = None) -> None:
+        try:
+            self.client.download_file(bucket or self.bucket, key, str(path))
+        except ClientError as error:
+            if is_missing(error):
+                raise MigrationError(
+                    ErrorClass.SOURCE_UNREACHABLE, f"s3://{bucket or self.bucket}/{key} does not exist"
+                ) from error
+            raise storage_error(f"download of {key}", error) from error
+        except BotoCoreError as error:
+            raise storage_error(f"download of {key}", error) from error
+
+    def object_size(self, key: str, *, bucket: str | None = None) -> int | None:
+        """Size in bytes, or None when the object does not exist."""
+        try:
+            return self.client.head_object(Bucket=bucket or self.bucket, Key=key)["ContentLength"]
+        except ClientError as error:
+            if is_missing(error):
+                return None
+            raise storage_error(f"head of {key}", error) from error
+        except BotoCoreError as error:
+            raise storage_error(f"head of {key}", error) from error
+
+    def read_text(self, key: str) -> str:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"read of {key}", error) from error
+
+    def put_text(self, key: str, text: str, headers: dict[str, str]) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), **headers)
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"write of {key}", error) from error
+
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """``{key relative to prefix: size}`` of every object under ``prefix/``."""
+        prefix = prefix.rstrip("/") + "/"
+        sizes: dict[str, int] = {}
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    sizes[item["Key"][len(prefix) :]] = item["Size"]
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"listing of {prefix}", error) from error
+        return sizes
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix/``; returns how many."""
+        keys = [f"{prefix.rstrip('/')}/{name}" for name in self.list_sizes(prefix)]
+        try:
+            for start in range(0, len(keys), 1000):
+                batch = [{"Key": key} for key in keys[start : start + 1000]]
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"delete of {prefix}", error) from error
+        return len(keys)

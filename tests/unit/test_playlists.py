@@ -1,0 +1,72 @@
+from fractions import Fraction
+
+import m3u8
+import pytest
+
+from hls_operators.playlists import (
+    Segment,
+    Variant,
+    avc_codec_string,
+    measure_bandwidth,
+    parse_master_playlist,
+    parse_media_playlist,
+    write_master,
+)
+
+MEDIA = """#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:6
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXTINF:6.000000,
+seg_00000.ts
+#EXTINF:6.000000,
+seg_00001.ts
+#EXTINF:0.500000,
+seg_00002.ts
+#EXT-X-ENDLIST
+"""
+
+
+def test_media_playlist_segments():
+    assert parse_media_playlist(MEDIA) == [
+        Segment("seg_00000.ts", 6.0), Segment("seg_00001.ts", 6.0), Segment("seg_00002.ts", 0.5),
+    ]  # fmt: skip
+
+
+def test_not_a_playlist():
+    with pytest.raises(ValueError):
+        parse_media_playlist("<html>")
+
+
+def test_bandwidth_is_peak_segment_rate_and_average():
+    segments = parse_media_playlist(MEDIA)
+    sizes = {"seg_00000.ts": 750_000, "seg_00001.ts": 1_500_000, "seg_00002.ts": 50_000}
+    peak, average = measure_bandwidth(segments, sizes)
+    assert peak == 2_000_000  # 1.5 MB in 6 s
+    assert average == round(2_300_000 * 8 / 12.5)
+
+
+@pytest.mark.parametrize(
+    ("profile", "level", "expected"),
+    [("High", 40, "avc1.640028"), ("Main", 31, "avc1.4D401F"), ("Constrained Baseline", 30, "avc1.42E01E")],
+)
+def test_avc_codec_strings(profile, level, expected):
+    assert avc_codec_string(profile, level) == expected
+
+
+def test_master_playlist_declares_what_apple_requires():
+    variants = [
+        Variant("360p/index.m3u8", 640, 360, Fraction(30000, 1001), "avc1.64001E,mp4a.40.2", 900_000, 850_000),
+        Variant("1080p/index.m3u8", 1920, 1080, Fraction(30000, 1001), "avc1.640028,mp4a.40.2", 5_600_000, 5_100_000),
+    ]
+    text = write_master(variants)
+    parsed = m3u8.loads(text)
+    assert parsed.is_variant and parsed.is_independent_segments
+    first, second = parsed.playlists
+    assert first.uri == "1080p/index.m3u8" and second.uri == "360p/index.m3u8"
+    info = first.stream_info
+    assert (info.bandwidth, info.average_bandwidth, info.resolution) == (5_600_000, 5_100_000, (1920, 1080))
+    assert info.frame_rate == pytest.approx(29.97) and info.codecs == "avc1.640028,mp4a.40.2"
+    assert parse_master_playlist(text) == ["1080p/index.m3u8", "360p/index.m3u8"]

@@ -1,0 +1,102 @@
+import pytest
+
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.probe import check_limits, classify_probe_failure, looks_like_iso_bmff, parse_probe
+
+
+def video_stream(**overrides):
+    stream = {
+        "index": 0, "codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080,
+        "pix_fmt": "yuv420p", "avg_frame_rate": "30/1", "r_frame_rate": "30/1", "bit_rate": "4000000",
+        "field_order": "progressive", "disposition": {"default": 1},
+    }  # fmt: skip
+    stream.update(overrides)
+    return stream
+
+
+def audio_stream(index, default=0, channels=2):
+    return {"index": index, "codec_type": "audio", "codec_name": "aac", "channels": channels,
+            "disposition": {"default": default}}  # fmt: skip
+
+
+def report(*streams, duration="60.0"):
+    return {"streams": list(streams), "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": duration}}
+
+
+def test_summary_of_a_plain_movie():
+    probe = parse_probe(report(video_stream(), audio_stream(1, default=1)), file_size=123)
+    assert (probe.width, probe.height, probe.frame_rate, probe.duration) == (1920, 1080, "30", 60.0)
+    assert (probe.video_index, probe.audio_index, probe.video_kbps, probe.size_bytes) == (0, 1, 4000, 123)
+    assert not probe.interlaced and not probe.variable_frame_rate
+
+
+def test_audio_first_picks_streams_by_type_not_position():
+    probe = parse_probe(report(audio_stream(0, default=1), video_stream(index=1)), file_size=1)
+    assert (probe.video_index, probe.audio_index) == (1, 0)
+
+
+def test_the_default_audio_track_wins():
+    probe = parse_probe(report(video_stream(), audio_stream(1), audio_stream(2, default=1)), file_size=1)
+    assert probe.audio_index == 2
+
+
+def test_no_audio():
+    probe = parse_probe(report(video_stream()), file_size=1)
+    assert probe.audio_index is None and probe.audio_codec is None
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 270])
+def test_rotation_swaps_display_size(rotation):
+    stream = video_stream(side_data_list=[{"side_data_type": "Display Matrix", "rotation": rotation}])
+    probe = parse_probe(report(stream), file_size=1)
+    assert (probe.width, probe.height) == (1080, 1920)
+
+
+def test_legacy_rotate_tag():
+    probe = parse_probe(report(video_stream(tags={"rotate": "90"})), file_size=1)
+    assert (probe.width, probe.height, probe.rotation) == (1080, 1920, 90)
+
+
+def test_interlaced_and_vfr_are_flagged():
+    stream = video_stream(field_order="tt", avg_frame_rate="2997/100", r_frame_rate="1000/1")
+    probe = parse_probe(report(stream), file_size=1)
+    assert probe.interlaced and probe.variable_frame_rate and probe.frame_rate == "2997/100"
+
+
+def test_cover_art_is_not_a_video():
+    cover = video_stream(codec_name="mjpeg", disposition={"attached_pic": 1})
+    with pytest.raises(MigrationError) as caught:
+        parse_probe(report(cover, audio_stream(1, default=1)), file_size=1)
+    assert caught.value.error_class is ErrorClass.NOT_VIDEO
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error_class"),
+    [
+        ({"width": 16384, "height": 16384}, ErrorClass.UNSUPPORTED),
+        ({"width": 0}, ErrorClass.CORRUPT),
+        ({"codec_name": "none"}, ErrorClass.UNSUPPORTED),
+    ],
+)
+def test_limits_on_the_frame(overrides, error_class):
+    probe = parse_probe(report(video_stream(**overrides)), file_size=1)
+    with pytest.raises(MigrationError) as caught:
+        check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12)
+    assert caught.value.error_class is error_class
+
+
+@pytest.mark.parametrize(("duration", "error_class"), [("360000", ErrorClass.UNSUPPORTED), ("0", ErrorClass.CORRUPT)])
+def test_limits_on_duration(duration, error_class):
+    probe = parse_probe(report(video_stream(), duration=duration), file_size=1)
+    with pytest.raises(MigrationError) as caught:
+        check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12)
+    assert caught.value.error_class is error_class
+
+
+def test_failed_probe_classification():
+    assert classify_probe_failure(b"", "").error_class is ErrorClass.CORRUPT
+    mp4_head = b"\x00\x00\x00\x20ftypisom"
+    assert looks_like_iso_bmff(mp4_head)
+    assert classify_probe_failure(mp4_head, "moov atom not found").error_class is ErrorClass.CORRUPT
+    assert classify_probe_failure(b"hello, world, this is text", "Invalid data").error_class is ErrorClass.NOT_VIDEO
+    assert classify_probe_failure(b"\xff\xd8\xff\xe0\x00\x10JFIF", "Invalid data").error_class is ErrorClass.NOT_VIDEO

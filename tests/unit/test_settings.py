@@ -1,0 +1,33 @@
+import pytest
+
+from hls_operators.errors import ErrorClass, MigrationError, bound_message
+from hls_operators.settings import Settings
+
+
+def test_strings_from_variables_are_typed():
+    settings = Settings.from_values(
+        {"bucket": "media", "public_base_url": "https://cdn.example/", "segment_seconds": "4", "max_duration_hours": "2.5"}
+    )
+    assert settings.segment_seconds == 4 and settings.max_duration_hours == 2.5
+    assert settings.public_url("hls/movies/1/v/master.m3u8") == "https://cdn.example/hls/movies/1/v/master.m3u8"
+    assert [s.short_side for s in settings.rungs] == [1080, 720, 480, 360]
+
+
+def test_required_settings_and_bad_ladders_fail_at_load():
+    with pytest.raises(ValueError, match="hls_bucket"):
+        Settings.from_values({"public_base_url": "x"})
+    with pytest.raises(ValueError):
+        Settings.from_values({"bucket": "b", "public_base_url": "x", "ladder": "720"})
+
+
+def test_transcode_timeout_scales_with_duration():
+    settings = Settings.from_values({"bucket": "b", "public_base_url": "x"})
+    assert settings.transcode_timeout(3600) > settings.transcode_timeout(60) > settings.transcode_timeout(0)
+
+
+def test_errors_carry_class_retryability_and_bounded_message():
+    assert MigrationError(ErrorClass.STORAGE_UNAVAILABLE, "x").retryable
+    assert not MigrationError(ErrorClass.CORRUPT, "x").retryable
+    assert MigrationError(ErrorClass.SOURCE_UNREACHABLE, "503", retryable=True).retryable
+    long = "a" * 5000 + "the cause"
+    assert len(bound_message(long)) == 2000 and bound_message(long).endswith("the cause")
