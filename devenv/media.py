@@ -10,9 +10,17 @@ CC0_CLIPS = {name: REPO / "tests" / "data" / name for name in ("flower.mp4", "fr
 
 
 def generate_movie(
-    path: Path, *, width: int, height: int, seconds: float, fps: int = 30, audio: bool = True, noise: bool = False
+    path: Path,
+    *,
+    width: int,
+    height: int,
+    seconds: float,
+    fps: int = 30,
+    audio: bool = True,
+    noise: bool = False,
+    faststart: bool = True,
 ) -> Path:
-    """An H.264/AAC MP4 with moving test patterns (and a tone), moov first."""
+    """An H.264/AAC MP4 with moving test patterns (and a tone); moov first unless ``faststart`` is off."""
     video = f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}"
     if noise:
         video += ",noise=alls=12:allf=t"  # real-looking entropy, so bitrates are not trivially low
@@ -22,7 +30,9 @@ def generate_movie(
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(fps * 4)]
     if audio:
         args += ["-c:a", "aac", "-b:a", "96k"]
-    args += ["-movflags", "+faststart", str(path)]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    args.append(str(path))
     subprocess.run(args, check=True)
     return path
 

@@ -3,7 +3,8 @@
 -- name: claim_movies
 -- Select the movies to convert and claim them for this run, in one statement.
 -- A movie qualifies when its video_url is an MP4 (any case, query string allowed), it has no
--- succeeded conversion (unless force), and no other run holds a live claim on it. With force, a movie
+-- succeeded conversion (unless force), and no other run holds a live claim on it. Without
+-- movie_ids only active movies qualify; named movies qualify whatever is_active says. With force, a movie
 -- already on HLS is re-converted from the MP4 its published conversion came from.
 -- FOR UPDATE SKIP LOCKED: two overlapping runs never pick the same movie.
 WITH picked AS (
@@ -23,6 +24,12 @@ WITH picked AS (
                 ELSE m.id = ANY(%(movie_ids)s::bigint[]) END)
       AND (%(force)s OR NOT EXISTS (
             SELECT 1 FROM hls_conversions c WHERE c.movie_id = m.id AND c.status = 'succeeded'))
+      -- A source refused as bad input is not retried every night; a new URL, naming the movie or
+      -- force tries again.
+      AND (%(force)s OR %(movie_ids)s::bigint[] IS NOT NULL OR NOT EXISTS (
+            SELECT 1 FROM hls_conversions c
+            WHERE c.movie_id = m.id AND c.source_url = src.source_url AND c.status = 'failed'
+              AND c.error_class = ANY(%(bad_input_classes)s)))
       AND NOT EXISTS (
             SELECT 1 FROM hls_claims k
             WHERE k.movie_id = m.id AND k.expires_at > now() AND k.run_id <> %(run_id)s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.errors import BAD_INPUT, ErrorClass, MigrationError
 from hls_operators.sql import queries, sql_file
 
 SCHEMA_LOCK_KEY = 0x484C53  # serializes concurrent CREATE IF NOT EXISTS from parallel runs
@@ -60,7 +60,10 @@ def claim_movies(
     conn, *, run_id: str, movie_ids: list[int] | None, limit: int, force: bool, ttl_minutes: int, dry_run: bool
 ) -> list[ClaimedMovie]:
     """Select and claim up to ``limit`` movies; a dry run selects the same way but keeps no claim."""
-    params = {"run_id": run_id, "movie_ids": movie_ids, "limit": limit, "force": force, "ttl_minutes": ttl_minutes}
+    params = {
+        "run_id": run_id, "movie_ids": movie_ids, "limit": limit, "force": force, "ttl_minutes": ttl_minutes,
+        "bad_input_classes": sorted(error_class.value for error_class in BAD_INPUT),
+    }  # fmt: skip
     with conn.cursor() as cur:
         try:
             cur.execute(_catalog("claim_movies"), params)

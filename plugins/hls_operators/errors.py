@@ -39,6 +39,10 @@ RETRYABLE = frozenset(
 )
 
 
+# The input itself is bad: converting the same source again gives the same result.
+BAD_INPUT = frozenset({ErrorClass.NOT_VIDEO, ErrorClass.CORRUPT, ErrorClass.UNSUPPORTED})
+
+
 class MigrationError(Exception):
     """A failure with a class; ``retryable`` defaults from the class and can be overridden."""
 

@@ -124,9 +124,10 @@ def _codecs(segment: Path, has_audio: bool) -> str:
     return f"{video},{AUDIO_AAC_LC}" if has_audio else video
 
 
-def _pack(folder: Path, tar_path: Path) -> Path:
+def _pack(folder: Path, tar_path: Path, arcname: str = ".") -> Path:
+    """Tar ``folder`` as ``arcname`` inside the published set ("." for its root)."""
     with tarfile.open(tar_path, "w") as tar:
-        tar.add(folder, arcname=".")
+        tar.add(folder, arcname=arcname)
     return tar_path
 
 
@@ -193,7 +194,9 @@ def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
         timeout=settings.transcode_timeout_base_seconds,
         log=log,
     )
-    store.upload_file(_pack(out, work / THUMBNAILS_TAR), job.work_key(settings, THUMBNAILS_TAR))
+    store.upload_file(
+        _pack(out, work / THUMBNAILS_TAR, publishing.THUMBNAIL_DIR), job.work_key(settings, THUMBNAILS_TAR)
+    )
     return len(times)
 
 

@@ -1,0 +1,102 @@
+"""Shared fixtures: real SeaweedFS and PostgreSQL on loopback, and a migrated Airflow home.
+
+Services start once per test session and are stopped at the end, also when tests fail.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from devenv import airflow_env, services
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / ".test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Test outputs kept after the run (service logs, Airflow logs) for a look when CI fails."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir()
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(artifacts):
+    server = services.start_seaweedfs(artifacts / "seaweedfs")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(artifacts):
+    server = services.connect_postgres(artifacts / "postgres")
+    yield server
+    server.stop()
+
+
+@dataclass
+class Pipeline:
+    """Everything one test needs to drive the pipeline: its own catalog database and bucket."""
+
+    postgres: services.Postgres
+    seaweedfs: services.SeaweedFS
+    database: str
+    bucket: str
+    env: dict[str, str]
+
+    @property
+    def dsn(self) -> str:
+        return self.postgres.dsn(self.database)
+
+    @property
+    def public_base_url(self) -> str:
+        return f"{self.seaweedfs.endpoint}/{self.bucket}"
+
+    def query(self, statement: str, params: tuple = ()) -> list[tuple]:
+        conn = psycopg2.connect(self.dsn)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def dags_test(self, dag_id: str, conf: dict | None = None):
+        """``airflow dags test`` as a user runs it; returns the finished process."""
+        result = airflow_env.airflow(self.env, "dags", "test", dag_id, "-c", json.dumps(conf or {}), check=False)
+        log = Path(self.env["AIRFLOW_HOME"]) / f"dags-test-{dag_id}-{uuid.uuid4().hex[:6]}.log"
+        log.write_text(result.stdout + result.stderr)
+        return result
+
+
+@pytest.fixture(scope="session")
+def airflow_home(artifacts) -> Path:
+    """One migrated metadata database for the session (migrating takes seconds)."""
+    home = artifacts / "airflow"
+    env = airflow_env.airflow_env(home, catalog_conn="{}", storage_conn="{}", variables={})
+    airflow_env.migrate(env)
+    return home
+
+
+@pytest.fixture(scope="module")
+def pipeline(postgres, seaweedfs, airflow_home) -> Pipeline:
+    name = f"hls_test_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    services.create_bucket(seaweedfs.client(), name.replace("_", "-"))
+    bucket = name.replace("_", "-")
+    env = airflow_env.airflow_env(
+        airflow_home,
+        catalog_conn=postgres.airflow_connection(name),
+        storage_conn=seaweedfs.airflow_connection(),
+        variables={"hls_bucket": bucket, "hls_public_base_url": f"{seaweedfs.endpoint}/{bucket}"},
+    )
+    yield Pipeline(postgres, seaweedfs, name, bucket, env)
+    postgres.drop_database(name)

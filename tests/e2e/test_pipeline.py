@@ -1,0 +1,204 @@
+"""The whole pipeline through ``airflow dags test``, on real PostgreSQL, SeaweedFS and ffmpeg.
+
+One catalog goes through the runs a user would make, in order: the nightly conversion, a second
+night with nothing left, a dry run, a forced re-conversion and a rollback.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from devenv import media
+from devenv.catalog_seed import SeedMovie, seed_catalog
+from tests import hls_checks
+
+pytestmark = pytest.mark.e2e
+
+FULL_HD, SILENT, AUDIO_FIRST, CORRUPT, MISSING, TEXT, INACTIVE, QUERY_STRING, LATE = range(1, 10)
+GOOD = [FULL_HD, SILENT, AUDIO_FIRST, QUERY_STRING]
+MASTER_URL = re.compile(r"/hls/movies/(\d+)/(\d{8}T\d{6}Z-[0-9a-f]{6})/master\.m3u8$")
+
+
+@pytest.fixture(scope="module")
+def catalog(pipeline, tmp_path_factory):
+    """The seeded catalog: ``{movie id: original video_url}``."""
+    folder = tmp_path_factory.mktemp("media")
+    moov_at_end = folder / "moov_at_end.mp4"
+    media.generate_movie(moov_at_end, width=320, height=240, seconds=3, faststart=False)
+    text = folder / "notes.mp4"
+    text.write_text("this is a text file with an .mp4 name\n" * 20)
+    movies = [
+        SeedMovie(FULL_HD, "Full HD with audio", media.generate_movie(folder / "fullhd.mp4", width=1920, height=1080, seconds=8)),
+        SeedMovie(SILENT, "No audio", media.generate_movie(folder / "silent.mp4", width=1280, height=720, seconds=6, audio=False)),
+        SeedMovie(AUDIO_FIRST, "Audio stream first", media.CC0_CLIPS["friday.mp4"]),
+        SeedMovie(CORRUPT, "Truncated", media.truncated_copy(moov_at_end, folder / "truncated.mp4")),
+        SeedMovie(MISSING, "Missing file", None, video_url="{base}/uploads/5/gone.mp4"),
+        SeedMovie(TEXT, "Text named mp4", text),
+        SeedMovie(INACTIVE, "Inactive", media.CC0_CLIPS["friday.mp4"], is_active=False),
+        SeedMovie(QUERY_STRING, "Upper-case with query", media.CC0_CLIPS["flower.mp4"]),
+    ]
+    movies = [
+        SeedMovie(m.id, m.title, m.source, m.video_url.format(base=pipeline.public_base_url), m.is_active) for m in movies
+    ]
+    urls = seed_catalog(
+        pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url, movies=movies,
+    )  # fmt: skip
+    # The application's URLs come in every shape: upper-case extension and a signed query string.
+    pipeline.seaweedfs.client().copy_object(
+        Bucket=pipeline.bucket, Key="uploads/8/FLOWER.MP4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/8/flower.mp4"}
+    )
+    urls[QUERY_STRING] = f"{pipeline.public_base_url}/uploads/8/FLOWER.MP4?X-Amz-Expires=3600"
+    pipeline.query("UPDATE movies SET video_url = %s WHERE id = %s", (urls[QUERY_STRING], QUERY_STRING))
+    return urls
+
+
+@pytest.fixture(scope="module")
+def first_run(pipeline, catalog):
+    return pipeline.dags_test("hls_migration")
+
+
+def video_urls(pipeline) -> dict[int, str]:
+    return dict(pipeline.query("SELECT id, video_url FROM movies"))
+
+
+def latest_attempts(pipeline) -> dict[int, tuple]:
+    rows = pipeline.query(
+        """SELECT DISTINCT ON (movie_id) movie_id, status, error_class, error_message, bytes, segments, master_url
+           FROM hls_conversions ORDER BY movie_id, id DESC"""
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_the_run_fails_because_some_movies_failed(first_run):
+    assert first_run.returncode != 0
+    assert "state=failed" in first_run.stdout + first_run.stderr
+
+
+def test_good_movies_are_flipped_to_their_master_playlist(pipeline, catalog, first_run):
+    urls = video_urls(pipeline)
+    for movie_id in GOOD:
+        match = MASTER_URL.search(urls[movie_id])
+        assert match and int(match.group(1)) == movie_id, urls[movie_id]
+        assert urls[movie_id].startswith(pipeline.public_base_url)
+    attempts = latest_attempts(pipeline)
+    for movie_id in GOOD:
+        status, error_class, _message, size, segments, master_url = attempts[movie_id]
+        assert (status, error_class, master_url) == ("succeeded", None, urls[movie_id])
+        assert size > 0 and segments > 0
+
+
+@pytest.mark.parametrize(
+    ("movie_id", "error_class"),
+    [(CORRUPT, "corrupt"), (MISSING, "source_unreachable"), (TEXT, "not_video")],
+)
+def test_bad_movies_are_ledgered_with_their_class_and_left_alone(pipeline, catalog, first_run, movie_id, error_class):
+    status, recorded_class, message, *_ = latest_attempts(pipeline)[movie_id]
+    assert (status, recorded_class) == ("failed", error_class)
+    assert message
+    assert video_urls(pipeline)[movie_id] == catalog[movie_id]
+
+
+def test_inactive_movies_are_not_selected(pipeline, catalog, first_run):
+    assert INACTIVE not in latest_attempts(pipeline)
+    assert video_urls(pipeline)[INACTIVE] == catalog[INACTIVE]
+
+
+def test_hand_off_objects_are_cleaned_after_success(pipeline, first_run):
+    listed = pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix="hls-work/")
+    leftovers = {item["Key"].split("/")[1] for item in listed.get("Contents", [])}
+    assert not leftovers & {str(m) for m in GOOD}
+
+
+@pytest.mark.parametrize("movie_id", GOOD)
+def test_published_hls_is_valid_and_plays(pipeline, first_run, movie_id, tmp_path):
+    master_url = video_urls(pipeline)[movie_id]
+    master, response, renditions = hls_checks.load_set(master_url, tmp_path)
+    assert response.content_type == "application/vnd.apple.mpegurl"
+    assert "immutable" not in response.cache_control and "max-age" in response.cache_control
+    assert master.is_independent_segments and renditions
+
+    boundaries = None
+    for rendition in renditions:
+        info = rendition.stream_info
+        assert info.bandwidth and info.average_bandwidth and info.resolution and info.frame_rate and info.codecs
+        # Declared bandwidths within 10 % of what the segments measure.
+        peak = max(size * 8 / d for size, d in zip(rendition.segment_sizes, rendition.durations))
+        average = sum(rendition.segment_sizes) * 8 / sum(rendition.durations)
+        assert abs(info.bandwidth - peak) <= 0.1 * peak
+        assert abs(info.average_bandwidth - average) <= 0.1 * average
+        # Every segment starts on a keyframe, and cut points are the same in every rung.
+        folder = tmp_path / rendition.uri.replace("/", "_")
+        assert all(hls_checks.first_video_frame_is_keyframe(p) for p in sorted(folder.glob("*.ts")))
+        cumulative = [round(sum(rendition.durations[: i + 1]), 3) for i in range(len(rendition.durations))]
+        assert boundaries in (None, cumulative)
+        boundaries = cumulative
+        # H.264 4:2:0 8-bit, never larger than the source.
+        streams = hls_checks.stream_summary(str(sorted(folder.glob("*.ts"))[0]))
+        assert streams["video"]["codec_name"] == "h264" and streams["video"]["pix_fmt"] == "yuv420p"
+        assert (streams["video"]["width"], streams["video"]["height"]) == info.resolution
+        if movie_id == SILENT:
+            assert "audio" not in streams and "mp4a" not in info.codecs
+        else:
+            assert streams["audio"]["codec_name"] == "aac" and streams["audio"]["channels"] == 2
+
+    heights = sorted(r.stream_info.resolution[1] for r in renditions)
+    source_height = {FULL_HD: 1080, SILENT: 720, AUDIO_FIRST: 480, QUERY_STRING: 540}[movie_id]
+    assert max(heights) <= source_height
+    assert hls_checks.decode_errors(master_url) == ""
+
+    thumbs_url = master_url.rsplit("/", 1)[0] + "/thumbs/"
+    for name in [f"thumb_{i:03d}.jpg" for i in range(10)] + ["contact_sheet.jpg"]:
+        thumb = hls_checks.fetch(thumbs_url + name)
+        assert thumb.content_type == "image/jpeg" and thumb.body[:2] == b"\xff\xd8"
+
+
+def test_a_second_night_converts_nothing_and_does_not_retry_bad_input(pipeline, first_run):
+    before = video_urls(pipeline)
+    attempts_before = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
+    pipeline.dags_test("hls_migration")
+    assert video_urls(pipeline) == before
+    attempts_after = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
+    for movie_id in [*GOOD, CORRUPT, TEXT]:
+        assert attempts_after[movie_id] == attempts_before[movie_id], movie_id
+    # A missing file may still arrive: it is tried again.
+    assert attempts_after[MISSING] == attempts_before[MISSING] + 1
+
+
+def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
+    url = f"{pipeline.public_base_url}/uploads/{FULL_HD}/fullhd.mp4"
+    pipeline.query(
+        "INSERT INTO movies (id, title, slug, video_url) VALUES (%s, 'Late', 'late', %s)", (LATE, url)
+    )
+    result = pipeline.dags_test("hls_migration", {"movie_ids": [LATE], "dry_run": True})
+    assert result.returncode == 0, result.stdout[-3000:]
+    status, error_class, *_ = latest_attempts(pipeline)[LATE]
+    assert (status, error_class) == ("dry_run", None)
+    assert video_urls(pipeline)[LATE] == url
+    listed = pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix=f"hls/movies/{LATE}/")
+    assert listed.get("KeyCount", 0) == 0
+    assert pipeline.query("SELECT count(*) FROM hls_claims WHERE movie_id = %s", (LATE,)) == [(0,)]
+
+
+def test_force_reconverts_into_a_new_version_and_keeps_the_old_one(pipeline, first_run):
+    old_url = video_urls(pipeline)[AUDIO_FIRST]
+    result = pipeline.dags_test("hls_migration", {"movie_ids": [AUDIO_FIRST], "force": True})
+    assert result.returncode == 0, result.stdout[-3000:]
+    new_url = video_urls(pipeline)[AUDIO_FIRST]
+    assert new_url != old_url and MASTER_URL.search(new_url)
+    assert hls_checks.fetch(old_url).body.startswith(b"#EXTM3U")  # the old set is never overwritten
+
+
+def test_rollback_restores_the_mp4_and_keeps_the_hls(pipeline, catalog, first_run):
+    master_url = video_urls(pipeline)[FULL_HD]
+    result = pipeline.dags_test("hls_rollback", {"movie_ids": [FULL_HD]})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]
+    status, *_ = latest_attempts(pipeline)[FULL_HD]
+    assert status == "rolled_back"
+    assert hls_checks.fetch(master_url).body.startswith(b"#EXTM3U")
+    # A rolled-back movie is not converted again by the next nightly run.
+    pipeline.dags_test("hls_migration")
+    assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]

@@ -1,0 +1,90 @@
+"""Independent checks of a published HLS set, over HTTP as a player sees it.
+
+These use the m3u8 package and ffprobe/ffmpeg, not the pipeline's own parser, so that a bug in the
+pipeline's playlist code cannot hide itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+import m3u8
+
+
+@dataclass
+class Fetched:
+    body: bytes
+    content_type: str
+    cache_control: str
+
+
+def fetch(url: str) -> Fetched:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return Fetched(response.read(), response.headers["Content-Type"], response.headers["Cache-Control"] or "")
+
+
+@dataclass
+class Rendition:
+    uri: str
+    stream_info: object
+    durations: list[float]
+    segment_urls: list[str]
+    segment_sizes: list[int]
+
+
+def load_set(master_url: str, download_to: Path) -> tuple[m3u8.M3U8, Fetched, list[Rendition]]:
+    """Fetch the master, every media playlist and every segment (saved under ``download_to``)."""
+    master_response = fetch(master_url)
+    master = m3u8.loads(master_response.body.decode(), uri=master_url)
+    renditions = []
+    for variant in master.playlists:
+        media_url = urljoin(master_url, variant.uri)
+        media = m3u8.loads(fetch(media_url).body.decode(), uri=media_url)
+        urls, sizes = [], []
+        for index, segment in enumerate(media.segments):
+            url = urljoin(media_url, segment.uri)
+            got = fetch(url)
+            assert got.content_type == "video/mp2t", (url, got.content_type)
+            assert "immutable" in got.cache_control
+            target = download_to / variant.uri.replace("/", "_") / f"{index:05d}.ts"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(got.body)
+            urls.append(url)
+            sizes.append(len(got.body))
+        renditions.append(
+            Rendition(variant.uri, variant.stream_info, [s.duration for s in media.segments], urls, sizes)
+        )
+    return master, master_response, renditions
+
+
+def first_video_frame_is_keyframe(segment: Path) -> bool:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
+         "-show_entries", "frame=key_frame,pict_type", "-of", "json", str(segment)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    frames = json.loads(result.stdout)["frames"]
+    return bool(frames) and frames[0]["key_frame"] == 1
+
+
+def stream_summary(path_or_url: str) -> dict:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,profile,pix_fmt,width,height,channels",
+         "-of", "json", path_or_url],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {s["codec_type"]: s for s in json.loads(result.stdout)["streams"]}
+
+
+def decode_errors(url: str) -> str:
+    """stderr of a full decode of the playlist (empty when clean)."""
+    result = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", url, "-f", "null", "-"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return result.stderr if result.returncode == 0 else f"exit {result.returncode}: {result.stderr}"
