@@ -21,9 +21,9 @@ demo: setup
 test: setup
 	$(PYTHON) -m pytest
 
-## Only the fast tests (no services, no Airflow runs).
+## Only the fast tests (no services, no pipeline runs).
 test-unit: setup
-	$(PYTHON) -m pytest -m "not e2e"
+	$(PYTHON) -m pytest tests/unit tests/dags
 
 clean:
 	rm -rf .demo .test-artifacts

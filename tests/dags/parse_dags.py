@@ -1,0 +1,44 @@
+"""Parse dags/ the way the dag-processor does, with every network connection refused, and print
+what the integrity tests check as JSON. Run in a subprocess with an isolated AIRFLOW_HOME."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+
+
+def refuse(*_args, **_kwargs):
+    raise RuntimeError("a DAG file opened a network connection at parse time")
+
+
+socket.socket.connect = refuse  # PostgreSQL, S3 and HTTP all go through here
+socket.create_connection = refuse
+
+from airflow.dag_processing.dagbag import DagBag  # noqa: E402
+
+started = time.monotonic()
+bag = DagBag(dag_folder=sys.argv[1])
+elapsed = time.monotonic() - started
+print(
+    json.dumps(
+        {
+            "import_errors": {str(k): v for k, v in bag.import_errors.items()},
+            "parse_seconds": elapsed,
+            "dags": {
+                dag_id: {
+                    "tags": sorted(dag.tags),
+                    "owners": sorted({t.owner for t in dag.tasks}),
+                    "retries": sorted({t.retries for t in dag.tasks}),
+                    "params": sorted(dag.params.keys()),
+                    "schedule": getattr(dag.timetable, "expression", None),
+                    "catchup": dag.catchup,
+                    "max_active_runs": dag.max_active_runs,
+                    "tasks": sorted(t.task_id for t in dag.tasks),
+                }
+                for dag_id, dag in bag.dags.items()
+            },
+        }
+    )
+)

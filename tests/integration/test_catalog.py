@@ -1,0 +1,213 @@
+"""Selection, claims, ledger and the catalog flip, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg2
+import pytest
+
+from hls_operators import catalog
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.sql import queries, sql_file
+
+
+@pytest.fixture
+def conn(postgres):
+    name = f"hls_catalog_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    connection = psycopg2.connect(postgres.dsn(name))
+    with connection, connection.cursor() as cur:
+        cur.execute(sql_file("movies.sql"))
+    catalog.ensure_schema(connection)
+    catalog.ensure_schema(connection)  # idempotent
+    yield connection
+    connection.close()
+    postgres.drop_database(name)
+
+
+def add_movies(conn, urls: dict[int, str | None], *, inactive: tuple[int, ...] = ()) -> None:
+    with conn, conn.cursor() as cur:
+        for movie_id, url in urls.items():
+            cur.execute(
+                """INSERT INTO movies (id, title, slug, video_url, is_active, created_at)
+                   VALUES (%s, %s, %s, %s, %s, now() - make_interval(days => %s))""",
+                (movie_id, f"Movie {movie_id}", f"movie-{movie_id}", url, movie_id not in inactive, 1000 - movie_id),
+            )
+
+
+def claim(conn, run_id="run-a", movie_ids=None, limit=100, force=False, dry_run=False):
+    claimed = catalog.claim_movies(
+        conn, run_id=run_id, movie_ids=movie_ids, limit=limit, force=force, ttl_minutes=60, dry_run=dry_run
+    )
+    return [c.movie_id for c in claimed]
+
+
+def key(movie_id, run_id="run-a", try_number=1):
+    return catalog.AttemptKey("hls_migration", run_id, movie_id, map_index=0, try_number=try_number)
+
+
+def video_url(conn, movie_id):
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT video_url FROM movies WHERE id = %s", (movie_id,))
+        return cur.fetchone()[0]
+
+
+def test_only_mp4_urls_qualify_whatever_their_case_or_query(conn):
+    add_movies(conn, {
+        1: "https://cdn.example/a.mp4", 2: "https://cdn.example/B.MP4", 3: "s3://bucket/c.mp4?X-Amz-Signature=abc",
+        4: "https://cdn.example/d/master.m3u8", 5: "https://cdn.example/e.mp4.bak", 6: "https://cdn.example/f.mov",
+        7: None, 8: "https://cdn.example/mp4/page",
+    })  # fmt: skip
+    assert claim(conn) == [1, 2, 3]
+
+
+def test_oldest_first_limit_and_active_only(conn):
+    add_movies(conn, {i: f"https://cdn.example/{i}.mp4" for i in range(1, 6)}, inactive=(2,))
+    assert claim(conn, limit=2) == [1, 3]
+    assert claim(conn, run_id="run-b", limit=10) == [4, 5]
+
+
+def test_named_movies_are_taken_even_when_inactive(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"}, inactive=(2,))
+    assert claim(conn, movie_ids=[2]) == [2]
+
+
+def test_overlapping_runs_never_share_a_movie_and_claims_expire(conn):
+    add_movies(conn, {i: f"https://cdn.example/{i}.mp4" for i in range(1, 4)})
+    assert claim(conn, run_id="run-a") == [1, 2, 3]
+    assert claim(conn, run_id="run-b") == []
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE hls_claims SET expires_at = now() - interval '1 second' WHERE movie_id = 2")
+    assert claim(conn, run_id="run-b") == [2]
+    with pytest.raises(MigrationError) as caught:
+        catalog.renew_claim(conn, movie_id=2, run_id="run-a", ttl_minutes=60)
+    assert caught.value.error_class is ErrorClass.CLAIMED_ELSEWHERE
+
+
+def test_concurrent_selections_skip_locked_rows_instead_of_waiting(conn, postgres):
+    add_movies(conn, {i: f"https://cdn.example/{i}.mp4" for i in range(1, 5)})
+    other = psycopg2.connect(conn.dsn)
+    try:
+        statement = queries("catalog.sql")["claim_movies"]
+        params = dict(movie_ids=None, limit=2, force=False, ttl_minutes=60, bad_input_classes=["corrupt"])
+        with conn.cursor() as first, other.cursor() as second:
+            first.execute(statement, {**params, "run_id": "run-a"})  # transaction left open: rows locked
+            second.execute("SET lock_timeout = '2s'")
+            second.execute(statement, {**params, "run_id": "run-b"})
+            taken_a = sorted(row[0] for row in first.fetchall())
+            taken_b = sorted(row[0] for row in second.fetchall())
+        conn.commit()
+        other.commit()
+    finally:
+        other.close()
+    assert taken_a == [1, 2] and taken_b == [3, 4]
+
+
+def test_a_dry_run_keeps_no_claim(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4"})
+    assert claim(conn, dry_run=True) == [1]
+    assert claim(conn, run_id="run-b") == [1]
+
+
+def test_converted_movies_are_skipped_unless_forced_from_their_original_mp4(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4"})
+    assert claim(conn) == [1]
+    ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
+    master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
+    catalog.flip_to_hls(
+        conn, ledger_id=ledger_id, step="update", seconds=1.0, movie_id=1,
+        expected_url="https://cdn.example/1.mp4", master_url=master, bytes_published=10, segments=2,
+    )  # fmt: skip
+    catalog.finalize_attempt(conn, key(1))
+    assert video_url(conn, 1) == master
+    assert claim(conn, run_id="run-b") == []
+    forced = catalog.claim_movies(
+        conn, run_id="run-c", movie_ids=[1], limit=10, force=True, ttl_minutes=60, dry_run=False
+    )
+    assert [(c.source_url, c.expected_url) for c in forced] == [("https://cdn.example/1.mp4", master)]
+
+
+def test_bad_input_is_not_retried_for_the_same_url(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"})
+    claim(conn)
+    for movie_id, error_class in ((1, ErrorClass.CORRUPT), (2, ErrorClass.STORAGE_UNAVAILABLE)):
+        ledger_id = catalog.begin_step(conn, key(movie_id), "probe", source_url=f"https://cdn.example/{movie_id}.mp4")
+        catalog.fail_attempt(conn, ledger_id, MigrationError(error_class, "x"))
+        catalog.finalize_attempt(conn, key(movie_id))
+    assert claim(conn, run_id="run-b") == [2]
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE movies SET video_url = 'https://cdn.example/1-fixed.mp4' WHERE id = 1")
+    assert claim(conn, run_id="run-c") == [1]
+
+
+def test_steps_share_one_attempt_and_a_retry_after_failure_opens_the_next(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4"})
+    first = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
+    catalog.finish_step(conn, first, "probe", 0.5, probe={"duration": 60.0}, ladder=[{"name": "720p"}])
+    assert catalog.begin_step(conn, key(1), "transcode") == first
+    catalog.fail_attempt(conn, first, MigrationError(ErrorClass.STORAGE_UNAVAILABLE, "timeout"))
+    second = catalog.begin_step(conn, key(1, try_number=2), "transcode")
+    assert second != first
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT attempt, status, error_class, probe, source_url FROM hls_conversions ORDER BY id")
+        rows = cur.fetchall()
+    assert rows[0][:3] == (1, "failed", "storage_unavailable")
+    assert rows[1][:3] == (2, "running", None)
+    assert rows[1][3] == {"duration": 60.0} and rows[1][4] == "https://cdn.example/1.mp4"  # carried over
+
+
+def test_a_try_that_died_without_reporting_is_ledgered_as_worker_lost(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4"})
+    first = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
+    catalog.finish_step(conn, first, "probe", 0.5)
+    catalog.begin_step(conn, key(1), "transcode")  # try 1 is killed here: it never finishes
+    second = catalog.begin_step(conn, key(1, try_number=2), "transcode")
+    assert second != first
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT status, error_class, error_message FROM hls_conversions WHERE id = %s", (first,))
+        status, error_class, message = cur.fetchone()
+    assert (status, error_class) == ("failed", "worker_lost") and "transcode try 1" in message
+
+
+def test_finalize_closes_an_attempt_left_running_and_releases_the_claim(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4"})
+    claim(conn)
+    catalog.begin_step(conn, key(1), "transcode", source_url="https://cdn.example/1.mp4")
+    assert catalog.finalize_attempt(conn, key(1)) == "failed"
+    assert claim(conn, run_id="run-b") == [1]
+
+
+def test_the_flip_is_refused_when_the_application_changed_video_url(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4"})
+    claim(conn)
+    ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE movies SET video_url = 'https://cdn.example/1-recut.mp4' WHERE id = 1")
+    with pytest.raises(MigrationError) as caught:
+        catalog.flip_to_hls(
+            conn, ledger_id=ledger_id, step="update", seconds=1.0, movie_id=1,
+            expected_url="https://cdn.example/1.mp4", master_url="https://cdn.example/hls/m.m3u8",
+            bytes_published=1, segments=1,
+        )  # fmt: skip
+    assert caught.value.error_class is ErrorClass.CATALOG_CHANGED
+    assert video_url(conn, 1) == "https://cdn.example/1-recut.mp4"
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT status FROM hls_conversions WHERE id = %s", (ledger_id,))
+        assert cur.fetchone() == ("running",)  # the flip's transaction left nothing behind
+
+
+def test_rollback_restores_the_original_and_ledgers_it(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"})
+    claim(conn)
+    ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
+    catalog.flip_to_hls(
+        conn, ledger_id=ledger_id, step="update", seconds=1.0, movie_id=1,
+        expected_url="https://cdn.example/1.mp4", master_url="https://cdn.example/hls/1/master.m3u8",
+        bytes_published=1, segments=1,
+    )  # fmt: skip
+    rollback_key = catalog.AttemptKey("hls_rollback", "rollback-run", 1)
+    assert catalog.roll_back(conn, rollback_key) == "https://cdn.example/1.mp4"
+    assert video_url(conn, 1) == "https://cdn.example/1.mp4"
+    assert catalog.roll_back(conn, rollback_key) is None  # nothing left to roll back
+    assert catalog.roll_back(conn, catalog.AttemptKey("hls_rollback", "rollback-run", 2)) is None
