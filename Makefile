@@ -1,8 +1,10 @@
 # Two commands do all the set-up: `make demo` and `make test`.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
+# The demo tools import the pipeline package the way Airflow does: from plugins/.
+export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup demo test test-unit bench clean
+.PHONY: setup demo demo-stop test test-unit bench clean
 
 setup: $(VENV)/.installed
 	@bash devenv/system-deps.sh
@@ -16,6 +18,10 @@ $(VENV)/.installed: requirements.txt constraints.txt
 ## Convert a demo catalog end to end and print how to watch the result.
 demo: setup
 	$(PYTHON) -m devenv.demo
+
+## Stop the demo's storage server.
+demo-stop:
+	$(PYTHON) -m devenv.demo --stop
 
 ## The whole test suite, end-to-end tests included.
 test: setup

@@ -53,9 +53,11 @@ def looks_like_iso_bmff(head: bytes) -> bool:
     return len(head) >= 8 and head[4:8] in ISO_BMFF_BOX_TYPES
 
 
-def classify_probe_failure(head: bytes, stderr: str) -> MigrationError:
+def classify_probe_failure(head: bytes, stderr: str, local_path: str = "") -> MigrationError:
     """Turn a failed ffprobe into ``corrupt`` (an MP4 that is broken) or ``not_video`` (not an MP4)."""
     detail = stderr.strip().splitlines()[-1] if stderr.strip() else "ffprobe could not read the file"
+    if local_path:
+        detail = detail.replace(f"{local_path}: ", "").replace(local_path, "the source")  # worker paths mean nothing
     if not head:
         return MigrationError(ErrorClass.CORRUPT, "the source file is empty (0 bytes)")
     if looks_like_iso_bmff(head):

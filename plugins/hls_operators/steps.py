@@ -98,7 +98,7 @@ def probe_source(path: Path) -> ProbeResult:
         head = handle.read(64)
     completed = run_ffprobe(commands.probe_args(path))
     if completed.returncode != 0 or not head:
-        raise classify_probe_failure(head, completed.stderr)
+        raise classify_probe_failure(head, completed.stderr, str(path))
     return parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
 
 

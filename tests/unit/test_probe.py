@@ -100,3 +100,8 @@ def test_failed_probe_classification():
     assert classify_probe_failure(mp4_head, "moov atom not found").error_class is ErrorClass.CORRUPT
     assert classify_probe_failure(b"hello, world, this is text", "Invalid data").error_class is ErrorClass.NOT_VIDEO
     assert classify_probe_failure(b"\xff\xd8\xff\xe0\x00\x10JFIF", "Invalid data").error_class is ErrorClass.NOT_VIDEO
+
+
+def test_failure_messages_do_not_show_worker_paths():
+    error = classify_probe_failure(b"\x00\x00\x00\x20ftypisom", "/tmp/w/source.mp4: Invalid data found", "/tmp/w/source.mp4")
+    assert error.message == "broken MP4 container: Invalid data found"

@@ -1,0 +1,127 @@
+"""``make demo``: convert a small demo catalog end to end and print how to watch the result.
+
+Starts SeaweedFS (left running so the HLS can be played afterwards; ``make demo-stop`` ends it),
+uses the PostgreSQL on 127.0.0.1:5432 or a private one, seeds the application's ``movies`` table,
+runs ``airflow dags test hls_migration`` and prints one line per movie.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+from devenv import airflow_env, media, services
+from devenv.catalog_seed import SeedMovie, seed_catalog
+
+REPO = Path(__file__).resolve().parents[1]
+STATE = REPO / ".demo"
+DATABASE = "hls_demo"
+BUCKET = "media"
+S3_PORT = 8333
+PID_FILE = STATE / "seaweedfs.pid"
+
+
+def stop_previous() -> None:
+    if not PID_FILE.exists():
+        return
+    try:
+        os.killpg(int(PID_FILE.read_text()), signal.SIGTERM)
+        time.sleep(2)
+        os.killpg(int(PID_FILE.read_text()), signal.SIGKILL)
+    except (ProcessLookupError, ValueError):
+        pass
+    PID_FILE.unlink(missing_ok=True)
+
+
+def demo_movies(folder: Path) -> list[SeedMovie]:
+    folder.mkdir(parents=True, exist_ok=True)
+    broken = media.generate_movie(folder / "whole.mp4", width=640, height=360, seconds=4, faststart=False)
+    return [
+        SeedMovie(1, "Test pattern, 1080p with audio",
+                  media.generate_movie(folder / "pattern-1080p.mp4", width=1920, height=1080, seconds=12, noise=True)),
+        SeedMovie(2, "Phone clip, portrait 720x1280",
+                  media.generate_movie(folder / "portrait.mp4", width=720, height=1280, seconds=8)),
+        SeedMovie(3, "Silent film, 640x360, no audio",
+                  media.generate_movie(folder / "silent.mp4", width=640, height=360, seconds=6, audio=False)),
+        SeedMovie(4, "Flower (CC0 footage)", media.CC0_CLIPS["flower.mp4"]),
+        SeedMovie(5, "Friday (CC0 footage, audio stream first)", media.CC0_CLIPS["friday.mp4"]),
+        SeedMovie(6, "Broken upload (truncated MP4)", media.truncated_copy(broken, folder / "broken.mp4")),
+    ]  # fmt: skip
+
+
+def report(dsn: str) -> list[tuple]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                """SELECT m.id, m.title, c.status, c.error_class, c.error_message, c.ladder, c.bytes, m.video_url
+                   FROM movies m
+                   LEFT JOIN LATERAL (SELECT * FROM hls_conversions c WHERE c.movie_id = m.id
+                                      ORDER BY c.id DESC LIMIT 1) c ON true
+                   ORDER BY m.id"""
+            )
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def print_report(rows: list[tuple]) -> None:
+    print(f"\n{'id':>3}  {'status':<10} {'rungs':<24} {'MB':>6}  title / master URL or error")
+    for movie_id, title, status, error_class, message, ladder, size, url in rows:
+        rungs = ",".join(r["name"] for r in ladder or [])
+        megabytes = f"{size / 1e6:.1f}" if size else "-"
+        print(f"{movie_id:>3}  {status or '-':<10} {rungs:<24} {megabytes:>6}  {title}")
+        detail = url if status == "succeeded" else f"[{error_class}] {message}"
+        print(f"{'':>47}{detail}")
+
+
+def main() -> None:
+    stop_previous()
+    STATE.mkdir(exist_ok=True)
+    port = S3_PORT if services.port_is_free(S3_PORT) else None
+    seaweed = services.start_seaweedfs(STATE / "seaweedfs", s3_port=port)
+    PID_FILE.write_text(str(seaweed.process.pid))
+    postgres = services.connect_postgres(STATE / "postgres")
+    postgres.create_database(DATABASE)
+    client = seaweed.client()
+    services.create_bucket(client, BUCKET)
+    services.allow_browser_playback(client, BUCKET)
+    base_url = f"{seaweed.endpoint}/{BUCKET}"
+
+    print("generating demo movies ...")
+    seed_catalog(postgres.dsn(DATABASE), client, bucket=BUCKET, public_base_url=base_url, movies=demo_movies(STATE / "media"))
+    env = airflow_env.airflow_env(
+        STATE / "airflow",
+        catalog_conn=postgres.airflow_connection(DATABASE),
+        storage_conn=seaweed.airflow_connection(),
+        variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
+    )
+    airflow_env.migrate(env)
+    print("running: airflow dags test hls_migration (task logs under .demo/airflow/logs) ...")
+    started = time.monotonic()
+    result = airflow_env.airflow(env, "dags", "test", "hls_migration", "-c", json.dumps({}), check=False)
+    (STATE / "dags-test.log").write_text(result.stdout + result.stderr)
+    print(f"run finished in {time.monotonic() - started:.0f} s ({'failed' if result.returncode else 'succeeded'}: "
+          "a run fails when any movie failed; movie 6 is broken on purpose)")  # fmt: skip
+    print_report(report(postgres.dsn(DATABASE)))
+    print(
+        f"""
+Watch a converted movie (SeaweedFS stays up on {seaweed.endpoint} until `make demo-stop`):
+  ffplay <master URL above>          (or open it in Safari, VLC or any HLS player)
+  ffprobe -v error -show_entries stream=width,height -of compact <master URL>
+Catalog: psql "{postgres.dsn(DATABASE)}" -c 'SELECT id, video_url FROM movies'
+Ledger:  psql "{postgres.dsn(DATABASE)}" -c 'SELECT movie_id, status, error_class FROM hls_conversions'"""
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--stop"]:
+        stop_previous()
+    else:
+        main()
