@@ -51,6 +51,7 @@ class Pipeline:
     database: str
     bucket: str
     env: dict[str, str]
+    work_dir: Path  # hls_tmp_dir: must be empty whenever no task runs
 
     @property
     def dsn(self) -> str:
@@ -87,16 +88,22 @@ def airflow_home(artifacts) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipeline(postgres, seaweedfs, airflow_home) -> Pipeline:
+def pipeline(postgres, seaweedfs, airflow_home, artifacts) -> Pipeline:
     name = f"hls_test_{uuid.uuid4().hex[:8]}"
     postgres.create_database(name)
-    services.create_bucket(seaweedfs.client(), name.replace("_", "-"))
     bucket = name.replace("_", "-")
+    services.create_bucket(seaweedfs.client(), bucket)
+    work_dir = artifacts / f"work-{name}"
+    work_dir.mkdir()
     env = airflow_env.airflow_env(
         airflow_home,
         catalog_conn=postgres.airflow_connection(name),
         storage_conn=seaweedfs.airflow_connection(),
-        variables={"hls_bucket": bucket, "hls_public_base_url": f"{seaweedfs.endpoint}/{bucket}"},
+        variables={
+            "hls_bucket": bucket,
+            "hls_public_base_url": f"{seaweedfs.endpoint}/{bucket}",
+            "hls_tmp_dir": str(work_dir),
+        },
     )
-    yield Pipeline(postgres, seaweedfs, name, bucket, env)
+    yield Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
     postgres.drop_database(name)

@@ -34,7 +34,7 @@ WITH picked AS (
             SELECT 1 FROM hls_claims k
             WHERE k.movie_id = m.id AND k.expires_at > now() AND k.run_id <> %(run_id)s)
     ORDER BY m.created_at, m.id
-    LIMIT %(limit)s
+    LIMIT (CASE WHEN %(movie_ids)s::bigint[] IS NULL THEN %(limit)s END)  -- named movies: all of them
     FOR UPDATE OF m SKIP LOCKED
 )
 INSERT INTO hls_claims AS k (movie_id, run_id, source_url, expected_url, claimed_at, expires_at)

@@ -77,6 +77,15 @@ def test_the_run_fails_because_some_movies_failed(first_run):
     assert "state=failed" in first_run.stdout + first_run.stderr
 
 
+def test_transcode_progress_is_in_the_task_log(first_run):
+    output = first_run.stdout + first_run.stderr
+    assert re.search(rf"movie {FULL_HD} transcode +\d+\.\d% \([\d.]+/8\.0 s\), speed [\d.]+x, ETA \d+ s", output)
+
+
+def test_temporary_files_are_removed(pipeline, first_run):
+    assert list(pipeline.work_dir.iterdir()) == []
+
+
 def test_good_movies_are_flipped_to_their_master_playlist(pipeline, catalog, first_run):
     urls = video_urls(pipeline)
     for movie_id in GOOD:
@@ -98,6 +107,8 @@ def test_bad_movies_are_ledgered_with_their_class_and_left_alone(pipeline, catal
     status, recorded_class, message, *_ = latest_attempts(pipeline)[movie_id]
     assert (status, recorded_class) == ("failed", error_class)
     assert message
+    # Bad input fails at once: one attempt, first try, no retries.
+    assert pipeline.query("SELECT attempt, try_number FROM hls_conversions WHERE movie_id = %s", (movie_id,)) == [(1, 1)]
     assert video_urls(pipeline)[movie_id] == catalog[movie_id]
 
 

@@ -68,9 +68,9 @@ def test_oldest_first_limit_and_active_only(conn):
     assert claim(conn, run_id="run-b", limit=10) == [4, 5]
 
 
-def test_named_movies_are_taken_even_when_inactive(conn):
+def test_named_movies_are_taken_even_when_inactive_and_beyond_the_limit(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"}, inactive=(2,))
-    assert claim(conn, movie_ids=[2]) == [2]
+    assert claim(conn, movie_ids=[1, 2], limit=1) == [1, 2]
 
 
 def test_overlapping_runs_never_share_a_movie_and_claims_expire(conn):

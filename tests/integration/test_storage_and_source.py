@@ -1,0 +1,124 @@
+"""Object storage and source fetching against real servers: SeaweedFS and a local HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from devenv import services
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.publishing import object_headers
+from hls_operators.source import fetch_source, storage_location
+from hls_operators.storage import ObjectStore
+
+
+@pytest.fixture
+def store(seaweedfs) -> ObjectStore:
+    bucket = f"t-{uuid.uuid4().hex[:10]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    return ObjectStore(seaweedfs.client(), bucket)
+
+
+@pytest.fixture(scope="module")
+def http_server():
+    """Serves /ok.mp4 (1000 bytes), /error (HTTP 500); everything else is 404."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/ok.mp4":
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"x" * 1000)
+            else:
+                self.send_response(500 if self.path == "/error" else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def fetch(url: str, store: ObjectStore, target: Path, *, max_bytes: int = 10_000, base: str = "https://cdn.example/media"):
+    return fetch_source(url, target, store=store, public_base_url=base, max_bytes=max_bytes, timeout=5)
+
+
+def test_uploads_keep_content_type_and_cache_control(store, tmp_path, seaweedfs):
+    files = []
+    for name in ("master.m3u8", "720p/seg_00000.ts", "thumbs/thumb_000.jpg"):
+        path = tmp_path / name.replace("/", "_")
+        path.write_bytes(b"data " + name.encode())
+        files.append((path, f"set/{name}", object_headers(name)))
+    store.upload_many(files, concurrency=4)
+    for _path, key, headers in files:
+        head = seaweedfs.client().head_object(Bucket=store.bucket, Key=key)
+        assert (head["ContentType"], head["CacheControl"]) == (headers["ContentType"], headers["CacheControl"])
+    assert store.list_sizes("set") == {
+        "master.m3u8": 16, "720p/seg_00000.ts": 22, "thumbs/thumb_000.jpg": 25,
+    }  # fmt: skip
+    assert store.delete_prefix("set") == 3 and store.list_sizes("set") == {}
+
+
+def test_sources_are_read_through_storage_when_they_live_there(store, tmp_path):
+    assert storage_location("s3://other/a/b.mp4", public_base_url="https://cdn.example/m", bucket="hls") == ("other", "a/b.mp4")
+    assert storage_location(
+        "https://cdn.example/m/up/My%20Film.MP4?X-Amz-Expires=60", public_base_url="https://cdn.example/m/", bucket="hls"
+    ) == ("hls", "up/My Film.MP4")
+    assert storage_location("https://elsewhere.example/a.mp4", public_base_url="https://cdn.example/m", bucket="hls") is None
+
+    (tmp_path / "in.mp4").write_bytes(b"m" * 100)
+    store.upload_file(tmp_path / "in.mp4", "uploads/1/in.mp4")
+    fetched = fetch("https://cdn.example/media/uploads/1/in.mp4?sig=1", store, tmp_path / "a.mp4")
+    assert fetched.read_bytes() == b"m" * 100
+    assert fetch(f"s3://{store.bucket}/uploads/1/in.mp4", store, tmp_path / "b.mp4").stat().st_size == 100
+
+
+@pytest.mark.parametrize(
+    ("path", "error_class", "retryable"),
+    [("/missing.mp4", ErrorClass.SOURCE_UNREACHABLE, False), ("/error", ErrorClass.SOURCE_UNREACHABLE, True)],
+)
+def test_http_failures_are_classified(http_server, store, tmp_path, path, error_class, retryable):
+    with pytest.raises(MigrationError) as caught:
+        fetch(http_server + path, store, tmp_path / "x.mp4")
+    assert (caught.value.error_class, caught.value.retryable) == (error_class, retryable)
+
+
+def test_http_sources_are_streamed_under_a_size_cap(http_server, store, tmp_path):
+    assert fetch(http_server + "/ok.mp4", store, tmp_path / "ok.mp4").stat().st_size == 1000
+    with pytest.raises(MigrationError) as caught:
+        fetch(http_server + "/ok.mp4", store, tmp_path / "big.mp4", max_bytes=999)
+    assert caught.value.error_class is ErrorClass.UNSUPPORTED
+
+
+def test_missing_objects_and_unreachable_hosts(store, tmp_path):
+    with pytest.raises(MigrationError) as caught:
+        fetch("https://cdn.example/media/uploads/none.mp4", store, tmp_path / "x.mp4")
+    assert caught.value.error_class is ErrorClass.SOURCE_UNREACHABLE and not caught.value.retryable
+    closed_port = services.free_port()  # nothing listens there: a real refused connection
+    with pytest.raises(MigrationError) as caught:
+        fetch(f"http://127.0.0.1:{closed_port}/a.mp4", store, tmp_path / "y.mp4")
+    assert caught.value.error_class is ErrorClass.SOURCE_UNREACHABLE and caught.value.retryable
+
+
+def test_storage_that_does_not_answer_is_a_retryable_storage_error(tmp_path):
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{services.free_port()}", aws_access_key_id="a",
+        aws_secret_access_key="b", region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2),
+    )  # fmt: skip
+    (tmp_path / "f.ts").write_bytes(b"x")
+    with pytest.raises(MigrationError) as caught:
+        ObjectStore(client, "bucket").upload_file(tmp_path / "f.ts", "k.ts")
+    assert caught.value.error_class is ErrorClass.STORAGE_UNAVAILABLE and caught.value.retryable
