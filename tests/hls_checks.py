@@ -1,6 +1,6 @@
 """Independent checks of a published HLS set, over HTTP as a player sees it.
 
-These use the m3u8 package and ffprobe/ffmpeg, not the pipeline's own parser, so that a bug in the
+These use the m3u8 and ffmpeg-python packages and ffprobe/ffmpeg, not the pipeline's own parsers, so that a bug in the
 pipeline's playlist code cannot hide itself.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
+import ffmpeg
 import m3u8
 
 
@@ -73,12 +74,8 @@ def first_video_frame_is_keyframe(segment: Path) -> bool:
 
 
 def stream_summary(path_or_url: str) -> dict:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,profile,pix_fmt,width,height,channels",
-         "-of", "json", path_or_url],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return {s["codec_type"]: s for s in json.loads(result.stdout)["streams"]}
+    """``{codec_type: stream}`` as ffmpeg-python's prober reports it."""
+    return {s["codec_type"]: s for s in ffmpeg.probe(path_or_url)["streams"]}
 
 
 def decode_errors(url: str) -> str:
