@@ -18,7 +18,7 @@ from hls_operators.operators import (
     UpdateCatalogOperator,
     UploadOperator,
 )
-from hls_operators.settings import dag_schedule
+from hls_operators.settings import TRANSCODE_POOL, dag_schedule
 
 with DAG(
     dag_id="hls_migration",
@@ -56,7 +56,7 @@ with DAG(
     @task_group(group_id="convert")
     def convert(movie):
         probe = ProbeOperator(task_id="probe", movie=movie)
-        transcode = TranscodeOperator(task_id="transcode", movie=probe.output)
+        transcode = TranscodeOperator(task_id="transcode", movie=probe.output, pool=TRANSCODE_POOL)
         thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
         upload = UploadOperator(task_id="upload", movie=probe.output)
         update = UpdateCatalogOperator(task_id="update", movie=probe.output)

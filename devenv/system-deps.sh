@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# System packages the pipeline needs beside the Python ones: ffmpeg/ffprobe, and PostgreSQL's
-# server binaries when no server answers on 127.0.0.1:5432. Debian/Ubuntu (apt).
+# System packages the pipeline needs beside the Python ones: ffmpeg/ffprobe, PostgreSQL's server
+# binaries when no server answers on 127.0.0.1:5432, and Redis likewise. Debian/Ubuntu (apt).
 set -euo pipefail
 
 missing=()
@@ -8,6 +8,10 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpe
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
    && ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+# Redis for the distributed (Celery) test, when none answers on 127.0.0.1:6379.
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && ! command -v redis-server >/dev/null; then
+  missing+=(redis-server)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -16,6 +16,8 @@ from hls_operators.ladder import RungSpec, parse_ladder
 
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
+# Airflow pool that bounds concurrent ffmpeg transcodes across all workers (see the README for sizing).
+TRANSCODE_POOL = "hls_transcode"
 
 DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
 
@@ -84,6 +86,9 @@ def load_settings() -> Settings:
     return Settings.from_values(values)
 
 
-def dag_schedule() -> str:
-    """The nightly schedule, from the environment so that parsing the DAG does no I/O."""
-    return os.environ.get("HLS_MIGRATION_SCHEDULE", "0 2 * * *")
+def dag_schedule() -> str | None:
+    """The nightly schedule, from the environment so that parsing the DAG does no I/O.
+
+    An empty value turns the schedule off: manual triggers only.
+    """
+    return os.environ.get("HLS_MIGRATION_SCHEDULE", "0 2 * * *") or None

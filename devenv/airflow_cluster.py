@@ -1,0 +1,186 @@
+"""A real distributed Airflow on one machine: api-server, scheduler, dag-processor and Celery
+workers over Redis, with a PostgreSQL metadata database.
+
+Each worker runs in its own UTS namespace (``unshare --uts``) so that it has its own hostname, as
+separate machines would, and with its own temporary folder. Every process is started in its own
+session and stopped by PID (SIGTERM, then SIGKILL), also when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devenv import services
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+ADMIN = "admin"
+
+
+def redis_url(data_dir: Path) -> tuple[str, subprocess.Popen | None]:
+    """The machine's Redis on 127.0.0.1:6379 when it answers, else a private one (no persistence)."""
+    if not services.port_is_free(6379):
+        return "redis://127.0.0.1:6379/5", None
+    port = services.free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        ["redis-server", "--bind", services.LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(data_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    services.wait_for_port(port, 30, process)
+    return f"redis://127.0.0.1:{port}/0", process
+
+
+@dataclass
+class Cluster:
+    home: Path
+    env: dict[str, str]
+    api_port: int
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    token: str = ""
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, name: str, args: list[str], *, hostname: str | None = None, extra_env: dict | None = None) -> None:
+        command = [AIRFLOW, *args]
+        if hostname:
+            # A UTS namespace of its own: socket.gethostname() (what Airflow records) is this name.
+            command = ["unshare", "--uts", "sh", "-c", f'hostname "$0" && exec "$@"', hostname, *command]
+        log = (self.home / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            command, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, 15)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, 9)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([AIRFLOW, *args], env=self.env, check=True, capture_output=True, text=True)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.api + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+    def wait_until_ready(self, timeout: float = 180) -> None:
+        """API up, token issued, DAG parsed."""
+        deadline = time.monotonic() + timeout
+        password_file = self.home / "simple_auth_manager_passwords.json.generated"
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.home / (name + '.log')}")
+            try:
+                if not self.token and password_file.exists():
+                    password = json.loads(password_file.read_text())[ADMIN]
+                    self.token = self.request("POST", "/auth/token", {"username": ADMIN, "password": password})["access_token"]
+                if self.token:
+                    self.request("GET", "/api/v2/dags/hls_migration")
+                    return
+            except (urllib.error.URLError, ConnectionError, KeyError, json.JSONDecodeError):
+                pass
+            time.sleep(2)
+        raise TimeoutError(f"the cluster was not ready after {timeout} s; logs in {self.home}")
+
+    def run_dag(self, dag_id: str, conf: dict, timeout: float = 600) -> dict:
+        """Unpause, trigger through the REST API and poll until the run ends; returns the run."""
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
+            if run["state"] in ("success", "failed"):
+                return run
+            time.sleep(3)
+        raise TimeoutError(f"run {run['dag_run_id']} still {run['state']} after {timeout} s")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000"
+        return self.request("GET", path)["task_instances"]
+
+
+def start_cluster(
+    home: Path,
+    *,
+    metadata_dsn: str,
+    broker_url: str,
+    pipeline_env: dict[str, str],
+    workers: dict[str, Path],
+    transcode_slots: int,
+    worker_concurrency: int = 2,
+) -> Cluster:
+    """Start every component; ``workers`` maps each worker's hostname to its temporary folder."""
+    home.mkdir(parents=True, exist_ok=True)
+    api_port = services.free_port()
+    env = {
+        **pipeline_env,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_dsn}",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{metadata_dsn}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+    }
+    cluster = Cluster(home, env, api_port)
+    cluster.cli("db", "migrate")
+    cluster.cli(
+        "pools", "set", "hls_transcode", str(transcode_slots), "ffmpeg transcodes: one per 4 worker cores, at least one per worker"
+    )
+    try:
+        cluster.start("api-server", ["api-server"])
+        cluster.start("scheduler", ["scheduler"])
+        cluster.start("dag-processor", ["dag-processor"])
+        for hostname, tmp_dir in workers.items():
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            cluster.start(
+                f"worker-{hostname}",
+                ["celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{hostname}@%h"],
+                hostname=hostname,
+                extra_env={"TMPDIR": str(tmp_dir)},
+            )
+        cluster.wait_until_ready()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+

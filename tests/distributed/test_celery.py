@@ -1,0 +1,90 @@
+"""The pipeline on Airflow's CeleryExecutor: two workers with their own hostnames and temporary
+folders, triggered and watched through the REST API v2, as a production deployment runs it."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+import pytest
+
+from devenv import airflow_cluster, media
+from devenv.catalog_seed import SeedMovie, seed_catalog
+
+pytestmark = pytest.mark.e2e
+
+WORKERS = ("worker-a", "worker-b")
+MOVIES = [1, 2, 3, 4]
+
+
+@pytest.fixture(scope="module")
+def cluster(pipeline, postgres, artifacts, tmp_path_factory):
+    metadata_db = f"hls_airflow_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(metadata_db)
+    broker, redis_process = airflow_cluster.redis_url(artifacts / "redis")
+    env = dict(pipeline.env)
+    env.pop("AIRFLOW_VAR_HLS_TMP_DIR")  # each worker uses its own TMPDIR instead
+    env["HLS_MIGRATION_SCHEDULE"] = ""  # only the REST trigger below, no scheduled run on unpause
+    running = airflow_cluster.start_cluster(
+        artifacts / "celery-cluster",
+        metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{metadata_db}",
+        broker_url=broker,
+        pipeline_env=env,
+        workers={name: artifacts / f"tmp-{name}" for name in WORKERS},
+        transcode_slots=len(WORKERS),
+    )
+    yield running
+    running.stop()
+    if redis_process is not None:
+        redis_process.terminate()
+        redis_process.wait()
+    postgres.drop_database(metadata_db)
+
+
+@pytest.fixture(scope="module")
+def finished_run(pipeline, cluster, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("celery-media")
+    movies = [
+        SeedMovie(movie_id, f"Distributed {movie_id}",
+                  media.generate_movie(folder / f"{movie_id}.mp4", width=640, height=360, seconds=4, audio=movie_id % 2 == 1))
+        for movie_id in MOVIES
+    ]  # fmt: skip
+    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
+                 public_base_url=pipeline.public_base_url, movies=movies)  # fmt: skip
+    return cluster.run_dag("hls_migration", {"movie_ids": MOVIES})
+
+
+def test_every_movie_is_converted_and_verified(pipeline, finished_run):
+    assert finished_run["state"] == "success"
+    rows = pipeline.query(
+        "SELECT movie_id, status, steps ? 'update' FROM hls_conversions WHERE run_id = %s ORDER BY movie_id",
+        (finished_run["dag_run_id"],),
+    )
+    assert rows == [(movie_id, "succeeded", True) for movie_id in MOVIES]
+    urls = dict(pipeline.query("SELECT id, video_url FROM movies"))
+    assert all(urls[movie_id].endswith("/master.m3u8") for movie_id in MOVIES)
+
+
+def test_work_is_spread_over_both_workers(cluster, finished_run):
+    instances = cluster.task_instances("hls_migration", finished_run["dag_run_id"])
+    per_movie_hosts = defaultdict(set)
+    for ti in instances:
+        assert ti["state"] == "success", ti
+        if ti["task_id"].startswith("convert."):
+            per_movie_hosts[ti["map_index"]].add(ti["hostname"])
+    assert {ti["hostname"] for ti in instances} == set(WORKERS)
+    assert len(per_movie_hosts) == len(MOVIES)
+    # Steps hand off through storage, not local disk: one movie's steps ran on different machines.
+    assert any(len(hosts) > 1 for hosts in per_movie_hosts.values())
+
+
+def test_transcodes_run_in_their_pool(cluster, finished_run):
+    instances = cluster.task_instances("hls_migration", finished_run["dag_run_id"])
+    pools = {ti["task_id"]: ti["pool"] for ti in instances}
+    assert pools["convert.transcode"] == "hls_transcode"
+    assert pools["convert.upload"] == "default_pool"
+
+
+def test_workers_leave_no_temporary_files(artifacts, finished_run):
+    for name in WORKERS:
+        assert [p.name for p in (artifacts / f"tmp-{name}").iterdir() if p.name.startswith("hls-")] == []
