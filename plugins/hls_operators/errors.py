@@ -13,6 +13,7 @@ MESSAGE_LIMIT = 2000
 
 class ErrorClass(str, Enum):
     SOURCE_UNREACHABLE = "source_unreachable"  # the source URL cannot be fetched
+    SOURCE_FORBIDDEN = "source_forbidden"  # the source (or a redirect) points at an internal address
     NOT_VIDEO = "not_video"  # the file is not a video we can read (text, image, audio only)
     CORRUPT = "corrupt"  # a video container that is broken or truncated
     UNSUPPORTED = "unsupported"  # valid, but outside what we convert (encrypted, too large, ...)
@@ -40,7 +41,7 @@ RETRYABLE = frozenset(
 
 
 # The input itself is bad: converting the same source again gives the same result.
-BAD_INPUT = frozenset({ErrorClass.NOT_VIDEO, ErrorClass.CORRUPT, ErrorClass.UNSUPPORTED})
+BAD_INPUT = frozenset({ErrorClass.NOT_VIDEO, ErrorClass.CORRUPT, ErrorClass.UNSUPPORTED, ErrorClass.SOURCE_FORBIDDEN})
 
 
 class MigrationError(Exception):

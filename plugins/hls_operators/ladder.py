@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 MAX_FRAME_RATE = Fraction(60)
+STANDARD_FRAME_RATES = [
+    Fraction(r) for r in (10, 12, 15, 20, "24000/1001", 24, 25, "30000/1001", 30, 48, 50, "60000/1001", 60)
+]
 # Peak limit and VBV buffer relative to the target bitrate: capped VBR keeps the peak segment
 # bitrate (what BANDWIDTH declares) close to the average, which players' ABR logic relies on.
 MAXRATE_FACTOR = 1.1
@@ -106,7 +109,15 @@ def choose_frame_rate(avg_frame_rate: Fraction | None, r_frame_rate: Fraction | 
         return Fraction(25)
     rate = candidates[0]
     if avg_frame_rate and avg_frame_rate > 0 and abs(rate - avg_frame_rate) / avg_frame_rate > Fraction(1, 20):
-        rate = avg_frame_rate.limit_denominator(1001)
+        rate = snap_frame_rate(avg_frame_rate)
     while rate > MAX_FRAME_RATE:
         rate /= 2
     return rate
+
+
+def snap_frame_rate(rate: Fraction) -> Fraction:
+    """The standard rate within 5 % of a measured average (VFR sources), else the nearest integer."""
+    nearest = min(STANDARD_FRAME_RATES, key=lambda standard: abs(standard - rate) / standard)
+    if abs(nearest - rate) / nearest <= Fraction(1, 20):
+        return nearest
+    return Fraction(max(1, round(rate)))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from typing import BinaryIO
 
 from hls_operators.errors import ErrorClass, MigrationError
 from hls_operators.ladder import choose_frame_rate
@@ -51,6 +53,61 @@ class ProbeResult:
 def looks_like_iso_bmff(head: bytes) -> bool:
     """True when the first bytes are an MP4/MOV box header, whatever the file is named."""
     return len(head) >= 8 and head[4:8] in ISO_BMFF_BOX_TYPES
+
+
+# Boxes on the way from the file to the sample descriptions (moov/trak/mdia/minf/stbl/stsd).
+CONTAINER_BOXES = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+# Sample entries of protected (CENC, FairPlay, ...) tracks: ffprobe reports the original codec of
+# these, and decoding them "works" but yields garbage, so they must be found here.
+ENCRYPTED_SAMPLE_ENTRIES = {b"encv", b"enca", b"drmi", b"drms"}
+
+
+def _boxes(handle: BinaryIO, start: int, end: int):
+    """(type, payload start, payload end) of each box between ``start`` and ``end``."""
+    position = start
+    while position + 8 <= end:
+        handle.seek(position)
+        header = handle.read(8)
+        if len(header) < 8:
+            return
+        size, kind = struct.unpack(">I4s", header)
+        payload = position + 8
+        if size == 1:
+            large = handle.read(8)
+            if len(large) < 8:
+                return
+            size = struct.unpack(">Q", large)[0]
+            payload += 8
+        elif size == 0:
+            size = end - position
+        if size < payload - position:
+            return  # malformed: stop rather than loop
+        yield kind, payload, min(position + size, end)
+        position += size
+
+
+def sample_entry_types(handle: BinaryIO) -> set[bytes]:
+    """The sample entry types (avc1, mp4a, encv, ...) of every track of an MP4/MOV file."""
+    handle.seek(0, 2)
+    found: set[bytes] = set()
+
+    def walk(start: int, end: int) -> None:
+        for kind, payload, box_end in _boxes(handle, start, end):
+            if kind in CONTAINER_BOXES:
+                walk(payload, box_end)
+            elif kind == b"stsd":
+                # full box header (4) and entry count (4), then one box per sample entry
+                found.update(entry for entry, _, _ in _boxes(handle, payload + 8, box_end))
+
+    walk(0, handle.tell())
+    return found
+
+
+def check_not_encrypted(handle: BinaryIO) -> None:
+    protected = sample_entry_types(handle) & ENCRYPTED_SAMPLE_ENTRIES
+    if protected:
+        kinds = ", ".join(sorted(k.decode("ascii", "replace") for k in protected))
+        raise MigrationError(ErrorClass.UNSUPPORTED, f"the source is encrypted (DRM sample entries: {kinds})")
 
 
 def classify_probe_failure(head: bytes, stderr: str, local_path: str = "") -> MigrationError:

@@ -42,6 +42,7 @@ class Settings:
     max_pixels: int = 8192 * 4320
     max_duration_hours: float = 12.0
     http_timeout_seconds: float = 30.0
+    allowed_source_hosts: str = ""  # comma-separated host or host:port allowed to be internal
     upload_concurrency: int = 8
     transcode_timeout_base_seconds: int = 600
     transcode_timeout_per_source_second: float = 10.0
@@ -66,6 +67,10 @@ class Settings:
     @property
     def rungs(self) -> list[RungSpec]:
         return parse_ladder(self.ladder)
+
+    @property
+    def source_hosts_allowed(self) -> frozenset[str]:
+        return frozenset(host.strip() for host in self.allowed_source_hosts.split(",") if host.strip())
 
     @property
     def work_dir(self) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
+import socket
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
@@ -12,6 +14,7 @@ from hls_operators.errors import ErrorClass, MigrationError
 from hls_operators.storage import ObjectStore
 
 CHUNK_BYTES = 1024 * 1024
+MAX_REDIRECTS = 5
 
 
 def storage_location(url: str, *, public_base_url: str, bucket: str) -> tuple[str, str] | None:
@@ -29,9 +32,18 @@ def storage_location(url: str, *, public_base_url: str, bucket: str) -> tuple[st
 
 
 def fetch_source(
-    url: str, target: Path, *, store: ObjectStore, public_base_url: str, max_bytes: int, timeout: float
+    url: str,
+    target: Path,
+    *,
+    store: ObjectStore,
+    public_base_url: str,
+    max_bytes: int,
+    timeout: float,
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> Path:
-    """Download ``url`` to ``target``; classified errors for missing, oversized or unreachable sources."""
+    """Download ``url`` to ``target``; classified errors for missing, oversized, forbidden or
+    unreachable sources. ``allowed_hosts`` (``host`` or ``host:port``) may resolve to internal
+    addresses; no other source, nor any redirect, may."""
     try:
         location = storage_location(url, public_base_url=public_base_url, bucket=store.bucket)
         if location is not None:
@@ -42,9 +54,9 @@ def fetch_source(
             _check_size(size, max_bytes, url)
             store.download_file(key, target, bucket=bucket)
         elif urlsplit(url).scheme in ("http", "https"):
-            _download_http(url, target, max_bytes=max_bytes, timeout=timeout)
+            _download_http(url, target, max_bytes=max_bytes, timeout=timeout, allowed_hosts=allowed_hosts)
         else:
-            raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"unsupported URL scheme in {url!r}")
+            raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: only s3:// and http(s)")
     except OSError as error:
         if error.errno == errno.ENOSPC:
             raise MigrationError(ErrorClass.DISK_FULL, f"no space left for the source in {target.parent}") from error
@@ -57,9 +69,41 @@ def _check_size(size: int, max_bytes: int, url: str) -> None:
         raise MigrationError(ErrorClass.UNSUPPORTED, f"{url} is {size} bytes, over the limit of {max_bytes}")
 
 
-def _download_http(url: str, target: Path, *, max_bytes: int, timeout: float) -> None:
+def check_public_host(url: str, allowed_hosts: frozenset[str]) -> None:
+    """Refuse a URL whose host resolves to a loopback, link-local, private or otherwise internal
+    address (cloud metadata services, the worker itself), unless the host is allowed explicitly."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: not http(s)")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.hostname in allowed_hosts or f"{parts.hostname}:{port}" in allowed_hosts:
+        return
     try:
-        with requests.get(url, stream=True, timeout=(timeout, timeout)) as response:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
+    except socket.gaierror as error:
+        raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{parts.hostname}: {error}", retryable=True) from error
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise MigrationError(
+                ErrorClass.SOURCE_FORBIDDEN,
+                f"refused source {parts.hostname}:{port}: it resolves to the internal address {ip}",
+            )
+
+
+def _download_http(url: str, target: Path, *, max_bytes: int, timeout: float, allowed_hosts: frozenset[str]) -> None:
+    try:
+        # Redirects are followed here, one hop at a time, so that each hop's host is checked.
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_public_host(url, allowed_hosts)
+            response = requests.get(url, stream=True, timeout=(timeout, timeout), allow_redirects=False)
+            if not response.is_redirect:
+                break
+            url = urljoin(url, response.headers["Location"])
+            response.close()
+        else:
+            raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"more than {MAX_REDIRECTS} redirects")
+        with response:
             if response.status_code in (404, 410, 401, 403):
                 raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status_code}")
             if response.status_code >= 400:

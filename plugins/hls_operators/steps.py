@@ -26,7 +26,7 @@ from hls_operators.playlists import (
     parse_media_playlist,
     write_master,
 )
-from hls_operators.probe import ProbeResult, check_limits, classify_probe_failure, parse_probe
+from hls_operators.probe import ProbeResult, check_limits, check_not_encrypted, classify_probe_failure, parse_probe
 from hls_operators.settings import Settings
 from hls_operators.source import fetch_source
 from hls_operators.storage import ObjectStore
@@ -89,6 +89,7 @@ def _fetch(job_source: str, work: Path, store: ObjectStore, settings: Settings) 
         public_base_url=settings.public_base_url,
         max_bytes=settings.max_source_bytes,
         timeout=settings.http_timeout_seconds,
+        allowed_hosts=settings.source_hosts_allowed,
     )
 
 
@@ -99,7 +100,10 @@ def probe_source(path: Path) -> ProbeResult:
     completed = run_ffprobe(commands.probe_args(path))
     if completed.returncode != 0 or not head:
         raise classify_probe_failure(head, completed.stderr, str(path))
-    return parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
+    probe = parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
+    with path.open("rb") as handle:
+        check_not_encrypted(handle)
+    return probe
 
 
 def probe_movie(

@@ -25,11 +25,21 @@ def store(seaweedfs) -> ObjectStore:
 
 @pytest.fixture(scope="module")
 def http_server():
-    """Serves /ok.mp4 (1000 bytes), /error (HTTP 500); everything else is 404."""
+    """Serves /ok.mp4 (1000 bytes), /error (HTTP 500), redirects; everything else is 404."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path == "/ok.mp4":
+            redirects = {
+                "/redirect-ok": "/ok.mp4",
+                "/redirect-metadata": "http://169.254.169.254/latest/meta-data/",
+                "/redirect-loopback": f"http://localhost:{services.free_port()}/secret.mp4",
+            }
+            if self.path in redirects:
+                self.send_response(302)
+                self.send_header("Location", redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path == "/ok.mp4":
                 self.send_response(200)
                 self.send_header("Content-Length", "1000")
                 self.end_headers()
@@ -48,8 +58,13 @@ def http_server():
     server.shutdown()
 
 
-def fetch(url: str, store: ObjectStore, target: Path, *, max_bytes: int = 10_000, base: str = "https://cdn.example/media"):
-    return fetch_source(url, target, store=store, public_base_url=base, max_bytes=max_bytes, timeout=5)
+def fetch(url: str, store: ObjectStore, target: Path, *, max_bytes: int = 10_000, allowed: str = ""):
+    base = "https://cdn.example/media"
+    if not allowed and url.startswith("http://127.0.0.1:"):
+        allowed = url.split("/")[2]  # the test server itself is explicitly allowed
+    return fetch_source(
+        url, target, store=store, public_base_url=base, max_bytes=max_bytes, timeout=5, allowed_hosts=frozenset({allowed})
+    )
 
 
 def test_uploads_keep_content_type_and_cache_control(store, tmp_path, seaweedfs):
@@ -105,7 +120,7 @@ def test_missing_objects_and_unreachable_hosts(store, tmp_path):
     assert caught.value.error_class is ErrorClass.SOURCE_UNREACHABLE and not caught.value.retryable
     closed_port = services.free_port()  # nothing listens there: a real refused connection
     with pytest.raises(MigrationError) as caught:
-        fetch(f"http://127.0.0.1:{closed_port}/a.mp4", store, tmp_path / "y.mp4")
+        fetch(f"http://127.0.0.1:{closed_port}/a.mp4", store, tmp_path / "y.mp4", allowed="127.0.0.1")
     assert caught.value.error_class is ErrorClass.SOURCE_UNREACHABLE and caught.value.retryable
 
 
@@ -122,3 +137,22 @@ def test_storage_that_does_not_answer_is_a_retryable_storage_error(tmp_path):
     with pytest.raises(MigrationError) as caught:
         ObjectStore(client, "bucket").upload_file(tmp_path / "f.ts", "k.ts")
     assert caught.value.error_class is ErrorClass.STORAGE_UNAVAILABLE and caught.value.retryable
+
+
+def test_redirects_are_followed_hop_by_hop(http_server, store, tmp_path):
+    assert fetch(http_server + "/redirect-ok", store, tmp_path / "r.mp4").stat().st_size == 1000
+
+
+@pytest.mark.parametrize("path", ["/redirect-metadata", "/redirect-loopback"])
+def test_redirects_to_internal_addresses_are_refused(http_server, store, tmp_path, path):
+    with pytest.raises(MigrationError) as caught:
+        fetch(http_server + path, store, tmp_path / "r.mp4")
+    assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN and not caught.value.retryable
+    assert not (tmp_path / "r.mp4").exists()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/a.mp4", "http://[::1]/a.mp4", "http://169.254.169.254/a.mp4", "file:///etc/passwd"])
+def test_internal_sources_are_refused_unless_allowed(store, tmp_path, url):
+    with pytest.raises(MigrationError) as caught:
+        fetch_source(url, tmp_path / "x.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=10, timeout=2)
+    assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN

@@ -76,7 +76,9 @@ def test_ladder_is_sorted_highest_first():
         (Fraction(30000, 1001), Fraction(30000, 1001), Fraction(30000, 1001)),
         (Fraction(120), Fraction(120), Fraction(60)),
         (Fraction(50), Fraction(50), Fraction(50)),
-        (Fraction(2997, 100), Fraction(1000), Fraction(2997, 100)),  # VFR: nominal is a timebase artefact
+        (Fraction(2997, 100), Fraction(1000), Fraction(30000, 1001)),  # VFR: nominal is a timebase artefact
+        (Fraction(1800, 89), Fraction(30), Fraction(20)),  # VFR average snaps to a standard rate
+        (Fraction(37, 2), Fraction(30), Fraction(18)),  # ... or to a whole number
         (None, None, Fraction(25)),
     ],
 )

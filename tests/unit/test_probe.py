@@ -60,7 +60,7 @@ def test_legacy_rotate_tag():
 def test_interlaced_and_vfr_are_flagged():
     stream = video_stream(field_order="tt", avg_frame_rate="2997/100", r_frame_rate="1000/1")
     probe = parse_probe(report(stream), file_size=1)
-    assert probe.interlaced and probe.variable_frame_rate and probe.frame_rate == "2997/100"
+    assert probe.interlaced and probe.variable_frame_rate and probe.frame_rate == "30000/1001"
 
 
 def test_cover_art_is_not_a_video():
