@@ -18,7 +18,7 @@ from hls_operators.operators import (
     UpdateCatalogOperator,
     UploadOperator,
 )
-from hls_operators.settings import TRANSCODE_POOL, dag_schedule
+from hls_operators.settings import TRANSCODE_POOL, dag_schedule, retry_delay_seconds
 
 with DAG(
     dag_id="hls_migration",
@@ -31,7 +31,7 @@ with DAG(
     default_args={
         "owner": "video-platform",
         "retries": 2,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": timedelta(seconds=retry_delay_seconds()),
         "retry_exponential_backoff": True,
     },
     params={

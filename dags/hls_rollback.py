@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
 from hls_operators.operators import RollbackOperator
+from hls_operators.settings import retry_delay_seconds
 
 with DAG(
     dag_id="hls_rollback",
@@ -14,7 +15,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["hls", "video"],
-    default_args={"owner": "video-platform", "retries": 1},
+    default_args={"owner": "video-platform", "retries": 1, "retry_delay": timedelta(seconds=retry_delay_seconds())},
     params={
         "movie_ids": Param(
             [], type="array", items={"type": "integer"},

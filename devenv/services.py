@@ -153,7 +153,7 @@ def _wait_until_writable(server: SeaweedFS, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            client.create_bucket(Bucket="readiness-probe")
+            create_bucket(client, "readiness-probe")
             client.put_object(Bucket="readiness-probe", Key="ok", Body=b"ok")
             client.delete_object(Bucket="readiness-probe", Key="ok")
             return

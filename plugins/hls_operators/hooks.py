@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import psycopg2
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseHook
@@ -22,6 +24,16 @@ class CatalogHook(BaseHook):
     def __init__(self, conn_id: str = CATALOG_CONN_ID):
         super().__init__()
         self.conn_id = conn_id
+
+    @contextmanager
+    def connection(self):
+        """A connection for a few statements: steps never hold one across a long transcode, so a
+        database restart or an idle timeout during the transcode costs nothing."""
+        conn = self.get_conn()
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def get_conn(self):
         conn = self.get_connection(self.conn_id)

@@ -60,7 +60,7 @@ class MovieStepOperator(BaseOperator):
         super().__init__(**kwargs)
         self.movie = movie
 
-    def run_step(self, settings: Settings, conn, ledger_id: int, work: Path, context: Any) -> tuple[Any, dict | None]:
+    def run_step(self, settings: Settings, ledger_id: int, work: Path, context: Any) -> tuple[Any, dict | None]:
         """Do the step; return (XCom value, ledger fields, or None when the step closed its ledger entry)."""
         raise NotImplementedError
 
@@ -72,37 +72,39 @@ class MovieStepOperator(BaseOperator):
         movie_id = int(self.movie["movie_id"])
         key = attempt_key(context, movie_id)
         ledger_id = None
-        conn = None
         try:
-            conn = CatalogHook().get_conn()
-            if not dry_run:
-                catalog.renew_claim(conn, movie_id=movie_id, run_id=key.run_id, ttl_minutes=settings.claim_ttl_minutes)
-            ledger_id = catalog.begin_step(conn, key, self.step, source_url=self.movie.get("source_url"))
+            with CatalogHook().connection() as conn:
+                if not dry_run:
+                    catalog.renew_claim(conn, movie_id=movie_id, run_id=key.run_id, ttl_minutes=settings.claim_ttl_minutes)
+                ledger_id = catalog.begin_step(conn, key, self.step, source_url=self.movie.get("source_url"))
             started = time.monotonic()
             work = Path(tempfile.mkdtemp(prefix=f"hls-{movie_id}-{self.step}-", dir=settings.work_dir))
             try:
-                result, fields = self.run_step(settings, conn, ledger_id, work, context)
+                result, fields = self.run_step(settings, ledger_id, work, context)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             if fields is not None:
-                catalog.finish_step(conn, ledger_id, self.step, time.monotonic() - started, **fields)
+                with CatalogHook().connection() as conn:
+                    catalog.finish_step(conn, ledger_id, self.step, time.monotonic() - started, **fields)
             return result
         except (AirflowSkipException, AirflowFailException):
             raise
         except Exception as error:
             failure = classify(error)
             self.log.error("movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message)
-            if conn is not None and ledger_id is not None:
-                try:
-                    catalog.fail_attempt(conn, ledger_id, failure)
-                except psycopg2.Error as ledger_error:
-                    self.log.error("could not record the failure in the ledger: %s", ledger_error)
+            if ledger_id is not None:
+                self.record_failure(ledger_id, failure)
             if failure.retryable:
                 raise failure from error
             raise AirflowFailException(str(failure)) from error
-        finally:
-            if conn is not None:
-                conn.close()
+
+    def record_failure(self, ledger_id: int, failure: MigrationError) -> None:
+        """Best effort: when the catalog itself is down, the next try or the record step closes the attempt."""
+        try:
+            with CatalogHook().connection() as conn:
+                catalog.fail_attempt(conn, ledger_id, failure)
+        except psycopg2.Error as ledger_error:
+            self.log.error("could not record the failure in the ledger: %s", ledger_error)
 
     def store(self, settings: Settings):
         return StorageHook().object_store(settings.bucket)
@@ -120,7 +122,7 @@ class ProbeOperator(MovieStepOperator):
     step = "probe"
     skip_in_dry_run = False
 
-    def run_step(self, settings, conn, ledger_id, work, context):
+    def run_step(self, settings, ledger_id, work, context):
         job = steps.probe_movie(
             movie_id=int(self.movie["movie_id"]),
             source_url=self.movie["source_url"],
@@ -154,7 +156,7 @@ class TranscodeOperator(MovieStepOperator):
 
     step = "transcode"
 
-    def run_step(self, settings, conn, ledger_id, work, context):
+    def run_step(self, settings, ledger_id, work, context):
         renditions = steps.transcode_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
         return None, {"ladder": renditions["renditions"]}
 
@@ -167,7 +169,7 @@ class ThumbnailsOperator(MovieStepOperator):
 
     step = "thumbnails"
 
-    def run_step(self, settings, conn, ledger_id, work, context):
+    def run_step(self, settings, ledger_id, work, context):
         count = steps.thumbnail_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
         return count, {}
 
@@ -181,7 +183,7 @@ class UploadOperator(MovieStepOperator):
 
     step = "upload"
 
-    def run_step(self, settings, conn, ledger_id, work, context):
+    def run_step(self, settings, ledger_id, work, context):
         published = steps.publish_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
         return None, {"output_prefix": published.output_prefix, "bytes": published.bytes}
 
@@ -195,16 +197,17 @@ class UpdateCatalogOperator(MovieStepOperator):
 
     step = "update"
 
-    def run_step(self, settings, conn, ledger_id, work, context):
+    def run_step(self, settings, ledger_id, work, context):
         job = self.job()
         store = self.store(settings)
         started = time.monotonic()
         verified = steps.verify_movie(job, store=store, settings=settings)
-        catalog.flip_to_hls(
-            conn, ledger_id=ledger_id, step=self.step, seconds=time.monotonic() - started, movie_id=job.movie_id,
-            expected_url=job.expected_url, master_url=job.master_url(settings),
-            bytes_published=verified.bytes, segments=verified.segments,
-        )  # fmt: skip
+        with CatalogHook().connection() as conn:
+            catalog.flip_to_hls(
+                    conn, ledger_id=ledger_id, step=self.step, seconds=time.monotonic() - started, movie_id=job.movie_id,
+                expected_url=job.expected_url, master_url=job.master_url(settings),
+                bytes_published=verified.bytes, segments=verified.segments,
+            )  # fmt: skip
         self.log.info("movie %s now plays from %s (%d segments, %d bytes)", job.movie_id, job.master_url(settings), verified.segments, verified.bytes)
         store.delete_prefix(f"{settings.work_prefix}/{job.movie_id}/{job.version}")
         return job.master_url(settings), None
@@ -225,11 +228,8 @@ class RecordOperator(BaseOperator):
         self.movie = movie
 
     def execute(self, context: Any) -> str:
-        conn = CatalogHook().get_conn()
-        try:
+        with CatalogHook().connection() as conn:
             status = catalog.finalize_attempt(conn, attempt_key(context, int(self.movie["movie_id"])))
-        finally:
-            conn.close()
         self.log.info("movie %s: %s", self.movie["movie_id"], status)
         return status
 
@@ -244,16 +244,13 @@ class SelectMoviesOperator(BaseOperator):
         settings = load_settings()
         params = context["params"]
         movie_ids = [int(i) for i in params.get("movie_ids") or []] or None
-        conn = CatalogHook().get_conn()
-        try:
+        with CatalogHook().connection() as conn:
             catalog.ensure_schema(conn)
             claimed = catalog.claim_movies(
                 conn, run_id=context["run_id"], movie_ids=movie_ids, limit=int(params.get("limit") or 1),
                 force=bool(params.get("force")), ttl_minutes=settings.claim_ttl_minutes,
                 dry_run=bool(params.get("dry_run")),
             )  # fmt: skip
-        finally:
-            conn.close()
         self.log.info("selected %d movie(s): %s", len(claimed), [c.movie_id for c in claimed])
         if movie_ids:
             passed_over = sorted(set(movie_ids) - {c.movie_id for c in claimed})
@@ -274,11 +271,8 @@ class FinishRunOperator(BaseOperator):
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> None:
-        conn = CatalogHook().get_conn()
-        try:
+        with CatalogHook().connection() as conn:
             outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=context["run_id"])
-        finally:
-            conn.close()
         for movie_id, status, error_class, message in outcome:
             self.log.info("movie %s: %s%s", movie_id, status, f" [{error_class}] {message}" if error_class else "")
         failed = [row[0] for row in outcome if row[1] == "failed"]
@@ -291,16 +285,16 @@ class RollbackOperator(BaseOperator):
     stay in storage. Reads the DAG param ``movie_ids``."""
 
     def execute(self, context: Any) -> list[int]:
+        movie_ids = [int(i) for i in context["params"].get("movie_ids") or []]
+        if not movie_ids:
+            raise AirflowFailException("no movie_ids given: nothing to roll back")
         rolled_back = []
-        conn = CatalogHook().get_conn()
-        try:
-            for movie_id in context["params"].get("movie_ids") or []:
-                restored = catalog.roll_back(conn, attempt_key(context, int(movie_id)))
+        with CatalogHook().connection() as conn:
+            for movie_id in movie_ids:
+                restored = catalog.roll_back(conn, attempt_key(context, movie_id))
                 if restored is None:
                     self.log.warning("movie %s: video_url is not a published conversion, nothing to roll back", movie_id)
                 else:
                     self.log.info("movie %s: video_url restored to %s", movie_id, restored)
-                    rolled_back.append(int(movie_id))
-        finally:
-            conn.close()
+                    rolled_back.append(movie_id)
         return rolled_back

@@ -91,6 +91,11 @@ def load_settings() -> Settings:
     return Settings.from_values(values)
 
 
+def retry_delay_seconds() -> int:
+    """First retry delay of every task (doubles on each retry), from the environment like the schedule."""
+    return int(os.environ.get("HLS_RETRY_DELAY_SECONDS", "60"))
+
+
 def dag_schedule() -> str | None:
     """The nightly schedule, from the environment so that parsing the DAG does no I/O.
 

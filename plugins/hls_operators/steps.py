@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tarfile
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -115,6 +116,21 @@ def probe_movie(
     return MovieJob(movie_id, source_url, expected_url, version, probe, ladder)
 
 
+def estimated_output_bytes(job: MovieJob, audio_kbps: int) -> int:
+    """Renditions at their peak rates, plus the hand-off tar of them: what the work folder must hold."""
+    kbps = sum(rung.maxrate_kbps + (audio_kbps if job.probe.audio_index is not None else 0) for rung in job.ladder)
+    return int(kbps * 1000 / 8 * job.probe.duration * 2)
+
+
+def check_free_space(work: Path, needed_bytes: int) -> None:
+    """Fail before encoding rather than after filling the disk."""
+    free = shutil.disk_usage(work).free
+    if free < needed_bytes:
+        raise MigrationError(
+            ErrorClass.DISK_FULL, f"the work folder has {free / 1e6:.0f} MB free, the transcode needs about {needed_bytes / 1e6:.0f} MB"
+        )
+
+
 def _codecs(segment: Path, has_audio: bool) -> str:
     """CODECS attribute from what the encoder really produced (profile and level of the stream)."""
     completed = run_ffprobe(
@@ -143,6 +159,7 @@ def _unpack(tar_path: Path, folder: Path) -> None:
 def transcode_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> dict:
     """Encode every rung in one ffmpeg process and hand the renditions over through storage."""
     source = _fetch(job.source_url, work, store, settings)
+    check_free_space(work, estimated_output_bytes(job, settings.audio_bitrate_kbps))
     out = work / "renditions"
     for rung in job.ladder:
         (out / rung.name).mkdir(parents=True)

@@ -7,10 +7,12 @@ night with nothing left, a dry run, a forced re-conversion and a rollback.
 from __future__ import annotations
 
 import re
+import sqlite3
+from pathlib import Path
 
 import pytest
 
-from devenv import media
+from devenv import media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests import hls_checks
 
@@ -80,6 +82,18 @@ def test_the_run_fails_because_some_movies_failed(first_run):
 def test_transcode_progress_is_in_the_task_log(first_run):
     output = first_run.stdout + first_run.stderr
     assert re.search(rf"movie {FULL_HD} transcode +\d+\.\d% \([\d.]+/8\.0 s\), speed [\d.]+x, ETA \d+ s", output)
+
+
+def test_credentials_never_reach_logs_xcom_or_the_ledger(pipeline, first_run):
+    secret = services.SECRET_KEY
+    home = Path(pipeline.env["AIRFLOW_HOME"])
+    logs = [first_run.stdout, first_run.stderr] + [p.read_text(errors="replace") for p in home.rglob("*.log")]
+    assert not any(secret in text for text in logs)
+    with sqlite3.connect(home / "airflow.db") as metadata:
+        xcoms = [str(row) for row in metadata.execute("SELECT value FROM xcom")]
+    assert xcoms and not any(secret in value for value in xcoms)
+    ledger = pipeline.query("SELECT row_to_json(c)::text FROM hls_conversions c")
+    assert ledger and not any(secret in row[0] for row in ledger)
 
 
 def test_temporary_files_are_removed(pipeline, first_run):
