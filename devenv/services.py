@@ -256,6 +256,14 @@ def connect_postgres(data_root: Path) -> Postgres:
     return start_private_postgres(data_root)
 
 
+def restart_private_postgres(server: Postgres) -> None:
+    """A fast restart (connections are cut), with the options it was started with."""
+    if server.process_dir is None:
+        raise ValueError("only a private cluster started here can be restarted")
+    log = server.process_dir.parent / "postgres.log"  # without -l the server would hold our stdout pipe
+    _pg_ctl(server.process_dir, "restart", "-m", "fast", "-w", "-l", str(log))
+
+
 def start_private_postgres(data_root: Path) -> Postgres:
     data_dir = data_root / "pgdata"
     data_root.mkdir(parents=True, exist_ok=True)

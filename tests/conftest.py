@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +79,18 @@ class Pipeline:
         log.write_text(result.stdout + result.stderr)
         return result
 
+    def start_dags_test(self, dag_id: str, conf: dict | None = None, *, extra_env: dict | None = None) -> subprocess.Popen:
+        """``airflow dags test`` in the background, in an Airflow home of its own (a copy of the
+        migrated one), so that several runs can overlap; its output goes to a log in that home."""
+        home = Path(self.env["AIRFLOW_HOME"]).with_name(f"airflow-{uuid.uuid4().hex[:8]}")
+        home.mkdir()
+        shutil.copy(Path(self.env["AIRFLOW_HOME"]) / "airflow.db", home / "airflow.db")
+        env = {**self.env, **(extra_env or {}), "AIRFLOW_HOME": str(home),
+               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}  # fmt: skip
+        log = (home / "dags-test.log").open("w")
+        command = [str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id, "-c", json.dumps(conf or {})]
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+
 
 @pytest.fixture(scope="session")
 def airflow_home(artifacts) -> Path:
@@ -89,6 +103,11 @@ def airflow_home(artifacts) -> Path:
 
 @pytest.fixture(scope="module")
 def pipeline(postgres, seaweedfs, airflow_home, artifacts) -> Pipeline:
+    yield from make_pipeline(postgres, seaweedfs, airflow_home, artifacts)
+
+
+def make_pipeline(postgres, seaweedfs, airflow_home, artifacts):
+    """A fresh catalog database and bucket on the given servers (a generator: drops the database)."""
     name = f"hls_test_{uuid.uuid4().hex[:8]}"
     postgres.create_database(name)
     bucket = name.replace("_", "-")
@@ -105,5 +124,7 @@ def pipeline(postgres, seaweedfs, airflow_home, artifacts) -> Pipeline:
             "hls_tmp_dir": str(work_dir),
         },
     )
-    yield Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
-    postgres.drop_database(name)
+    try:
+        yield Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
+    finally:
+        postgres.drop_database(name)

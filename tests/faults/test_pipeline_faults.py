@@ -1,0 +1,133 @@
+"""Faults during real runs of ``hls_migration`` (``airflow dags test``): the application edits a
+movie mid-conversion, runs overlap, the work disk is full, PostgreSQL restarts."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from devenv import media, services
+from devenv.catalog_seed import SeedMovie, seed_catalog
+from tests.conftest import make_pipeline
+
+pytestmark = pytest.mark.e2e
+FAST_RETRIES = {"HLS_RETRY_DELAY_SECONDS": "1"}
+
+
+def wait_for(condition, *, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the run ended before {what}")
+        time.sleep(0.3)
+    raise TimeoutError(what)
+
+
+def transcode_started(pipeline, movie_id: int) -> bool:
+    if pipeline.query("SELECT to_regclass('hls_conversions')") == [(None,)]:
+        return False  # the run has not created its tables yet
+    rows = pipeline.query("SELECT 1 FROM hls_conversions WHERE movie_id = %s AND steps ? 'transcode'", (movie_id,))
+    return bool(rows)
+
+
+def succeeded(pipeline, movie_id: int) -> list[str]:
+    return [row[0] for row in pipeline.query(
+        "SELECT master_url FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (movie_id,)
+    )]  # fmt: skip
+
+
+def video_url(pipeline, movie_id: int) -> str:
+    return pipeline.query("SELECT video_url FROM movies WHERE id = %s", (movie_id,))[0][0]
+
+
+def seed(pipeline, folder, movies: dict[int, tuple[int, int, int]]) -> dict[int, str]:
+    """``{id: (width, height, seconds)}`` generated and seeded; returns the video URLs."""
+    return seed_catalog(
+        pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
+        movies=[SeedMovie(i, f"Movie {i}", media.generate_movie(folder / f"{i}.mp4", width=w, height=h, seconds=s))
+                for i, (w, h, s) in movies.items()],
+    )  # fmt: skip
+
+
+def test_an_edit_by_the_application_during_conversion_wins(pipeline, tmp_path):
+    urls = seed(pipeline, tmp_path, {1: (1920, 1080, 10)})
+    run = pipeline.start_dags_test("hls_migration", {"movie_ids": [1]})
+    wait_for(lambda: transcode_started(pipeline, 1), timeout=120, what="transcode started", process=run)
+    recut = urls[1].replace("/1.mp4", "/1-recut.mp4")
+    pipeline.seaweedfs.client().copy_object(
+        Bucket=pipeline.bucket, Key="uploads/1/1-recut.mp4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/1/1.mp4"}
+    )
+    pipeline.query("UPDATE movies SET video_url = %s WHERE id = 1", (recut,))
+    assert run.wait(300) != 0
+    assert video_url(pipeline, 1) == recut
+    assert pipeline.query(
+        "SELECT status, error_class FROM hls_conversions WHERE movie_id = 1 ORDER BY id DESC LIMIT 1"
+    ) == [("failed", "catalog_changed")]
+    assert succeeded(pipeline, 1) == []
+    assert pipeline.query("SELECT count(*) FROM hls_claims WHERE movie_id = 1") == [(0,)]
+
+
+def test_overlapping_runs_and_a_duplicate_trigger_convert_each_movie_once(pipeline, tmp_path):
+    seed(pipeline, tmp_path, {i: (480, 270, 3) for i in range(2, 6)})
+    runs = [
+        pipeline.start_dags_test("hls_migration"),
+        pipeline.start_dags_test("hls_migration"),
+        pipeline.start_dags_test("hls_migration", {"movie_ids": [3]}),
+    ]
+    for run in runs:
+        run.wait(600)
+    for movie_id in range(1, 6):  # movie 1's edited URL is an MP4 again, so it is taken too
+        masters = succeeded(pipeline, movie_id)
+        assert len(masters) == 1, (movie_id, masters)
+        assert video_url(pipeline, movie_id) == masters[0]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount_point)], check=True)
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_work_disk_is_classified_cleaned_and_publishes_nothing(pipeline, small_disk, tmp_path):
+    urls = seed(pipeline, tmp_path, {6: (1280, 720, 10)})
+    run = pipeline.start_dags_test(
+        "hls_migration", {"movie_ids": [6]}, extra_env={**FAST_RETRIES, "AIRFLOW_VAR_HLS_TMP_DIR": str(small_disk)}
+    )
+    assert run.wait(600) != 0
+    rows = pipeline.query("SELECT status, error_class FROM hls_conversions WHERE movie_id = 6 ORDER BY id")
+    assert rows and all(row == ("failed", "disk_full") for row in rows)
+    assert len(rows) == 3  # disk_full is retried (another worker may have room): 1 try + 2 retries
+    assert list(small_disk.iterdir()) == []
+    assert pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix="hls/movies/6/").get("KeyCount") == 0
+    assert video_url(pipeline, 6) == urls[6]
+
+
+@pytest.fixture
+def private_postgres_pipeline(seaweedfs, airflow_home, artifacts):
+    """A catalog on a PostgreSQL of this test's own, which the test restarts. Its folder lies in
+    the artifacts, not pytest's tmp_path: the postgres user must be able to read its parents."""
+    server = services.start_private_postgres(artifacts / f"postgres-{uuid.uuid4().hex[:8]}")
+    pipelines = make_pipeline(server, seaweedfs, airflow_home, artifacts)
+    yield server, next(pipelines)
+    pipelines.close()
+    server.stop()
+
+
+def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(private_postgres_pipeline, tmp_path):
+    server, pipeline = private_postgres_pipeline
+    seed(pipeline, tmp_path, {7: (1920, 1080, 10)})
+    run = pipeline.start_dags_test("hls_migration", {"movie_ids": [7]}, extra_env=FAST_RETRIES)
+    wait_for(lambda: transcode_started(pipeline, 7), timeout=120, what="transcode started", process=run)
+    services.restart_private_postgres(server)
+    if run.wait(600) != 0:
+        assert pipeline.start_dags_test("hls_migration", {"movie_ids": [7]}).wait(600) == 0
+    masters = succeeded(pipeline, 7)
+    assert len(masters) == 1 and video_url(pipeline, 7) == masters[0]
