@@ -111,17 +111,23 @@ class Cluster:
             time.sleep(2)
         raise TimeoutError(f"the cluster was not ready after {timeout} s; logs in {self.home}")
 
-    def run_dag(self, dag_id: str, conf: dict, timeout: float = 600) -> dict:
-        """Unpause, trigger through the REST API and poll until the run ends; returns the run."""
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        """Unpause and trigger through the REST API; returns the run id."""
         self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-        run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> dict:
+        """Poll until the run ends; returns the run."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
+            run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
             if run["state"] in ("success", "failed"):
                 return run
             time.sleep(3)
-        raise TimeoutError(f"run {run['dag_run_id']} still {run['state']} after {timeout} s")
+        raise TimeoutError(f"run {run_id} still {run['state']} after {timeout} s")
+
+    def run_dag(self, dag_id: str, conf: dict, timeout: float = 600) -> dict:
+        return self.wait_for_run(dag_id, self.trigger(dag_id, conf), timeout)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000"

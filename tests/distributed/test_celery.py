@@ -3,13 +3,18 @@ folders, triggered and watched through the REST API v2, as a production deployme
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import uuid
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 from devenv import airflow_cluster, media
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from tests import hls_checks
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +30,8 @@ def cluster(pipeline, postgres, artifacts, tmp_path_factory):
     env = dict(pipeline.env)
     env.pop("AIRFLOW_VAR_HLS_TMP_DIR")  # each worker uses its own TMPDIR instead
     env["HLS_MIGRATION_SCHEDULE"] = ""  # only the REST trigger below, no scheduled run on unpause
+    env["HLS_RETRY_DELAY_SECONDS"] = "2"
+    env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = "20"  # notice a dead worker quickly
     running = airflow_cluster.start_cluster(
         artifacts / "celery-cluster",
         metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{metadata_db}",
@@ -88,3 +95,44 @@ def test_transcodes_run_in_their_pool(cluster, finished_run):
 def test_workers_leave_no_temporary_files(artifacts, finished_run):
     for name in WORKERS:
         assert [p.name for p in (artifacts / f"tmp-{name}").iterdir() if p.name.startswith("hls-")] == []
+
+
+def kill_machine(cluster, hostname: str, tmp_dir) -> None:
+    """What a worker machine dying looks like: SIGKILL to the worker and everything it started."""
+    os.killpg(cluster.processes[f"worker-{hostname}"].pid, signal.SIGKILL)
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"TMPDIR={tmp_dir}".encode() in (proc / "environ").read_bytes():
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
+
+
+def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pipeline, cluster, artifacts, tmp_path):
+    """Runs last in this module: it kills one of the two workers."""
+    source = media.generate_movie(tmp_path / "long.mp4", width=1920, height=1080, seconds=15, noise=True)
+    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
+                 public_base_url=pipeline.public_base_url, movies=[SeedMovie(10, "Killed mid-transcode", source)])  # fmt: skip
+    run_id = cluster.trigger("hls_migration", {"movie_ids": [10]})
+
+    deadline = time.monotonic() + 300
+    transcode = None
+    while transcode is None or transcode["state"] != "running":
+        assert time.monotonic() < deadline, "the transcode never started"
+        time.sleep(1)
+        transcode = next((ti for ti in cluster.task_instances("hls_migration", run_id) if ti["task_id"] == "convert.transcode"), None)
+    time.sleep(5)  # well inside the encode
+    victim = transcode["hostname"]
+    kill_machine(cluster, victim, artifacts / f"tmp-{victim}")
+
+    run = cluster.wait_for_run("hls_migration", run_id, timeout=600)
+    assert run["state"] == "success"
+    retried = next(ti for ti in cluster.task_instances("hls_migration", run_id) if ti["task_id"] == "convert.transcode")
+    assert retried["try_number"] == 2 and retried["hostname"] != victim
+
+    attempts = pipeline.query("SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 10 ORDER BY id")
+    assert attempts[0][:2] == ("failed", "worker_lost") and "transcode try 1" in attempts[0][2]
+    assert [a[0] for a in attempts].count("succeeded") == 1
+    master_url = pipeline.query("SELECT video_url FROM movies WHERE id = 10")[0][0]
+    _master, _response, renditions = hls_checks.load_set(master_url, tmp_path / "published")
+    assert all(r.segment_sizes and all(r.segment_sizes) for r in renditions)
