@@ -61,6 +61,6 @@ with DAG(
         upload = UploadOperator(task_id="upload", movie=probe.output)
         update = UpdateCatalogOperator(task_id="update", movie=probe.output)
         record = RecordOperator(task_id="record", movie=movie)
-        probe >> [transcode, thumbnails] >> upload >> update >> record
+        probe >> transcode >> thumbnails >> upload >> update >> record
 
     convert.expand(movie=claimed.output) >> FinishRunOperator(task_id="finish")

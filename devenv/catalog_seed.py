@@ -17,6 +17,7 @@ class SeedMovie:
     source: Path | None  # uploaded as uploads/{id}/{source.name}; None: video_url given as is
     video_url: str = ""
     is_active: bool = True
+    slug: str = ""  # default: movie-{id}
 
 
 def seed_catalog(dsn: str, client, *, bucket: str, public_base_url: str, movies: list[SeedMovie]) -> dict[int, str]:
@@ -37,7 +38,7 @@ def seed_catalog(dsn: str, client, *, bucket: str, public_base_url: str, movies:
                 cur.execute(
                     """INSERT INTO movies (id, title, slug, description, duration, video_url, is_active, created_at)
                        VALUES (%s, %s, %s, %s, 1, %s, %s, now() - make_interval(mins => %s))""",
-                    (movie.id, movie.title, f"movie-{movie.id}", movie.title, urls[movie.id], movie.is_active,
+                    (movie.id, movie.title, movie.slug or f"movie-{movie.id}", movie.title, urls[movie.id], movie.is_active,
                      len(movies) - order),
                 )  # fmt: skip
     finally:

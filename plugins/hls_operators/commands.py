@@ -94,9 +94,11 @@ def transcode_args(source: Path, out_dir: Path, probe: ProbeResult, rungs: list[
     return args
 
 
-def thumbnail_times(duration: float, count: int) -> list[float]:
-    """Evenly spaced instants, each in the middle of its share of the movie (never 0 s: often black)."""
-    return [duration * (i + 0.5) / count for i in range(count)]
+def thumbnail_times(duration: float, count: int, fps: float) -> list[float]:
+    """Evenly spaced instants, each in the middle of its share of the movie (never 0 s: often
+    black), and never past the last frames, where a seek finds nothing to decode."""
+    last = max(0.0, duration - 2 / fps)
+    return [min(duration * (i + 0.5) / count, last) for i in range(count)]
 
 
 def thumbnail_size(probe: ProbeResult, max_width: int) -> tuple[int, int]:

@@ -198,7 +198,7 @@ def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
     out = work / publishing.THUMBNAIL_DIR
     out.mkdir()
     size = commands.thumbnail_size(job.probe, settings.thumbnail_width)
-    times = commands.thumbnail_times(job.probe.duration, settings.thumbnail_count)
+    times = commands.thumbnail_times(job.probe.duration, settings.thumbnail_count, float(job.probe.fps))
     for index, at in enumerate(times):
         target = out / (commands.THUMBNAIL_PATTERN % index)
         run_ffmpeg(

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from hls_operators.commands import (
     EncodingOptions,
     contact_sheet_args,
@@ -82,7 +84,8 @@ def test_inputs_are_pinned_to_mp4_and_local_files():
 
 
 def test_thumbnails_are_evenly_spaced_and_small():
-    assert thumbnail_times(100.0, 4) == [12.5, 37.5, 62.5, 87.5]
+    assert thumbnail_times(100.0, 4, 25.0) == [12.5, 37.5, 62.5, 87.5]
+    assert max(thumbnail_times(0.2, 10, 25.0)) == pytest.approx(0.12)  # a 0.2 s clip: not past its last frame
     assert thumbnail_size(make_probe(), 640) == (640, 360)
     assert thumbnail_size(make_probe(width=320, height=240), 640) == (320, 240)
     assert thumbnail_size(make_probe(width=1080, height=1920), 640) == (640, 1138)

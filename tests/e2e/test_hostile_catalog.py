@@ -1,0 +1,100 @@
+"""A catalog of odd and hostile sources, converted in one run: every movie ends in a classified
+outcome in the ledger, only correctly converted movies are flipped, and the run carries on."""
+
+from __future__ import annotations
+
+import http.server
+import re
+import threading
+
+import pytest
+
+from devenv import media, services
+from devenv.catalog_seed import SeedMovie, seed_catalog
+from tests import hostile_media
+from tests.hostile_media import CONVERTIBLE, REFUSED
+
+pytestmark = pytest.mark.e2e
+
+HOSTILE_TITLE = "Robert'); DROP TABLE movies;-- $(rm -rf /) `id` ../../etc"
+HOSTILE_SLUG = "../../etc/passwd; rm -rf / && echo $HOME"
+KEY = re.compile(r"^hls/movies/\d+/\d{8}T\d{6}Z-[0-9a-f]{6}/[\w./-]+$")
+
+
+@pytest.fixture(scope="module")
+def redirect_server():
+    """A source server that redirects to the worker's own loopback: must be refused."""
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{services.free_port()}/internal.mp4")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def outcome(pipeline, redirect_server, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    expected: dict[int, str] = {}
+    movies = []
+    for offset, kind in enumerate(sorted(CONVERTIBLE)):
+        movies.append(SeedMovie(100 + offset, kind, hostile_media.make_convertible(kind, folder)))
+        expected[100 + offset] = "succeeded"
+    for offset, kind in enumerate(sorted(REFUSED)):
+        movies.append(SeedMovie(200 + offset, kind, hostile_media.make_refused(kind, folder)))
+        expected[200 + offset] = REFUSED[kind]
+    movies.append(SeedMovie(300, "redirect to loopback", None, video_url=f"http://{redirect_server}/movie.mp4"))
+    expected[300] = "source_forbidden"
+    movies.append(SeedMovie(301, HOSTILE_TITLE, media.CC0_CLIPS["flower.mp4"], slug=HOSTILE_SLUG))
+    expected[301] = "succeeded"
+    urls = seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
+                        public_base_url=pipeline.public_base_url, movies=movies)  # fmt: skip
+    env = {**pipeline.env, "AIRFLOW_VAR_HLS_ALLOWED_SOURCE_HOSTS": redirect_server}  # the first hop only
+    run = pipeline.start_dags_test("hls_migration", {"limit": 100}, extra_env=env)
+    assert run.wait(1500) != 0  # some movies failed, so the run fails
+    return expected, urls
+
+
+def test_every_movie_ends_in_its_expected_outcome(pipeline, outcome):
+    expected, _urls = outcome
+    rows = pipeline.query(
+        """SELECT DISTINCT ON (movie_id) movie_id, status, error_class FROM hls_conversions
+           ORDER BY movie_id, id DESC"""
+    )
+    got = {movie_id: status if status == "succeeded" else error_class for movie_id, status, error_class in rows}
+    assert got == expected
+    assert len(expected) >= 20
+
+
+def test_only_converted_movies_are_flipped(pipeline, outcome):
+    expected, urls = outcome
+    current = dict(pipeline.query("SELECT id, video_url FROM movies"))
+    for movie_id, result in expected.items():
+        if result == "succeeded":
+            assert current[movie_id].startswith(f"{pipeline.public_base_url}/hls/movies/{movie_id}/"), movie_id
+        else:
+            assert current[movie_id] == urls[movie_id], movie_id
+
+
+def test_hostile_titles_and_slugs_reach_no_key_path_or_shell(pipeline, outcome):
+    assert pipeline.query("SELECT title, slug FROM movies WHERE id = 301") == [(HOSTILE_TITLE, HOSTILE_SLUG)]
+    keys = []
+    for page in pipeline.seaweedfs.client().get_paginator("list_objects_v2").paginate(Bucket=pipeline.bucket, Prefix="hls/"):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    assert keys and all(KEY.match(key) for key in keys), [k for k in keys if not KEY.match(k)][:5]
+
+
+def test_no_local_file_was_read_through_a_disguised_playlist(pipeline, outcome):
+    messages = " ".join(row[0] or "" for row in pipeline.query("SELECT error_message FROM hls_conversions"))
+    assert "root:x:0:0" not in messages
+    listed = pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket).get("Contents", [])
+    assert listed and not any(item["Key"].endswith("passwd") for item in listed)
