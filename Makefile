@@ -4,10 +4,18 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup demo demo-stop test test-unit bench clean
+.PHONY: setup system-deps demo demo-stop test test-unit clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed player/node_modules/.installed
+
+$(VENV)/.installed player/node_modules/.installed: | system-deps
+
+system-deps:
 	@bash devenv/system-deps.sh
+
+player/node_modules/.installed: player/package.json player/package-lock.json
+	cd player && npm ci --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	python3 -m venv $(VENV)

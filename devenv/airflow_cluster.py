@@ -56,7 +56,7 @@ class Cluster:
         command = [AIRFLOW, *args]
         if hostname:
             # A UTS namespace of its own: socket.gethostname() (what Airflow records) is this name.
-            command = ["unshare", "--uts", "sh", "-c", f'hostname "$0" && exec "$@"', hostname, *command]
+            command = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *command]
         log = (self.home / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             command, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -18,6 +18,7 @@ import psycopg2
 
 from devenv import airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.storage import ObjectStore
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".demo"
@@ -91,7 +92,7 @@ def main() -> None:
     postgres.create_database(DATABASE)
     client = seaweed.client()
     services.create_bucket(client, BUCKET)
-    services.allow_browser_playback(client, BUCKET)
+    ObjectStore(client, BUCKET).allow_origins(["*"])  # the player page is served from another origin
     base_url = f"{seaweed.endpoint}/{BUCKET}"
 
     print("generating demo movies ...")

@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from hls_operators.storage import ObjectStore
+
 LOOPBACK = "127.0.0.1"
 ACCESS_KEY = "hls-local-access"
 SECRET_KEY = "hls-local-secret"  # a local, throwaway credential for loopback services only
@@ -164,21 +166,7 @@ def _wait_until_writable(server: SeaweedFS, timeout: float = 60) -> None:
 
 
 def create_bucket(client, bucket: str) -> None:
-    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-    if bucket not in existing:
-        client.create_bucket(Bucket=bucket)
-
-
-def allow_browser_playback(client, bucket: str) -> None:
-    """CORS for players served from another origin (hls.js fetches playlists and segments)."""
-    client.put_bucket_cors(
-        Bucket=bucket,
-        CORSConfiguration={
-            "CORSRules": [
-                {"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}
-            ]
-        },
-    )
+    ObjectStore(client, bucket).ensure_bucket()
 
 
 @dataclass

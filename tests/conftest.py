@@ -124,6 +124,8 @@ def make_pipeline(postgres, seaweedfs, airflow_home, artifacts):
             "hls_tmp_dir": str(work_dir),
         },
     )
+    # The bucket's CORS rule comes from the pipeline's own command, as in a deployment.
+    subprocess.run([sys.executable, "-m", "hls_operators.storage_setup", "*"], env=env, check=True, capture_output=True)
     try:
         yield Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
     finally:

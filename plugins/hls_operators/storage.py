@@ -94,6 +94,21 @@ class ObjectStore:
             raise storage_error(f"listing of {prefix}", error) from error
         return sizes
 
+    def ensure_bucket(self) -> None:
+        try:
+            if self.bucket not in {b["Name"] for b in self.client.list_buckets().get("Buckets", [])}:
+                self.client.create_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"creation of bucket {self.bucket}", error) from error
+
+    def allow_origins(self, origins: list[str]) -> None:
+        """CORS for players on other origins: hls.js fetches playlists and segments with XHR."""
+        rule = {"AllowedOrigins": origins, "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}
+        try:
+            self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"CORS of bucket {self.bucket}", error) from error
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix/``; returns how many."""
         keys = [f"{prefix.rstrip('/')}/{name}" for name in self.list_sizes(prefix)]

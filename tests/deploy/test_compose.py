@@ -101,6 +101,8 @@ def test_every_variable_without_a_default_is_in_the_env_example():
 def test_init_migrates_creates_the_transcode_pool_and_the_bucket(compose):
     script = compose["services"]["airflow-init"]["command"][1]
     assert "airflow db migrate" in script and 'airflow pools set hls_transcode "${HLS_TRANSCODE_SLOTS:-2}"' in script
-    assert compose["services"]["storage-init"]["entrypoint"] == ["python", "/opt/airflow/deploy/init_bucket.py"]
-    assert "put_bucket_cors" in (REPO / "deploy/storage/init_bucket.py").read_text()
+    storage_init = compose["services"]["storage-init"]
+    assert storage_init["entrypoint"] == ["python", "-m", "hls_operators.storage_setup"]
+    assert storage_init["environment"]["PYTHONPATH"] == "/opt/airflow/plugins"
+    assert "./plugins:/opt/airflow/plugins" in storage_init["volumes"]
     assert "/docker-entrypoint-initdb.d/" in " ".join(compose["services"]["postgres"]["volumes"])

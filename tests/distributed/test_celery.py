@@ -31,7 +31,7 @@ def cluster(pipeline, postgres, artifacts, tmp_path_factory):
     env.pop("AIRFLOW_VAR_HLS_TMP_DIR")  # each worker uses its own TMPDIR instead
     env["HLS_MIGRATION_SCHEDULE"] = ""  # only the REST trigger below, no scheduled run on unpause
     env["HLS_RETRY_DELAY_SECONDS"] = "2"
-    env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = "20"  # notice a dead worker quickly
+    env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = "30"  # notice a dead worker quickly
     running = airflow_cluster.start_cluster(
         artifacts / "celery-cluster",
         metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{metadata_db}",

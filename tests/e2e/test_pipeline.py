@@ -6,8 +6,10 @@ night with nothing left, a dry run, a forced re-conversion and a rollback.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests import hls_checks
 
 pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
 
 FULL_HD, SILENT, AUDIO_FIRST, CORRUPT, MISSING, TEXT, INACTIVE, QUERY_STRING, LATE = range(1, 10)
 GOOD = [FULL_HD, SILENT, AUDIO_FIRST, QUERY_STRING]
@@ -178,6 +181,23 @@ def test_published_hls_is_valid_and_plays(pipeline, first_run, movie_id, tmp_pat
     for name in [f"thumb_{i:03d}.jpg" for i in range(10)] + ["contact_sheet.jpg"]:
         thumb = hls_checks.fetch(thumbs_url + name)
         assert thumb.content_type == "image/jpeg" and thumb.body[:2] == b"\xff\xd8"
+
+
+@pytest.mark.parametrize("movie_id", GOOD)
+def test_published_movies_play_in_a_browser(pipeline, first_run, artifacts, movie_id):
+    """hls.js in headless Chromium, from another origin than the storage (CORS): 3 s of playback,
+    the highest and the lowest level, a seek to the end and ``ended``; a screenshot is kept."""
+    master_url = video_urls(pipeline)[movie_id]
+    screenshot = artifacts / f"playback-movie-{movie_id}.png"
+    result = subprocess.run(
+        ["node", str(REPO / "player" / "check_playback.mjs"), master_url, str(screenshot)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0 and outcome["ok"], outcome
+    assert not [e for e in outcome["errors"] if "fatal" in e]
+    assert len(outcome["levels"]) == len(hls_checks.load_set(master_url, artifacts / f"levels-{movie_id}")[2])
+    assert screenshot.stat().st_size > 10_000
 
 
 def test_a_second_night_converts_nothing_and_does_not_retry_bad_input(pipeline, first_run):

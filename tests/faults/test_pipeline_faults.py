@@ -87,15 +87,6 @@ def test_overlapping_runs_and_a_duplicate_trigger_convert_each_movie_once(pipeli
         assert video_url(pipeline, movie_id) == masters[0]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount_point)], check=True)
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
-
-
 def test_a_full_work_disk_is_classified_cleaned_and_publishes_nothing(pipeline, small_disk, tmp_path):
     urls = seed(pipeline, tmp_path, {6: (1280, 720, 10)})
     run = pipeline.start_dags_test(

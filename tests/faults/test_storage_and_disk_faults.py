@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import threading
 from pathlib import Path
 
@@ -84,16 +83,6 @@ def test_storage_stopped_mid_upload_then_restarted(own_storage, tmp_path):
     published = publish_movie(job, store=store, settings=settings, work=tmp_path / "upload-2", log=log)
     verified = verify_movie(job, store=store, settings=settings)
     assert verified.objects == published.objects and "master.m3u8" in store.list_sizes(prefix)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 12 MB tmpfs mounted as the work folder (needs root), unmounted afterwards."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount_point)], check=True)
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_a_work_folder_too_small_for_the_renditions_is_disk_full(seaweedfs, small_disk, tmp_path):
