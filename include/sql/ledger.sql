@@ -53,6 +53,15 @@ SET steps = jsonb_set(steps, ARRAY[%(step)s],
     updated_at = now()
 WHERE id = %(id)s;
 
+-- name: record_progress
+-- Live progress of a running step, for the ledger's readers (percent, speed, ETA).
+UPDATE hls_conversions
+SET steps = jsonb_set(steps, ARRAY[%(step)s, 'progress'],
+                      jsonb_build_object('percent', %(percent)s::float, 'speed', %(speed)s::float,
+                                         'eta_seconds', %(eta_seconds)s::float, 'at', now())),
+    updated_at = now()
+WHERE id = %(id)s AND status = 'running';
+
 -- name: fail_attempt
 UPDATE hls_conversions
 SET status = 'failed', error_class = %(error_class)s, error_message = %(error_message)s,

@@ -143,6 +143,17 @@ def finish_step(conn, ledger_id: int, step: str, seconds: float, **fields: objec
         cur.execute(_ledger("finish_step"), _finish_params(ledger_id, step, seconds, fields))
 
 
+def record_progress(
+    conn, ledger_id: int, step: str, *, percent: float, speed: float | None, eta_seconds: float | None
+) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            _ledger("record_progress"),
+            {"id": ledger_id, "step": step, "percent": round(percent, 1), "speed": speed,
+             "eta_seconds": None if eta_seconds is None else round(eta_seconds)},
+        )  # fmt: skip
+
+
 def fail_attempt(conn, ledger_id: int, error: MigrationError) -> None:
     with conn, conn.cursor() as cur:
         cur.execute(

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hls_operators.errors import ErrorClass, MigrationError
@@ -20,11 +21,16 @@ class Progress:
     done_seconds: float
     speed: float | None
 
+    def percent(self, total_seconds: float) -> float:
+        return 100.0 * min(1.0, self.done_seconds / total_seconds) if total_seconds > 0 else 0.0
+
+    def eta_seconds(self, total_seconds: float) -> float | None:
+        return max(0.0, total_seconds - self.done_seconds) / self.speed if self.speed else None
+
     def describe(self, total_seconds: float) -> str:
-        percent = 100.0 * min(1.0, self.done_seconds / total_seconds) if total_seconds > 0 else 0.0
-        text = f"{percent:5.1f}% ({self.done_seconds:.1f}/{total_seconds:.1f} s)"
-        if self.speed:
-            eta = max(0.0, total_seconds - self.done_seconds) / self.speed
+        text = f"{self.percent(total_seconds):5.1f}% ({self.done_seconds:.1f}/{total_seconds:.1f} s)"
+        eta = self.eta_seconds(total_seconds)
+        if eta is not None:
             text += f", speed {self.speed:.2f}x, ETA {eta:.0f} s"
         return text
 
@@ -54,9 +60,16 @@ def run_ffprobe(args: list[str], *, timeout: float = 120) -> subprocess.Complete
 
 
 def run_ffmpeg(
-    args: list[str], *, label: str, timeout: float, total_seconds: float = 0.0, log: logging.Logger | None = None
+    args: list[str],
+    *,
+    label: str,
+    timeout: float,
+    total_seconds: float = 0.0,
+    log: logging.Logger | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> None:
-    """Run an ffmpeg command; with ``-progress pipe:1`` in ``args``, log percent, speed and ETA."""
+    """Run an ffmpeg command; with ``-progress pipe:1`` in ``args``, log percent, speed and ETA
+    every few seconds and hand the same to ``on_progress``."""
     log = log or logging.getLogger(__name__)
     with tempfile.TemporaryFile() as stderr_file:
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
@@ -72,7 +85,10 @@ def run_ffmpeg(
                     continue
                 now = time.monotonic()
                 if now - last_log >= PROGRESS_LOG_SECONDS or value == "end":
-                    log.info("%s %s", label, parse_progress(block).describe(total_seconds))
+                    progress = parse_progress(block)
+                    log.info("%s %s", label, progress.describe(total_seconds))
+                    if on_progress is not None:
+                        on_progress(progress)
                     last_log = now
                 block = {}
             returncode = process.wait()

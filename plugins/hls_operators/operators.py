@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hls_operators import catalog, steps
 from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.ffmpeg import Progress
 from hls_operators.hooks import CatalogHook, StorageHook
 from hls_operators.publishing import new_version
 from hls_operators.settings import Settings, load_settings
@@ -157,7 +158,21 @@ class TranscodeOperator(MovieStepOperator):
     step = "transcode"
 
     def run_step(self, settings, ledger_id, work, context):
-        renditions = steps.transcode_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
+        job = self.job()
+
+        def to_ledger(progress: Progress) -> None:
+            try:
+                with CatalogHook().connection() as conn:
+                    catalog.record_progress(
+                        conn, ledger_id, self.step, percent=progress.percent(job.probe.duration),
+                        speed=progress.speed, eta_seconds=progress.eta_seconds(job.probe.duration),
+                    )  # fmt: skip
+            except psycopg2.Error as error:  # progress is informative: never fail a transcode for it
+                self.log.warning("could not record progress: %s", error)
+
+        renditions = steps.transcode_movie(
+            job, store=self.store(settings), settings=settings, work=work, log=self.log, on_progress=to_ledger
+        )
         return None, {"ladder": renditions["renditions"]}
 
 

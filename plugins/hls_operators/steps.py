@@ -11,13 +11,14 @@ import json
 import logging
 import shutil
 import tarfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from hls_operators import commands, publishing
 from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.ffmpeg import run_ffmpeg, run_ffprobe
+from hls_operators.ffmpeg import Progress, run_ffmpeg, run_ffprobe
 from hls_operators.ladder import Rung, plan_ladder
 from hls_operators.playlists import (
     AUDIO_AAC_LC,
@@ -156,7 +157,15 @@ def _unpack(tar_path: Path, folder: Path) -> None:
         tar.extractall(folder, filter="data")  # "data": no absolute paths, links or devices
 
 
-def transcode_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> dict:
+def transcode_movie(
+    job: MovieJob,
+    *,
+    store: ObjectStore,
+    settings: Settings,
+    work: Path,
+    log: logging.Logger,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> dict:
     """Encode every rung in one ffmpeg process and hand the renditions over through storage."""
     source = _fetch(job.source_url, work, store, settings)
     check_free_space(work, estimated_output_bytes(job, settings.audio_bitrate_kbps))
@@ -175,6 +184,7 @@ def transcode_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
         timeout=settings.transcode_timeout(job.probe.duration),
         total_seconds=job.probe.duration,
         log=log,
+        on_progress=on_progress,
     )
     renditions = []
     for rung in job.ladder:

@@ -211,3 +211,18 @@ def test_rollback_restores_the_original_and_ledgers_it(conn):
     assert video_url(conn, 1) == "https://cdn.example/1.mp4"
     assert catalog.roll_back(conn, rollback_key) is None  # nothing left to roll back
     assert catalog.roll_back(conn, catalog.AttemptKey("hls_rollback", "rollback-run", 2)) is None
+
+
+def test_progress_of_a_running_step_is_visible_in_the_ledger(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4"})
+    ledger_id = catalog.begin_step(conn, key(1), "transcode", source_url="https://cdn.example/1.mp4")
+    catalog.record_progress(conn, ledger_id, "transcode", percent=42.04, speed=1.5, eta_seconds=20.4)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT steps -> 'transcode' -> 'progress' FROM hls_conversions WHERE id = %s", (ledger_id,))
+        progress = cur.fetchone()[0]
+    assert (progress["percent"], progress["speed"], progress["eta_seconds"]) == (42.0, 1.5, 20)
+    catalog.finish_step(conn, ledger_id, "transcode", 3.0)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT steps -> 'transcode' FROM hls_conversions WHERE id = %s", (ledger_id,))
+        step = cur.fetchone()[0]
+    assert step["seconds"] == 3.0 and step["progress"]["percent"] == 42.0  # kept after the step ends
