@@ -110,12 +110,16 @@ def main() -> None:
     (STATE / "dags-test.log").write_text(result.stdout + result.stderr)
     print(f"run finished in {time.monotonic() - started:.0f} s ({'failed' if result.returncode else 'succeeded'}: "
           "a run fails when any movie failed; movie 6 is broken on purpose)")  # fmt: skip
-    print_report(report(postgres.dsn(DATABASE)))
+    rows = report(postgres.dsn(DATABASE))
+    print_report(rows)
+    master = next((row[-1] for row in rows if row[2] == "succeeded"), "<master URL>")
     print(
         f"""
 Watch a converted movie (SeaweedFS stays up on {seaweed.endpoint} until `make demo-stop`):
-  ffplay <master URL above>          (or open it in Safari, VLC or any HLS player)
-  ffprobe -v error -show_entries stream=width,height -of compact <master URL>
+  ffplay {master}
+  (or open a master URL in Safari, VLC or any HLS player)
+Play it in hls.js in Chromium, switch levels, seek to the end, and keep a screenshot:
+  node player/check_playback.mjs {master} .demo/playback.png
 Catalog: psql "{postgres.dsn(DATABASE)}" -c 'SELECT id, video_url FROM movies'
 Ledger:  psql "{postgres.dsn(DATABASE)}" -c 'SELECT movie_id, status, error_class FROM hls_conversions'"""
     )

@@ -96,6 +96,8 @@ class MovieStepOperator(BaseOperator):
             if ledger_id is not None:
                 self.record_failure(ledger_id, failure)
             if failure.retryable:
+                if failure is error:
+                    raise
                 raise failure from error
             raise AirflowFailException(str(failure)) from error
 
