@@ -85,3 +85,29 @@ def decode_errors(url: str) -> str:
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     return result.stderr if result.returncode == 0 else f"exit {result.returncode}: {result.stderr}"
+
+
+def fetch_range(url: str, offset: int, length: int) -> bytes:
+    """A byte range, the way a player reads an EXT-X-BYTERANGE."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-{offset + length - 1}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 206, response.status
+        return response.read()
+
+
+def decoded_frames(ts_bytes: bytes, folder: Path) -> list[dict]:
+    """Every video frame ffprobe decodes from an MPEG-TS byte string."""
+    path = folder / "probe.ts"
+    path.write_bytes(ts_bytes)
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=key_frame,width,height",
+         "-of", "json", str(path)], capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout)["frames"]
+
+
+def image_size(url: str, folder: Path) -> tuple[int, int]:
+    path = folder / "image.jpg"
+    path.write_bytes(fetch(url).body)
+    stream = stream_summary(str(path))["video"]
+    return stream["width"], stream["height"]

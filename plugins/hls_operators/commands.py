@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hls_operators.ladder import Rung
 from hls_operators.probe import ACCEPTED_DEMUXERS, ProbeResult
+from hls_operators.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
 SEGMENT_PATTERN = "seg_%05d.ts"
 MEDIA_PLAYLIST = "index.m3u8"
@@ -49,14 +50,31 @@ def _source_filters(probe: ProbeResult) -> list[str]:
     return filters
 
 
-def transcode_args(source: Path, out_dir: Path, probe: ProbeResult, rungs: list[Rung], options: EncodingOptions) -> list[str]:
-    """One ffmpeg process: decode once, split, scale and encode every rung into its own HLS folder."""
+def transcode_args(
+    source: Path,
+    out_dir: Path,
+    probe: ProbeResult,
+    rungs: list[Rung],
+    options: EncodingOptions,
+    storyboard: StoryboardPlan | None = None,
+    tiles_dir: Path | None = None,
+) -> list[str]:
+    """One ffmpeg process: decode once, split, scale and encode every rung into its own HLS folder;
+    with a ``storyboard`` plan, the same decode also writes the storyboard's tiles to ``tiles_dir``."""
     labels = [f"v{i}" for i in range(len(rungs))]
-    split = f"split={len(rungs)}" + "".join(f"[s{i}]" for i in range(len(rungs)))
+    branches = len(rungs) + (1 if storyboard else 0)
+    split = f"split={branches}" + "".join(f"[s{i}]" for i in range(branches))
     graph = [f"[0:{probe.video_index}]" + ",".join([*_source_filters(probe), split])]
     for i, rung in enumerate(rungs):
         # format=yuv420p: 10-bit and 4:4:4 sources become 8-bit 4:2:0, the only format every HLS player decodes.
         graph.append(f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[{labels[i]}]")
+    if storyboard:
+        # The first frame at or after each multiple of the interval: tile n shows n * interval,
+        # without drift at fractional frame rates.
+        graph.append(
+            f"[s{len(rungs)}]setpts=PTS-STARTPTS,select='gte(t,selected_n*{storyboard.interval})',"
+            f"scale={storyboard.tile_width}:{storyboard.tile_height}:flags=bicubic,setsar=1,format=yuvj420p[tiles]"
+        )
 
     gop_frames = max(1, math.ceil(probe.fps * options.keyframe_seconds))
     args = [*FFMPEG, "-progress", "pipe:1", "-nostats", *SAFE_INPUT, "-i", str(source)]
@@ -91,7 +109,20 @@ def transcode_args(source: Path, out_dir: Path, probe: ProbeResult, rungs: list[
             "-hls_segment_filename", str(rung_dir / SEGMENT_PATTERN),
             str(rung_dir / MEDIA_PLAYLIST),
         ]  # fmt: skip
+    if storyboard:
+        # passthrough: one JPEG per selected frame, none duplicated to fill a constant rate.
+        args += ["-map", "[tiles]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2", "-start_number", "0",
+                 str(tiles_dir / STORYBOARD_TILE_PATTERN)]  # fmt: skip
     return args
+
+
+def keyframe_index_args(segment_names: list[str]) -> list[str]:
+    """Every video packet (time, byte position, key flag) of segments read back to back, run in
+    their folder: positions count from the first byte of the first segment."""
+    return [
+        "ffprobe", *QUIET, "-protocol_whitelist", "file,concat", "-i", "concat:" + "|".join(segment_names),
+        "-select_streams", "v:0", "-show_entries", "packet=pts_time,pos,flags", "-of", "csv=p=0",
+    ]  # fmt: skip
 
 
 def thumbnail_times(duration: float, count: int, fps: float) -> list[float]:
@@ -118,12 +149,19 @@ def thumbnail_args(source: Path, target: Path, probe: ProbeResult, at_seconds: f
     ]  # fmt: skip
 
 
+def tile_sheet_args(
+    pattern: Path, target: Path, *, start: int, columns: int, rows: int, spacing: int = 0
+) -> list[str]:
+    """One JPEG of ``columns`` x ``rows`` numbered images from ``start`` on; a short last row stays blank."""
+    return [
+        *FFMPEG, "-protocol_whitelist", "file", "-f", "image2", "-framerate", "1",
+        "-start_number", str(start), "-i", str(pattern),
+        "-vf", f"tile={columns}x{rows}:padding={spacing}:margin={spacing}", "-frames:v", "1", "-q:v", "3", str(target),
+    ]  # fmt: skip
+
+
 def contact_sheet_args(thumb_dir: Path, count: int, target: Path) -> list[str]:
     columns = min(5, count)
     rows = math.ceil(count / columns)
-    return [
-        *FFMPEG, "-protocol_whitelist", "file", "-f", "image2",
-        "-framerate", "1", "-i", str(thumb_dir / THUMBNAIL_PATTERN),
-        "-vf", f"tile={columns}x{rows}:padding=4:margin=4", "-frames:v", "1", "-q:v", "3", str(target),
-    ]  # fmt: skip
+    return tile_sheet_args(thumb_dir / THUMBNAIL_PATTERN, target, start=0, columns=columns, rows=rows, spacing=4)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import resource
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from hls_operators.errors import ErrorClass, MigrationError
 
@@ -51,10 +53,10 @@ def _failure(label: str, returncode: int, stderr: str) -> MigrationError:
     return MigrationError(ErrorClass.TRANSCODE_FAILED, f"{label} exited with {returncode}: {stderr.strip()}")
 
 
-def run_ffprobe(args: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_ffprobe(args: list[str], *, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ffprobe and return the finished process; the caller classifies a non-zero exit."""
     try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
     except subprocess.TimeoutExpired as error:
         raise MigrationError(ErrorClass.TIMEOUT, f"ffprobe took more than {timeout:.0f} s") from error
 
@@ -67,10 +69,12 @@ def run_ffmpeg(
     total_seconds: float = 0.0,
     log: logging.Logger | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-) -> None:
+) -> float:
     """Run an ffmpeg command; with ``-progress pipe:1`` in ``args``, log percent, speed and ETA
-    every few seconds and hand the same to ``on_progress``."""
+    every few seconds and hand the same to ``on_progress``. Returns the CPU seconds it used (user
+    and system, all threads), which the dry-run estimate learns its speed from."""
     log = log or logging.getLogger(__name__)
+    cpu_before = _children_cpu_seconds()
     with tempfile.TemporaryFile() as stderr_file:
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
         timer = threading.Timer(timeout, process.kill)
@@ -105,3 +109,9 @@ def run_ffmpeg(
         raise MigrationError(ErrorClass.TIMEOUT, f"{label} was stopped after {timeout:.0f} s")
     if returncode != 0:
         raise _failure(label, returncode, stderr)
+    return _children_cpu_seconds() - cpu_before
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

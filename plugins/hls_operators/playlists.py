@@ -8,6 +8,7 @@ ask for, so the master is written here from measured segment sizes.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -40,6 +41,18 @@ class Variant:
     average_bps: int
 
 
+@dataclass(frozen=True)
+class IFrameVariant:
+    """One rendition's I-frame playlist, for trick play (no FRAME-RATE, video codec only)."""
+
+    uri: str
+    width: int
+    height: int
+    codecs: str
+    peak_bps: int
+    average_bps: int
+
+
 def parse_media_playlist(text: str) -> list[Segment]:
     """Segments of a VOD media playlist, in order (tags other than EXTINF are ignored)."""
     if not text.startswith("#EXTM3U"):
@@ -65,6 +78,11 @@ def parse_master_playlist(text: str) -> list[str]:
     return [lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("#EXT-X-STREAM-INF:")]
 
 
+def parse_iframe_uris(master_text: str) -> list[str]:
+    """The I-frame playlist URIs a master playlist names (``URI`` of each EXT-X-I-FRAME-STREAM-INF)."""
+    return re.findall(r'^#EXT-X-I-FRAME-STREAM-INF:.*?URI="([^"]+)"', master_text, flags=re.MULTILINE)
+
+
 def measure_bandwidth(segments: list[Segment], sizes: dict[str, int]) -> tuple[int, int]:
     """(peak, average) bits per second: peak over segments, as BANDWIDTH is defined by RFC 8216."""
     total_bytes = sum(sizes[s.uri] for s in segments)
@@ -84,8 +102,8 @@ def avc_codec_string(profile: str, level: int) -> str:
     return f"avc1.{prefix}{level:02X}"
 
 
-def write_master(variants: list[Variant]) -> str:
-    """A master playlist, highest bandwidth first."""
+def write_master(variants: list[Variant], iframe_variants: list[IFrameVariant] = ()) -> str:
+    """A master playlist, highest bandwidth first, then the I-frame playlists."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for v in sorted(variants, key=lambda v: v.peak_bps, reverse=True):
         attributes = [
@@ -96,4 +114,13 @@ def write_master(variants: list[Variant]) -> str:
             f'CODECS="{v.codecs}"',
         ]
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), v.uri]
+    for v in sorted(iframe_variants, key=lambda v: v.peak_bps, reverse=True):
+        attributes = [
+            f"BANDWIDTH={v.peak_bps}",
+            f"AVERAGE-BANDWIDTH={v.average_bps}",
+            f"RESOLUTION={v.width}x{v.height}",
+            f'CODECS="{v.codecs}"',
+            f'URI="{v.uri}"',
+        ]
+        lines.append("#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attributes))
     return "\n".join(lines) + "\n"

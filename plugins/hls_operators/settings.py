@@ -35,6 +35,8 @@ class Settings:
     audio_bitrate_kbps: int = 128
     thumbnail_count: int = 10
     thumbnail_width: int = 640
+    storyboard_interval_seconds: float = 5.0
+    storyboard_tile_width: int = 160
     output_prefix: str = "hls/movies"
     work_prefix: str = "hls-work"
     claim_ttl_minutes: int = 360

@@ -22,6 +22,7 @@ from hls_operators.ffmpeg import Progress, run_ffmpeg, run_ffprobe
 from hls_operators.ladder import Rung, plan_ladder
 from hls_operators.playlists import (
     AUDIO_AAC_LC,
+    IFrameVariant,
     Variant,
     avc_codec_string,
     measure_bandwidth,
@@ -32,6 +33,21 @@ from hls_operators.probe import ProbeResult, check_limits, check_not_encrypted, 
 from hls_operators.settings import Settings
 from hls_operators.source import fetch_source
 from hls_operators.storage import ObjectStore
+from hls_operators.trickplay import (
+    IFRAME_PLAYLIST,
+    STORYBOARD_DIR,
+    STORYBOARD_SHEET_PATTERN,
+    STORYBOARD_TILE_PATTERN,
+    STORYBOARD_VTT,
+    StoryboardPlan,
+    VideoPacket,
+    iframe_bandwidth,
+    locate_iframes,
+    parse_iframe_playlist,
+    storyboard_cues,
+    write_iframe_playlist,
+    write_storyboard_vtt,
+)
 from hls_operators.verify import DURATION_TOLERANCE_SECONDS, VerifiedSet, verify_hls_set
 
 RENDITIONS_TAR = "renditions.tar"
@@ -145,6 +161,58 @@ def _codecs(segment: Path, has_audio: bool) -> str:
     return f"{video},{AUDIO_AAC_LC}" if has_audio else video
 
 
+# Segments per ffprobe call when indexing keyframes: keeps the concat: argument well under the
+# kernel's 128 KiB limit for one argument, whatever the movie's length.
+KEYFRAME_INDEX_BATCH = 2000
+
+
+def _video_packets(rung_dir: Path, segments: list[tuple[str, int]]) -> list[VideoPacket]:
+    packets: list[VideoPacket] = []
+    base = 0
+    for start in range(0, len(segments), KEYFRAME_INDEX_BATCH):
+        batch = segments[start : start + KEYFRAME_INDEX_BATCH]
+        completed = run_ffprobe(commands.keyframe_index_args([name for name, _ in batch]), cwd=rung_dir, timeout=600)
+        if completed.returncode != 0:
+            raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot index keyframes of {rung_dir.name}: {completed.stderr}")
+        for line in completed.stdout.splitlines():
+            fields = line.split(",")
+            if len(fields) >= 3 and fields[0] not in ("", "N/A") and fields[1].isdigit():
+                packets.append(VideoPacket(float(fields[0]), base + int(fields[1]), "K" in fields[2]))
+        base += sum(size for _, size in batch)
+    return packets
+
+
+def write_iframe_index(rung_dir: Path, duration: float) -> None:
+    """The rung's I-frame playlist, pointing into its own segments."""
+    segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+    sizes = [(s.uri, (rung_dir / s.uri).stat().st_size) for s in segments]
+    iframes = locate_iframes(_video_packets(rung_dir, sizes), sizes, duration)
+    if not iframes:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"{rung_dir.name} has no keyframe")
+    (rung_dir / IFRAME_PLAYLIST).write_text(write_iframe_playlist(iframes))
+
+
+def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, duration: float, log: logging.Logger) -> int:
+    """Sheets of the tiles the transcode wrote, plus the WebVTT that maps time to tile; returns the tile count."""
+    tiles = len(list(tiles_dir.glob("tile_*.jpg")))
+    if tiles == 0:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, "the transcode wrote no storyboard tile")
+    out.mkdir()
+    for sheet, start in enumerate(range(0, tiles, plan.tiles_per_sheet)):
+        columns, rows = plan.sheet_grid(min(plan.tiles_per_sheet, tiles - start))
+        run_ffmpeg(
+            commands.tile_sheet_args(
+                tiles_dir / STORYBOARD_TILE_PATTERN, out / (STORYBOARD_SHEET_PATTERN % sheet),
+                start=start, columns=columns, rows=rows,
+            ),  # fmt: skip
+            label=f"storyboard sheet {sheet + 1}",
+            timeout=120,
+            log=log,
+        )
+    (out / STORYBOARD_VTT).write_text(write_storyboard_vtt(storyboard_cues(plan, tiles, duration)))
+    return tiles
+
+
 def _pack(folder: Path, tar_path: Path, arcname: str = ".") -> Path:
     """Tar ``folder`` as ``arcname`` inside the published set ("." for its root)."""
     with tarfile.open(tar_path, "w") as tar:
@@ -172,14 +240,20 @@ def transcode_movie(
     out = work / "renditions"
     for rung in job.ladder:
         (out / rung.name).mkdir(parents=True)
+    tiles = work / "tiles"
+    tiles.mkdir()
+    top = max(job.ladder, key=lambda rung: rung.height)
+    storyboard = StoryboardPlan.for_source(
+        top.width, top.height, interval=settings.storyboard_interval_seconds, tile_width=settings.storyboard_tile_width
+    )
     options = commands.EncodingOptions(
         segment_seconds=settings.segment_seconds,
         keyframe_seconds=settings.keyframe_seconds,
         x264_preset=settings.x264_preset,
         audio_kbps=settings.audio_bitrate_kbps,
     )
-    run_ffmpeg(
-        commands.transcode_args(source, out, job.probe, job.ladder, options),
+    cpu_seconds = run_ffmpeg(
+        commands.transcode_args(source, out, job.probe, job.ladder, options, storyboard, tiles),
         label=f"movie {job.movie_id} transcode",
         timeout=settings.transcode_timeout(job.probe.duration),
         total_seconds=job.probe.duration,
@@ -196,10 +270,13 @@ def transcode_movie(
                 f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
             )
         codecs = _codecs(out / rung.name / segments[0].uri, job.probe.audio_index is not None)
+        write_iframe_index(out / rung.name, job.probe.duration)
         renditions.append({**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate})
+    tile_count = assemble_storyboard(storyboard, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
+    log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(job.ladder), tile_count)
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
     store.upload_file(_pack(out, work / RENDITIONS_TAR), job.work_key(settings, RENDITIONS_TAR))
-    return {"renditions": renditions}
+    return {"renditions": renditions, "cpu_seconds": round(cpu_seconds, 2)}
 
 
 def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:
@@ -232,8 +309,9 @@ def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
 
 
 def build_master(renditions: list[dict], folder: Path) -> str:
-    """The master playlist for the renditions in ``folder``, with measured bandwidths."""
-    variants = []
+    """The master playlist for the renditions in ``folder``, with measured bandwidths, and their
+    I-frame playlists."""
+    variants, iframe_variants = [], []
     for info in renditions:
         rung_dir = folder / info["name"]
         segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
@@ -250,7 +328,19 @@ def build_master(renditions: list[dict], folder: Path) -> str:
                 average_bps=average,
             )
         )
-    return write_master(variants)
+        iframes = parse_iframe_playlist((rung_dir / IFRAME_PLAYLIST).read_text())
+        iframe_peak, iframe_average = iframe_bandwidth(iframes)
+        iframe_variants.append(
+            IFrameVariant(
+                uri=f"{info['name']}/{IFRAME_PLAYLIST}",
+                width=info["width"],
+                height=info["height"],
+                codecs=info["codecs"].split(",")[0],
+                peak_bps=iframe_peak,
+                average_bps=iframe_average,
+            )
+        )
+    return write_master(variants, iframe_variants)
 
 
 def publish_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> Published:
@@ -287,6 +377,9 @@ def verify_movie(job: MovieJob, *, store: ObjectStore, settings: Settings) -> Ve
         for path in expected
         if path.endswith(".m3u8") and path != publishing.MASTER_PLAYLIST and path in stored
     }
+    storyboard_key = f"{prefix}/{STORYBOARD_DIR}/{STORYBOARD_VTT}"
+    storyboard = store.read_text(storyboard_key) if f"{STORYBOARD_DIR}/{STORYBOARD_VTT}" in stored else None
     return verify_hls_set(
-        stored=stored, expected=expected, master_text=master, media_texts=media, source_duration=job.probe.duration
-    )
+        stored=stored, expected=expected, master_text=master, media_texts=media,
+        source_duration=job.probe.duration, storyboard_text=storyboard,
+    )  # fmt: skip

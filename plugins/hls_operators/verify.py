@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.playlists import parse_master_playlist, parse_media_playlist
+from hls_operators.playlists import parse_iframe_uris, parse_master_playlist, parse_media_playlist
+from hls_operators.trickplay import STORYBOARD_DIR, parse_iframe_playlist, parse_storyboard_vtt
 
 DURATION_TOLERANCE_SECONDS = 0.5
 
@@ -25,9 +26,11 @@ def verify_hls_set(
     master_text: str,
     media_texts: dict[str, str],
     source_duration: float,
+    storyboard_text: str | None,
 ) -> VerifiedSet:
     """Check a published set: ``stored`` and ``expected`` map relative paths to sizes in bytes,
-    ``media_texts`` maps each variant URI of the master to its playlist text."""
+    ``media_texts`` maps each playlist URI the master names (variants and I-frame playlists) to
+    its text; ``storyboard_text`` is the storyboard's WebVTT."""
     problems = []
     for path, size in expected.items():
         if path not in stored:
@@ -52,7 +55,47 @@ def verify_hls_set(
         total = sum(s.duration for s in segments)
         if abs(total - source_duration) > DURATION_TOLERANCE_SECONDS:
             problems.append(f"{uri} lasts {total:.3f} s, the source {source_duration:.3f} s")
+    iframe_uris = parse_iframe_uris(master_text)
+    if len(iframe_uris) != len(variants):
+        problems.append(f"the master names {len(iframe_uris)} I-frame playlists for {len(variants)} variants")
+    for uri in iframe_uris:
+        problems += _iframe_problems(uri, media_texts.get(uri), stored, source_duration)
+    problems += _storyboard_problems(storyboard_text, stored, source_duration)
     if problems:
         shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise MigrationError(ErrorClass.VERIFICATION_FAILED, shown)
     return VerifiedSet(objects=len(expected), bytes=sum(expected.values()), segments=segment_count)
+
+
+def _iframe_problems(uri: str, text: str | None, stored: dict[str, int], source_duration: float) -> list[str]:
+    """Every keyframe's byte range lies inside a stored segment; together they span the movie."""
+    if text is None:
+        return [f"I-frame playlist {uri} is missing"]
+    folder = PurePosixPath(uri).parent
+    frames = parse_iframe_playlist(text)
+    problems = [
+        f"{uri}: {frame.length}@{frame.offset} lies outside {frame.uri}"
+        for frame in frames
+        if frame.length <= 0 or frame.offset + frame.length > stored.get((folder / frame.uri).as_posix(), 0)
+    ]
+    total = sum(frame.duration for frame in frames)
+    if abs(total - source_duration) > DURATION_TOLERANCE_SECONDS:
+        problems.append(f"{uri} lasts {total:.3f} s, the source {source_duration:.3f} s")
+    return problems
+
+
+def _storyboard_problems(text: str | None, stored: dict[str, int], source_duration: float) -> list[str]:
+    """Cues follow each other from 0 s to the end of the movie, each on a stored sheet."""
+    if text is None:
+        return ["the storyboard is missing"]
+    cues = parse_storyboard_vtt(text)
+    if not cues:
+        return ["the storyboard has no cue"]
+    problems = [
+        f"storyboard sheet {cue.sheet} is missing" for cue in cues if f"{STORYBOARD_DIR}/{cue.sheet}" not in stored
+    ]
+    if cues[0].start != 0 or any(b.start != a.end for a, b in zip(cues, cues[1:])):
+        problems.append("storyboard cues leave gaps or overlap")
+    if abs(cues[-1].end - source_duration) > DURATION_TOLERANCE_SECONDS:
+        problems.append(f"the storyboard ends at {cues[-1].end:.3f} s, the source at {source_duration:.3f} s")
+    return sorted(set(problems))

@@ -5,6 +5,7 @@ import pytest
 from hls_operators.commands import (
     EncodingOptions,
     contact_sheet_args,
+    keyframe_index_args,
     probe_args,
     thumbnail_args,
     thumbnail_size,
@@ -13,6 +14,7 @@ from hls_operators.commands import (
 )
 from hls_operators.ladder import parse_ladder, plan_ladder
 from hls_operators.probe import ProbeResult
+from hls_operators.trickplay import StoryboardPlan
 
 
 def make_probe(**overrides) -> ProbeResult:
@@ -96,3 +98,22 @@ def test_thumbnails_are_evenly_spaced_and_small():
 def test_contact_sheet_tiles_all_thumbnails():
     args = contact_sheet_args(Path("/t"), 10, Path("/t/contact_sheet.jpg"))
     assert "tile=5x2" in option_values(args, "-vf")[0]
+
+
+def test_the_storyboard_shares_the_transcode_decode():
+    probe = make_probe()
+    rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
+    plan = StoryboardPlan(5, 160, 90)
+    args = transcode_args(Path("/in/s.mp4"), Path("/out"), probe, rungs, EncodingOptions(), plan, Path("/tiles"))
+    assert args.count("-i") == 1
+    [graph] = option_values(args, "-filter_complex")
+    assert "split=3[s0][s1][s2]" in graph
+    assert "[s2]setpts=PTS-STARTPTS,select='gte(t,selected_n*5)',scale=160:90" in graph
+    assert option_values(args, "-map")[-1] == "[tiles]" and args[-1] == "/tiles/tile_%05d.jpg"
+    assert option_values(args, "-fps_mode") == ["passthrough"]
+
+
+def test_keyframes_are_indexed_from_the_segments_read_back_to_back():
+    args = keyframe_index_args(["seg_00000.ts", "seg_00001.ts"])
+    assert "concat:seg_00000.ts|seg_00001.ts" in args
+    assert option_values(args, "-protocol_whitelist") == ["file,concat"]

@@ -4,10 +4,12 @@ import m3u8
 import pytest
 
 from hls_operators.playlists import (
+    IFrameVariant,
     Segment,
     Variant,
     avc_codec_string,
     measure_bandwidth,
+    parse_iframe_uris,
     parse_master_playlist,
     parse_media_playlist,
     write_master,
@@ -61,8 +63,16 @@ def test_master_playlist_declares_what_apple_requires():
         Variant("360p/index.m3u8", 640, 360, Fraction(30000, 1001), "avc1.64001E,mp4a.40.2", 900_000, 850_000),
         Variant("1080p/index.m3u8", 1920, 1080, Fraction(30000, 1001), "avc1.640028,mp4a.40.2", 5_600_000, 5_100_000),
     ]
-    text = write_master(variants)
+    iframes = [
+        IFrameVariant("360p/iframes.m3u8", 640, 360, "avc1.64001E", 120_000, 60_000),
+        IFrameVariant("1080p/iframes.m3u8", 1920, 1080, "avc1.640028", 900_000, 500_000),
+    ]
+    text = write_master(variants, iframes)
     parsed = m3u8.loads(text)
+    [top_iframes, _] = parsed.iframe_playlists
+    assert top_iframes.uri == "1080p/iframes.m3u8"
+    assert (top_iframes.iframe_stream_info.bandwidth, top_iframes.iframe_stream_info.codecs) == (900_000, "avc1.640028")
+    assert parse_iframe_uris(text) == ["1080p/iframes.m3u8", "360p/iframes.m3u8"]
     assert parsed.is_variant and parsed.is_independent_segments
     first, second = parsed.playlists
     assert first.uri == "1080p/index.m3u8" and second.uri == "360p/index.m3u8"

@@ -1,0 +1,196 @@
+"""Seek previews and trick play: I-frame playlists and storyboards, as pure functions.
+
+An I-frame playlist (RFC 8216 4.3.3.6, ``EXT-X-I-FRAMES-ONLY``) points with byte ranges at the
+keyframes inside a rung's own segments, so scrubbing and fast-forward cost no extra media. A
+storyboard is a set of sprite sheets of small tiles plus a WebVTT file whose cues say which tile
+(``sheet.jpg#xywh=x,y,w,h``) to show for which stretch of the movie.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+IFRAME_PLAYLIST = "iframes.m3u8"
+STORYBOARD_DIR = "storyboard"
+STORYBOARD_VTT = "storyboard.vtt"
+STORYBOARD_TILE_PATTERN = "tile_%05d.jpg"
+STORYBOARD_SHEET_PATTERN = "sheet_%03d.jpg"
+STORYBOARD_COLUMNS = 10
+STORYBOARD_ROWS = 10
+
+
+@dataclass(frozen=True)
+class VideoPacket:
+    """One video packet as ffprobe reports it for a rung's segments read back to back."""
+
+    pts: float
+    pos: int  # byte offset of the packet's first TS packet in the concatenated segments
+    key: bool
+
+
+@dataclass(frozen=True)
+class IFrame:
+    """One keyframe: where its bytes lie in a segment and how long it stands for."""
+
+    uri: str
+    offset: int
+    length: int
+    duration: float
+
+
+def locate_iframes(packets: list[VideoPacket], segments: list[tuple[str, int]], total_duration: float) -> list[IFrame]:
+    """The keyframes of a rung, each as a byte range inside its segment.
+
+    ``segments`` are (uri, size) in playlist order, as they were concatenated for ffprobe. A
+    keyframe's range runs from its first TS packet to the next video packet (or the segment's end),
+    so it may hold interleaved audio packets, which players skip. Each keyframe stands until the
+    next one; the last until the end of the movie.
+    """
+    starts, offset = [], 0
+    for uri, size in segments:
+        starts.append((offset, offset + size, uri))
+        offset += size
+    if not packets:
+        return []
+    by_pos = sorted(packets, key=lambda p: p.pos)
+    origin = min(p.pts for p in packets)
+    keys = [(i, p) for i, p in enumerate(by_pos) if p.key]
+    iframes = []
+    for k, (i, packet) in enumerate(keys):
+        segment_start, segment_end, uri = next(s for s in starts if s[0] <= packet.pos < s[1])
+        following = by_pos[i + 1].pos if i + 1 < len(by_pos) else segment_end
+        end = min(following, segment_end)
+        until = keys[k + 1][1].pts - origin if k + 1 < len(keys) else total_duration
+        iframes.append(IFrame(uri, packet.pos - segment_start, end - packet.pos, round(until - (packet.pts - origin), 6)))
+    return iframes
+
+
+def write_iframe_playlist(iframes: list[IFrame]) -> str:
+    """A VOD I-frame playlist; version 4 for EXT-X-BYTERANGE and EXT-X-I-FRAMES-ONLY."""
+    target = max(1, math.ceil(max(f.duration for f in iframes)))
+    lines = [
+        "#EXTM3U", "#EXT-X-VERSION:4", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-I-FRAMES-ONLY",
+    ]  # fmt: skip
+    for frame in iframes:
+        lines += [f"#EXTINF:{frame.duration:.6f},", f"#EXT-X-BYTERANGE:{frame.length}@{frame.offset}", frame.uri]
+    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
+
+
+def parse_iframe_playlist(text: str) -> list[IFrame]:
+    """The entries of an I-frame playlist (every entry must carry an explicit offset)."""
+    if not text.startswith("#EXTM3U") or "#EXT-X-I-FRAMES-ONLY" not in text:
+        raise ValueError("not an I-frame playlist")
+    frames, duration, byterange = [], None, None
+    for line in (line.strip() for line in text.splitlines()):
+        if line.startswith("#EXTINF:"):
+            duration = float(line[len("#EXTINF:") :].split(",", 1)[0])
+        elif line.startswith("#EXT-X-BYTERANGE:"):
+            length, _, offset = line[len("#EXT-X-BYTERANGE:") :].partition("@")
+            byterange = (int(length), int(offset))
+        elif line and not line.startswith("#"):
+            if duration is None or byterange is None:
+                raise ValueError(f"entry {line!r} lacks EXTINF or EXT-X-BYTERANGE")
+            frames.append(IFrame(line, byterange[1], byterange[0], duration))
+            duration = byterange = None
+    return frames
+
+
+def iframe_bandwidth(iframes: list[IFrame]) -> tuple[int, int]:
+    """(peak, average) bits per second of an I-frame playlist, as its EXT-X-I-FRAME-STREAM-INF declares."""
+    peak = max(f.length * 8 / f.duration for f in iframes if f.duration > 0)
+    total_seconds = sum(f.duration for f in iframes)
+    return math.ceil(peak), math.ceil(sum(f.length for f in iframes) * 8 / total_seconds)
+
+
+@dataclass(frozen=True)
+class StoryboardPlan:
+    """One tile every ``interval`` seconds, ``tile_width`` x ``tile_height`` pixels, on sheets of
+    ``STORYBOARD_COLUMNS`` x ``STORYBOARD_ROWS`` tiles."""
+
+    interval: float
+    tile_width: int
+    tile_height: int
+
+    @classmethod
+    def for_source(cls, width: int, height: int, *, interval: float, tile_width: int) -> StoryboardPlan:
+        """Tiles keep the source's shape, never wider than the source, with even sizes."""
+        tile_width = min(tile_width, width - width % 2)
+        return cls(interval, tile_width, max(2, round(height * tile_width / width / 2) * 2))
+
+    @property
+    def tiles_per_sheet(self) -> int:
+        return STORYBOARD_COLUMNS * STORYBOARD_ROWS
+
+    def sheet_grid(self, tiles_on_sheet: int) -> tuple[int, int]:
+        """(columns, rows) of a sheet holding ``tiles_on_sheet`` tiles: a short last sheet is shorter."""
+        columns = min(STORYBOARD_COLUMNS, tiles_on_sheet)
+        return columns, math.ceil(tiles_on_sheet / columns)
+
+
+@dataclass(frozen=True)
+class StoryboardCue:
+    start: float
+    end: float
+    sheet: str
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def _timestamp(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{millis // 1000:02d}.{millis % 1000:03d}"
+
+
+def storyboard_cues(plan: StoryboardPlan, tiles: int, duration: float) -> list[StoryboardCue]:
+    """One cue per tile, back to back from 0 s to the end of the movie."""
+    cues = []
+    for index in range(tiles):
+        sheet, place = divmod(index, plan.tiles_per_sheet)
+        row, column = divmod(place, STORYBOARD_COLUMNS)
+        start = index * plan.interval
+        end = duration if index == tiles - 1 else min((index + 1) * plan.interval, duration)
+        cues.append(
+            StoryboardCue(
+                start, end, STORYBOARD_SHEET_PATTERN % sheet,
+                column * plan.tile_width, row * plan.tile_height, plan.tile_width, plan.tile_height,
+            )  # fmt: skip
+        )
+    return cues
+
+
+def write_storyboard_vtt(cues: list[StoryboardCue]) -> str:
+    lines = ["WEBVTT", ""]
+    for cue in cues:
+        lines += [
+            f"{_timestamp(cue.start)} --> {_timestamp(cue.end)}",
+            f"{cue.sheet}#xywh={cue.x},{cue.y},{cue.width},{cue.height}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _seconds(timestamp: str) -> float:
+    hours, minutes, seconds = timestamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def parse_storyboard_vtt(text: str) -> list[StoryboardCue]:
+    if not text.startswith("WEBVTT"):
+        raise ValueError("not a WebVTT file")
+    cues, timing = [], None
+    for line in (line.strip() for line in text.splitlines()[1:]):
+        if "-->" in line:
+            start, _, end = line.partition("-->")
+            timing = (_seconds(start.strip()), _seconds(end.strip()))
+        elif line and timing is not None:
+            sheet, _, fragment = line.partition("#xywh=")
+            x, y, width, height = (int(v) for v in fragment.split(","))
+            cues.append(StoryboardCue(*timing, sheet, x, y, width, height))
+            timing = None
+    return cues
