@@ -42,12 +42,27 @@ with DAG(
             title="Movie ids",
             description="Convert exactly these movies (empty: select the oldest unconverted ones).",
         ),
-        "limit": Param(50, type="integer", minimum=1, title="Batch size", description="How many movies to select."),
+        "limit": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Wave size",
+            description="How many movies to select (empty: the hls_wave_size setting).",
+        ),
         "force": Param(
             False, type="boolean", title="Force", description="Re-convert movies that were already converted."
         ),
         "dry_run": Param(
-            False, type="boolean", title="Dry run", description="Select and probe only; publish nothing."
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Select and probe only; publish nothing. The finish task logs an estimate of output, CPU and cost.",
+        ),
+        "resume": Param(
+            False,
+            type="boolean",
+            title="Resume",
+            description="Lift the hold set when a wave failed more often than hls_max_failure_rate.",
         ),
     },
 ) as dag:

@@ -37,10 +37,12 @@ SET steps = jsonb_set(steps, ARRAY[%(step)s], jsonb_build_object('try', %(try_nu
 WHERE id = %(id)s;
 
 -- name: finish_step
--- Record a step's duration and whatever it learned; NULL arguments leave a column as it was.
+-- Record a step's duration, its own details (such as cpu_seconds) and whatever it learned; NULL
+-- arguments leave a column as it was.
 UPDATE hls_conversions
 SET steps = jsonb_set(steps, ARRAY[%(step)s],
-                      steps -> %(step)s || jsonb_build_object('seconds', %(seconds)s::float)),
+                      steps -> %(step)s || jsonb_build_object('seconds', %(seconds)s::float)
+                                        || COALESCE(%(details)s::jsonb, '{}'::jsonb)),
     source_url = COALESCE(%(source_url)s, source_url),
     probe = COALESCE(%(probe)s::jsonb, probe),
     ladder = COALESCE(%(ladder)s::jsonb, ladder),
@@ -76,3 +78,38 @@ SELECT %(movie_id)s, %(dag_id)s, %(run_id)s, -1, COALESCE(MAX(attempt), 0) + 1, 
        'rolled_back', %(source_url)s, %(master_url)s, %(output_prefix)s, now()
 FROM hls_conversions
 WHERE run_id = %(run_id)s AND movie_id = %(movie_id)s AND dag_id = %(dag_id)s;
+
+-- name: dry_run_results
+-- What a dry run learned of each movie: its probe and ladder, or why it would be refused.
+SELECT DISTINCT ON (movie_id) movie_id, status, error_class, probe, ladder
+FROM hls_conversions
+WHERE run_id = %(run_id)s AND dag_id = %(dag_id)s
+ORDER BY movie_id, attempt DESC;
+
+-- name: measured_transcode_cost
+-- CPU seconds per output megapixel-second of recent successful transcodes: the speed estimates use.
+WITH recent AS (
+    SELECT (c.steps -> 'transcode' ->> 'cpu_seconds')::float AS cpu_seconds,
+           (c.probe ->> 'duration')::float
+             * (SELECT sum((r ->> 'width')::float * (r ->> 'height')::float) / 1e6
+                FROM jsonb_array_elements(c.ladder) r) AS megapixel_seconds
+    FROM hls_conversions c
+    WHERE c.status = 'succeeded' AND c.steps -> 'transcode' ? 'cpu_seconds'
+    ORDER BY c.finished_at DESC
+    LIMIT 200
+)
+SELECT sum(cpu_seconds) / NULLIF(sum(megapixel_seconds), 0), count(*) FROM recent;
+
+-- name: save_estimate
+INSERT INTO hls_estimates (run_id, estimate) VALUES (%(run_id)s, %(estimate)s::jsonb)
+ON CONFLICT (run_id) DO UPDATE SET estimate = EXCLUDED.estimate, created_at = now();
+
+-- name: current_hold
+SELECT run_id, reason, held_at FROM hls_hold;
+
+-- name: set_hold
+INSERT INTO hls_hold (run_id, reason) VALUES (%(run_id)s, %(reason)s)
+ON CONFLICT (singleton) DO UPDATE SET run_id = EXCLUDED.run_id, reason = EXCLUDED.reason, held_at = now();
+
+-- name: lift_hold
+DELETE FROM hls_hold RETURNING run_id, reason;

@@ -37,3 +37,19 @@ CREATE TABLE IF NOT EXISTS hls_claims (
     claimed_at   timestamptz NOT NULL,
     expires_at   timestamptz NOT NULL
 );
+
+-- A hold stops scheduled runs from taking new movies: set when a wave's failure rate went over
+-- hls_max_failure_rate, lifted by a run triggered with resume. At most one row.
+CREATE TABLE IF NOT EXISTS hls_hold (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    run_id    text NOT NULL,
+    reason    text NOT NULL,
+    held_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- What each dry run estimated, for the migration view.
+CREATE TABLE IF NOT EXISTS hls_estimates (
+    run_id     text PRIMARY KEY,
+    estimate   jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from hls_operators.errors import BAD_INPUT, ErrorClass, MigrationError
+from hls_operators.estimate import Estimate, ProbedMovie
 from hls_operators.sql import queries, sql_file
 
 SCHEMA_LOCK_KEY = 0x484C53  # serializes concurrent CREATE IF NOT EXISTS from parallel runs
@@ -125,13 +126,13 @@ def begin_step(conn, key: AttemptKey, step: str, *, source_url: str | None = Non
 
 
 def _finish_params(ledger_id: int, step: str, seconds: float, fields: dict[str, object]) -> dict[str, object]:
-    allowed = {"source_url", "probe", "ladder", "output_prefix", "master_url", "bytes", "segments", "status"}
+    allowed = {"source_url", "probe", "ladder", "output_prefix", "master_url", "bytes", "segments", "status", "details"}
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"unknown ledger fields: {sorted(unknown)}")
     params: dict[str, object] = {name: None for name in allowed}
     params.update(fields)
-    for name in ("probe", "ladder"):
+    for name in ("probe", "ladder", "details"):
         if params[name] is not None:
             params[name] = json.dumps(params[name])
     return {**params, "id": ledger_id, "step": step, "seconds": round(seconds, 3)}
@@ -235,3 +236,50 @@ def roll_back(conn, key: AttemptKey) -> str | None:
             {**key.params(), "source_url": source_url, "master_url": master_url, "output_prefix": prefix},
         )
     return source_url
+
+
+def dry_run_movies(conn, *, dag_id: str, run_id: str) -> list[ProbedMovie]:
+    """What a dry run learned of each of its movies, for the estimate."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("dry_run_results"), {"dag_id": dag_id, "run_id": run_id})
+        rows = cur.fetchall()
+    movies = []
+    for movie_id, status, error_class, probe, ladder in rows:
+        if status == "dry_run":
+            movies.append(
+                ProbedMovie(movie_id, float(probe["duration"]), ladder, has_audio=probe.get("audio_index") is not None)
+            )
+        elif status == "failed":
+            movies.append(ProbedMovie(movie_id, refused_as=error_class))
+    return movies
+
+
+def measured_transcode_cost(conn) -> tuple[float | None, int]:
+    """(CPU seconds per output megapixel-second, how many transcodes it comes from) of recent ones."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("measured_transcode_cost"))
+        cost, count = cur.fetchone()
+    return cost, count
+
+
+def save_estimate(conn, *, run_id: str, estimate: Estimate) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("save_estimate"), {"run_id": run_id, "estimate": json.dumps(estimate.to_dict())})
+
+
+def current_hold(conn) -> tuple[str, str, object] | None:
+    """(run_id, reason, held_at) of the hold on new movies, or None."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("current_hold"))
+        return cur.fetchone()
+
+
+def set_hold(conn, *, run_id: str, reason: str) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("set_hold"), {"run_id": run_id, "reason": reason})
+
+
+def lift_hold(conn) -> tuple[str, str] | None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("lift_hold"))
+        return cur.fetchone()

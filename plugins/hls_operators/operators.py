@@ -18,10 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hls_operators import catalog, steps
 from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.estimate import estimate
 from hls_operators.ffmpeg import Progress
 from hls_operators.hooks import CatalogHook, StorageHook
 from hls_operators.publishing import new_version
 from hls_operators.settings import Settings, load_settings
+from hls_operators.view import utc
+from hls_operators.waves import hold_reason
 
 
 def classify(error: Exception) -> MigrationError:
@@ -172,10 +175,10 @@ class TranscodeOperator(MovieStepOperator):
             except psycopg2.Error as error:  # progress is informative: never fail a transcode for it
                 self.log.warning("could not record progress: %s", error)
 
-        renditions = steps.transcode_movie(
+        transcoded = steps.transcode_movie(
             job, store=self.store(settings), settings=settings, work=work, log=self.log, on_progress=to_ledger
         )
-        return None, {"ladder": renditions["renditions"]}
+        return None, {"ladder": transcoded["renditions"], "details": {"cpu_seconds": transcoded["cpu_seconds"]}}
 
 
 class ThumbnailsOperator(MovieStepOperator):
@@ -254,19 +257,30 @@ class RecordOperator(BaseOperator):
 class SelectMoviesOperator(BaseOperator):
     """Creates the pipeline's tables if needed, then selects and claims the movies to convert.
 
-    Reads the DAG params ``movie_ids``, ``limit``, ``force`` and ``dry_run``.
+    Reads the DAG params ``movie_ids``, ``limit`` (default: the ``hls_wave_size`` setting),
+    ``force``, ``dry_run`` and ``resume``. While a hold is set (a wave failed too often), a run
+    without ``movie_ids`` takes no movie and says why, unless it is a dry run or ``resume`` lifts it.
     """
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         settings = load_settings()
         params = context["params"]
         movie_ids = [int(i) for i in params.get("movie_ids") or []] or None
+        dry_run = bool(params.get("dry_run"))
         with CatalogHook().connection() as conn:
             catalog.ensure_schema(conn)
+            if params.get("resume"):
+                lifted = catalog.lift_hold(conn)
+                self.log.info("resume: %s", f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set")
+            hold = catalog.current_hold(conn)
+            if hold and not movie_ids and not dry_run:
+                held_by, reason, held_at = hold
+                message = f"the migration is on hold since {utc(held_at)} (run {held_by}): {reason}; trigger with resume=true to go on"
+                self.log.warning("%s", message)
+                raise AirflowSkipException(message)
             claimed = catalog.claim_movies(
-                conn, run_id=context["run_id"], movie_ids=movie_ids, limit=int(params.get("limit") or 1),
-                force=bool(params.get("force")), ttl_minutes=settings.claim_ttl_minutes,
-                dry_run=bool(params.get("dry_run")),
+                conn, run_id=context["run_id"], movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size),
+                force=bool(params.get("force")), ttl_minutes=settings.claim_ttl_minutes, dry_run=dry_run,
             )  # fmt: skip
         self.log.info("selected %d movie(s): %s", len(claimed), [c.movie_id for c in claimed])
         if movie_ids:
@@ -280,21 +294,44 @@ class SelectMoviesOperator(BaseOperator):
 
 
 class FinishRunOperator(BaseOperator):
-    """Fails the run when any movie failed, so that the run shows red and a clear or backfill
-    re-runs only what failed. Logs one line per movie."""
+    """Closes the run: logs one line per movie; after a dry run, logs and saves the estimate;
+    otherwise sets a hold when the wave's failure rate is over ``hls_max_failure_rate``, and fails
+    the run when any movie failed, so that the run shows red and a clear re-runs only what failed."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> None:
+        settings = load_settings()
+        dag_id, run_id = context["ti"].dag_id, context["run_id"]
         with CatalogHook().connection() as conn:
-            outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=context["run_id"])
-        for movie_id, status, error_class, message in outcome:
-            self.log.info("movie %s: %s%s", movie_id, status, f" [{error_class}] {message}" if error_class else "")
+            outcome = catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id)
+            for movie_id, status, error_class, message in outcome:
+                self.log.info("movie %s: %s%s", movie_id, status, f" [{error_class}] {message}" if error_class else "")
+            if context["params"].get("dry_run"):
+                self.report_estimate(conn, settings, dag_id, run_id)
+                return
+            reason = hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
+            if reason:
+                catalog.set_hold(conn, run_id=run_id, reason=reason)
+                self.log.error("scheduled runs take no new movies until resumed: %s", reason)
         failed = [row[0] for row in outcome if row[1] == "failed"]
         if failed:
             raise AirflowFailException(f"{len(failed)} of {len(outcome)} movie(s) failed: {failed}")
+
+    def report_estimate(self, conn, settings: Settings, dag_id: str, run_id: str) -> None:
+        measured, transcodes = catalog.measured_transcode_cost(conn)
+        result = estimate(
+            catalog.dry_run_movies(conn, dag_id=dag_id, run_id=run_id),
+            audio_kbps=settings.audio_bitrate_kbps,
+            cpu_seconds_per_megapixel_second=measured or settings.cpu_seconds_per_megapixel_second,
+            speed_measured_on=transcodes if measured else 0,
+            prices=settings.prices,
+        )
+        for line in result.lines():
+            self.log.info("estimate: %s", line)
+        catalog.save_estimate(conn, run_id=run_id, estimate=result)
 
 
 class RollbackOperator(BaseOperator):

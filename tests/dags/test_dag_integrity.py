@@ -41,7 +41,7 @@ def test_every_dag_has_tags_owner_and_retries(parsed):
 
 def test_migration_dag_contract(parsed):
     dag = parsed["dags"]["hls_migration"]
-    assert dag["params"] == ["dry_run", "force", "limit", "movie_ids"]
+    assert dag["params"] == ["dry_run", "force", "limit", "movie_ids", "resume"]
     assert dag["schedule"] == "0 2 * * *" and dag["catchup"] is False and dag["max_active_runs"] == 1
     assert dag["tasks"] == sorted(
         ["select_movies", "finish"]

@@ -1,0 +1,100 @@
+"""What converting a selection would cost, from a dry run's probes: pure arithmetic.
+
+Output bytes come from the ladder's bitrates (audio included) plus MPEG-TS overhead; CPU time from
+the CPU seconds per output megapixel-second that recent transcodes measured (a configured value until
+there are some); money from the prices in the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# MPEG-TS packetization (188-byte packets, PES headers, PAT/PMT per segment) over elementary streams.
+TS_OVERHEAD = 1.05
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class Prices:
+    storage_per_gb_month: float
+    egress_per_gb: float
+    views_per_movie_month: float
+
+
+@dataclass(frozen=True)
+class ProbedMovie:
+    """One movie as a dry run saw it: duration and planned ladder, or the class it was refused with."""
+
+    movie_id: int
+    duration: float = 0.0
+    ladder: list[dict] = field(default_factory=list)  # name, width, height, video_kbps
+    has_audio: bool = False
+    refused_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    would_convert: list[int]
+    refused: dict[str, list[int]]
+    source_hours: float
+    output_bytes: int
+    cpu_hours: float
+    cpu_seconds_per_megapixel_second: float
+    speed_measured_on: int  # how many past transcodes the speed comes from (0: the configured value)
+    storage_per_month: float
+    egress_per_month: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The estimate as the task log and the migration view show it."""
+        source = (
+            f"measured on {self.speed_measured_on} recent transcodes" if self.speed_measured_on else "configured, nothing measured yet"
+        )
+        refused = ", ".join(f"{name}: {ids}" for name, ids in sorted(self.refused.items())) or "none"
+        return [
+            f"would convert {len(self.would_convert)} movie(s): {self.would_convert}",
+            f"would refuse {sum(len(ids) for ids in self.refused.values())} movie(s): {refused}",
+            f"source: {self.source_hours:.2f} hours",
+            f"output: {self.output_bytes / GB:.2f} GB at the ladder's bitrates",
+            f"CPU: {self.cpu_hours:.2f} core-hours at {self.cpu_seconds_per_megapixel_second:.2f} CPU-s per output megapixel-second ({source})",
+            f"storage: {self.storage_per_month:.2f} per month; egress: {self.egress_per_month:.2f} per month",
+        ]
+
+
+def rendition_bytes(duration: float, video_kbps: float, audio_kbps: float) -> float:
+    return (video_kbps + audio_kbps) * 1000 / 8 * duration * TS_OVERHEAD
+
+
+def estimate(
+    movies: list[ProbedMovie],
+    *,
+    audio_kbps: int,
+    cpu_seconds_per_megapixel_second: float,
+    speed_measured_on: int,
+    prices: Prices,
+) -> Estimate:
+    convertible = [m for m in movies if m.refused_as is None]
+    refused: dict[str, list[int]] = {}
+    for movie in movies:
+        if movie.refused_as is not None:
+            refused.setdefault(movie.refused_as, []).append(movie.movie_id)
+    output = top_rungs = megapixel_seconds = 0.0
+    for movie in convertible:
+        audio = audio_kbps if movie.has_audio else 0
+        sizes = [rendition_bytes(movie.duration, rung["video_kbps"], audio) for rung in movie.ladder]
+        output += sum(sizes)
+        top_rungs += max(sizes, default=0.0)  # a full view at the best rung: egress's upper bound
+        megapixel_seconds += movie.duration * sum(r["width"] * r["height"] for r in movie.ladder) / 1e6
+    return Estimate(
+        would_convert=sorted(m.movie_id for m in convertible),
+        refused={name: sorted(ids) for name, ids in refused.items()},
+        source_hours=sum(m.duration for m in convertible) / 3600,
+        output_bytes=round(output),
+        cpu_hours=megapixel_seconds * cpu_seconds_per_megapixel_second / 3600,
+        cpu_seconds_per_megapixel_second=cpu_seconds_per_megapixel_second,
+        speed_measured_on=speed_measured_on,
+        storage_per_month=output / GB * prices.storage_per_gb_month,
+        egress_per_month=top_rungs / GB * prices.views_per_movie_month * prices.egress_per_gb,
+    )

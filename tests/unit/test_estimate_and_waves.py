@@ -1,0 +1,52 @@
+import pytest
+
+from hls_operators.estimate import Prices, ProbedMovie, estimate
+from hls_operators.waves import hold_reason
+
+LADDER = [
+    {"name": "720p", "width": 1280, "height": 720, "video_kbps": 2800},
+    {"name": "360p", "width": 640, "height": 360, "video_kbps": 800},
+]
+
+
+def test_estimate_from_a_dry_run():
+    movies = [
+        ProbedMovie(1, 3600.0, LADDER, has_audio=True),
+        ProbedMovie(2, 1800.0, LADDER[1:], has_audio=False),
+        ProbedMovie(3, refused_as="corrupt"),
+        ProbedMovie(4, refused_as="not_video"),
+        ProbedMovie(5, refused_as="corrupt"),
+    ]
+    result = estimate(
+        movies, audio_kbps=128, cpu_seconds_per_megapixel_second=2.0, speed_measured_on=7,
+        prices=Prices(storage_per_gb_month=0.02, egress_per_gb=0.05, views_per_movie_month=10),
+    )  # fmt: skip
+    assert result.would_convert == [1, 2]
+    assert result.refused == {"corrupt": [3, 5], "not_video": [4]}
+    assert result.source_hours == pytest.approx(1.5)
+    # (2928 + 928) kbit/s for an hour, 800 kbit/s for half an hour, plus 5 % MPEG-TS overhead.
+    expected_bytes = (3856 * 3600 + 800 * 1800) * 1000 / 8 * 1.05
+    assert result.output_bytes == pytest.approx(expected_bytes, rel=1e-9)
+    # 1.152 megapixels for an hour plus 0.2304 for half an hour, at 2 CPU-s each.
+    assert result.cpu_hours == pytest.approx((1.152 * 3600 + 0.2304 * 1800) * 2 / 3600)
+    assert result.storage_per_month == pytest.approx(expected_bytes / 1e9 * 0.02)
+    top_rungs = (2928 * 3600 + 800 * 1800) * 1000 / 8 * 1.05
+    assert result.egress_per_month == pytest.approx(top_rungs / 1e9 * 10 * 0.05)
+    lines = "\n".join(result.lines())
+    assert "would refuse 3 movie(s): corrupt: [3, 5], not_video: [4]" in lines
+    assert "measured on 7 recent transcodes" in lines
+
+
+@pytest.mark.parametrize(
+    ("statuses", "classes", "held"),
+    [
+        (["succeeded"] * 3 + ["failed"], [None] * 3 + ["corrupt"], False),  # 25 % is allowed
+        (["succeeded"] * 2 + ["failed"] * 2, [None, None, "timeout", "timeout"], True),
+        ([], [], False),
+    ],
+)
+def test_a_wave_over_the_failure_rate_holds_the_migration(statuses, classes, held):
+    reason = hold_reason(statuses, classes, max_failure_rate=0.25)
+    assert (reason is not None) == held
+    if held:
+        assert reason == "2 of 4 movies failed (50%, over the 25% allowed): timeout x2"
