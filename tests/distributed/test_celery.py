@@ -3,12 +3,19 @@ folders, triggered and watched through the REST API v2, as a production deployme
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import signal
+import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -18,6 +25,7 @@ from tests import hls_checks
 
 pytestmark = pytest.mark.e2e
 
+REPO = Path(__file__).resolve().parents[2]
 WORKERS = ("worker-a", "worker-b")
 MOVIES = [1, 2, 3, 4]
 
@@ -95,6 +103,51 @@ def test_transcodes_run_in_their_pool(cluster, finished_run):
 def test_workers_leave_no_temporary_files(artifacts, finished_run):
     for name in WORKERS:
         assert [p.name for p in (artifacts / f"tmp-{name}").iterdir() if p.name.startswith("hls-")] == []
+
+
+def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finished_run, artifacts, tmp_path):
+    """The plugin's page over HTTP from the running api-server: it needs a user, and it shows what
+    the ledger holds, including a dry run's refusals and estimate. A screenshot is kept."""
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a movie\n" * 50)
+    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
+                 movies=[SeedMovie(5, "Text named mp4", text),
+                         SeedMovie(6, "Waiting", media.generate_movie(tmp_path / "6.mp4", width=640, height=360, seconds=3))])  # fmt: skip
+    dry_run = cluster.run_dag("hls_migration", {"movie_ids": [5, 6], "dry_run": True})
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{cluster.api}/hls-migration/", timeout=30)
+    assert refused.value.code in (401, 403)
+    request = urllib.request.Request(f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {cluster.token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
+        page = response.read().decode()
+
+    [(converted,)] = pipeline.query(
+        "SELECT count(*) FROM movies WHERE video_url LIKE %s", (f"{pipeline.public_base_url}/hls/movies/%/master.m3u8",)
+    )
+    assert converted == len(MOVIES)
+    assert re.search(rf"id='total-converted'>converted<b>{converted}</b>", page)
+    assert re.search(r"id='total-remaining'>remaining<b>2</b>", page)  # the dry run converted nothing
+    assert "<td>not_video</td><td>1</td><td>movie 5:" in page
+    assert "would convert 1 movie(s): [6]" in page and "not_video: [5]" in page
+    assert f"/dags/hls_migration/runs/{quote(finished_run['dag_run_id'], safe='')}" in page
+    assert quote(dry_run["dag_run_id"], safe="") in page
+    thumbnails = re.findall(r"<img class='thumb' src='([^']+)'", page)
+    assert len(thumbnails) == len(MOVIES)
+    assert all(hls_checks.fetch(html.unescape(url)).content_type == "image/jpeg" for url in thumbnails)
+
+    plugins = cluster.request("GET", "/api/v2/plugins")["plugins"]
+    [view] = [p for p in plugins if p["name"] == "hls_migration_view"]
+    assert view["external_views"][0]["href"] == "/hls-migration/"
+
+    screenshot = artifacts / "migration-view.png"
+    shot = subprocess.run(
+        ["node", str(REPO / "player" / "screenshot.mjs"), f"{cluster.api}/hls-migration/", str(screenshot), cluster.token],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shot.returncode == 0 and json.loads(shot.stdout)["status"] == 200, shot.stderr
+    assert screenshot.stat().st_size > 20_000
 
 
 def kill_machine(cluster, hostname: str, tmp_dir) -> None:

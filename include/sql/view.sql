@@ -1,0 +1,57 @@
+-- What the migration view shows, by name (see hls_operators.sql). Read-only.
+
+-- name: totals
+-- converted: video_url is the master of a succeeded conversion; remaining: active movies still on
+-- an MP4; failed: movies still on an MP4 whose latest attempt failed.
+WITH latest AS (
+    SELECT DISTINCT ON (movie_id) movie_id, status
+    FROM hls_conversions WHERE status <> 'dry_run'
+    ORDER BY movie_id, id DESC
+)
+SELECT
+    (SELECT count(*) FROM movies m
+      WHERE EXISTS (SELECT 1 FROM hls_conversions c
+                    WHERE c.movie_id = m.id AND c.status = 'succeeded' AND c.master_url = m.video_url)),
+    (SELECT count(*) FROM movies m JOIN latest l ON l.movie_id = m.id
+      WHERE l.status = 'failed' AND m.video_url ~* '\.mp4(\?.*)?$'),
+    (SELECT count(*) FROM movies m WHERE m.is_active AND m.video_url ~* '\.mp4(\?.*)?$'),
+    (SELECT COALESCE(sum(c.bytes), 0) FROM movies m
+       JOIN hls_conversions c ON c.movie_id = m.id AND c.status = 'succeeded' AND c.master_url = m.video_url);
+
+-- name: failures_by_class
+-- Movies whose latest attempt failed, by error class, with the newest message of each class.
+WITH latest AS (
+    SELECT DISTINCT ON (movie_id) movie_id, status, error_class, error_message, finished_at
+    FROM hls_conversions WHERE status <> 'dry_run'
+    ORDER BY movie_id, id DESC
+)
+SELECT error_class, count(*),
+       (ARRAY_AGG(error_message ORDER BY finished_at DESC NULLS LAST))[1],
+       (ARRAY_AGG(movie_id ORDER BY finished_at DESC NULLS LAST))[1]
+FROM latest WHERE status = 'failed'
+GROUP BY error_class
+ORDER BY count(*) DESC, error_class;
+
+-- name: throughput
+-- Conversions that succeeded in the last day: how many, and how many source seconds.
+SELECT count(*), COALESCE(sum((probe ->> 'duration')::float), 0)
+FROM hls_conversions
+WHERE status = 'succeeded' AND finished_at > now() - interval '24 hours';
+
+-- name: recent_conversions
+SELECT c.movie_id, m.title, c.run_id, c.dag_id, c.master_url, c.bytes, (c.probe ->> 'duration')::float, c.finished_at
+FROM hls_conversions c
+LEFT JOIN movies m ON m.id = c.movie_id
+WHERE c.status = 'succeeded'
+ORDER BY c.finished_at DESC
+LIMIT %(limit)s;
+
+-- name: latest_estimate
+SELECT run_id, estimate, created_at FROM hls_estimates ORDER BY created_at DESC LIMIT 1;
+
+-- name: published_movies
+-- Movies that play from a conversion now, with the MP4 they came from (for the player page).
+SELECT m.id, m.title, c.master_url, c.source_url, c.output_prefix
+FROM movies m
+JOIN hls_conversions c ON c.movie_id = m.id AND c.status = 'succeeded' AND c.master_url = m.video_url
+ORDER BY m.id;

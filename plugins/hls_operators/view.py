@@ -1,0 +1,171 @@
+"""The migration view: what the ledger says about the whole migration, as one HTML page.
+
+``load_summary`` reads the catalog (SQL in ``include/sql/view.sql``); ``render_page`` is pure, so
+the page is unit-tested without a server. ``plugins/migration_view.py`` serves it in the Airflow UI.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from hls_operators.estimate import Estimate
+from hls_operators.publishing import THUMBNAIL_DIR
+from hls_operators.sql import queries
+
+RECENT_LIMIT = 12
+
+
+@dataclass(frozen=True)
+class Failure:
+    error_class: str
+    movies: int
+    latest_message: str
+    latest_movie_id: int
+
+
+@dataclass(frozen=True)
+class Conversion:
+    movie_id: int
+    title: str
+    run_id: str
+    dag_id: str
+    master_url: str
+    bytes: int
+    source_seconds: float
+    finished_at: datetime
+
+    @property
+    def thumbnail_url(self) -> str:
+        return f"{self.master_url.rsplit('/', 1)[0]}/{THUMBNAIL_DIR}/thumb_000.jpg"
+
+
+@dataclass(frozen=True)
+class Summary:
+    converted: int
+    failed: int
+    remaining: int
+    bytes_published: int
+    converted_last_day: int
+    source_seconds_last_day: float
+    failures: list[Failure] = field(default_factory=list)
+    recent: list[Conversion] = field(default_factory=list)
+    hold: tuple[str, str, datetime] | None = None
+    estimate: tuple[str, Estimate, datetime] | None = None
+
+    @property
+    def movies_per_hour(self) -> float:
+        return self.converted_last_day / 24
+
+    @property
+    def eta_hours(self) -> float | None:
+        """Hours until every remaining movie is converted at the last day's pace (None: no pace yet)."""
+        return self.remaining / self.movies_per_hour if self.converted_last_day else None
+
+
+def load_summary(conn) -> Summary:
+    named = queries("view.sql")
+    with conn, conn.cursor() as cur:
+        cur.execute(named["totals"])
+        converted, failed, remaining, published = cur.fetchone()
+        cur.execute(named["throughput"])
+        last_day, seconds_last_day = cur.fetchone()
+        cur.execute(named["failures_by_class"])
+        failures = [Failure(*row) for row in cur.fetchall()]
+        cur.execute(named["recent_conversions"], {"limit": RECENT_LIMIT})
+        recent = [Conversion(*row[:1], row[1] or "", *row[2:]) for row in cur.fetchall()]
+        cur.execute(queries("ledger.sql")["current_hold"])
+        hold = cur.fetchone()
+        cur.execute(named["latest_estimate"])
+        row = cur.fetchone()
+    estimate = (row[0], Estimate(**row[1]), row[2]) if row else None
+    return Summary(converted, failed, remaining, int(published), last_day, seconds_last_day, failures, recent, hold, estimate)
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
+
+
+def utc(moment: datetime) -> str:
+    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def run_link(dag_id: str, run_id: str) -> str:
+    """The run's page in the Airflow 3 UI."""
+    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1d2433; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.8rem; }
+.totals { display: flex; gap: 1rem; flex-wrap: wrap; }
+.total { border: 1px solid #d5dae3; border-radius: 8px; padding: .7rem 1rem; min-width: 9rem; }
+.total b { display: block; font-size: 1.6rem; }
+.hold { background: #fdecea; border: 1px solid #e0a39c; padding: .8rem 1rem; border-radius: 8px; }
+table { border-collapse: collapse; } td, th { padding: .35rem .7rem; border-bottom: 1px solid #e3e6ec; text-align: left; }
+img.thumb { width: 128px; border-radius: 4px; display: block; }
+"""
+
+
+def render_page(summary: Summary) -> str:
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>HLS migration</title><style>{STYLE}</style></head><body>"]
+    parts.append("<h1>HLS migration</h1>")
+    if summary.hold:
+        run_id, reason, held_at = summary.hold
+        parts.append(
+            f"<p class='hold' id='hold'><b>On hold</b> since {utc(held_at)} "
+            f"(<a target='_top' href='{e(run_link('hls_migration', run_id))}'>{e(run_id)}</a>): {e(reason)}. "
+            "Scheduled runs take no new movies until a run is triggered with <code>resume</code>.</p>"
+        )
+    eta = f"{summary.eta_hours:.1f} h" if summary.eta_hours is not None else "no conversion in the last 24 h"
+    totals = [
+        ("converted", str(summary.converted)), ("failed", str(summary.failed)), ("remaining", str(summary.remaining)),
+        ("published", _bytes(summary.bytes_published)),
+        ("last 24 h", f"{summary.converted_last_day} movies, {summary.source_seconds_last_day / 3600:.2f} h of video"),
+        ("ETA", eta),
+    ]  # fmt: skip
+    parts.append("<div class='totals'>")
+    parts += [f"<div class='total' id='total-{e(name.replace(' ', '-'))}'>{e(name)}<b>{e(value)}</b></div>" for name, value in totals]
+    parts.append("</div>")
+
+    parts.append("<h2>Failures by error class</h2>")
+    if summary.failures:
+        parts.append("<table id='failures'><tr><th>class</th><th>movies</th><th>latest message</th></tr>")
+        parts += [
+            f"<tr><td>{e(f.error_class or 'unknown')}</td><td>{f.movies}</td><td>movie {f.latest_movie_id}: {e(f.latest_message or '')}</td></tr>"
+            for f in summary.failures
+        ]
+        parts.append("</table>")
+    else:
+        parts.append("<p>No movie is failing.</p>")
+
+    parts.append("<h2>Recent conversions</h2>")
+    if summary.recent:
+        parts.append("<table id='recent'><tr><th></th><th>movie</th><th>length</th><th>published</th><th>finished</th><th>run</th></tr>")
+        parts += [
+            f"<tr><td><img class='thumb' src='{e(c.thumbnail_url)}' alt=''></td>"
+            f"<td>{c.movie_id} {e(c.title)}<br><a href='{e(c.master_url)}'>master.m3u8</a></td>"
+            f"<td>{c.source_seconds:.0f} s</td><td>{_bytes(c.bytes or 0)}</td><td>{utc(c.finished_at)}</td>"
+            f"<td><a target='_top' href='{e(run_link(c.dag_id, c.run_id))}'>{e(c.run_id)}</a></td></tr>"
+            for c in summary.recent
+        ]
+        parts.append("</table>")
+    else:
+        parts.append("<p>Nothing converted yet.</p>")
+
+    parts.append("<h2>Latest dry-run estimate</h2>")
+    if summary.estimate:
+        run_id, estimate, created_at = summary.estimate
+        parts.append(f"<p>Run <a target='_top' href='{e(run_link('hls_migration', run_id))}'>{e(run_id)}</a>, {utc(created_at)}</p>")
+        parts.append("<ul id='estimate'>" + "".join(f"<li>{e(line)}</li>" for line in estimate.lines()) + "</ul>")
+    else:
+        parts.append("<p>No dry run yet: trigger <code>hls_migration</code> with <code>dry_run</code> to get one.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

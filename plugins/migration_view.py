@@ -1,0 +1,49 @@
+"""Airflow plugin: the migration view (``/hls-migration/``) in the UI's navigation.
+
+The page is served by a FastAPI app inside the api-server and shown in the UI as an external
+view. Airflow does not protect plugin endpoints by itself: the route requires a user allowed to
+read the ``hls_migration`` DAG (the UI's session cookie or a bearer token).
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+
+def build_app():
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+    from fastapi import Depends, FastAPI
+    from fastapi.responses import HTMLResponse
+    from hls_operators.hooks import CatalogHook
+    from hls_operators.view import load_summary, render_page
+
+    app = FastAPI(title="HLS migration view")
+    readers_of_the_dag = Depends(requires_access_dag("GET", param_dag_id="hls_migration"))
+
+    @app.get("/", response_class=HTMLResponse, dependencies=[readers_of_the_dag])
+    def migration_view() -> str:
+        with CatalogHook().connection() as conn:
+            return render_page(load_summary(conn))
+
+    return app
+
+
+class LazyApp:
+    """Builds the app on its first request: every task process imports the plugins too, and must
+    not pay for loading the api-server's modules."""
+
+    def __init__(self) -> None:
+        self.app = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.app is None:
+            self.app = build_app()
+        await self.app(scope, receive, send)
+
+
+class MigrationViewPlugin(AirflowPlugin):
+    name = "hls_migration_view"
+    fastapi_apps = [{"app": LazyApp(), "url_prefix": "/hls-migration", "name": "HLS migration view"}]
+    external_views = [
+        {"name": "HLS migration", "href": "/hls-migration/", "destination": "nav", "url_route": "hls-migration"}
+    ]
