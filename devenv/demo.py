@@ -1,8 +1,8 @@
 """``make demo``: convert a small demo catalog end to end and print how to watch the result.
 
-Starts SeaweedFS (left running so the HLS can be played afterwards; ``make demo-stop`` ends it),
-uses the PostgreSQL on 127.0.0.1:5432 or a private one, seeds the application's ``movies`` table,
-runs ``airflow dags test hls_migration`` and prints one line per movie.
+Starts SeaweedFS, uses the PostgreSQL on 127.0.0.1:5432 or a private one, seeds the application's
+``movies`` table, runs ``airflow dags test hls_migration``, prints one line per movie and serves the
+player page (SeaweedFS and the page stay up so the result can be watched; ``make demo-stop`` ends them).
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psycopg2
 
-from devenv import airflow_env, media, services
+from devenv import airflow_env, media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from hls_operators.storage import ObjectStore
 
@@ -25,19 +26,35 @@ STATE = REPO / ".demo"
 DATABASE = "hls_demo"
 BUCKET = "media"
 S3_PORT = 8333
-PID_FILE = STATE / "seaweedfs.pid"
+PLAYER_PORT = 8090
+PID_FILES = {"seaweedfs": STATE / "seaweedfs.pid", "player": STATE / "player.pid"}
 
 
 def stop_previous() -> None:
-    if not PID_FILE.exists():
-        return
-    try:
-        os.killpg(int(PID_FILE.read_text()), signal.SIGTERM)
-        time.sleep(2)
-        os.killpg(int(PID_FILE.read_text()), signal.SIGKILL)
-    except (ProcessLookupError, ValueError):
-        pass
-    PID_FILE.unlink(missing_ok=True)
+    for pid_file in PID_FILES.values():
+        if not pid_file.exists():
+            continue
+        try:
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+            time.sleep(1)
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+        pid_file.unlink(missing_ok=True)
+
+
+def serve_player(dsn: str, client, base_url: str) -> str:
+    """Build the player page for the converted movies and serve it, detached, from another origin
+    than the storage; returns its URL."""
+    site = player_site.build_site(STATE / "site", player_site.published_movies(dsn, client, BUCKET, base_url))
+    port = PLAYER_PORT if services.port_is_free(PLAYER_PORT) else services.free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", services.LOOPBACK, "--directory", str(site)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    PID_FILES["player"].write_text(str(process.pid))
+    services.wait_for_port(port, 30, process)
+    return f"http://{services.LOOPBACK}:{port}/"
 
 
 def demo_movies(folder: Path) -> list[SeedMovie]:
@@ -87,7 +104,7 @@ def main() -> None:
     STATE.mkdir(exist_ok=True)
     port = S3_PORT if services.port_is_free(S3_PORT) else None
     seaweed = services.start_seaweedfs(STATE / "seaweedfs", s3_port=port)
-    PID_FILE.write_text(str(seaweed.process.pid))
+    PID_FILES["seaweedfs"].write_text(str(seaweed.process.pid))
     postgres = services.connect_postgres(STATE / "postgres")
     postgres.create_database(DATABASE)
     client = seaweed.client()
@@ -113,9 +130,13 @@ def main() -> None:
     rows = report(postgres.dsn(DATABASE))
     print_report(rows)
     master = next((row[-1] for row in rows if row[2] == "succeeded"), "<master URL>")
+    player = serve_player(postgres.dsn(DATABASE), client, base_url)
     print(
         f"""
-Watch a converted movie (SeaweedFS stays up on {seaweed.endpoint} until `make demo-stop`):
+Watch the converted movies beside their MP4, with a quality menu, thumbnails and seek previews
+(the page and SeaweedFS on {seaweed.endpoint} stay up until `make demo-stop`):
+  {player}
+Or play one in any HLS player:
   ffplay {master}
   (or open a master URL in Safari, VLC or any HLS player)
 Play it in hls.js in Chromium, switch levels, seek to the end, and keep a screenshot:

@@ -11,10 +11,12 @@ import re
 import sqlite3
 import subprocess
 from pathlib import Path
+from urllib.parse import urljoin
 
+import m3u8
 import pytest
 
-from devenv import media, services
+from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests import hls_checks
 
@@ -67,6 +69,13 @@ def first_run(pipeline, catalog):
 
 def video_urls(pipeline) -> dict[int, str]:
     return dict(pipeline.query("SELECT id, video_url FROM movies"))
+
+
+def source_seconds(pipeline, movie_id: int) -> float:
+    [(duration,)] = pipeline.query(
+        "SELECT (probe->>'duration')::float FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (movie_id,)
+    )
+    return duration
 
 
 def latest_attempts(pipeline) -> dict[int, tuple]:
@@ -189,6 +198,38 @@ def test_published_hls_is_valid_and_plays(pipeline, first_run, movie_id, tmp_pat
 
 
 @pytest.mark.parametrize("movie_id", GOOD)
+def test_trick_play_and_storyboard_are_usable(pipeline, first_run, movie_id, tmp_path):
+    """Each rung has an I-frame playlist whose byte ranges, read with HTTP Range requests after the
+    segment's PAT/PMT, decode to exactly one keyframe of the rung's size; the storyboard's cues cover
+    the movie and point inside their sprite sheets."""
+    master_url = video_urls(pipeline)[movie_id]
+    master = m3u8.loads(hls_checks.fetch(master_url).body.decode(), uri=master_url)
+    assert len(master.iframe_playlists) == len(master.playlists)
+    for listed in master.iframe_playlists:
+        iframes_url = urljoin(master_url, listed.uri)
+        iframes = m3u8.loads(hls_checks.fetch(iframes_url).body.decode(), uri=iframes_url)
+        assert iframes.is_i_frames_only and iframes.is_endlist
+        entries = [(s.uri, *map(int, s.byterange.split("@"))) for s in iframes.segments]
+        psi_length = {uri: offset for uri, _length, offset in reversed(entries)}  # a segment's first keyframe
+        for uri, length, offset in [entries[0], entries[len(entries) // 2], entries[-1]]:
+            segment_url = urljoin(iframes_url, uri)
+            data = hls_checks.fetch_range(segment_url, 0, psi_length[uri]) + hls_checks.fetch_range(segment_url, offset, length)
+            frames = hls_checks.decoded_frames(data, tmp_path)
+            assert [(f["key_frame"], f["width"], f["height"]) for f in frames] == [(1, *listed.iframe_stream_info.resolution)]
+        assert sum(s.duration for s in iframes.segments) == pytest.approx(source_seconds(pipeline, movie_id), abs=0.5)
+
+    storyboard_url = urljoin(master_url, "storyboard/storyboard.vtt")
+    storyboard = hls_checks.fetch(storyboard_url)
+    assert storyboard.content_type == "text/vtt"
+    cues = re.findall(r"^(\S+) --> (\S+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)$", storyboard.body.decode(), re.MULTILINE)
+    assert cues and cues[0][0] == "00:00:00.000"
+    assert all(a[1] == b[0] for a, b in zip(cues, cues[1:]))
+    sheet_sizes = {sheet: hls_checks.image_size(urljoin(storyboard_url, sheet), tmp_path) for sheet in {c[2] for c in cues}}
+    for _start, _end, sheet, x, y, width, height in cues:
+        assert int(x) + int(width) <= sheet_sizes[sheet][0] and int(y) + int(height) <= sheet_sizes[sheet][1]
+
+
+@pytest.mark.parametrize("movie_id", GOOD)
 def test_published_movies_play_in_a_browser(pipeline, first_run, artifacts, movie_id):
     """hls.js in headless Chromium, from another origin than the storage (CORS): 3 s of playback,
     the highest and the lowest level, a seek to the end and ``ended``; a screenshot is kept."""
@@ -205,16 +246,52 @@ def test_published_movies_play_in_a_browser(pipeline, first_run, artifacts, movi
     assert screenshot.stat().st_size > 10_000
 
 
-def test_a_second_night_converts_nothing_and_does_not_retry_bad_input(pipeline, first_run):
+def test_the_player_page_plays_with_a_quality_menu_thumbnails_and_the_source_beside_it(pipeline, first_run, artifacts, tmp_path):
+    movies = player_site.published_movies(
+        pipeline.dsn, pipeline.seaweedfs.client(), pipeline.bucket, pipeline.public_base_url
+    )
+    assert sorted(m["id"] for m in movies) == sorted(GOOD)
+    site = player_site.serve_in_thread(player_site.build_site(tmp_path / "site", movies))
+    try:
+        page = f"http://127.0.0.1:{site.server_address[1]}/index.html?movie={FULL_HD}"
+        screenshot = artifacts / "player-page.png"
+        result = subprocess.run(
+            ["node", str(REPO / "player" / "check_player_page.mjs"), page, str(screenshot)],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+    finally:
+        site.shutdown()
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0 and outcome["ok"], outcome
+    assert outcome["qualities"][0] == "Auto" and len(outcome["qualities"]) == 5  # Auto + 4 rungs of the 1080p movie
+    assert outcome["level"].startswith("playing 640x360")
+    assert outcome["thumbnails"] == 10 and "storyboard/sheet_000.jpg" in outcome["tile"]
+    assert screenshot.stat().st_size > 20_000
+
+
+def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
+    """3 of the 7 movies of the first run failed: over the default 25 %, so the next scheduled run
+    takes nothing and says why."""
+    [(reason,)] = pipeline.query("SELECT reason FROM hls_hold")
+    assert reason.startswith("3 of 7 movies failed (43%, over the 25% allowed)") and "corrupt x1" in reason
+    attempts_before = pipeline.query("SELECT count(*) FROM hls_conversions")
+    result = pipeline.dags_test("hls_migration")
+    assert "the migration is on hold since" in result.stdout + result.stderr
+    assert "trigger with resume=true to go on" in result.stdout + result.stderr
+    assert pipeline.query("SELECT count(*) FROM hls_conversions") == attempts_before
+
+
+def test_a_resumed_night_converts_nothing_new_and_does_not_retry_bad_input(pipeline, first_run):
     before = video_urls(pipeline)
     attempts_before = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
-    pipeline.dags_test("hls_migration")
+    pipeline.dags_test("hls_migration", {"resume": True})
     assert video_urls(pipeline) == before
     attempts_after = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
     for movie_id in [*GOOD, CORRUPT, TEXT]:
         assert attempts_after[movie_id] == attempts_before[movie_id], movie_id
-    # A missing file may still arrive: it is tried again.
+    # A missing file may still arrive: it is tried again (and, failing alone, holds the migration again).
     assert attempts_after[MISSING] == attempts_before[MISSING] + 1
+    assert pipeline.query("SELECT reason FROM hls_hold")[0][0].startswith("1 of 1 movies failed")
 
 
 def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
@@ -230,6 +307,15 @@ def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
     listed = pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix=f"hls/movies/{LATE}/")
     assert listed.get("KeyCount", 0) == 0
     assert pipeline.query("SELECT count(*) FROM hls_claims WHERE movie_id = %s", (LATE,)) == [(0,)]
+    # The estimate, in the log and saved for the migration view: the 8 s 1080p movie, 4 rungs with audio.
+    output = result.stdout + result.stderr
+    assert f"estimate: would convert 1 movie(s): [{LATE}]" in output
+    assert re.search(r"estimate: CPU: [\d.]+ core-hours at [\d.]+ CPU-s per output megapixel-second \(measured on \d+ recent transcodes\)", output)
+    [(saved,)] = pipeline.query("SELECT estimate FROM hls_estimates")
+    assert saved["would_convert"] == [LATE] and saved["source_hours"] == pytest.approx(8 / 3600, rel=0.01)
+    [(ladder,)] = pipeline.query("SELECT ladder FROM hls_conversions WHERE movie_id = %s AND status = 'dry_run'", (LATE,))
+    assert len(ladder) == 4
+    assert saved["output_bytes"] == pytest.approx(sum(r["video_kbps"] + 128 for r in ladder) * 1000 / 8 * 8 * 1.05, rel=0.02)
 
 
 def test_force_reconverts_into_a_new_version_and_keeps_the_old_one(pipeline, first_run):
