@@ -56,11 +56,27 @@ class Estimate:
         return [
             f"would convert {len(self.would_convert)} movie(s): {self.would_convert}",
             f"would refuse {sum(len(ids) for ids in self.refused.values())} movie(s): {refused}",
-            f"source: {self.source_hours:.2f} hours",
-            f"output: {self.output_bytes / GB:.2f} GB at the ladder's bitrates",
-            f"CPU: {self.cpu_hours:.2f} core-hours at {self.cpu_seconds_per_megapixel_second:.2f} CPU-s per output megapixel-second ({source})",
+            f"source: {human_seconds(self.source_hours * 3600)} of video",
+            f"output: {human_bytes(self.output_bytes)} at the ladder's bitrates",
+            f"CPU: {human_seconds(self.cpu_hours * 3600)} of one core at {self.cpu_seconds_per_megapixel_second:.2f} CPU-s per output megapixel-second ({source})",
             f"storage: {self.storage_per_month:.2f} per month; egress: {self.egress_per_month:.2f} per month",
         ]
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def rendition_bytes(duration: float, video_kbps: float, audio_kbps: float) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-from hls_operators.estimate import Estimate
+from hls_operators.estimate import Estimate, human_bytes, human_seconds
 from hls_operators.publishing import THUMBNAIL_DIR
 from hls_operators.sql import queries
 
@@ -84,14 +84,6 @@ def load_summary(conn) -> Summary:
     return Summary(converted, failed, remaining, int(published), last_day, seconds_last_day, failures, recent, hold, estimate)
 
 
-def _bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if count < 1000 or unit == "TB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    raise AssertionError("unreachable")
-
-
 def utc(moment: datetime) -> str:
     return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
 
@@ -124,11 +116,11 @@ def render_page(summary: Summary) -> str:
             f"(<a target='_top' href='{e(run_link('hls_migration', run_id))}'>{e(run_id)}</a>): {e(reason)}. "
             "Scheduled runs take no new movies until a run is triggered with <code>resume</code>.</p>"
         )
-    eta = f"{summary.eta_hours:.1f} h" if summary.eta_hours is not None else "no conversion in the last 24 h"
+    eta = human_seconds(summary.eta_hours * 3600) if summary.eta_hours is not None else "no conversion in the last 24 h"
     totals = [
         ("converted", str(summary.converted)), ("failed", str(summary.failed)), ("remaining", str(summary.remaining)),
-        ("published", _bytes(summary.bytes_published)),
-        ("last 24 h", f"{summary.converted_last_day} movies, {summary.source_seconds_last_day / 3600:.2f} h of video"),
+        ("published", human_bytes(summary.bytes_published)),
+        ("last 24 h", f"{summary.converted_last_day} movies, {human_seconds(summary.source_seconds_last_day)} of video"),
         ("ETA", eta),
     ]  # fmt: skip
     parts.append("<div class='totals'>")
@@ -152,7 +144,7 @@ def render_page(summary: Summary) -> str:
         parts += [
             f"<tr><td><img class='thumb' src='{e(c.thumbnail_url)}' alt=''></td>"
             f"<td>{c.movie_id} {e(c.title)}<br><a href='{e(c.master_url)}'>master.m3u8</a></td>"
-            f"<td>{c.source_seconds:.0f} s</td><td>{_bytes(c.bytes or 0)}</td><td>{utc(c.finished_at)}</td>"
+            f"<td>{c.source_seconds:.0f} s</td><td>{human_bytes(c.bytes or 0)}</td><td>{utc(c.finished_at)}</td>"
             f"<td><a target='_top' href='{e(run_link(c.dag_id, c.run_id))}'>{e(c.run_id)}</a></td></tr>"
             for c in summary.recent
         ]

@@ -146,7 +146,9 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
         ["node", str(REPO / "player" / "screenshot.mjs"), f"{cluster.api}/hls-migration/", str(screenshot), cluster.token],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert shot.returncode == 0 and json.loads(shot.stdout)["status"] == 200, shot.stderr
+    rendered = json.loads(shot.stdout)
+    assert shot.returncode == 0 and rendered["status"] == 200, shot.stderr
+    assert rendered["images"] == [True] * len(MOVIES)  # every thumbnail loaded in the browser
     assert screenshot.stat().st_size > 20_000
 
 
