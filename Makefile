@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-unit clean
+.PHONY: setup system-deps demo demo-stop test test-unit bench clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -34,6 +34,11 @@ demo-stop:
 ## The whole test suite, end-to-end tests included.
 test: setup
 	$(PYTHON) -m pytest
+
+## The transcode benchmark (not part of the tests): the seed's command against the pipeline's.
+bench: setup
+	$(VENV)/bin/pip install -q -r bench/requirements.txt
+	$(PYTHON) -m bench.transcode $(BENCH_ARGS)
 
 ## Only the fast tests (no services, no pipeline runs).
 test-unit: setup

@@ -32,7 +32,7 @@ class EncodingOptions:
 
     segment_seconds: int = 6
     keyframe_seconds: int = 2
-    x264_preset: str = "veryfast"
+    x264_preset: str = "faster"
     audio_kbps: int = 128
 
 
@@ -59,44 +59,50 @@ def transcode_args(
     storyboard: StoryboardPlan | None = None,
     tiles_dir: Path | None = None,
 ) -> list[str]:
-    """One ffmpeg process: decode once, split, scale and encode every rung into its own HLS folder;
-    with a ``storyboard`` plan, the same decode also writes the storyboard's tiles to ``tiles_dir``."""
-    labels = [f"v{i}" for i in range(len(rungs))]
-    branches = len(rungs) + (1 if storyboard else 0)
+    """One ffmpeg process: decode once, split, scale and encode every rung into its own HLS folder
+    (a ``source_copy`` rung takes the source's video stream as it is); with a ``storyboard`` plan,
+    the same decode also writes the storyboard's tiles to ``tiles_dir``."""
+    encoded = [rung for rung in rungs if not rung.source_copy]
+    labels = {rung.name: f"v{i}" for i, rung in enumerate(encoded)}
+    branches = len(encoded) + (1 if storyboard else 0)
     split = f"split={branches}" + "".join(f"[s{i}]" for i in range(branches))
     graph = [f"[0:{probe.video_index}]" + ",".join([*_source_filters(probe), split])]
-    for i, rung in enumerate(rungs):
+    for i, rung in enumerate(encoded):
         # format=yuv420p: 10-bit and 4:4:4 sources become 8-bit 4:2:0, the only format every HLS player decodes.
-        graph.append(f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[{labels[i]}]")
+        graph.append(f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[{labels[rung.name]}]")
     if storyboard:
         # The first frame at or after each multiple of the interval: tile n shows n * interval,
         # without drift at fractional frame rates.
         graph.append(
-            f"[s{len(rungs)}]setpts=PTS-STARTPTS,select='gte(t,selected_n*{storyboard.interval})',"
+            f"[s{len(encoded)}]setpts=PTS-STARTPTS,select='gte(t,selected_n*{storyboard.interval})',"
             f"scale={storyboard.tile_width}:{storyboard.tile_height}:flags=bicubic,setsar=1,format=yuvj420p[tiles]"
         )
 
     gop_frames = max(1, math.ceil(probe.fps * options.keyframe_seconds))
     args = [*FFMPEG, "-progress", "pipe:1", "-nostats", *SAFE_INPUT, "-i", str(source)]
-    args += ["-filter_complex", ";".join(graph)]
-    for label, rung in zip(labels, rungs):
+    if branches:
+        args += ["-filter_complex", ";".join(graph)]
+    for rung in rungs:
         rung_dir = out_dir / rung.name
-        args += ["-map", f"[{label}]"]
+        args += ["-map", f"0:{probe.video_index}" if rung.source_copy else f"[{labels[rung.name]}]"]
         if probe.audio_index is not None:
             args += ["-map", f"0:{probe.audio_index}"]
-        args += [
-            "-c:v", "libx264",
-            "-preset", options.x264_preset,
-            "-profile:v", "high",
-            "-b:v", f"{rung.video_kbps}k",
-            "-maxrate", f"{rung.maxrate_kbps}k",
-            "-bufsize", f"{rung.bufsize_kbps}k",
-            # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
-            # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
-            "-force_key_frames", f"expr:gte(t,n_forced*{options.keyframe_seconds})",
-            "-g", str(gop_frames),
-            "-sc_threshold", "0",
-        ]  # fmt: skip
+        if rung.source_copy:
+            args += ["-c:v", "copy"]
+        else:
+            args += [
+                "-c:v", "libx264",
+                "-preset", options.x264_preset,
+                "-profile:v", "high",
+                "-b:v", f"{rung.video_kbps}k",
+                "-maxrate", f"{rung.maxrate_kbps}k",
+                "-bufsize", f"{rung.bufsize_kbps}k",
+                # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
+                # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
+                "-force_key_frames", f"expr:gte(t,n_forced*{options.keyframe_seconds})",
+                "-g", str(gop_frames),
+                "-sc_threshold", "0",
+            ]  # fmt: skip
         if probe.audio_index is not None:
             # Stereo AAC-LC at 48 kHz: surround or odd sample rates break playback in some browsers.
             args += ["-c:a", "aac", "-profile:a", "aac_low", "-ac", "2", "-ar", "48000", "-b:a", f"{options.audio_kbps}k"]
@@ -114,6 +120,15 @@ def transcode_args(
         args += ["-map", "[tiles]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2", "-start_number", "0",
                  str(tiles_dir / STORYBOARD_TILE_PATTERN)]  # fmt: skip
     return args
+
+
+def stream_packets_args(source: Path, video_index: int) -> list[str]:
+    """The video stream's profile and aspect, and every packet's time and flags: demuxing only, no
+    decoding, so it reads a whole movie in seconds."""
+    return [
+        "ffprobe", *QUIET, *SAFE_INPUT, "-select_streams", str(video_index),
+        "-show_entries", "stream=profile,sample_aspect_ratio:packet=pts_time,flags", "-of", "json", str(source),
+    ]  # fmt: skip
 
 
 def keyframe_index_args(segment_names: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ its own size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
@@ -37,6 +38,7 @@ class Rung:
     width: int
     height: int
     video_kbps: int
+    source_copy: bool = False  # the source's own video stream, copied: no decode or encode
 
     @property
     def maxrate_kbps(self) -> int:
@@ -51,7 +53,10 @@ class Rung:
 
     @classmethod
     def from_dict(cls, data: dict) -> Rung:
-        return cls(name=data["name"], width=data["width"], height=data["height"], video_kbps=data["video_kbps"])
+        return cls(
+            name=data["name"], width=data["width"], height=data["height"], video_kbps=data["video_kbps"],
+            source_copy=bool(data.get("source_copy", False)),
+        )  # fmt: skip
 
 
 def parse_ladder(text: str) -> list[RungSpec]:
@@ -121,3 +126,40 @@ def snap_frame_rate(rate: Fraction) -> Fraction:
     if abs(nearest - rate) / nearest <= Fraction(1, 20):
         return nearest
     return Fraction(max(1, round(rate)))
+
+
+COPYABLE_PROFILES = {"High", "Main", "Constrained Baseline"}
+
+
+def copy_refusal(
+    *, codec: str, profile: str, pix_fmt: str, sample_aspect_ratio: str, interlaced: bool, variable_frame_rate: bool,
+    rotation: int, size: tuple[int, int], video_kbps: int | None, frame_rate: Fraction, packets_per_second: float,
+    keyframe_times: list[float], duration: float, rung: Rung, segment_seconds: int,
+) -> str | None:  # fmt: skip
+    """Why ``rung`` cannot be the source's video stream copied as it is, or None when it can.
+
+    Copying costs almost nothing, but only a stream that any HLS player decodes, at the rung's
+    size and within its bitrate cap, with a keyframe exactly on every segment boundary (so that the
+    copied rung is cut where the encoded rungs are), may be published untouched.
+    """
+    frame = 1 / float(frame_rate)
+    checks = [
+        (codec == "h264", f"codec {codec}, not H.264"),
+        (profile in COPYABLE_PROFILES, f"H.264 profile {profile}"),
+        (pix_fmt == "yuv420p", f"pixel format {pix_fmt}, not 8-bit 4:2:0"),
+        (sample_aspect_ratio in ("1:1", "0:1", "N/A", ""), f"non-square pixels ({sample_aspect_ratio})"),
+        (not interlaced and not variable_frame_rate and rotation == 0, "interlaced, variable frame rate or rotated"),
+        (size == (rung.width, rung.height), f"{size[0]}x{size[1]} is not the rung's {rung.width}x{rung.height}"),
+        (video_kbps is not None and video_kbps <= rung.maxrate_kbps, f"{video_kbps} kbit/s is over the rung's cap"),
+        (abs(packets_per_second - float(frame_rate)) <= 0.01 * float(frame_rate), "the frame rate changes on output"),
+    ]
+    for passed, reason in checks:
+        if not passed:
+            return reason
+    origin = min(keyframe_times, default=0.0)
+    keys = sorted(t - origin for t in keyframe_times)
+    for boundary in range(0, math.ceil(duration / segment_seconds)):
+        at = boundary * segment_seconds
+        if not any(abs(t - at) < frame / 2 for t in keys):
+            return f"no keyframe at {at} s, a segment boundary"
+    return None

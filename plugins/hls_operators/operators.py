@@ -142,7 +142,7 @@ class ProbeOperator(MovieStepOperator):
         self.log.info(
             "movie %s: %s %dx%d %s fps, %.1f s, audio %s; ladder %s",
             job.movie_id, p.video_codec, p.width, p.height, p.frame_rate, p.duration, p.audio_codec or "none",
-            ", ".join(f"{r.name} {r.width}x{r.height} {r.video_kbps}k" for r in job.ladder),
+            ", ".join(f"{r.name} {r.width}x{r.height} " + ("copied" if r.source_copy else f"{r.video_kbps}k") for r in job.ladder),
         )  # fmt: skip
         fields = {
             "probe": p.to_dict(),

@@ -32,7 +32,7 @@ class Settings:
     ladder: str = DEFAULT_LADDER
     segment_seconds: int = 6
     keyframe_seconds: int = 2
-    x264_preset: str = "veryfast"
+    x264_preset: str = "faster"
     audio_bitrate_kbps: int = 128
     thumbnail_count: int = 10
     thumbnail_width: int = 640
@@ -55,11 +55,12 @@ class Settings:
     wave_size: int = 50
     max_failure_rate: float = 0.25
     # The dry run's estimate: prices in your currency, and the speed assumed before any is measured
-    # (a 4-rung 1080p ladder at veryfast took 1.6 CPU-s per output megapixel-second on 2 cores).
+    # (a 4-rung 1080p ladder took 1.6 CPU-s per output megapixel-second at veryfast on 2 cores,
+    # and faster costs about 1.3 times that in bench/transcode.py).
     storage_price_per_gb_month: float = 0.015
     egress_price_per_gb: float = 0.0
     views_per_movie_month: float = 10.0
-    cpu_seconds_per_megapixel_second: float = 1.6
+    cpu_seconds_per_megapixel_second: float = 2.0
 
     @classmethod
     def from_values(cls, values: Mapping[str, object]) -> Settings:

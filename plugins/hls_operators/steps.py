@@ -12,14 +12,14 @@ import logging
 import shutil
 import tarfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 from hls_operators import commands, publishing
 from hls_operators.errors import ErrorClass, MigrationError
 from hls_operators.ffmpeg import Progress, run_ffmpeg, run_ffprobe
-from hls_operators.ladder import Rung, plan_ladder
+from hls_operators.ladder import Rung, copy_refusal, plan_ladder
 from hls_operators.playlists import (
     AUDIO_AAC_LC,
     IFrameVariant,
@@ -127,10 +127,32 @@ def probe_source(path: Path) -> ProbeResult:
 def probe_movie(
     *, movie_id: int, source_url: str, expected_url: str, version: str, store: ObjectStore, settings: Settings, work: Path
 ) -> MovieJob:
-    probe = probe_source(_fetch(source_url, work, store, settings))
+    source = _fetch(source_url, work, store, settings)
+    probe = probe_source(source)
     check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
+    if copy_reason(source, probe, ladder[0], settings.segment_seconds) is None:
+        ladder[0] = replace(ladder[0], source_copy=True)
     return MovieJob(movie_id, source_url, expected_url, version, probe, ladder)
+
+
+def copy_reason(source: Path, probe: ProbeResult, rung: Rung, segment_seconds: int) -> str | None:
+    """Why the top rung must be encoded rather than copied from the source (None: it may be copied)."""
+    if probe.video_codec != "h264" or (probe.width, probe.height) != (rung.width, rung.height):
+        return "not H.264 at the rung's size"  # the common case, decided without reading the packets
+    completed = run_ffprobe(commands.stream_packets_args(source, probe.video_index), timeout=600)
+    if completed.returncode != 0:
+        return f"cannot read the packets: {completed.stderr.strip()}"
+    found = json.loads(completed.stdout)
+    stream = found["streams"][0]
+    times = [(float(p["pts_time"]), "K" in p.get("flags", "")) for p in found["packets"] if p.get("pts_time") not in (None, "N/A")]
+    return copy_refusal(
+        codec=probe.video_codec, profile=stream.get("profile", ""), pix_fmt=probe.pix_fmt,
+        sample_aspect_ratio=stream.get("sample_aspect_ratio", "N/A"), interlaced=probe.interlaced,
+        variable_frame_rate=probe.variable_frame_rate, rotation=probe.rotation, size=(probe.width, probe.height),
+        video_kbps=probe.video_kbps, frame_rate=probe.fps, packets_per_second=len(times) / probe.duration,
+        keyframe_times=[t for t, key in times if key], duration=probe.duration, rung=rung, segment_seconds=segment_seconds,
+    )  # fmt: skip
 
 
 def estimated_output_bytes(job: MovieJob, audio_kbps: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 import subprocess
 import uuid
@@ -161,3 +162,54 @@ def test_thumbnail_and_contact_sheet_commands_produce_images(folder, tmp_path):
     run_ffmpeg(commands.contact_sheet_args(tmp_path, 3, tmp_path / "sheet.jpg"), label="c", timeout=60)
     assert all((tmp_path / f"thumb_{i:03d}.jpg").read_bytes()[:2] == b"\xff\xd8" for i in range(3))
     assert (tmp_path / "sheet.jpg").stat().st_size > 0
+
+
+def compliant_source(path: Path, *, gop_seconds: int) -> Path:
+    """720p30 H.264 High, capped under the 720p rung's limit, a closed GOP of ``gop_seconds``."""
+    subprocess.run(
+        [*hostile_media.FFMPEG, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=13",
+         "-f", "lavfi", "-i", "sine=duration=13", "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high",
+         "-pix_fmt", "yuv420p", "-b:v", "1500k", "-maxrate", "2000k", "-bufsize", "4000k",
+         "-g", str(30 * gop_seconds), "-keyint_min", str(30 * gop_seconds), "-sc_threshold", "0",
+         "-c:a", "aac", "-movflags", "+faststart", str(path)], check=True,
+    )  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize(("gop_seconds", "copied"), [(2, True), (4, False)])
+def test_a_compliant_top_rung_is_copied_and_cut_where_the_encoded_rungs_are(gop_seconds, copied, store, tmp_path):
+    source = compliant_source(tmp_path / "mezzanine.mp4", gop_seconds=gop_seconds)
+    store.upload_file(source, "uploads/mezzanine.mp4")
+    settings = settings_for(store)
+    url = f"s3://{store.bucket}/uploads/mezzanine.mp4"
+    for step in ("p", "t", "out"):
+        (tmp_path / step).mkdir()
+    job = probe_movie(movie_id=5, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p")
+    assert [r.source_copy for r in job.ladder] == [copied, False, False]  # 720p, 480p, 360p
+    transcode_movie(job, store=store, settings=settings, work=tmp_path / "t", log=logging.getLogger())
+    store.download_file("hls-work/5/v1/renditions.tar", tmp_path / "r.tar")
+    subprocess.run(["tar", "-xf", str(tmp_path / "r.tar"), "-C", str(tmp_path / "out")], check=True)
+    cuts = []
+    for rung in job.ladder:
+        playlist = (tmp_path / "out" / rung.name / "index.m3u8").read_text()
+        cuts.append(re.findall(r"#EXTINF:([\d.]+)", playlist))
+        segments = sorted((tmp_path / "out" / rung.name).glob("seg_*.ts"))
+        assert all(first_frame_is_keyframe(segment) for segment in segments)
+    assert cuts[0] == cuts[1] == cuts[2] and [float(d) for d in cuts[0]] == [6.0, 6.0, 1.0]
+    # The copied rung carries the source's own pictures, bit for bit; an encoded one never does.
+    assert (decoded_md5(source) == decoded_md5(tmp_path / "out" / "720p" / "index.m3u8")) == copied
+
+
+def first_frame_is_keyframe(segment: Path) -> bool:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_entries", "frame=key_frame",
+         "-of", "csv=p=0", str(segment)], capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout.split(",")[0].strip() == "1"
+
+
+def decoded_md5(path: Path) -> str:
+    result = subprocess.run(
+        [*hostile_media.FFMPEG, "-i", str(path), "-map", "0:v", "-f", "md5", "-"], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()

@@ -12,7 +12,7 @@ from hls_operators.commands import (
     thumbnail_times,
     transcode_args,
 )
-from hls_operators.ladder import parse_ladder, plan_ladder
+from hls_operators.ladder import Rung, parse_ladder, plan_ladder
 from hls_operators.probe import ProbeResult
 from hls_operators.trickplay import StoryboardPlan
 
@@ -117,3 +117,15 @@ def test_keyframes_are_indexed_from_the_segments_read_back_to_back():
     args = keyframe_index_args(["seg_00000.ts", "seg_00001.ts"])
     assert "concat:seg_00000.ts|seg_00001.ts" in args
     assert option_values(args, "-protocol_whitelist") == ["file,concat"]
+
+
+def test_a_copied_rung_maps_the_source_stream_and_is_not_encoded():
+    probe = make_probe()
+    rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
+    rungs[0] = Rung("1080p", 1920, 1080, 5000, source_copy=True)
+    args = transcode_args(Path("/in/s.mp4"), Path("/out"), probe, rungs, EncodingOptions())
+    [graph] = option_values(args, "-filter_complex")
+    assert "split=1[s0]" in graph and "scale=1920:1080" not in graph
+    assert option_values(args, "-map")[:3] == ["0:1", "0:0", "[v0]"]
+    assert option_values(args, "-c:v") == ["copy", "libx264"]
+    assert option_values(args, "-hls_segment_filename") == ["/out/1080p/seg_%05d.ts", "/out/360p/seg_%05d.ts"]

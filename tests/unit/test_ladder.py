@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from hls_operators.ladder import Rung, choose_frame_rate, parse_ladder, plan_ladder
+from hls_operators.ladder import Rung, choose_frame_rate, copy_refusal, parse_ladder, plan_ladder
 from hls_operators.settings import DEFAULT_LADDER
 
 SPECS = parse_ladder(DEFAULT_LADDER)
@@ -84,3 +84,36 @@ def test_ladder_is_sorted_highest_first():
 )
 def test_frame_rate_is_kept_up_to_60(avg, nominal, expected):
     assert choose_frame_rate(avg, nominal) == expected
+
+
+def compliant(**changes):
+    values = dict(
+        codec="h264", profile="High", pix_fmt="yuv420p", sample_aspect_ratio="1:1", interlaced=False,
+        variable_frame_rate=False, rotation=0, size=(1280, 720), video_kbps=2500, frame_rate=Fraction(30),
+        packets_per_second=30.0, keyframe_times=[1.4 + 2 * i for i in range(7)], duration=13.0,
+        rung=Rung("720p", 1280, 720, 2800), segment_seconds=6,
+    )  # fmt: skip
+    values.update(changes)
+    return copy_refusal(**values)
+
+
+def test_a_compliant_source_may_be_copied_as_the_top_rung():
+    assert compliant() is None  # keyframes every 2 s from the first packet's time on
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"codec": "hevc"}, "codec hevc"),
+        ({"profile": "High 10"}, "profile High 10"),
+        ({"pix_fmt": "yuv420p10le"}, "not 8-bit 4:2:0"),
+        ({"sample_aspect_ratio": "4:3"}, "non-square"),
+        ({"interlaced": True}, "interlaced"),
+        ({"size": (1280, 718)}, "not the rung's 1280x720"),
+        ({"video_kbps": 3200}, "over the rung's cap"),  # cap: 2800 x 1.1
+        ({"packets_per_second": 60.0}, "frame rate changes"),
+        ({"keyframe_times": [1.4 + 4 * i for i in range(4)]}, "no keyframe at 6 s"),  # a 4 s GOP misses 6 s
+    ],
+)
+def test_anything_else_is_encoded(change, reason):
+    assert reason in compliant(**change)

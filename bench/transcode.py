@@ -1,0 +1,264 @@
+"""Transcode benchmark: the seed's ffmpeg command against the pipeline's transcode step, in one run.
+
+    make bench                       # 60 s synthetic 1080p source plus the CC0 clips
+    python -m bench.transcode --seconds 10 --sources synthetic
+
+For each source, both variants run one after the other on the same machine; every figure is also
+given as a ratio to the baseline measured in the same run. Quality is VMAF (libvmaf from the ffmpeg
+that PyPI's imageio-ffmpeg ships; Debian's ffmpeg has none) of each rung, upscaled to the source's
+size, against the source. Prints a table and writes ``bench/results/transcode-<time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from devenv import media
+from hls_operators import commands, steps
+from hls_operators.ladder import Rung, plan_ladder
+from hls_operators.playlists import parse_media_playlist
+from hls_operators.settings import Settings
+from hls_operators.trickplay import StoryboardPlan
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VMAF_SUBSAMPLE = 3  # score every 3rd frame: a third of the time, within a fraction of a point
+
+# The seed's command, as its description gives it: three fixed rungs (scaled to 1080p, 720p and
+# 480p whatever the source), preset medium, a 2 s GOP, and the audio encoded once per rung.
+SEED_RUNGS = [("1080p", 1920, 1080, 5000), ("720p", 1280, 720, 2800), ("480p", 854, 480, 1400)]
+
+
+def seed_command(source: Path, out: Path) -> list[str]:
+    split = "split=3" + "".join(f"[v{i}]" for i in range(3))
+    graph = [f"[0:v]{split}"] + [f"[v{i}]scale=w={w}:h={h}[v{i}out]" for i, (_, w, h, _) in enumerate(SEED_RUNGS)]
+    args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-filter_complex", ";".join(graph)]
+    for i, (_, _, _, kbps) in enumerate(SEED_RUNGS):
+        args += [
+            "-map", f"[v{i}out]", f"-c:v:{i}", "libx264", f"-b:v:{i}", f"{kbps}k",
+            f"-maxrate:v:{i}", f"{round(kbps * 1.07)}k", f"-bufsize:v:{i}", f"{round(kbps * 1.5)}k",
+            "-preset", "medium", "-g", "48", "-sc_threshold", "0", "-keyint_min", "48",
+        ]  # fmt: skip
+    for i in range(3):
+        args += ["-map", "a:0", f"-c:a:{i}", "aac", f"-b:a:{i}", "128k", "-ac", "2"]
+    args += [
+        "-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod", "-hls_flags", "independent_segments",
+        "-hls_segment_type", "mpegts", "-hls_segment_filename", str(out / "%v" / "seg_%03d.ts"),
+        "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(f"v:{i},a:{i},name:{n}" for i, (n, *_) in enumerate(SEED_RUNGS)),
+        str(out / "%v" / "index.m3u8"),
+    ]  # fmt: skip
+    return args
+
+
+@dataclass
+class Usage:
+    wall: float = 0.0
+    cpu: float = 0.0
+    max_rss: int = 0  # bytes, of the largest process
+
+    def add(self, other: Usage) -> None:
+        self.wall += other.wall
+        self.cpu += other.cpu
+        self.max_rss = max(self.max_rss, other.max_rss)
+
+
+def measured(args: list[str], cwd: Path | None = None) -> Usage:
+    """Run a command; its own wall time, CPU time and peak RSS (``wait4`` on that one process)."""
+    started = time.monotonic()
+    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, rusage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{args[0]} exited with {process.returncode}: {process.stderr.read().decode()[-2000:]}")
+    return Usage(time.monotonic() - started, rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss * 1024)
+
+
+@dataclass
+class Result:
+    variant: str
+    source: str
+    source_seconds: float
+    usage: Usage
+    temp_bytes: int
+    rungs: dict[str, dict] = field(default_factory=dict)  # name -> {height, kbps, bytes, vmaf}
+
+    @property
+    def realtime(self) -> float:
+        return self.source_seconds / self.usage.wall
+
+    @property
+    def cpu_per_source_minute(self) -> float:
+        return self.usage.cpu / (self.source_seconds / 60)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def rung_bytes(rung_dir: Path) -> int:
+    return sum((rung_dir / s.uri).stat().st_size for s in parse_media_playlist((rung_dir / "index.m3u8").read_text()))
+
+
+def run_seed(source: Path, duration: float, work: Path) -> Result:
+    out = work / "seed"
+    usage = measured(seed_command(source, out))
+    rungs = {
+        name: {"height": h, "kbps": kbps, "bytes": rung_bytes(out / name), "dir": str(out / name)}
+        for name, _, h, kbps in SEED_RUNGS
+    }
+    return Result("seed command (baseline)", source.name, duration, usage, folder_bytes(out), rungs)
+
+
+def run_pipeline(source: Path, duration: float, work: Path, preset: str | None = None) -> Result:
+    """The probe and transcode steps as shipped, minus their storage hand-offs: the ladder plan
+    (with the copy decision), the ffmpeg command, the I-frame indexes, the storyboard and the hand-off
+    tar, with the default settings (or another x264 preset)."""
+    settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid", "x264_preset": preset})
+    started = time.monotonic()
+    probe = steps.probe_source(source)
+    ladder: list[Rung] = plan_ladder(probe.width, probe.height, settings.rungs)
+    if steps.copy_reason(source, probe, ladder[0], settings.segment_seconds) is None:
+        ladder[0] = replace(ladder[0], source_copy=True)
+    planning = Usage(time.monotonic() - started, 0.0, 0)
+    out, tiles = work / "pipeline" / "renditions", work / "pipeline" / "tiles"
+    for rung in ladder:
+        (out / rung.name).mkdir(parents=True)
+    tiles.mkdir()
+    top = ladder[0]
+    plan = StoryboardPlan.for_source(top.width, top.height, interval=settings.storyboard_interval_seconds, tile_width=settings.storyboard_tile_width)
+    options = commands.EncodingOptions(settings.segment_seconds, settings.keyframe_seconds, settings.x264_preset, settings.audio_bitrate_kbps)
+    usage = measured(commands.transcode_args(source, out, probe, ladder, options, plan, tiles))
+    usage.add(planning)
+    cpu_before, started = steps_cpu(), time.monotonic()
+    for rung in ladder:
+        steps.write_iframe_index(out / rung.name, probe.duration)
+    steps.assemble_storyboard(plan, tiles, out / "storyboard", probe.duration, logging.getLogger("bench"))
+    steps._pack(out, work / "pipeline" / steps.RENDITIONS_TAR)
+    usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, 0))
+    rungs = {
+        r.name: {"height": r.height, "kbps": r.video_kbps, "bytes": rung_bytes(out / r.name), "dir": str(out / r.name),
+                 "copied": r.source_copy}
+        for r in ladder
+    }  # fmt: skip
+    return Result(f"pipeline transcode ({settings.x264_preset})", source.name, duration, usage, folder_bytes(work / "pipeline"), rungs)
+
+
+def steps_cpu() -> float:
+    """CPU time of this process and its finished children (the post-processing's ffprobe and ffmpeg)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def vmaf(ffmpeg9: str, rung_dir: Path, source: Path, width: int, height: int, log_path: Path) -> float:
+    graph = (
+        f"[0:v]setpts=PTS-STARTPTS,scale={width}:{height}:flags=bicubic,format=yuv420p[distorted];"
+        f"[1:v]setpts=PTS-STARTPTS,format=yuv420p[reference];"
+        f"[distorted][reference]libvmaf=n_subsample={VMAF_SUBSAMPLE}:n_threads={os.cpu_count()}:log_fmt=json:log_path={log_path}"
+    )
+    subprocess.run(
+        [ffmpeg9, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(rung_dir / "index.m3u8"), "-i", str(source),
+         "-filter_complex", graph, "-f", "null", "-"], check=True,
+    )  # fmt: skip
+    return json.loads(log_path.read_text())["pooled_metrics"]["vmaf"]["mean"]
+
+
+def synthetic_source(folder: Path, seconds: int) -> Path:
+    """1080p30 testsrc2 with temporal noise (so that it is not trivially easy to encode) and a tone,
+    delivered the way a platform's mezzanine often is: H.264 High 4:2:0, a closed 2 s GOP and a
+    capped 4.5 Mbit/s, which the pipeline may publish as its 1080p rung without re-encoding."""
+    path = folder / f"synthetic-1080p-{seconds}s.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds},noise=alls=12:allf=t",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+         "-b:v", "4500k", "-maxrate", "5000k", "-bufsize", "10000k", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+         "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(path)], check=True,
+    )  # fmt: skip
+    return path
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}x" if baseline else "-"
+
+
+def report(results: list[Result]) -> None:
+    header = f"{'source':<26} {'variant':<30} {'x realtime':>14} {'CPU s/src min':>16} {'peak RSS MB':>16} {'temp MB':>12}"
+    print("\n" + header + "\n" + "-" * len(header))
+    for source in dict.fromkeys(r.source for r in results):
+        baseline, *others = [r for r in results if r.source == source]
+        for r in [baseline, *others]:
+            print(
+                f"{source:<26} {r.variant:<30} {r.realtime:>7.2f} {ratio(r.realtime, baseline.realtime):>6} "
+                f"{r.cpu_per_source_minute:>9.0f} {ratio(r.cpu_per_source_minute, baseline.cpu_per_source_minute):>6} "
+                f"{r.usage.max_rss / 1e6:>9.0f} {ratio(r.usage.max_rss, baseline.usage.max_rss):>6} "
+                f"{r.temp_bytes / 1e6:>6.0f} {ratio(r.temp_bytes, baseline.temp_bytes):>5}"
+            )
+        print(f"{'':<26} per rung: {'rung':<6} {'variant':<30} {'kbit/s':>8} {'VMAF':>6} {'vs baseline':>12}")
+        for r in [baseline, *others]:
+            for name, rung in r.rungs.items():
+                same = baseline.rungs.get(name)
+                delta = f"{rung['vmaf'] - same['vmaf']:+.2f}" if same and rung.get("vmaf") is not None and same.get("vmaf") is not None else ""
+                kbps = rung["bytes"] * 8 / r.source_seconds / 1000
+                vmaf_text = f"{rung['vmaf']:.2f}" if rung.get("vmaf") is not None else "-"
+                copied = " (copied)" if rung.get("copied") else ""
+                print(f"{'':<36} {name:<6} {r.variant:<30} {kbps:>8.0f} {vmaf_text:>6} {delta:>12}{copied}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60, help="length of the synthetic source")
+    parser.add_argument("--sources", default="synthetic,flower.mp4,friday.mp4", help="synthetic and/or CC0 clip names")
+    parser.add_argument("--no-vmaf", action="store_true", help="skip the quality measurement")
+    parser.add_argument("--presets", default="", help="more x264 presets to run the pipeline with, e.g. faster,fast")
+    args = parser.parse_args()
+    ffmpeg9 = None
+    if not args.no_vmaf:
+        import imageio_ffmpeg  # bench/requirements.txt
+
+        ffmpeg9 = imageio_ffmpeg.get_ffmpeg_exe()
+
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="hls-bench-") as scratch:
+        scratch_dir = Path(scratch)
+        for name in args.sources.split(","):
+            source = synthetic_source(scratch_dir, args.seconds) if name == "synthetic" else media.CC0_CLIPS[name]
+            probe = steps.probe_source(source)
+            print(f"{name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s", flush=True)
+            runners = [run_seed, run_pipeline] + [
+                functools.partial(run_pipeline, preset=preset) for preset in filter(None, args.presets.split(","))
+            ]
+            for index, runner in enumerate(runners):
+                work = scratch_dir / f"{source.stem}-{index}"
+                work.mkdir()
+                result = runner(source, probe.duration, work)
+                print(f"  {result.variant}: {result.usage.wall:.1f} s wall, {result.usage.cpu:.1f} CPU-s", flush=True)
+                if ffmpeg9:
+                    for rung_name, rung in result.rungs.items():
+                        rung["vmaf"] = vmaf(ffmpeg9, Path(rung["dir"]), source, probe.width, probe.height, work / f"vmaf-{rung_name}.json")
+                for rung in result.rungs.values():
+                    rung.pop("dir")
+                results.append(result)
+                shutil.rmtree(work)
+    report(results)
+    RESULTS.mkdir(exist_ok=True)
+    target = RESULTS / f"transcode-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    machine = {"cores": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
+    payload = {"machine": machine, "results": [{**asdict(r), "realtime": r.realtime, "cpu_per_source_minute": r.cpu_per_source_minute} for r in results]}
+    target.write_text(json.dumps(payload, indent=2))
+    print(f"\nwritten: {target}")
+
+
+if __name__ == "__main__":
+    main()
