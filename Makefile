@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-unit bench clean
+.PHONY: setup system-deps demo demo-stop test test-unit bench bench-overheads clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -39,6 +39,10 @@ test: setup
 bench: setup
 	$(VENV)/bin/pip install -q -r bench/requirements.txt
 	$(PYTHON) -m bench.transcode $(BENCH_ARGS)
+
+## What Airflow, storage and the database add per movie; upload concurrency; selection at 100,000 movies.
+bench-overheads: setup
+	$(PYTHON) -m bench.overheads $(BENCH_ARGS)
 
 ## Only the fast tests (no services, no pipeline runs).
 test-unit: setup

@@ -20,6 +20,9 @@ WITH picked AS (
         END AS source_url
     ) src
     WHERE src.source_url IS NOT NULL
+      -- Implied by the line above without force; spelled out so that the planner walks the partial
+      -- index hls_movies_to_convert (schema.sql) in order and stops at the limit.
+      AND (%(force)s OR m.video_url ~* '\.mp4(\?.*)?$')
       AND (CASE WHEN %(movie_ids)s::bigint[] IS NULL THEN m.is_active
                 ELSE m.id = ANY(%(movie_ids)s::bigint[]) END)
       AND (%(force)s OR NOT EXISTS (

@@ -28,6 +28,13 @@ CREATE TABLE IF NOT EXISTS hls_conversions (
 );
 CREATE INDEX IF NOT EXISTS hls_conversions_movie_status ON hls_conversions (movie_id, status);
 
+-- The queue of movies still on an MP4, oldest first: selection reads 50 rows of it instead of
+-- sorting the whole catalog. An index on the application's table (no column is added); a converted
+-- movie leaves it when its video_url flips. On a very large catalog, create it beforehand with
+-- CREATE INDEX CONCURRENTLY, so that building it never blocks the application's writes.
+CREATE INDEX IF NOT EXISTS hls_movies_to_convert ON movies (created_at, id)
+    WHERE is_active AND video_url ~* '\.mp4(\?.*)?$';
+
 -- Which run currently owns which movie. A claim expires so that a crashed run's movies come back.
 CREATE TABLE IF NOT EXISTS hls_claims (
     movie_id     bigint PRIMARY KEY,

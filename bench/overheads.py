@@ -1,0 +1,173 @@
+"""What the pipeline adds around ffmpeg, measured on real services in one run:
+
+- per movie: a whole ``airflow dags test`` run for one movie, minus its transcode step (Airflow,
+  storage hand-offs, probing, thumbnails, upload, verification and the database), for a 1-minute
+  and a 10-minute source;
+- uploads: one movie's worth of segments to SeaweedFS with ``hls_upload_concurrency`` parallel
+  uploads against one at a time;
+- selection: the claim query on a 100,000-movie catalog with a ledger, run and rolled back.
+
+    make bench-overheads
+    python -m bench.overheads --size 1280x720 --minutes 1,10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg2
+
+from devenv import airflow_env, media, services
+from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators import catalog
+from hls_operators.settings import Settings
+from hls_operators.sql import sql_file
+from hls_operators.storage import ObjectStore
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BUCKET = "bench"
+
+
+def per_movie_overhead(seaweed, postgres, scratch: Path, size: tuple[int, int], minutes: list[float]) -> list[dict]:
+    database = "hls_bench_overheads"
+    postgres.create_database(database)
+    client = seaweed.client()
+    services.create_bucket(client, BUCKET)
+    base_url = f"{seaweed.endpoint}/{BUCKET}"
+    env = airflow_env.airflow_env(
+        scratch / "airflow", catalog_conn=postgres.airflow_connection(database),
+        storage_conn=seaweed.airflow_connection(), variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
+    )  # fmt: skip
+    airflow_env.migrate(env)
+    results = []
+    for movie_id, length in enumerate(minutes, start=1):
+        source = media.generate_movie(scratch / f"{movie_id}.mp4", width=size[0], height=size[1], seconds=length * 60, noise=True)
+        seed_catalog(postgres.dsn(database), client, bucket=BUCKET, public_base_url=base_url,
+                     movies=[SeedMovie(movie_id, f"{length} min", source)])  # fmt: skip
+        started = time.monotonic()
+        airflow_env.airflow(env, "dags", "test", "hls_migration", "-c", json.dumps({"movie_ids": [movie_id]}))
+        wall = time.monotonic() - started
+        conn = psycopg2.connect(postgres.dsn(database))
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT status, steps FROM hls_conversions WHERE movie_id = %s ORDER BY id DESC LIMIT 1", (movie_id,))
+            status, steps = cur.fetchone()
+        conn.close()
+        transcode = steps["transcode"]["seconds"]
+        results.append({
+            "source_minutes": length, "size": f"{size[0]}x{size[1]}", "status": status, "run_wall_s": round(wall, 1),
+            "transcode_s": round(transcode, 1), "overhead_s": round(wall - transcode, 1),
+            "overhead_share": round((wall - transcode) / wall, 4),
+            "steps_s": {name: round(step.get("seconds", 0), 1) for name, step in steps.items()},
+        })  # fmt: skip
+        print(f"  {length} min: run {wall:.0f} s, transcode {transcode:.0f} s, overhead {wall - transcode:.0f} s "
+              f"({(wall - transcode) / wall:.1%})", flush=True)  # fmt: skip
+    return results
+
+
+def upload_speedup(seaweed, scratch: Path, segments: int, segment_bytes: int) -> dict:
+    concurrency = Settings.from_values({"bucket": BUCKET, "public_base_url": "http://x"}).upload_concurrency
+    folder = scratch / "segments"
+    folder.mkdir()
+    files = []
+    for index in range(segments):
+        path = folder / f"seg_{index:05d}.ts"
+        path.write_bytes(os.urandom(segment_bytes))
+        files.append(path)
+    store = ObjectStore(seaweed.client(), BUCKET)
+    timings = {}
+    for parallel in (1, concurrency):
+        started = time.monotonic()
+        store.upload_many([(p, f"upload-bench/{parallel}/{p.name}", {"ContentType": "video/mp2t"}) for p in files], parallel)
+        timings[parallel] = time.monotonic() - started
+    mb = segments * segment_bytes / 1e6
+    result = {
+        "segments": segments, "megabytes": mb, "sequential_s": round(timings[1], 2),
+        "concurrency": concurrency, "parallel_s": round(timings[concurrency], 2),
+        "speedup": round(timings[1] / timings[concurrency], 2),
+    }  # fmt: skip
+    print(f"  {segments} x {segment_bytes / 1e6:.1f} MB: sequential {timings[1]:.1f} s, {concurrency} parallel "
+          f"{timings[concurrency]:.1f} s ({result['speedup']:.1f}x)", flush=True)  # fmt: skip
+    return result
+
+
+def selection_time(postgres, movies: int, runs: int = 5) -> dict:
+    """The claim query, run and rolled back, on a catalog of ``movies`` rows: a third converted, some
+    failed, the rest MP4s."""
+    database = "hls_bench_selection"
+    postgres.create_database(database)
+    conn = psycopg2.connect(postgres.dsn(database))
+    with conn, conn.cursor() as cur:
+        cur.execute(sql_file("movies.sql"))
+        cur.execute(
+            """INSERT INTO movies (id, title, slug, video_url, is_active, created_at)
+               SELECT i, 'Movie ' || i, 'movie-' || i,
+                      CASE WHEN i %% 3 = 0 THEN 'https://cdn.example/hls/movies/' || i || '/v/master.m3u8'
+                           ELSE 'https://cdn.example/uploads/' || i || '/movie.mp4' END,
+                      i %% 50 <> 0, now() - make_interval(secs => %s - i)
+               FROM generate_series(1, %s) AS i""",
+            (movies, movies),
+        )
+    catalog.ensure_schema(conn)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """INSERT INTO hls_conversions (movie_id, dag_id, run_id, attempt, try_number, status, source_url, master_url,
+                                            error_class, finished_at)
+               SELECT i, 'hls_migration', 'bench', 1, 1,
+                      CASE WHEN i %% 3 = 0 THEN 'succeeded' ELSE 'failed' END,
+                      'https://cdn.example/uploads/' || i || '/movie.mp4',
+                      CASE WHEN i %% 3 = 0 THEN 'https://cdn.example/hls/movies/' || i || '/v/master.m3u8' END,
+                      CASE WHEN i %% 3 = 0 THEN NULL ELSE 'corrupt' END, now()
+               FROM generate_series(1, %s) AS i WHERE i %% 3 = 0 OR i %% 97 = 0""",
+            (movies,),
+        )
+        cur.execute("ANALYZE")
+    timings = []
+    for run in range(runs):
+        started = time.monotonic()
+        claimed = catalog.claim_movies(conn, run_id=f"bench-{run}", movie_ids=None, limit=50, force=False, ttl_minutes=60, dry_run=True)
+        timings.append(time.monotonic() - started)
+    conn.close()
+    median = statistics.median(timings)
+    print(f"  {movies} movies: claim of {len(claimed)} in {median * 1000:.0f} ms (median of {runs})", flush=True)
+    return {"movies": movies, "claimed": len(claimed), "median_ms": round(median * 1000, 1), "runs_ms": [round(t * 1000, 1) for t in timings]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="1280x720", help="source size for the per-movie runs")
+    parser.add_argument("--minutes", default="1,10", help="source lengths for the per-movie runs")
+    parser.add_argument("--catalog", type=int, default=100_000, help="movies in the selection benchmark")
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    with tempfile.TemporaryDirectory(prefix="hls-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        seaweed = services.start_seaweedfs(scratch / "seaweedfs")
+        postgres = services.connect_postgres(scratch / "postgres")
+        try:
+            print("selection:", flush=True)
+            selection = selection_time(postgres, args.catalog)
+            print("uploads:", flush=True)
+            services.create_bucket(seaweed.client(), BUCKET)
+            uploads = upload_speedup(seaweed, scratch, segments=150, segment_bytes=1_000_000)
+            print("per movie:", flush=True)
+            movies = per_movie_overhead(seaweed, postgres, scratch, size, [float(m) for m in args.minutes.split(",")])
+        finally:
+            for database in ("hls_bench_selection", "hls_bench_overheads"):
+                postgres.drop_database(database)
+            seaweed.stop()
+            postgres.stop()
+    RESULTS.mkdir(exist_ok=True)
+    target = RESULTS / f"overheads-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    target.write_text(json.dumps({"cores": os.cpu_count(), "selection": selection, "uploads": uploads, "per_movie": movies}, indent=2))
+    print(f"\nwritten: {target}")
+
+
+if __name__ == "__main__":
+    main()
