@@ -105,6 +105,15 @@ img.thumb { width: 128px; border-radius: 4px; display: block; }
 """
 
 
+def _section(title: str, table_id: str, headers: list[str], rows: list[list[str]], when_empty: str) -> list[str]:
+    """A heading and a table of already-escaped cells, or a sentence when there is no row."""
+    if not rows:
+        return [f"<h2>{title}</h2>", f"<p>{when_empty}</p>"]
+    head = "<tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr>"
+    body = ["<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows]
+    return [f"<h2>{title}</h2>", f"<table id='{table_id}'>{head}", *body, "</table>"]
+
+
 def render_page(summary: Summary) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>HLS migration</title><style>{STYLE}</style></head><body>"]
@@ -127,30 +136,22 @@ def render_page(summary: Summary) -> str:
     parts += [f"<div class='total' id='total-{e(name.replace(' ', '-'))}'>{e(name)}<b>{e(value)}</b></div>" for name, value in totals]
     parts.append("</div>")
 
-    parts.append("<h2>Failures by error class</h2>")
-    if summary.failures:
-        parts.append("<table id='failures'><tr><th>class</th><th>movies</th><th>latest message</th></tr>")
-        parts += [
-            f"<tr><td>{e(f.error_class or 'unknown')}</td><td>{f.movies}</td><td>movie {f.latest_movie_id}: {e(f.latest_message or '')}</td></tr>"
-            for f in summary.failures
-        ]
-        parts.append("</table>")
-    else:
-        parts.append("<p>No movie is failing.</p>")
-
-    parts.append("<h2>Recent conversions</h2>")
-    if summary.recent:
-        parts.append("<table id='recent'><tr><th></th><th>movie</th><th>length</th><th>published</th><th>finished</th><th>run</th></tr>")
-        parts += [
-            f"<tr><td><img class='thumb' src='{e(c.thumbnail_url)}' alt=''></td>"
-            f"<td>{c.movie_id} {e(c.title)}<br><a href='{e(c.master_url)}'>master.m3u8</a></td>"
-            f"<td>{c.source_seconds:.0f} s</td><td>{human_bytes(c.bytes or 0)}</td><td>{utc(c.finished_at)}</td>"
-            f"<td><a target='_top' href='{e(run_link(c.dag_id, c.run_id))}'>{e(c.run_id)}</a></td></tr>"
-            for c in summary.recent
-        ]
-        parts.append("</table>")
-    else:
-        parts.append("<p>Nothing converted yet.</p>")
+    failures = [
+        [e(f.error_class or "unknown"), str(f.movies), f"movie {f.latest_movie_id}: {e(f.latest_message or '')}"]
+        for f in summary.failures
+    ]
+    parts += _section("Failures by error class", "failures", ["class", "movies", "latest message"], failures, "No movie is failing.")
+    recent = [
+        [
+            f"<img class='thumb' src='{e(c.thumbnail_url)}' alt=''>",
+            f"{c.movie_id} {e(c.title)}<br><a href='{e(c.master_url)}'>master.m3u8</a>",
+            f"{c.source_seconds:.0f} s", human_bytes(c.bytes or 0), utc(c.finished_at),
+            f"<a target='_top' href='{e(run_link(c.dag_id, c.run_id))}'>{e(c.run_id)}</a>",
+        ]  # fmt: skip
+        for c in summary.recent
+    ]
+    headers = ["", "movie", "length", "published", "finished", "run"]
+    parts += _section("Recent conversions", "recent", headers, recent, "Nothing converted yet.")
 
     parts.append("<h2>Latest dry-run estimate</h2>")
     if summary.estimate:
