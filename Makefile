@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-unit bench bench-overheads clean
+.PHONY: setup system-deps demo demo-stop test test-unit bench bench-overheads bench-scaling clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -43,6 +43,10 @@ bench: setup
 ## What Airflow, storage and the database add per movie; upload concurrency; selection at 100,000 movies.
 bench-overheads: setup
 	$(PYTHON) -m bench.overheads $(BENCH_ARGS)
+
+## One movie encoded in chunks by a Celery cluster of 1, then 2 workers, each pinned to its own core.
+bench-scaling: setup
+	$(PYTHON) -m bench.scaling $(BENCH_ARGS)
 
 ## Only the fast tests (no services, no pipeline runs).
 test-unit: setup

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from devenv import media
 from hls_operators import commands, steps
+from hls_operators.chunks import plan_chunks
 from hls_operators.ladder import Rung, plan_ladder
 from hls_operators.playlists import parse_media_playlist
 from hls_operators.settings import Settings
@@ -121,37 +122,51 @@ def run_seed(source: Path, duration: float, work: Path) -> Result:
 
 
 def run_pipeline(source: Path, duration: float, work: Path, preset: str | None = None) -> Result:
-    """The probe and transcode steps as shipped, minus their storage hand-offs: the ladder plan
-    (with the copy decision), the ffmpeg command, the I-frame indexes, the storyboard and the hand-off
-    tar, with the default settings (or another x264 preset)."""
+    """The probe, chunk encode and package steps as shipped, minus their storage hand-offs: the
+    ladder plan (with the copy decision), the chunk's ffmpeg command (one chunk: the sources here
+    are shorter than ``hls_chunk_seconds``), the audio encoded once, the stitch, the I-frame
+    indexes, the storyboard and the hand-off tar, with the default settings (or another x264 preset)."""
     settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid", "x264_preset": preset})
     started = time.monotonic()
     probe = steps.probe_source(source)
     ladder: list[Rung] = plan_ladder(probe.width, probe.height, settings.rungs)
     if steps.copy_reason(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True)
-    planning = Usage(time.monotonic() - started, 0.0, 0)
-    out, tiles = work / "pipeline" / "renditions", work / "pipeline" / "tiles"
+    [chunk] = plan_chunks(duration, chunk_seconds=settings.chunk_seconds, segment_seconds=settings.segment_seconds, slots=1)
+    encoded = [rung for rung in ladder if not rung.source_copy]
+    usage = Usage(time.monotonic() - started, 0.0, 0)
+    root = work / "pipeline"
+    chunk_dir, out, tiles = root / "chunks" / "0", root / "renditions", root / "tiles"
+    for rung in encoded:
+        (chunk_dir / rung.name).mkdir(parents=True)
     for rung in ladder:
         (out / rung.name).mkdir(parents=True)
     tiles.mkdir()
     top = ladder[0]
     plan = StoryboardPlan.for_source(top.width, top.height, interval=settings.storyboard_interval_seconds, tile_width=settings.storyboard_tile_width)
     options = commands.EncodingOptions(settings.segment_seconds, settings.keyframe_seconds, settings.x264_preset, settings.audio_bitrate_kbps)
-    usage = measured(commands.transcode_args(source, out, probe, ladder, options, plan, tiles))
-    usage.add(planning)
+    usage.add(measured(commands.encode_chunk_args(source, chunk_dir, probe, encoded, options, chunk, plan, tiles)))
+    audio = None
+    if probe.audio_index is not None:
+        audio = root / "audio.m4a"
+        usage.add(measured(commands.audio_args(source, probe, options, audio)))
+    lists = {}
+    for rung in encoded:
+        lists[rung.name] = root / "chunks" / f"{rung.name}.ffconcat"
+        lists[rung.name].write_text(commands.concat_list([(f"0/{rung.name}/{commands.CHUNK_VIDEO}", None)]))
+    usage.add(measured(commands.stitch_args(out, probe, ladder, options, concat_lists=lists, source=source if len(encoded) < len(ladder) else None, audio=audio)))
     cpu_before, started = steps_cpu(), time.monotonic()
     for rung in ladder:
         steps.write_iframe_index(out / rung.name, probe.duration)
     steps.assemble_storyboard(plan, tiles, out / "storyboard", probe.duration, logging.getLogger("bench"))
-    steps._pack(out, work / "pipeline" / steps.RENDITIONS_TAR)
+    steps._pack(out, root / steps.RENDITIONS_TAR)
     usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, 0))
     rungs = {
         r.name: {"height": r.height, "kbps": r.video_kbps, "bytes": rung_bytes(out / r.name), "dir": str(out / r.name),
                  "copied": r.source_copy}
         for r in ladder
     }  # fmt: skip
-    return Result(f"pipeline transcode ({settings.x264_preset})", source.name, duration, usage, folder_bytes(work / "pipeline"), rungs)
+    return Result(f"pipeline transcode ({settings.x264_preset})", source.name, duration, usage, folder_bytes(root), rungs)
 
 
 def steps_cpu() -> float:

@@ -9,16 +9,21 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task_group
 from hls_operators.operators import (
+    EncodeChunkOperator,
     FinishRunOperator,
+    PackageOperator,
     ProbeOperator,
     RecordOperator,
     SelectMoviesOperator,
     ThumbnailsOperator,
-    TranscodeOperator,
     UpdateCatalogOperator,
     UploadOperator,
 )
-from hls_operators.settings import TRANSCODE_POOL, dag_schedule, retry_delay_seconds
+from hls_operators.settings import TRANSCODE_POOL, dag_schedule, retry_delay_seconds, transcode_chunk_slots
+
+# Airflow cannot map a task inside a mapped task group, so each movie gets a fixed number of chunk
+# tasks; a short movie uses the first and skips the others.
+CHUNK_SLOTS = transcode_chunk_slots()
 
 with DAG(
     dag_id="hls_migration",
@@ -70,12 +75,18 @@ with DAG(
 
     @task_group(group_id="convert")
     def convert(movie):
-        probe = ProbeOperator(task_id="probe", movie=movie)
-        transcode = TranscodeOperator(task_id="transcode", movie=probe.output, pool=TRANSCODE_POOL)
+        probe = ProbeOperator(task_id="probe", movie=movie, chunk_slots=CHUNK_SLOTS)
+        encode = [
+            EncodeChunkOperator(task_id=f"encode_{i}", movie=probe.output, chunk_index=i, pool=TRANSCODE_POOL)
+            for i in range(CHUNK_SLOTS)
+        ]
+        package = PackageOperator(task_id="package", movie=probe.output)
         thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
         upload = UploadOperator(task_id="upload", movie=probe.output)
         update = UpdateCatalogOperator(task_id="update", movie=probe.output)
         record = RecordOperator(task_id="record", movie=movie)
-        probe >> transcode >> thumbnails >> upload >> update >> record
+        probe >> encode >> package
+        probe >> thumbnails
+        [package, thumbnails] >> upload >> update >> record
 
     convert.expand(movie=claimed.output) >> FinishRunOperator(task_id="finish")

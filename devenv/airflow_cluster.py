@@ -52,11 +52,15 @@ class Cluster:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def start(self, name: str, args: list[str], *, hostname: str | None = None, extra_env: dict | None = None) -> None:
+    def start(
+        self, name: str, args: list[str], *, hostname: str | None = None, cpu: int | None = None, extra_env: dict | None = None
+    ) -> None:
         command = [AIRFLOW, *args]
         if hostname:
             # A UTS namespace of its own: socket.gethostname() (what Airflow records) is this name.
             command = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *command]
+        if cpu is not None:
+            command = ["taskset", "--cpu-list", str(cpu), *command]  # the process and all it starts (ffmpeg) on one core
         log = (self.home / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             command, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -143,8 +147,10 @@ def start_cluster(
     workers: dict[str, Path],
     transcode_slots: int,
     worker_concurrency: int = 2,
+    worker_cpus: dict[str, int] | None = None,
 ) -> Cluster:
-    """Start every component; ``workers`` maps each worker's hostname to its temporary folder."""
+    """Start every component; ``workers`` maps each worker's hostname to its temporary folder,
+    ``worker_cpus`` (optional) to the one core it may use."""
     home.mkdir(parents=True, exist_ok=True)
     api_port = services.free_port()
     env = {
@@ -182,6 +188,7 @@ def start_cluster(
                 f"worker-{hostname}",
                 ["celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{hostname}@%h"],
                 hostname=hostname,
+                cpu=(worker_cpus or {}).get(hostname),
                 extra_env={"TMPDIR": str(tmp_dir)},
             )
         cluster.wait_until_ready()

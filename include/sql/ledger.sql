@@ -88,13 +88,14 @@ ORDER BY movie_id, attempt DESC;
 
 -- name: measured_transcode_cost
 -- CPU seconds per output megapixel-second of recent successful transcodes: the speed estimates use.
+-- A transcode's CPU time is what all its steps that ran ffmpeg recorded (chunk encodes, packaging).
 WITH recent AS (
-    SELECT (c.steps -> 'transcode' ->> 'cpu_seconds')::float AS cpu_seconds,
+    SELECT (SELECT sum((s.value ->> 'cpu_seconds')::float) FROM jsonb_each(c.steps) s) AS cpu_seconds,
            (c.probe ->> 'duration')::float
              * (SELECT sum((r ->> 'width')::float * (r ->> 'height')::float) / 1e6
                 FROM jsonb_array_elements(c.ladder) r) AS megapixel_seconds
     FROM hls_conversions c
-    WHERE c.status = 'succeeded' AND c.steps -> 'transcode' ? 'cpu_seconds'
+    WHERE c.status = 'succeeded' AND jsonb_path_exists(c.steps, '$.*.cpu_seconds')
     ORDER BY c.finished_at DESC
     LIMIT 200
 )

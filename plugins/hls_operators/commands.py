@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
+from hls_operators import chunks
+from hls_operators.chunks import Chunk
 from hls_operators.ladder import Rung
 from hls_operators.probe import ACCEPTED_DEMUXERS, ProbeResult
 from hls_operators.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
 SEGMENT_PATTERN = "seg_%05d.ts"
 MEDIA_PLAYLIST = "index.m3u8"
+CHUNK_VIDEO = "video.mp4"
 THUMBNAIL_PATTERN = "thumb_%03d.jpg"
 CONTACT_SHEET = "contact_sheet.jpg"
 
@@ -40,73 +44,128 @@ def probe_args(source: Path) -> list[str]:
     return ["ffprobe", *QUIET, *SAFE_INPUT, "-print_format", "json", "-show_format", "-show_streams", str(source)]
 
 
-def _source_filters(probe: ProbeResult) -> list[str]:
-    """Filters applied once, before the split into rungs (so the source is decoded and fixed once)."""
+def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
+    """Filters applied once, before the split into rungs (so the source is decoded and fixed once),
+    ending with the chunk's frames only."""
     filters = []
     if probe.interlaced:
         filters.append("yadif=mode=send_frame")  # deinterlace: H.264 HLS rungs are progressive
-    # Constant frame rate: VFR sources would otherwise give segments and GOPs of uneven length.
-    filters.append(f"fps={probe.frame_rate}")
+    # Constant frame rate on the grid n / fps from the movie's start: VFR sources would otherwise give
+    # segments and GOPs of uneven length. The first chunk starts the grid at 0 s (repeating the first
+    # frame if the video starts late), so that every rung starts with the audio.
+    filters.append(f"fps={probe.frame_rate}" + (":start_time=0" if chunk.start == 0 else ""))
+    first, end = chunk.first_frame(probe.fps), chunk.end_frame(probe.fps)
+    filters.append(f"trim=start_pts={first}" + (f":end_pts={end}" if end is not None else ""))
     return filters
 
 
-def transcode_args(
+def encode_chunk_args(
     source: Path,
     out_dir: Path,
     probe: ProbeResult,
     rungs: list[Rung],
     options: EncodingOptions,
+    chunk: Chunk,
     storyboard: StoryboardPlan | None = None,
     tiles_dir: Path | None = None,
 ) -> list[str]:
-    """One ffmpeg process: decode once, split, scale and encode every rung into its own HLS folder
-    (a ``source_copy`` rung takes the source's video stream as it is); with a ``storyboard`` plan,
-    the same decode also writes the storyboard's tiles to ``tiles_dir``."""
-    encoded = [rung for rung in rungs if not rung.source_copy]
-    labels = {rung.name: f"v{i}" for i, rung in enumerate(encoded)}
-    branches = len(encoded) + (1 if storyboard else 0)
+    """One ffmpeg process for one chunk: decode it once, split, scale and encode every rung into
+    ``out_dir/<rung>/video.mp4`` (video only); with a ``storyboard`` plan, the same decode also
+    writes the chunk's storyboard tiles, numbered for the whole movie, to ``tiles_dir``."""
+    labels = {rung.name: f"v{i}" for i, rung in enumerate(rungs)}
+    branches = len(rungs) + (1 if storyboard else 0)
     split = f"split={branches}" + "".join(f"[s{i}]" for i in range(branches))
-    graph = [f"[0:{probe.video_index}]" + ",".join([*_source_filters(probe), split])]
-    for i, rung in enumerate(encoded):
+    graph = [f"[0:{probe.video_index}]" + ",".join([*_source_filters(probe, chunk), split])]
+    for i, rung in enumerate(rungs):
+        # setpts: each chunk's video starts at 0 s (the stitch lays chunks end to end);
         # format=yuv420p: 10-bit and 4:4:4 sources become 8-bit 4:2:0, the only format every HLS player decodes.
-        graph.append(f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[{labels[rung.name]}]")
-    if storyboard:
-        # The first frame at or after each multiple of the interval: tile n shows n * interval,
-        # without drift at fractional frame rates.
         graph.append(
-            f"[s{len(encoded)}]setpts=PTS-STARTPTS,select='gte(t,selected_n*{storyboard.interval})',"
+            f"[s{i}]setpts=PTS-STARTPTS,scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[{labels[rung.name]}]"
+        )
+    first_tile = 0
+    if storyboard:
+        # Frame numbers count from the movie's start here (pts in 1/fps): tile k is the frame at or
+        # just after k * interval, the same frame whichever chunk holds it.
+        frames_per_tile = Fraction(storyboard.interval).limit_denominator(1000) * probe.fps
+        first_tile = chunks.first_tile(chunk.first_frame(probe.fps), frames_per_tile)
+        graph.append(
+            f"[s{len(rungs)}]select='gte(pts,ceil(({first_tile}+selected_n)*{frames_per_tile.numerator}/{frames_per_tile.denominator}))',"
             f"scale={storyboard.tile_width}:{storyboard.tile_height}:flags=bicubic,setsar=1,format=yuvj420p[tiles]"
         )
 
     gop_frames = max(1, math.ceil(probe.fps * options.keyframe_seconds))
-    args = [*FFMPEG, "-progress", "pipe:1", "-nostats", *SAFE_INPUT, "-i", str(source)]
-    if branches:
-        args += ["-filter_complex", ";".join(graph)]
+    args = [*FFMPEG, "-progress", "pipe:1", "-nostats"]
+    if chunk.seek:
+        # Timestamps stay those of the whole movie (from 0 at its start), so that the frame grid and
+        # the chunk's frame numbers are the same in every chunk's process.
+        args += ["-ss", str(chunk.seek), "-copyts", "-start_at_zero"]
+    args += [*SAFE_INPUT, "-i", str(source), "-filter_complex", ";".join(graph)]
+    for rung in rungs:
+        args += [
+            "-map", f"[{labels[rung.name]}]", "-an",
+            "-c:v", "libx264",
+            "-preset", options.x264_preset,
+            "-profile:v", "high",
+            "-b:v", f"{rung.video_kbps}k",
+            "-maxrate", f"{rung.maxrate_kbps}k",
+            "-bufsize", f"{rung.bufsize_kbps}k",
+            # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
+            # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
+            "-force_key_frames", f"expr:gte(t,n_forced*{options.keyframe_seconds})",
+            "-g", str(gop_frames),
+            "-sc_threshold", "0",
+            str(out_dir / rung.name / CHUNK_VIDEO),
+        ]  # fmt: skip
+    if storyboard:
+        # passthrough: one JPEG per selected frame, none duplicated to fill a constant rate.
+        args += ["-map", "[tiles]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
+                 "-start_number", str(first_tile), str(tiles_dir / STORYBOARD_TILE_PATTERN)]  # fmt: skip
+    return args
+
+
+def audio_args(source: Path, probe: ProbeResult, options: EncodingOptions, target: Path) -> list[str]:
+    """The movie's audio, encoded once for every rung: stereo AAC-LC at 48 kHz (surround or odd
+    sample rates break playback in some browsers), from 0 s on like the video (silence fills a late
+    start, and gaps over 20 ms, so that it stays in sync)."""
+    return [
+        *FFMPEG, *SAFE_INPUT, "-i", str(source), "-map", f"0:{probe.audio_index}", "-vn",
+        "-af", "aresample=48000:async=1:min_hard_comp=0.02:first_pts=0",
+        "-c:a", "aac", "-profile:a", "aac_low", "-ac", "2", "-b:a", f"{options.audio_kbps}k", str(target),
+    ]  # fmt: skip
+
+
+def stitch_args(
+    out_dir: Path,
+    probe: ProbeResult,
+    rungs: list[Rung],
+    options: EncodingOptions,
+    *,
+    concat_lists: dict[str, Path],
+    source: Path | None,
+    audio: Path | None,
+) -> list[str]:
+    """One ffmpeg process that only copies: each encoded rung's chunks laid end to end (ffconcat
+    lists in ``concat_lists``), a ``source_copy`` rung's video from the ``source``, and the ``audio``,
+    cut into each rung's HLS folder."""
+    args = [*FFMPEG, "-progress", "pipe:1", "-nostats"]
+    inputs = {name: index for index, name in enumerate(concat_lists)}
+    for listing in concat_lists.values():
+        # The lists are ours and name relative files only: the concat demuxer's safe mode holds.
+        args += ["-protocol_whitelist", "file", "-f", "concat", "-i", str(listing)]
+    source_input = len(inputs)
+    if source is not None:
+        args += [*SAFE_INPUT, "-i", str(source)]
+    audio_input = source_input + (1 if source is not None else 0)
+    if audio is not None:
+        args += ["-protocol_whitelist", "file", "-i", str(audio)]
     for rung in rungs:
         rung_dir = out_dir / rung.name
-        args += ["-map", f"0:{probe.video_index}" if rung.source_copy else f"[{labels[rung.name]}]"]
-        if probe.audio_index is not None:
-            args += ["-map", f"0:{probe.audio_index}"]
-        if rung.source_copy:
-            args += ["-c:v", "copy"]
-        else:
-            args += [
-                "-c:v", "libx264",
-                "-preset", options.x264_preset,
-                "-profile:v", "high",
-                "-b:v", f"{rung.video_kbps}k",
-                "-maxrate", f"{rung.maxrate_kbps}k",
-                "-bufsize", f"{rung.bufsize_kbps}k",
-                # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
-                # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
-                "-force_key_frames", f"expr:gte(t,n_forced*{options.keyframe_seconds})",
-                "-g", str(gop_frames),
-                "-sc_threshold", "0",
-            ]  # fmt: skip
-        if probe.audio_index is not None:
-            # Stereo AAC-LC at 48 kHz: surround or odd sample rates break playback in some browsers.
-            args += ["-c:a", "aac", "-profile:a", "aac_low", "-ac", "2", "-ar", "48000", "-b:a", f"{options.audio_kbps}k"]
+        video = f"{source_input}:{probe.video_index}" if rung.source_copy else f"{inputs[rung.name]}:v:0"
+        args += ["-map", video]
+        if audio is not None:
+            args += ["-map", f"{audio_input}:a:0"]
         args += [
+            "-c", "copy",
             "-f", "hls",
             "-hls_time", str(options.segment_seconds),
             "-hls_playlist_type", "vod",
@@ -115,11 +174,19 @@ def transcode_args(
             "-hls_segment_filename", str(rung_dir / SEGMENT_PATTERN),
             str(rung_dir / MEDIA_PLAYLIST),
         ]  # fmt: skip
-    if storyboard:
-        # passthrough: one JPEG per selected frame, none duplicated to fill a constant rate.
-        args += ["-map", "[tiles]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2", "-start_number", "0",
-                 str(tiles_dir / STORYBOARD_TILE_PATTERN)]  # fmt: skip
     return args
+
+
+def concat_list(files: list[tuple[str, Fraction | None]]) -> str:
+    """An ffconcat list of (relative file name, duration) in order. The duration, exact for a whole
+    number of frames, is where the next file starts: the container's own rounded duration would
+    shift every later chunk by a fraction of a frame."""
+    lines = ["ffconcat version 1.0"]
+    for name, duration in files:
+        lines.append(f"file {name}")
+        if duration is not None:
+            lines.append(f"duration {float(duration):.6f}")
+    return "\n".join(lines) + "\n"
 
 
 def stream_packets_args(source: Path, video_index: int) -> list[str]:

@@ -7,7 +7,7 @@ import errno
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,21 @@ class MovieStepOperator(BaseOperator):
         except psycopg2.Error as ledger_error:
             self.log.error("could not record the failure in the ledger: %s", ledger_error)
 
+    def progress_to_ledger(self, ledger_id: int, total_seconds: float) -> Callable[[Progress], None]:
+        """An ffmpeg progress callback that keeps the step's percent, speed and ETA in the ledger."""
+
+        def record(progress: Progress) -> None:
+            try:
+                with CatalogHook().connection() as conn:
+                    catalog.record_progress(
+                        conn, ledger_id, self.step, percent=progress.percent(total_seconds),
+                        speed=progress.speed, eta_seconds=progress.eta_seconds(total_seconds),
+                    )  # fmt: skip
+            except psycopg2.Error as error:  # progress is informative: never fail a transcode for it
+                self.log.warning("could not record progress: %s", error)
+
+        return record
+
     def store(self, settings: Settings):
         return StorageHook().object_store(settings.bucket)
 
@@ -123,10 +138,15 @@ class ProbeOperator(MovieStepOperator):
     """Fetches the source, runs ffprobe, refuses bad input and plans the ladder.
 
     :param movie: a claimed movie: ``movie_id``, ``source_url``, ``expected_url``.
+    :param chunk_slots: how many chunk tasks the DAG has for each movie: the most chunks to plan.
     """
 
     step = "probe"
     skip_in_dry_run = False
+
+    def __init__(self, *, chunk_slots: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.chunk_slots = chunk_slots
 
     def run_step(self, settings, ledger_id, work, context):
         job = steps.probe_movie(
@@ -137,6 +157,7 @@ class ProbeOperator(MovieStepOperator):
             store=self.store(settings),
             settings=settings,
             work=work,
+            chunk_slots=self.chunk_slots,
         )
         p = job.probe
         self.log.info(
@@ -144,6 +165,7 @@ class ProbeOperator(MovieStepOperator):
             job.movie_id, p.video_codec, p.width, p.height, p.frame_rate, p.duration, p.audio_codec or "none",
             ", ".join(f"{r.name} {r.width}x{r.height} " + ("copied" if r.source_copy else f"{r.video_kbps}k") for r in job.ladder),
         )  # fmt: skip
+        self.log.info("movie %s: encoded in %d chunk(s) starting at %s s", job.movie_id, len(job.chunks), [c.start for c in job.chunks])
         fields = {
             "probe": p.to_dict(),
             "ladder": [r.to_dict() for r in job.ladder],
@@ -154,31 +176,55 @@ class ProbeOperator(MovieStepOperator):
         return job.to_dict(), fields
 
 
-class TranscodeOperator(MovieStepOperator):
-    """Encodes the whole ladder in one ffmpeg process (one decode), keyframe-aligned HLS rungs.
+class EncodeChunkOperator(MovieStepOperator):
+    """Encodes one chunk of the movie's timeline for every rung in one ffmpeg process (one decode);
+    skipped when the movie has fewer chunks than the DAG has chunk tasks.
+
+    :param movie: the probe step's payload.
+    :param chunk_index: which chunk of the movie this task encodes.
+    """
+
+    def __init__(self, *, chunk_index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.chunk_index = chunk_index
+        self.step = f"encode_{chunk_index}"
+
+    def execute(self, context: Any) -> Any:
+        chunks = self.movie.get("chunks") or []
+        if self.chunk_index >= len(chunks):
+            raise AirflowSkipException(f"movie {self.movie['movie_id']} has {len(chunks)} chunk(s): nothing for this one")
+        return super().execute(context)
+
+    def run_step(self, settings, ledger_id, work, context):
+        job = self.job()
+        cpu_seconds = steps.encode_chunk(
+            job, self.chunk_index, store=self.store(settings), settings=settings, work=work, log=self.log,
+            on_progress=self.progress_to_ledger(ledger_id, job.chunk_seconds(job.chunks[self.chunk_index])),
+        )  # fmt: skip
+        return None, {"details": {"cpu_seconds": round(cpu_seconds, 2)}}
+
+
+class PackageOperator(MovieStepOperator):
+    """Encodes the audio once and stitches the chunks of each rung into its HLS folder, with I-frame
+    playlists and the storyboard: copies only, so it takes seconds where the encode took minutes.
 
     :param movie: the probe step's payload.
     """
 
-    step = "transcode"
+    step = "package"
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Runs after its chunk tasks, some of which are skipped when a movie has fewer chunks.
+        kwargs.setdefault("trigger_rule", "none_failed")
+        super().__init__(**kwargs)
 
     def run_step(self, settings, ledger_id, work, context):
         job = self.job()
-
-        def to_ledger(progress: Progress) -> None:
-            try:
-                with CatalogHook().connection() as conn:
-                    catalog.record_progress(
-                        conn, ledger_id, self.step, percent=progress.percent(job.probe.duration),
-                        speed=progress.speed, eta_seconds=progress.eta_seconds(job.probe.duration),
-                    )  # fmt: skip
-            except psycopg2.Error as error:  # progress is informative: never fail a transcode for it
-                self.log.warning("could not record progress: %s", error)
-
-        transcoded = steps.transcode_movie(
-            job, store=self.store(settings), settings=settings, work=work, log=self.log, on_progress=to_ledger
-        )
-        return None, {"ladder": transcoded["renditions"], "details": {"cpu_seconds": transcoded["cpu_seconds"]}}
+        packaged = steps.package_movie(
+            job, store=self.store(settings), settings=settings, work=work, log=self.log,
+            on_progress=self.progress_to_ledger(ledger_id, job.probe.duration),
+        )  # fmt: skip
+        return None, {"ladder": packaged["renditions"], "details": {"cpu_seconds": packaged["cpu_seconds"]}}
 
 
 class ThumbnailsOperator(MovieStepOperator):

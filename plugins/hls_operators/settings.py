@@ -33,6 +33,9 @@ class Settings:
     segment_seconds: int = 6
     keyframe_seconds: int = 2
     x264_preset: str = "faster"
+    # A movie longer than this is cut into chunks of about this length, each encoded by its own task
+    # on any worker (at most as many as the DAG has chunk tasks: HLS_TRANSCODE_CHUNK_SLOTS).
+    chunk_seconds: int = 300
     audio_bitrate_kbps: int = 128
     thumbnail_count: int = 10
     thumbnail_width: int = 640
@@ -112,6 +115,12 @@ def load_settings() -> Settings:
 def retry_delay_seconds() -> int:
     """First retry delay of every task (doubles on each retry), from the environment like the schedule."""
     return int(os.environ.get("HLS_RETRY_DELAY_SECONDS", "60"))
+
+
+def transcode_chunk_slots() -> int:
+    """How many chunk tasks each movie has in the DAG, from the environment like the schedule: the
+    most workers that can encode one movie at once."""
+    return max(1, int(os.environ.get("HLS_TRANSCODE_CHUNK_SLOTS", "4")))
 
 
 def dag_schedule() -> str | None:

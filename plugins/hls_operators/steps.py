@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from hls_operators import commands, publishing
+from hls_operators.chunks import Chunk, plan_chunks
 from hls_operators.errors import ErrorClass, MigrationError
 from hls_operators.ffmpeg import Progress, run_ffmpeg, run_ffprobe
 from hls_operators.ladder import Rung, copy_refusal, plan_ladder
@@ -54,6 +55,7 @@ RENDITIONS_TAR = "renditions.tar"
 THUMBNAILS_TAR = "thumbnails.tar"
 MANIFEST = "manifest.json"
 RENDITIONS_INFO = "renditions.json"
+TILES_DIR = "tiles"
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,15 @@ class MovieJob:
     version: str
     probe: ProbeResult
     ladder: list[Rung]
+    chunks: list[Chunk]
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "probe": self.probe.to_dict(), "ladder": [r.to_dict() for r in self.ladder]}
+        return {
+            **asdict(self),
+            "probe": self.probe.to_dict(),
+            "ladder": [r.to_dict() for r in self.ladder],
+            "chunks": [c.to_dict() for c in self.chunks],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> MovieJob:
@@ -79,10 +87,23 @@ class MovieJob:
             version=data["version"],
             probe=ProbeResult.from_dict(data["probe"]),
             ladder=[Rung.from_dict(r) for r in data["ladder"]],
+            chunks=[Chunk.from_dict(c) for c in data["chunks"]],
         )
 
     def work_key(self, settings: Settings, name: str) -> str:
         return publishing.work_key(settings.work_prefix, self.movie_id, self.version, name)
+
+    @property
+    def encoded_rungs(self) -> list[Rung]:
+        return [rung for rung in self.ladder if not rung.source_copy]
+
+    def chunk_frames(self, chunk: Chunk) -> int | None:
+        """How many frames the chunk holds (None for the last: up to the end of the movie)."""
+        end = chunk.end_frame(self.probe.fps)
+        return None if end is None else end - chunk.first_frame(self.probe.fps)
+
+    def chunk_seconds(self, chunk: Chunk) -> float:
+        return (self.probe.duration if chunk.end is None else chunk.end) - chunk.start
 
     def output_prefix(self, settings: Settings) -> str:
         return publishing.output_prefix(settings.output_prefix, self.movie_id, self.version)
@@ -125,15 +146,28 @@ def probe_source(path: Path) -> ProbeResult:
 
 
 def probe_movie(
-    *, movie_id: int, source_url: str, expected_url: str, version: str, store: ObjectStore, settings: Settings, work: Path
+    *,
+    movie_id: int,
+    source_url: str,
+    expected_url: str,
+    version: str,
+    store: ObjectStore,
+    settings: Settings,
+    work: Path,
+    chunk_slots: int = 1,
 ) -> MovieJob:
+    """Probe, refuse bad input, plan the ladder and the chunks (at most ``chunk_slots``, the chunk
+    tasks the DAG has)."""
     source = _fetch(source_url, work, store, settings)
     probe = probe_source(source)
     check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if copy_reason(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True)
-    return MovieJob(movie_id, source_url, expected_url, version, probe, ladder)
+    chunks = plan_chunks(
+        probe.duration, chunk_seconds=settings.chunk_seconds, segment_seconds=settings.segment_seconds, slots=chunk_slots
+    )
+    return MovieJob(movie_id, source_url, expected_url, version, probe, ladder, chunks)
 
 
 def copy_reason(source: Path, probe: ProbeResult, rung: Rung, segment_seconds: int) -> str | None:
@@ -155,10 +189,10 @@ def copy_reason(source: Path, probe: ProbeResult, rung: Rung, segment_seconds: i
     )  # fmt: skip
 
 
-def estimated_output_bytes(job: MovieJob, audio_kbps: int) -> int:
+def estimated_output_bytes(rungs: list[Rung], seconds: float, audio_kbps: int) -> int:
     """Renditions at their peak rates, plus the hand-off tar of them: what the work folder must hold."""
-    kbps = sum(rung.maxrate_kbps + (audio_kbps if job.probe.audio_index is not None else 0) for rung in job.ladder)
-    return int(kbps * 1000 / 8 * job.probe.duration * 2)
+    kbps = sum(rung.maxrate_kbps + audio_kbps for rung in rungs)
+    return int(kbps * 1000 / 8 * seconds * 2)
 
 
 def check_free_space(work: Path, needed_bytes: int) -> None:
@@ -219,6 +253,8 @@ def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, durati
     tiles = len(list(tiles_dir.glob("tile_*.jpg")))
     if tiles == 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, "the transcode wrote no storyboard tile")
+    if any(not (tiles_dir / (STORYBOARD_TILE_PATTERN % index)).exists() for index in range(tiles)):
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"the {tiles} storyboard tiles are not numbered 0 to {tiles - 1}")
     out.mkdir()
     for sheet, start in enumerate(range(0, tiles, plan.tiles_per_sheet)):
         columns, rows = plan.sheet_grid(min(plan.tiles_per_sheet, tiles - start))
@@ -247,7 +283,78 @@ def _unpack(tar_path: Path, folder: Path) -> None:
         tar.extractall(folder, filter="data")  # "data": no absolute paths, links or devices
 
 
-def transcode_movie(
+def _encoding_options(settings: Settings) -> commands.EncodingOptions:
+    return commands.EncodingOptions(
+        segment_seconds=settings.segment_seconds,
+        keyframe_seconds=settings.keyframe_seconds,
+        x264_preset=settings.x264_preset,
+        audio_kbps=settings.audio_bitrate_kbps,
+    )
+
+
+def _storyboard_plan(job: MovieJob, settings: Settings) -> StoryboardPlan:
+    top = max(job.ladder, key=lambda rung: rung.height)
+    return StoryboardPlan.for_source(
+        top.width, top.height, interval=settings.storyboard_interval_seconds, tile_width=settings.storyboard_tile_width
+    )
+
+
+def chunk_tar(index: int) -> str:
+    return f"chunk_{index:03d}.tar"
+
+
+def encode_chunk(
+    job: MovieJob,
+    index: int,
+    *,
+    store: ObjectStore,
+    settings: Settings,
+    work: Path,
+    log: logging.Logger,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> float:
+    """Encode chunk ``index`` of every encoded rung (video only) and its storyboard tiles in one
+    ffmpeg process, and hand them over through storage; returns ffmpeg's CPU seconds."""
+    chunk = job.chunks[index]
+    seconds = job.chunk_seconds(chunk)
+    source = _fetch(job.source_url, work, store, settings)
+    check_free_space(work, estimated_output_bytes(job.encoded_rungs, seconds, 0))
+    out = work / "chunk"
+    for rung in job.encoded_rungs:
+        (out / rung.name).mkdir(parents=True)
+    (out / TILES_DIR).mkdir(parents=True)
+    cpu_seconds = run_ffmpeg(
+        commands.encode_chunk_args(
+            source, out, job.probe, job.encoded_rungs, _encoding_options(settings), chunk,
+            _storyboard_plan(job, settings), out / TILES_DIR,
+        ),  # fmt: skip
+        label=f"movie {job.movie_id} chunk {index + 1}/{len(job.chunks)} ({chunk.start}-{chunk.start + seconds:.0f} s)",
+        timeout=settings.transcode_timeout(seconds),
+        total_seconds=seconds,
+        log=log,
+        on_progress=on_progress,
+    )
+    store.upload_file(_pack(out, work / chunk_tar(index)), job.work_key(settings, chunk_tar(index)))
+    return cpu_seconds
+
+
+def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
+    """Every chunk but the last holds exactly its frames: what makes the joins invisible."""
+    expected = job.chunk_frames(chunk)
+    if expected is None:
+        return
+    completed = run_ffprobe(
+        ["ffprobe", *commands.QUIET, "-select_streams", "v:0", "-show_entries", "stream=nb_frames", "-of", "csv=p=0", str(video)]
+    )
+    frames = completed.stdout.strip()
+    if completed.returncode != 0 or not frames.isdigit() or int(frames) != expected:
+        raise MigrationError(
+            ErrorClass.CORRUPT,
+            f"chunk {chunk.index + 1} ({chunk.start}-{chunk.end} s) decodes to {frames or 'no'} frames of {expected} (truncated?)",
+        )
+
+
+def package_movie(
     job: MovieJob,
     *,
     store: ObjectStore,
@@ -256,32 +363,54 @@ def transcode_movie(
     log: logging.Logger,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> dict:
-    """Encode every rung in one ffmpeg process and hand the renditions over through storage."""
-    source = _fetch(job.source_url, work, store, settings)
-    check_free_space(work, estimated_output_bytes(job, settings.audio_bitrate_kbps))
+    """Encode the audio once, lay each rung's chunks end to end into its HLS folder (copying, never
+    re-encoding), index the I-frames, assemble the storyboard, and hand the renditions over."""
+    copies = any(rung.source_copy for rung in job.ladder)
+    source = _fetch(job.source_url, work, store, settings) if copies or job.probe.audio_index is not None else None
+    check_free_space(work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps))
+    chunks_dir, tiles = work / "chunks", work / TILES_DIR
+    tiles.mkdir()
+    for chunk in job.chunks:
+        tar = work / chunk_tar(chunk.index)
+        store.download_file(job.work_key(settings, chunk_tar(chunk.index)), tar)
+        _unpack(tar, chunks_dir / str(chunk.index))
+        tar.unlink()
+        for rung in job.encoded_rungs:
+            _check_chunk_frames(job, chunk, chunks_dir / str(chunk.index) / rung.name / commands.CHUNK_VIDEO)
+        for tile in (chunks_dir / str(chunk.index) / TILES_DIR).iterdir():
+            tile.rename(tiles / tile.name)
+    frames = [job.chunk_frames(c) for c in job.chunks]
+    durations = [None if count is None else count / job.probe.fps for count in frames]
+    concat_lists = {}
+    for rung in job.encoded_rungs:
+        listing = chunks_dir / f"{rung.name}.ffconcat"
+        listing.write_text(
+            commands.concat_list([(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)])
+        )
+        concat_lists[rung.name] = listing
+    options = _encoding_options(settings)
+    cpu_seconds = 0.0
+    audio = None
+    if job.probe.audio_index is not None:
+        audio = work / "audio.m4a"
+        cpu_seconds += run_ffmpeg(
+            commands.audio_args(source, job.probe, options, audio),
+            label=f"movie {job.movie_id} audio",
+            timeout=settings.transcode_timeout(job.probe.duration),
+            log=log,
+        )
     out = work / "renditions"
     for rung in job.ladder:
         (out / rung.name).mkdir(parents=True)
-    tiles = work / "tiles"
-    tiles.mkdir()
-    top = max(job.ladder, key=lambda rung: rung.height)
-    storyboard = StoryboardPlan.for_source(
-        top.width, top.height, interval=settings.storyboard_interval_seconds, tile_width=settings.storyboard_tile_width
-    )
-    options = commands.EncodingOptions(
-        segment_seconds=settings.segment_seconds,
-        keyframe_seconds=settings.keyframe_seconds,
-        x264_preset=settings.x264_preset,
-        audio_kbps=settings.audio_bitrate_kbps,
-    )
-    cpu_seconds = run_ffmpeg(
-        commands.transcode_args(source, out, job.probe, job.ladder, options, storyboard, tiles),
-        label=f"movie {job.movie_id} transcode",
+    cpu_seconds += run_ffmpeg(
+        commands.stitch_args(out, job.probe, job.ladder, options, concat_lists=concat_lists, source=source if copies else None, audio=audio),
+        label=f"movie {job.movie_id} stitch of {len(job.chunks)} chunk(s)",
         timeout=settings.transcode_timeout(job.probe.duration),
         total_seconds=job.probe.duration,
         log=log,
         on_progress=on_progress,
     )
+    shutil.rmtree(chunks_dir)
     renditions = []
     for rung in job.ladder:
         segments = parse_media_playlist((out / rung.name / commands.MEDIA_PLAYLIST).read_text())
@@ -294,6 +423,7 @@ def transcode_movie(
         codecs = _codecs(out / rung.name / segments[0].uri, job.probe.audio_index is not None)
         write_iframe_index(out / rung.name, job.probe.duration)
         renditions.append({**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate})
+    storyboard = _storyboard_plan(job, settings)
     tile_count = assemble_storyboard(storyboard, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
     log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(job.ladder), tile_count)
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))

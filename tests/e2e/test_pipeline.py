@@ -93,9 +93,9 @@ def test_the_run_fails_because_some_movies_failed(first_run):
 
 def test_transcode_progress_is_in_the_task_log_and_the_ledger(pipeline, first_run):
     output = first_run.stdout + first_run.stderr
-    assert re.search(rf"movie {FULL_HD} transcode +\d+\.\d% \([\d.]+/8\.0 s\), speed [\d.]+x, ETA \d+ s", output)
+    assert re.search(rf"movie {FULL_HD} chunk 1/1 \(0-8 s\) +\d+\.\d% \([\d.]+/8\.0 s\), speed [\d.]+x, ETA \d+ s", output)
     [(progress,)] = pipeline.query(
-        "SELECT steps -> 'transcode' -> 'progress' FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'",
+        "SELECT steps -> 'encode_0' -> 'progress' FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'",
         (FULL_HD,),
     )
     assert progress["percent"] > 90 and progress["speed"] > 0 and progress["eta_seconds"] is not None

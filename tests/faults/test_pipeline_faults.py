@@ -31,7 +31,7 @@ def wait_for(condition, *, timeout: float, what: str, process: subprocess.Popen 
 def transcode_started(pipeline, movie_id: int) -> bool:
     if pipeline.query("SELECT to_regclass('hls_conversions')") == [(None,)]:
         return False  # the run has not created its tables yet
-    rows = pipeline.query("SELECT 1 FROM hls_conversions WHERE movie_id = %s AND steps ? 'transcode'", (movie_id,))
+    rows = pipeline.query("SELECT 1 FROM hls_conversions WHERE movie_id = %s AND steps ? 'encode_0'", (movie_id,))
     return bool(rows)
 
 

@@ -12,13 +12,15 @@ import pytest
 
 from devenv import media, services
 from hls_operators import commands
+from hls_operators.chunks import Chunk
 from hls_operators.errors import ErrorClass, MigrationError
 from hls_operators.ffmpeg import run_ffmpeg
 from hls_operators.ladder import plan_ladder
 from hls_operators.probe import ProbeResult
 from hls_operators.settings import Settings
-from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, transcode_movie, verify_movie
+from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, verify_movie
 from hls_operators.storage import ObjectStore
+from tests.transcoding import transcode
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ def prepared_job(store: ObjectStore, settings: Settings, work: Path, source: Pat
     for folder in folders.values():
         folder.mkdir()
     job = probe_movie(movie_id=7, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=folders["probe"])
-    transcode_movie(job, store=store, settings=settings, work=folders["transcode"], log=log)
+    transcode(job, store=store, settings=settings, work=folders["transcode"])
     thumbnail_movie(job, store=store, settings=settings, work=folders["thumbs"], log=log)
     return job
 
@@ -95,7 +97,7 @@ def test_a_work_folder_too_small_for_the_renditions_is_disk_full(seaweedfs, smal
     (tmp_path / "probe").mkdir()
     job = probe_movie(movie_id=8, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "probe")
     with pytest.raises(MigrationError) as caught:
-        transcode_movie(job, store=store, settings=settings, work=small_disk, log=log)
+        transcode(job, store=store, settings=settings, work=small_disk)
     assert caught.value.error_class is ErrorClass.DISK_FULL
     assert "the transcode needs about" in caught.value.message  # refused before encoding, source on disk
     assert store.list_sizes("hls-work") == {}
@@ -131,7 +133,7 @@ def test_ffmpeg_stalled_on_its_input_is_stopped_by_a_timeout_scaled_to_the_sourc
     rungs = plan_ladder(320, 240, settings.rungs)
     for rung in rungs:
         (tmp_path / "out" / rung.name).mkdir(parents=True)
-    args = commands.transcode_args(stalled, tmp_path / "out", probe, rungs, commands.EncodingOptions())
+    args = commands.encode_chunk_args(stalled, tmp_path / "out", probe, rungs, commands.EncodingOptions(), Chunk(0, 0, None))
     with pytest.raises(MigrationError) as caught:
         run_ffmpeg(args, label="stalled", timeout=timeout)
     assert caught.value.error_class is ErrorClass.TIMEOUT

@@ -16,9 +16,10 @@ from hls_operators import commands
 from hls_operators.errors import ErrorClass, MigrationError
 from hls_operators.ffmpeg import parse_progress, run_ffmpeg
 from hls_operators.settings import Settings
-from hls_operators.steps import probe_movie, probe_source, thumbnail_movie, transcode_movie
+from hls_operators.steps import probe_movie, probe_source, thumbnail_movie
 from hls_operators.storage import ObjectStore
 from tests import hostile_media
+from tests.transcoding import transcode
 from tests.hostile_media import CONVERTIBLE, REFUSED, make_convertible, make_refused
 
 @pytest.fixture(scope="module")
@@ -58,9 +59,11 @@ def test_a_truncated_faststart_file_is_never_published(store, folder, tmp_path):
     assert job.probe.duration == pytest.approx(8, abs=0.1)
     (tmp_path / "transcode").mkdir()
     with pytest.raises(MigrationError) as caught:
-        transcode_movie(job, store=store, settings=settings, work=tmp_path / "transcode", log=logging.getLogger())
+        transcode(job, store=store, settings=settings, work=tmp_path / "transcode")
     assert caught.value.error_class is ErrorClass.CORRUPT
-    assert store.list_sizes("hls-work") == {}
+    # Only the chunk's hand-off (kept for a retry of the package step); no renditions, nothing published.
+    assert [key.rsplit("/", 1)[-1] for key in store.list_sizes("hls-work")] == ["chunk_000.tar"]
+    assert store.list_sizes("hls/") == {}
 
 
 def test_rotated_phone_video_becomes_portrait_renditions(store, folder, tmp_path):
@@ -73,7 +76,7 @@ def test_rotated_phone_video_becomes_portrait_renditions(store, folder, tmp_path
     assert (job.probe.width, job.probe.height) == (360, 640)
     assert [(r.name, r.width, r.height) for r in job.ladder] == [("360p", 360, 640)]
     (tmp_path / "t").mkdir()
-    result = transcode_movie(job, store=store, settings=settings, work=tmp_path / "t", log=logging.getLogger())
+    result = transcode(job, store=store, settings=settings, work=tmp_path / "t")
     assert result["renditions"][0]["codecs"].startswith("avc1.64")
     assert "renditions.tar" in store.list_sizes("hls-work/2/v1")
 
@@ -87,7 +90,7 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
     for step in ("p", "t", "out"):
         (tmp_path / step).mkdir()
     job = probe_movie(movie_id=9, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p")
-    transcode_movie(job, store=store, settings=settings, work=tmp_path / "t", log=logging.getLogger())
+    transcode(job, store=store, settings=settings, work=tmp_path / "t")
     (tmp_path / "thumbs").mkdir()
     assert thumbnail_movie(job, store=store, settings=settings, work=tmp_path / "thumbs", log=logging.getLogger()) == 2
     store.download_file("hls-work/9/v1/renditions.tar", tmp_path / "r.tar")
@@ -186,7 +189,7 @@ def test_a_compliant_top_rung_is_copied_and_cut_where_the_encoded_rungs_are(gop_
         (tmp_path / step).mkdir()
     job = probe_movie(movie_id=5, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p")
     assert [r.source_copy for r in job.ladder] == [copied, False, False]  # 720p, 480p, 360p
-    transcode_movie(job, store=store, settings=settings, work=tmp_path / "t", log=logging.getLogger())
+    transcode(job, store=store, settings=settings, work=tmp_path / "t")
     store.download_file("hls-work/5/v1/renditions.tar", tmp_path / "r.tar")
     subprocess.run(["tar", "-xf", str(tmp_path / "r.tar"), "-C", str(tmp_path / "out")], check=True)
     cuts = []

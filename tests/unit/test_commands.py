@@ -1,16 +1,21 @@
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from hls_operators.chunks import Chunk
 from hls_operators.commands import (
     EncodingOptions,
+    audio_args,
+    concat_list,
     contact_sheet_args,
+    encode_chunk_args,
     keyframe_index_args,
     probe_args,
+    stitch_args,
     thumbnail_args,
     thumbnail_size,
     thumbnail_times,
-    transcode_args,
 )
 from hls_operators.ladder import Rung, parse_ladder, plan_ladder
 from hls_operators.probe import ProbeResult
@@ -31,58 +36,94 @@ def option_values(args: list[str], flag: str) -> list[str]:
     return [args[i + 1] for i, arg in enumerate(args) if arg == flag]
 
 
-def transcode(probe=None, options=EncodingOptions()):
+WHOLE = Chunk(0, 0, None)
+
+
+def encode(probe=None, options=EncodingOptions(), chunk=WHOLE, ladder="1080:5000,720:2800,480:1400,360:800", storyboard=None):
     probe = probe or make_probe()
-    rungs = plan_ladder(probe.width, probe.height, parse_ladder("1080:5000,720:2800,480:1400,360:800"))
-    return transcode_args(Path("/in/source.mp4"), Path("/out"), probe, rungs, options)
+    rungs = plan_ladder(probe.width, probe.height, parse_ladder(ladder))
+    return encode_chunk_args(Path("/in/source.mp4"), Path("/out"), probe, rungs, options, chunk, storyboard, Path("/tiles"))
 
 
 def test_one_process_decodes_once_and_splits_into_every_rung():
-    args = transcode()
+    args = encode()
     assert args[0] == "ffmpeg" and args.count("-i") == 1
     [graph] = option_values(args, "-filter_complex")
-    assert graph.startswith("[0:1]fps=30,split=4[s0][s1][s2][s3];")
-    assert "[s3]scale=640:360" in graph and graph.count("format=yuv420p") == 4
+    assert graph.startswith("[0:1]fps=30:start_time=0,trim=start_pts=0,split=4[s0][s1][s2][s3];")
+    assert "[s3]setpts=PTS-STARTPTS,scale=640:360" in graph and graph.count("format=yuv420p") == 4
 
 
-def test_every_rung_has_aligned_keyframes_and_segments():
-    args = transcode(options=EncodingOptions(segment_seconds=6, keyframe_seconds=2))
+def test_every_rung_has_aligned_keyframes_and_is_video_only():
+    args = encode(options=EncodingOptions(segment_seconds=6, keyframe_seconds=2))
     assert option_values(args, "-force_key_frames") == ["expr:gte(t,n_forced*2)"] * 4
     assert option_values(args, "-sc_threshold") == ["0"] * 4
     assert option_values(args, "-g") == ["60"] * 4
-    assert option_values(args, "-hls_time") == ["6"] * 4
-    assert option_values(args, "-hls_segment_filename")[0] == "/out/1080p/seg_%05d.ts"
-    assert args[-1] == "/out/360p/index.m3u8"
+    assert args.count("-an") == 4 and "-c:a" not in args
+    assert args[-1] == "/out/360p/video.mp4"
 
 
-def test_audio_is_mapped_by_index_and_downmixed_to_stereo_aac_lc():
-    args = transcode()
-    assert option_values(args, "-map")[:2] == ["[v0]", "0:0"]
-    assert option_values(args, "-ac") == ["2"] * 4
-    assert option_values(args, "-profile:a") == ["aac_low"] * 4
-
-
-def test_a_silent_source_gets_no_audio_track():
-    args = transcode(make_probe(audio_index=None, audio_codec=None))
-    assert "-c:a" not in args and option_values(args, "-map") == ["[v0]", "[v1]", "[v2]", "[v3]"]
+def test_a_later_chunk_seeks_before_its_first_frame_and_keeps_the_movies_timestamps():
+    probe = make_probe(frame_rate="30000/1001")
+    args = encode(probe, chunk=Chunk(1, 300, 600))
+    assert args[args.index("-ss") + 1] == "298" and args.index("-ss") < args.index("-i")
+    assert "-copyts" in args and "-start_at_zero" in args
+    [graph] = option_values(args, "-filter_complex")
+    # frames ceil(300 * 29.97) = 8992 up to ceil(600 * 29.97) = 17983, exclusive; no padding to 0 s
+    assert graph.startswith("[0:1]fps=30000/1001,trim=start_pts=8992:end_pts=17983,split=4")
+    assert "-ss" not in encode(probe, chunk=Chunk(0, 0, 300))
 
 
 def test_bitrates_follow_the_ladder():
-    args = transcode()
+    args = encode()
     assert option_values(args, "-b:v") == ["5000k", "2800k", "1400k", "800k"]
     assert option_values(args, "-maxrate")[0] == "5500k"
 
 
 def test_interlaced_sources_are_deinterlaced_before_the_split():
-    [graph] = option_values(transcode(make_probe(interlaced=True)), "-filter_complex")
-    assert graph.startswith("[0:1]yadif=mode=send_frame,fps=30,split=4")
+    [graph] = option_values(encode(make_probe(interlaced=True)), "-filter_complex")
+    assert graph.startswith("[0:1]yadif=mode=send_frame,fps=30:start_time=0,trim=start_pts=0,split=4")
 
 
 def test_inputs_are_pinned_to_mp4_and_local_files():
-    for args in (probe_args(Path("/in/x.mp4")), transcode()):
+    for args in (probe_args(Path("/in/x.mp4")), encode(), audio_args(Path("/in/x.mp4"), make_probe(), EncodingOptions(), Path("/a.m4a"))):
         assert option_values(args, "-protocol_whitelist") == ["file"]
         assert option_values(args, "-format_whitelist") == ["mov,mp4,m4a,3gp,3g2,mj2"]
         assert args.index("-format_whitelist") < args.index(args[-1] if args[0] == "ffprobe" else "-i")
+
+
+def test_audio_is_encoded_once_from_0_s_as_stereo_aac_lc():
+    args = audio_args(Path("/in/s.mp4"), make_probe(), EncodingOptions(audio_kbps=96), Path("/w/audio.m4a"))
+    assert option_values(args, "-map") == ["0:0"] and "-vn" in args
+    assert "first_pts=0" in option_values(args, "-af")[0]
+    assert option_values(args, "-ac") == ["2"] and option_values(args, "-profile:a") == ["aac_low"]
+    assert option_values(args, "-b:a") == ["96k"] and args[-1] == "/w/audio.m4a"
+
+
+def test_the_stitch_only_copies_chunks_and_audio_into_each_rung():
+    probe = make_probe()
+    rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
+    lists = {r.name: Path(f"/w/chunks/{r.name}.ffconcat") for r in rungs}
+    args = stitch_args(Path("/out"), probe, rungs, EncodingOptions(), concat_lists=lists, source=None, audio=Path("/w/audio.m4a"))
+    assert option_values(args, "-i") == ["/w/chunks/1080p.ffconcat", "/w/chunks/360p.ffconcat", "/w/audio.m4a"]
+    assert option_values(args, "-f")[:2] == ["concat", "concat"]
+    assert option_values(args, "-map") == ["0:v:0", "2:a:0", "1:v:0", "2:a:0"]
+    assert option_values(args, "-c") == ["copy", "copy"] and "libx264" not in args and "aac" not in args
+    assert option_values(args, "-hls_time") == ["6", "6"]
+    assert option_values(args, "-hls_segment_filename") == ["/out/1080p/seg_%05d.ts", "/out/360p/seg_%05d.ts"]
+    assert args[-1] == "/out/360p/index.m3u8"
+
+
+def test_a_silent_source_gets_no_audio_track():
+    probe = make_probe(audio_index=None, audio_codec=None)
+    rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
+    lists = {r.name: Path(f"/w/{r.name}.ffconcat") for r in rungs}
+    args = stitch_args(Path("/out"), probe, rungs, EncodingOptions(), concat_lists=lists, source=None, audio=None)
+    assert option_values(args, "-map") == ["0:v:0", "1:v:0"]
+
+
+def test_chunks_are_listed_in_order_by_relative_name():
+    listing = concat_list([("0/360p/video.mp4", Fraction(539 * 1001, 30000)), ("1/360p/video.mp4", None)])
+    assert listing == "ffconcat version 1.0\nfile 0/360p/video.mp4\nduration 17.984633\nfile 1/360p/video.mp4\n"
 
 
 def test_thumbnails_are_evenly_spaced_and_small():
@@ -100,17 +141,20 @@ def test_contact_sheet_tiles_all_thumbnails():
     assert "tile=5x2" in option_values(args, "-vf")[0]
 
 
-def test_the_storyboard_shares_the_transcode_decode():
-    probe = make_probe()
-    rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
+def test_the_storyboard_shares_the_chunks_decode_with_tiles_numbered_for_the_movie():
     plan = StoryboardPlan(5, 160, 90)
-    args = transcode_args(Path("/in/s.mp4"), Path("/out"), probe, rungs, EncodingOptions(), plan, Path("/tiles"))
+    args = encode(ladder="1080:5000,360:800", storyboard=plan)
     assert args.count("-i") == 1
     [graph] = option_values(args, "-filter_complex")
     assert "split=3[s0][s1][s2]" in graph
-    assert "[s2]setpts=PTS-STARTPTS,select='gte(t,selected_n*5)',scale=160:90" in graph
+    # tile k is frame ceil(k * 5 s * 30 fps)
+    assert "[s2]select='gte(pts,ceil((0+selected_n)*150/1))',scale=160:90" in graph
     assert option_values(args, "-map")[-1] == "[tiles]" and args[-1] == "/tiles/tile_%05d.jpg"
-    assert option_values(args, "-fps_mode") == ["passthrough"]
+    assert option_values(args, "-fps_mode") == ["passthrough"] and option_values(args, "-start_number") == ["0"]
+    later = encode(make_probe(frame_rate="30000/1001"), chunk=Chunk(1, 300, None), ladder="1080:5000", storyboard=plan)
+    # frame 8992 is the chunk's first, and tile 60 is frame ceil(60 * 5 * 30000 / 1001) = ceil(8991.008) = 8992
+    assert "select='gte(pts,ceil((60+selected_n)*150000/1001))'" in option_values(later, "-filter_complex")[0]
+    assert option_values(later, "-start_number") == ["60"]
 
 
 def test_keyframes_are_indexed_from_the_segments_read_back_to_back():
@@ -119,13 +163,14 @@ def test_keyframes_are_indexed_from_the_segments_read_back_to_back():
     assert option_values(args, "-protocol_whitelist") == ["file,concat"]
 
 
-def test_a_copied_rung_maps_the_source_stream_and_is_not_encoded():
+def test_a_copied_rung_takes_the_source_video_in_the_stitch_and_is_not_encoded():
     probe = make_probe()
     rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
     rungs[0] = Rung("1080p", 1920, 1080, 5000, source_copy=True)
-    args = transcode_args(Path("/in/s.mp4"), Path("/out"), probe, rungs, EncodingOptions())
-    [graph] = option_values(args, "-filter_complex")
-    assert "split=1[s0]" in graph and "scale=1920:1080" not in graph
-    assert option_values(args, "-map")[:3] == ["0:1", "0:0", "[v0]"]
-    assert option_values(args, "-c:v") == ["copy", "libx264"]
+    encoded = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, rungs[1:], EncodingOptions(), WHOLE)
+    assert "scale=1920:1080" not in option_values(encoded, "-filter_complex")[0]
+    lists = {"360p": Path("/w/360p.ffconcat")}
+    args = stitch_args(Path("/out"), probe, rungs, EncodingOptions(), concat_lists=lists, source=Path("/in/s.mp4"), audio=Path("/a.m4a"))
+    assert option_values(args, "-i") == ["/w/360p.ffconcat", "/in/s.mp4", "/a.m4a"]
+    assert option_values(args, "-map") == ["1:1", "2:a:0", "0:v:0", "2:a:0"]
     assert option_values(args, "-hls_segment_filename") == ["/out/1080p/seg_%05d.ts", "/out/360p/seg_%05d.ts"]

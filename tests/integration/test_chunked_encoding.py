@@ -1,0 +1,113 @@
+"""A movie encoded in chunks by separate tasks plays like one encoded whole: no join to see or hear."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from devenv import services
+from hls_operators.settings import Settings
+from hls_operators.steps import probe_movie
+from hls_operators.storage import ObjectStore
+from tests import hostile_media
+from tests.transcoding import transcode
+
+LADDER = "360:800,240:400"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """40 s of moving pictures at 29.97 fps (frame times never fall on whole seconds) and a tone
+    that starts 0.5 s after the picture."""
+    path = tmp_path_factory.mktemp("chunked") / "movie.mp4"
+    subprocess.run(
+        [*hostile_media.FFMPEG, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30000/1001:duration=40",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=39.5",
+         "-filter_complex", "[1:a]adelay=500:all=1[a]", "-map", "0:v", "-map", "[a]",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-c:a", "aac", "-movflags", "+faststart", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def convert(source: Path, seaweedfs, folder: Path, *, chunk_slots: int) -> tuple[Path, list]:
+    """Probe and transcode as the DAG does (chunk tasks, then the package); the renditions unpacked."""
+    bucket = f"c-{uuid.uuid4().hex[:10]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    settings = Settings.from_values(
+        {"bucket": bucket, "public_base_url": "https://cdn.example/m", "ladder": LADDER, "chunk_seconds": "12"}
+    )
+    store.upload_file(source, "uploads/movie.mp4")
+    url = f"s3://{bucket}/uploads/movie.mp4"
+    (folder / "probe").mkdir(parents=True)
+    job = probe_movie(movie_id=1, source_url=url, expected_url=url, version="v1", store=store, settings=settings,
+                      work=folder / "probe", chunk_slots=chunk_slots)  # fmt: skip
+    transcode(job, store=store, settings=settings, work=folder / "transcode")
+    store.download_file("hls-work/1/v1/renditions.tar", folder / "renditions.tar")
+    (folder / "out").mkdir()
+    subprocess.run(["tar", "-xf", str(folder / "renditions.tar"), "-C", str(folder / "out")], check=True)
+    return folder / "out", job.chunks
+
+
+def packets(playlist: Path, stream: str) -> list[tuple[int, int]]:
+    """(pts, duration) of every packet of the stream, in 90 kHz ticks, in presentation order."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts,duration", "-of", "json", str(playlist)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return sorted((int(p["pts"]), int(p["duration"])) for p in json.loads(result.stdout)["packets"])
+
+
+def frame_psnr(a: Path, b: Path) -> list[float]:
+    """PSNR of each frame of ``a`` against the same frame of ``b``."""
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(a), "-i", str(b), "-lavfi", "[0:v][1:v]psnr=stats_file=-", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [float(v) if v != "inf" else 100.0 for v in re.findall(r"psnr_avg:(\S+)", result.stdout)]
+
+
+@pytest.fixture(scope="module")
+def whole_and_chunked(source, seaweedfs, tmp_path_factory):
+    whole, whole_chunks = convert(source, seaweedfs, tmp_path_factory.mktemp("whole"), chunk_slots=1)
+    chunked, chunks = convert(source, seaweedfs, tmp_path_factory.mktemp("chunked"), chunk_slots=3)
+    assert len(whole_chunks) == 1 and [(c.start, c.end) for c in chunks] == [(0, 18), (18, 36), (36, None)]
+    return whole, chunked
+
+
+@pytest.mark.parametrize("rung", ["360p", "240p"])
+def test_the_joins_are_invisible(whole_and_chunked, rung):
+    whole, chunked = whole_and_chunked
+    frames = packets(chunked / rung / "index.m3u8", "v:0")
+    # every frame once, one frame duration apart: no gap and no overlap at 18 s and 36 s
+    assert [b[0] - a[0] for a, b in zip(frames, frames[1:])] == [3003] * (len(frames) - 1)
+    assert frames == packets(whole / rung / "index.m3u8", "v:0")
+    # the same picture at the same time as in the one-chunk encode (a frame off would drop to ~15 dB)
+    assert min(frame_psnr(chunked / rung / "index.m3u8", whole / rung / "index.m3u8")) > 30
+    # the same segments, cut where a whole encode cuts them
+    assert (chunked / rung / "index.m3u8").read_text() == (whole / rung / "index.m3u8").read_text()
+
+
+def test_the_audio_is_encoded_once_and_continuous(whole_and_chunked):
+    whole, chunked = whole_and_chunked
+    audio = packets(chunked / "360p" / "index.m3u8", "a:0")
+    assert all(b[0] - a[0] == a[1] for a, b in zip(audio, audio[1:]))  # back to back, no gap
+    video = packets(chunked / "360p" / "index.m3u8", "v:0")
+    assert abs(audio[0][0] - video[0][0]) <= 3003 * 2  # both start at the movie's start
+    total = (audio[-1][0] + audio[-1][1] - audio[0][0]) / 90000
+    assert total == pytest.approx(40.0, abs=0.05)  # the late start is filled with silence, not dropped
+    # every rung carries the very same audio packets
+    assert packets(chunked / "240p" / "index.m3u8", "a:0") == audio == packets(whole / "360p" / "index.m3u8", "a:0")
+
+
+def test_the_storyboard_is_the_same_whichever_chunk_made_each_tile(whole_and_chunked):
+    whole, chunked = whole_and_chunked
+    vtt = (chunked / "storyboard" / "storyboard.vtt").read_text()
+    assert vtt == (whole / "storyboard" / "storyboard.vtt").read_text() and vtt.count("-->") == 8
+    assert sorted(p.name for p in (chunked / "storyboard").iterdir()) == ["sheet_000.jpg", "storyboard.vtt"]

@@ -1,0 +1,42 @@
+from fractions import Fraction
+
+import pytest
+
+from hls_operators.chunks import Chunk, first_tile, plan_chunks
+
+
+def test_a_movie_up_to_the_chunk_length_is_one_chunk():
+    assert plan_chunks(300.0, chunk_seconds=300, segment_seconds=6, slots=4) == [Chunk(0, 0, None)]
+    assert plan_chunks(5000.0, chunk_seconds=300, segment_seconds=6, slots=1) == [Chunk(0, 0, None)]
+
+
+def test_a_long_movie_is_cut_on_the_segment_grid_into_at_most_slots_chunks():
+    chunks = plan_chunks(7200.0, chunk_seconds=300, segment_seconds=6, slots=4)
+    assert chunks == [Chunk(0, 0, 1800), Chunk(1, 1800, 3600), Chunk(2, 3600, 5400), Chunk(3, 5400, None)]
+    chunks = plan_chunks(601.0, chunk_seconds=300, segment_seconds=6, slots=4)
+    assert [(c.start, c.end) for c in chunks] == [(0, 204), (204, 408), (408, None)]
+    assert all(c.start % 6 == 0 for c in chunks)
+
+
+def test_a_last_piece_under_a_second_joins_the_chunk_before():
+    # chunks of whole 6 s segments: 0-6, 6-12 and 0.5 s left over
+    chunks = plan_chunks(12.5, chunk_seconds=4, segment_seconds=6, slots=4)
+    assert [(c.start, c.end) for c in chunks] == [(0, 6), (6, None)]
+
+
+@pytest.mark.parametrize("fps", [Fraction(30), Fraction(30000, 1001), Fraction(25), Fraction(24000, 1001)])
+def test_every_frame_and_every_tile_belongs_to_exactly_one_chunk(fps):
+    chunks = plan_chunks(3599.9, chunk_seconds=600, segment_seconds=6, slots=4)
+    frames = [(c.first_frame(fps), c.end_frame(fps)) for c in chunks]
+    assert frames[0][0] == 0 and frames[-1][1] is None
+    assert all(end == following for (_, end), (following, _) in zip(frames, frames[1:]))
+    per_tile = Fraction(5) * fps
+    for (first, _), (following, _) in zip(frames, frames[1:]):
+        k, next_k = first_tile(first, per_tile), first_tile(following, per_tile)
+        # every tile from k to next_k - 1 is a frame of this chunk, and no other
+        assert all(first <= -(-j * per_tile // 1) < following for j in range(k, next_k))
+
+
+def test_chunks_travel_as_json():
+    chunk = Chunk(2, 600, None)
+    assert Chunk.from_dict(chunk.to_dict()) == chunk and chunk.seek == 598
