@@ -48,12 +48,17 @@ class Chunk:
 
 def plan_chunks(duration: float, *, chunk_seconds: int, segment_seconds: int, slots: int) -> list[Chunk]:
     """One chunk for a movie up to ``chunk_seconds`` long; a longer one gets a chunk per
-    ``chunk_seconds`` (at most ``slots``, the chunk tasks there are), equal lengths rounded up to
-    whole segments."""
+    ``chunk_seconds`` (at most ``slots``, the chunk tasks there are). The movie's whole segments are
+    shared out as evenly as they go (60 s of 6 s segments in 4 chunks: 3, 3, 2, 2), so that no
+    worker waits on one long chunk while another has finished a short one."""
     wanted = max(1, min(slots, math.ceil(duration / chunk_seconds)))
-    length = math.ceil(duration / wanted / segment_seconds) * segment_seconds
-    count = max(1, math.ceil((duration - SHORTEST_LAST_CHUNK_SECONDS) / length))
-    return [Chunk(i, i * length, (i + 1) * length if i < count - 1 else None) for i in range(count)]
+    segments = max(1, math.ceil((duration - SHORTEST_LAST_CHUNK_SECONDS) / segment_seconds))
+    count = min(wanted, segments)
+    share, larger = divmod(segments, count)
+    starts = [0]
+    for index in range(count - 1):
+        starts.append(starts[-1] + (share + (index < larger)) * segment_seconds)
+    return [Chunk(i, start, starts[i + 1] if i < count - 1 else None) for i, start in enumerate(starts)]
 
 
 def first_tile(first_frame: int, frames_per_tile: Fraction) -> int:

@@ -94,6 +94,7 @@ def encode_chunk_args(
         )
 
     gop_frames = max(1, math.ceil(probe.fps * options.keyframe_seconds))
+    keyframes = _keyframe_expression(chunk, probe.fps, options.keyframe_seconds)
     args = [*FFMPEG, "-progress", "pipe:1", "-nostats"]
     if chunk.seek:
         # Timestamps stay those of the whole movie (from 0 at its start), so that the frame grid and
@@ -111,7 +112,7 @@ def encode_chunk_args(
             "-bufsize", f"{rung.bufsize_kbps}k",
             # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
             # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
-            "-force_key_frames", f"expr:gte(t,n_forced*{options.keyframe_seconds})",
+            "-force_key_frames", keyframes,
             "-g", str(gop_frames),
             "-sc_threshold", "0",
             str(out_dir / rung.name / CHUNK_VIDEO),
@@ -121,6 +122,17 @@ def encode_chunk_args(
         args += ["-map", "[tiles]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
                  "-start_number", str(first_tile), str(tiles_dir / STORYBOARD_TILE_PATTERN)]  # fmt: skip
     return args
+
+
+def _keyframe_expression(chunk: Chunk, fps: Fraction, keyframe_seconds: int) -> str:
+    """Keyframes on the first frame at or after each multiple of ``keyframe_seconds`` of the movie,
+    by frame number. The encoder's ``n`` and ``t`` count from the chunk's first frame, and a boundary
+    counted from there can fall a frame off the movie's: at 29.97 fps, 36 s is the movie's frame
+    1079, but 180 frames after a chunk start at frame 900 (30.03 s)."""
+    first_keyframe = -(-chunk.start // keyframe_seconds)
+    frames_per_keyframe = fps * keyframe_seconds
+    boundary = f"ceil((n_forced+{first_keyframe})*{frames_per_keyframe.numerator}/{frames_per_keyframe.denominator})"
+    return f"expr:gte(n+{chunk.first_frame(fps)},{boundary})"
 
 
 def audio_args(source: Path, probe: ProbeResult, options: EncodingOptions, target: Path) -> list[str]:

@@ -77,7 +77,7 @@ def frame_psnr(a: Path, b: Path) -> list[float]:
 def whole_and_chunked(source, seaweedfs, tmp_path_factory):
     whole, whole_chunks = convert(source, seaweedfs, tmp_path_factory.mktemp("whole"), chunk_slots=1)
     chunked, chunks = convert(source, seaweedfs, tmp_path_factory.mktemp("chunked"), chunk_slots=3)
-    assert len(whole_chunks) == 1 and [(c.start, c.end) for c in chunks] == [(0, 18), (18, 36), (36, None)]
+    assert len(whole_chunks) == 1 and [(c.start, c.end) for c in chunks] == [(0, 18), (18, 30), (30, None)]
     return whole, chunked
 
 
@@ -85,7 +85,7 @@ def whole_and_chunked(source, seaweedfs, tmp_path_factory):
 def test_the_joins_are_invisible(whole_and_chunked, rung):
     whole, chunked = whole_and_chunked
     frames = packets(chunked / rung / "index.m3u8", "v:0")
-    # every frame once, one frame duration apart: no gap and no overlap at 18 s and 36 s
+    # every frame once, one frame duration apart: no gap and no overlap at 18 s and 30 s
     assert [b[0] - a[0] for a, b in zip(frames, frames[1:])] == [3003] * (len(frames) - 1)
     assert frames == packets(whole / rung / "index.m3u8", "v:0")
     # the same picture at the same time as in the one-chunk encode (a frame off would drop to ~15 dB)

@@ -14,8 +14,14 @@ def test_a_long_movie_is_cut_on_the_segment_grid_into_at_most_slots_chunks():
     chunks = plan_chunks(7200.0, chunk_seconds=300, segment_seconds=6, slots=4)
     assert chunks == [Chunk(0, 0, 1800), Chunk(1, 1800, 3600), Chunk(2, 3600, 5400), Chunk(3, 5400, None)]
     chunks = plan_chunks(601.0, chunk_seconds=300, segment_seconds=6, slots=4)
-    assert [(c.start, c.end) for c in chunks] == [(0, 204), (204, 408), (408, None)]
+    assert [(c.start, c.end) for c in chunks] == [(0, 204), (204, 402), (402, None)]
     assert all(c.start % 6 == 0 for c in chunks)
+
+
+def test_segments_are_shared_out_evenly():
+    # ten 6 s segments in four chunks: 3, 3, 2, 2 (not 3, 3, 3, 1), so two workers get 30 s each
+    chunks = plan_chunks(60.0, chunk_seconds=15, segment_seconds=6, slots=4)
+    assert [(c.start, c.end) for c in chunks] == [(0, 18), (18, 36), (36, 48), (48, None)]
 
 
 def test_a_last_piece_under_a_second_joins_the_chunk_before():

@@ -55,7 +55,8 @@ def test_one_process_decodes_once_and_splits_into_every_rung():
 
 def test_every_rung_has_aligned_keyframes_and_is_video_only():
     args = encode(options=EncodingOptions(segment_seconds=6, keyframe_seconds=2))
-    assert option_values(args, "-force_key_frames") == ["expr:gte(t,n_forced*2)"] * 4
+    # frame n (from the movie's start) is a keyframe once it reaches frame ceil(k * 2 s * 30 fps)
+    assert option_values(args, "-force_key_frames") == ["expr:gte(n+0,ceil((n_forced+0)*60/1))"] * 4
     assert option_values(args, "-sc_threshold") == ["0"] * 4
     assert option_values(args, "-g") == ["60"] * 4
     assert args.count("-an") == 4 and "-c:a" not in args
@@ -71,6 +72,8 @@ def test_a_later_chunk_seeks_before_its_first_frame_and_keeps_the_movies_timesta
     # frames ceil(300 * 29.97) = 8992 up to ceil(600 * 29.97) = 17983, exclusive; no padding to 0 s
     assert graph.startswith("[0:1]fps=30000/1001,trim=start_pts=8992:end_pts=17983,split=4")
     assert "-ss" not in encode(probe, chunk=Chunk(0, 0, 300))
+    # keyframes counted from the movie's frame 8992, the 150th boundary of 2 s (60000/1001 frames each)
+    assert option_values(args, "-force_key_frames")[0] == "expr:gte(n+8992,ceil((n_forced+150)*60000/1001))"
 
 
 def test_bitrates_follow_the_ladder():
