@@ -121,12 +121,16 @@ def run_seed(source: Path, duration: float, work: Path) -> Result:
     return Result("seed command (baseline)", source.name, duration, usage, folder_bytes(out), rungs)
 
 
-def run_pipeline(source: Path, duration: float, work: Path, preset: str | None = None) -> Result:
+def run_pipeline(source: Path, duration: float, work: Path, variant: str | None = None) -> Result:
     """The probe, chunk encode and package steps as shipped, minus their storage hand-offs: the
     ladder plan (with the copy decision), the chunk's ffmpeg command (one chunk: the sources here
     are shorter than ``hls_chunk_seconds``), the audio encoded once, the stitch, the I-frame
-    indexes, the storyboard and the hand-off tar, with the default settings (or another x264 preset)."""
-    settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid", "x264_preset": preset})
+    indexes, the storyboard and the hand-off tar, with the default settings or another x264
+    ``variant``: ``PRESET/X264_PARAMS`` (``medium/``: the plain preset)."""
+    settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid"})
+    if variant:
+        preset, _, params = variant.partition("/")
+        settings = replace(settings, x264_preset=preset, x264_params=params)
     started = time.monotonic()
     probe = steps.probe_source(source)
     ladder: list[Rung] = plan_ladder(probe.width, probe.height, settings.rungs)
@@ -144,7 +148,7 @@ def run_pipeline(source: Path, duration: float, work: Path, preset: str | None =
     tiles.mkdir()
     top = ladder[0]
     plan = StoryboardPlan.for_source(top.width, top.height, interval=settings.storyboard_interval_seconds, tile_width=settings.storyboard_tile_width)
-    options = commands.EncodingOptions(settings.segment_seconds, settings.keyframe_seconds, settings.x264_preset, settings.audio_bitrate_kbps)
+    options = steps.encoding_options(settings)
     usage.add(measured(commands.encode_chunk_args(source, chunk_dir, probe, encoded, options, chunk, plan, tiles)))
     audio = None
     if probe.audio_index is not None:
@@ -166,7 +170,7 @@ def run_pipeline(source: Path, duration: float, work: Path, preset: str | None =
                  "copied": r.source_copy}
         for r in ladder
     }  # fmt: skip
-    return Result(f"pipeline transcode ({settings.x264_preset})", source.name, duration, usage, folder_bytes(root), rungs)
+    return Result(f"pipeline {settings.x264_preset}/{settings.x264_params}", source.name, duration, usage, folder_bytes(root), rungs)
 
 
 def steps_cpu() -> float:
@@ -209,18 +213,18 @@ def ratio(value: float, baseline: float) -> str:
 
 
 def report(results: list[Result]) -> None:
-    header = f"{'source':<26} {'variant':<30} {'x realtime':>14} {'CPU s/src min':>16} {'peak RSS MB':>16} {'temp MB':>12}"
+    header = f"{'source':<26} {'variant':<48} {'x realtime':>14} {'CPU s/src min':>16} {'peak RSS MB':>16} {'temp MB':>12}"
     print("\n" + header + "\n" + "-" * len(header))
     for source in dict.fromkeys(r.source for r in results):
         baseline, *others = [r for r in results if r.source == source]
         for r in [baseline, *others]:
             print(
-                f"{source:<26} {r.variant:<30} {r.realtime:>7.2f} {ratio(r.realtime, baseline.realtime):>6} "
+                f"{source:<26} {r.variant:<48} {r.realtime:>7.2f} {ratio(r.realtime, baseline.realtime):>6} "
                 f"{r.cpu_per_source_minute:>9.0f} {ratio(r.cpu_per_source_minute, baseline.cpu_per_source_minute):>6} "
                 f"{r.usage.max_rss / 1e6:>9.0f} {ratio(r.usage.max_rss, baseline.usage.max_rss):>6} "
                 f"{r.temp_bytes / 1e6:>6.0f} {ratio(r.temp_bytes, baseline.temp_bytes):>5}"
             )
-        print(f"{'':<26} per rung: {'rung':<6} {'variant':<30} {'kbit/s':>8} {'VMAF':>6} {'vs baseline':>12}")
+        print(f"{'':<26} per rung: {'rung':<6} {'variant':<48} {'kbit/s':>8} {'VMAF':>6} {'vs baseline':>12}")
         for r in [baseline, *others]:
             for name, rung in r.rungs.items():
                 same = baseline.rungs.get(name)
@@ -228,7 +232,7 @@ def report(results: list[Result]) -> None:
                 kbps = rung["bytes"] * 8 / r.source_seconds / 1000
                 vmaf_text = f"{rung['vmaf']:.2f}" if rung.get("vmaf") is not None else "-"
                 copied = " (copied)" if rung.get("copied") else ""
-                print(f"{'':<36} {name:<6} {r.variant:<30} {kbps:>8.0f} {vmaf_text:>6} {delta:>12}{copied}")
+                print(f"{'':<36} {name:<6} {r.variant:<48} {kbps:>8.0f} {vmaf_text:>6} {delta:>12}{copied}")
 
 
 def main() -> None:
@@ -236,7 +240,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="length of the synthetic source")
     parser.add_argument("--sources", default="synthetic,flower.mp4,friday.mp4", help="synthetic and/or CC0 clip names")
     parser.add_argument("--no-vmaf", action="store_true", help="skip the quality measurement")
-    parser.add_argument("--presets", default="", help="more x264 presets to run the pipeline with, e.g. faster,fast")
+    parser.add_argument("--variants", default="", help="more x264 PRESET/PARAMS to run the pipeline with, e.g. medium/,faster/")
     args = parser.parse_args()
     ffmpeg9 = None
     if not args.no_vmaf:
@@ -252,7 +256,7 @@ def main() -> None:
             probe = steps.probe_source(source)
             print(f"{name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s", flush=True)
             runners = [run_seed, run_pipeline] + [
-                functools.partial(run_pipeline, preset=preset) for preset in filter(None, args.presets.split(","))
+                functools.partial(run_pipeline, variant=variant) for variant in filter(None, args.variants.split(","))
             ]
             for index, runner in enumerate(runners):
                 work = scratch_dir / f"{source.stem}-{index}"

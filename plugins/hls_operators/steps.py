@@ -283,11 +283,12 @@ def _unpack(tar_path: Path, folder: Path) -> None:
         tar.extractall(folder, filter="data")  # "data": no absolute paths, links or devices
 
 
-def _encoding_options(settings: Settings) -> commands.EncodingOptions:
+def encoding_options(settings: Settings) -> commands.EncodingOptions:
     return commands.EncodingOptions(
         segment_seconds=settings.segment_seconds,
         keyframe_seconds=settings.keyframe_seconds,
         x264_preset=settings.x264_preset,
+        x264_params=settings.x264_params,
         audio_kbps=settings.audio_bitrate_kbps,
     )
 
@@ -325,7 +326,7 @@ def encode_chunk(
     (out / TILES_DIR).mkdir(parents=True)
     cpu_seconds = run_ffmpeg(
         commands.encode_chunk_args(
-            source, out, job.probe, job.encoded_rungs, _encoding_options(settings), chunk,
+            source, out, job.probe, job.encoded_rungs, encoding_options(settings), chunk,
             _storyboard_plan(job, settings), out / TILES_DIR,
         ),  # fmt: skip
         label=f"movie {job.movie_id} chunk {index + 1}/{len(job.chunks)} ({chunk.start}-{chunk.start + seconds:.0f} s)",
@@ -388,7 +389,7 @@ def package_movie(
             commands.concat_list([(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)])
         )
         concat_lists[rung.name] = listing
-    options = _encoding_options(settings)
+    options = encoding_options(settings)
     cpu_seconds = 0.0
     audio = None
     if job.probe.audio_index is not None:

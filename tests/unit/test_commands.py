@@ -45,16 +45,24 @@ def encode(probe=None, options=EncodingOptions(), chunk=WHOLE, ladder="1080:5000
     return encode_chunk_args(Path("/in/source.mp4"), Path("/out"), probe, rungs, options, chunk, storyboard, Path("/tiles"))
 
 
-def test_one_process_decodes_once_and_splits_into_every_rung():
+def test_one_process_decodes_once_and_scales_each_rung_from_the_one_above():
     args = encode()
     assert args[0] == "ffmpeg" and args.count("-i") == 1
     [graph] = option_values(args, "-filter_complex")
-    assert graph.startswith("[0:1]fps=30:start_time=0,trim=start_pts=0,split=4[s0][s1][s2][s3];")
-    assert "[s3]setpts=PTS-STARTPTS,scale=640:360" in graph and graph.count("format=yuv420p") == 4
+    assert graph.split(";") == [
+        "[0:1]fps=30:start_time=0,trim=start_pts=0[frames]",
+        "[frames]setpts=PTS-STARTPTS,scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p,split=2[v0][below0]",
+        "[below0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=2[v1][below1]",
+        "[below1]scale=854:480:flags=bicubic,setsar=1,format=yuv420p,split=2[v2][below2]",
+        "[below2]scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v3]",
+    ]
+    assert option_values(args, "-map") == ["[v0]", "[v1]", "[v2]", "[v3]"]
+    assert args[-1] == "/out/360p/video.mp4"
 
 
 def test_every_rung_has_aligned_keyframes_and_is_video_only():
-    args = encode(options=EncodingOptions(segment_seconds=6, keyframe_seconds=2))
+    args = encode(options=EncodingOptions(segment_seconds=6, keyframe_seconds=2, x264_params="subme=3"))
+    assert option_values(args, "-x264-params") == ["subme=3"] * 4 and "-x264-params" not in encode()
     # frame n (from the movie's start) is a keyframe once it reaches frame ceil(k * 2 s * 30 fps)
     assert option_values(args, "-force_key_frames") == ["expr:gte(n+0,ceil((n_forced+0)*60/1))"] * 4
     assert option_values(args, "-sc_threshold") == ["0"] * 4
@@ -70,7 +78,7 @@ def test_a_later_chunk_seeks_before_its_first_frame_and_keeps_the_movies_timesta
     assert "-copyts" in args and "-start_at_zero" in args
     [graph] = option_values(args, "-filter_complex")
     # frames ceil(300 * 29.97) = 8992 up to ceil(600 * 29.97) = 17983, exclusive; no padding to 0 s
-    assert graph.startswith("[0:1]fps=30000/1001,trim=start_pts=8992:end_pts=17983,split=4")
+    assert graph.startswith("[0:1]fps=30000/1001,trim=start_pts=8992:end_pts=17983[frames]")
     assert "-ss" not in encode(probe, chunk=Chunk(0, 0, 300))
     # keyframes counted from the movie's frame 8992, the 150th boundary of 2 s (60000/1001 frames each)
     assert option_values(args, "-force_key_frames")[0] == "expr:gte(n+8992,ceil((n_forced+150)*60000/1001))"
@@ -84,7 +92,7 @@ def test_bitrates_follow_the_ladder():
 
 def test_interlaced_sources_are_deinterlaced_before_the_split():
     [graph] = option_values(encode(make_probe(interlaced=True)), "-filter_complex")
-    assert graph.startswith("[0:1]yadif=mode=send_frame,fps=30:start_time=0,trim=start_pts=0,split=4")
+    assert graph.startswith("[0:1]yadif=mode=send_frame,fps=30:start_time=0,trim=start_pts=0[frames]")
 
 
 def test_inputs_are_pinned_to_mp4_and_local_files():
@@ -149,9 +157,9 @@ def test_the_storyboard_shares_the_chunks_decode_with_tiles_numbered_for_the_mov
     args = encode(ladder="1080:5000,360:800", storyboard=plan)
     assert args.count("-i") == 1
     [graph] = option_values(args, "-filter_complex")
-    assert "split=3[s0][s1][s2]" in graph
+    assert graph.startswith("[0:1]fps=30:start_time=0,trim=start_pts=0,split=2[frames][storyboard];")
     # tile k is frame ceil(k * 5 s * 30 fps)
-    assert "[s2]select='gte(pts,ceil((0+selected_n)*150/1))',scale=160:90" in graph
+    assert "[storyboard]select='gte(pts,ceil((0+selected_n)*150/1))',scale=160:90" in graph
     assert option_values(args, "-map")[-1] == "[tiles]" and args[-1] == "/tiles/tile_%05d.jpg"
     assert option_values(args, "-fps_mode") == ["passthrough"] and option_values(args, "-start_number") == ["0"]
     later = encode(make_probe(frame_rate="30000/1001"), chunk=Chunk(1, 300, None), ladder="1080:5000", storyboard=plan)
