@@ -95,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--chunk-seconds", type=int, default=15, help="hls_chunk_seconds: 60 s makes 4 chunks of 15 s")
+    parser.add_argument("--chunk-seconds", type=int, default=15, help="hls_chunk_seconds: 60 s makes 4 chunks of 18, 18, 12 and 12 s")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory(prefix="hls-bench-scaling-") as scratch_name:

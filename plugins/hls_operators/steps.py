@@ -33,6 +33,7 @@ from hls_operators.playlists import (
 from hls_operators.probe import ProbeResult, check_limits, check_not_encrypted, classify_probe_failure, parse_probe
 from hls_operators.settings import Settings
 from hls_operators.source import fetch_source
+from hls_operators.source_cache import SourceCache
 from hls_operators.storage import ObjectStore
 from hls_operators.trickplay import (
     IFRAME_PLAYLIST,
@@ -56,6 +57,7 @@ THUMBNAILS_TAR = "thumbnails.tar"
 MANIFEST = "manifest.json"
 RENDITIONS_INFO = "renditions.json"
 TILES_DIR = "tiles"
+SOURCE_CACHE_DIR = "hls-source-cache"  # under the work folder (tmp_dir), beside the tasks' own folders
 
 
 @dataclass(frozen=True)
@@ -120,16 +122,27 @@ class Published:
     bytes: int
 
 
-def _fetch(job_source: str, work: Path, store: ObjectStore, settings: Settings) -> Path:
-    return fetch_source(
-        job_source,
-        work / "source.mp4",
-        store=store,
-        public_base_url=settings.public_base_url,
-        max_bytes=settings.max_source_bytes,
-        timeout=settings.http_timeout_seconds,
-        allowed_hosts=settings.source_hosts_allowed,
+def _fetch(source_url: str, movie_id: int, version: str, work: Path, store: ObjectStore, settings: Settings) -> Path:
+    """The conversion's source in ``work``: from this worker's source cache when an earlier task of
+    the same conversion ran here, else downloaded."""
+
+    def download(target: Path) -> Path:
+        return fetch_source(
+            source_url,
+            target,
+            store=store,
+            public_base_url=settings.public_base_url,
+            max_bytes=settings.max_source_bytes,
+            timeout=settings.http_timeout_seconds,
+            allowed_hosts=settings.source_hosts_allowed,
+        )
+
+    cache = SourceCache(
+        Path(settings.work_dir) / SOURCE_CACHE_DIR,
+        budget_bytes=settings.source_cache_bytes,
+        max_age_seconds=settings.claim_ttl_minutes * 60,
     )
+    return cache.fetch(f"{movie_id}-{version}.mp4", work / "source.mp4", download)
 
 
 def probe_source(path: Path) -> ProbeResult:
@@ -158,7 +171,7 @@ def probe_movie(
 ) -> MovieJob:
     """Probe, refuse bad input, plan the ladder and the chunks (at most ``chunk_slots``, the chunk
     tasks the DAG has)."""
-    source = _fetch(source_url, work, store, settings)
+    source = _fetch(source_url, movie_id, version, work, store, settings)
     probe = probe_source(source)
     check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
@@ -318,7 +331,7 @@ def encode_chunk(
     ffmpeg process, and hand them over through storage; returns ffmpeg's CPU seconds."""
     chunk = job.chunks[index]
     seconds = job.chunk_seconds(chunk)
-    source = _fetch(job.source_url, work, store, settings)
+    source = _fetch(job.source_url, job.movie_id, job.version, work, store, settings)
     check_free_space(work, estimated_output_bytes(job.encoded_rungs, seconds, 0))
     out = work / "chunk"
     for rung in job.encoded_rungs:
@@ -367,7 +380,8 @@ def package_movie(
     """Encode the audio once, lay each rung's chunks end to end into its HLS folder (copying, never
     re-encoding), index the I-frames, assemble the storyboard, and hand the renditions over."""
     copies = any(rung.source_copy for rung in job.ladder)
-    source = _fetch(job.source_url, work, store, settings) if copies or job.probe.audio_index is not None else None
+    needs_source = copies or job.probe.audio_index is not None
+    source = _fetch(job.source_url, job.movie_id, job.version, work, store, settings) if needs_source else None
     check_free_space(work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps))
     chunks_dir, tiles = work / "chunks", work / TILES_DIR
     tiles.mkdir()
@@ -434,7 +448,7 @@ def package_movie(
 
 def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:
     """Evenly spaced JPEG thumbnails plus a contact sheet, handed over through storage."""
-    source = _fetch(job.source_url, work, store, settings)
+    source = _fetch(job.source_url, job.movie_id, job.version, work, store, settings)
     out = work / publishing.THUMBNAIL_DIR
     out.mkdir()
     size = commands.thumbnail_size(job.probe, settings.thumbnail_width)

@@ -1,0 +1,66 @@
+import os
+import time
+
+import pytest
+
+from hls_operators.source_cache import SourceCache
+
+
+class Downloads:
+    """Writes ``size`` bytes to the target, and counts how often it was asked to."""
+
+    def __init__(self, size: int = 100) -> None:
+        self.size, self.count = size, 0
+
+    def __call__(self, target):
+        self.count += 1
+        target.write_bytes(b"x" * self.size)
+        return target
+
+
+def test_the_tasks_of_one_conversion_download_the_source_once(tmp_path):
+    cache, download = SourceCache(tmp_path / "cache", budget_bytes=1000, max_age_seconds=3600), Downloads()
+    for task in ("probe", "encode_0", "package"):
+        (tmp_path / task).mkdir()
+        source = cache.fetch("7-v1.mp4", tmp_path / task / "source.mp4", download)
+        assert source.read_bytes() == b"x" * 100
+    assert download.count == 1
+    cache.fetch("7-v2.mp4", tmp_path / "probe" / "again.mp4", download)  # a new conversion of the movie
+    assert download.count == 2
+
+
+def test_the_least_recently_used_sources_go_over_the_budget_and_a_task_keeps_its_copy(tmp_path):
+    cache, download = SourceCache(tmp_path / "cache", budget_bytes=250, max_age_seconds=3600), Downloads()
+    first = cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
+    cache.fetch("2-v.mp4", tmp_path / "two.mp4", download)
+    os.utime(tmp_path / "cache" / "1-v.mp4", (time.time() - 60,) * 2)
+    cache.fetch("3-v.mp4", tmp_path / "three.mp4", download)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["2-v.mp4", "3-v.mp4"]
+    assert first.read_bytes() == b"x" * 100  # the task's hard link outlives the evicted entry
+
+
+def test_sources_unused_for_longer_than_the_age_limit_are_dropped(tmp_path):
+    cache, download = SourceCache(tmp_path / "cache", budget_bytes=10_000, max_age_seconds=600), Downloads()
+    cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
+    os.utime(tmp_path / "cache" / "1-v.mp4", (time.time() - 601,) * 2)
+    cache.fetch("2-v.mp4", tmp_path / "two.mp4", download)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["2-v.mp4"]
+
+
+def test_a_failed_download_leaves_nothing_in_the_cache(tmp_path):
+    cache = SourceCache(tmp_path / "cache", budget_bytes=1000, max_age_seconds=3600)
+
+    def broken(target):
+        target.write_bytes(b"part")
+        raise OSError("connection reset")
+
+    with pytest.raises(OSError):
+        cache.fetch("1-v.mp4", tmp_path / "one.mp4", broken)
+    assert not (tmp_path / "cache" / "1-v.mp4").exists()
+
+
+def test_a_budget_of_zero_caches_nothing(tmp_path):
+    cache, download = SourceCache(tmp_path / "cache", budget_bytes=0, max_age_seconds=3600), Downloads()
+    cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
+    cache.fetch("1-v.mp4", tmp_path / "again.mp4", download)
+    assert download.count == 2 and not (tmp_path / "cache").exists()
