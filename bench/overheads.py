@@ -82,20 +82,31 @@ def upload_speedup(seaweed, scratch: Path, segments: int, segment_bytes: int) ->
         path.write_bytes(os.urandom(segment_bytes))
         files.append(path)
     store = ObjectStore(seaweed.client(), BUCKET)
-    timings = {}
+    timings, cpu = {}, {}
     for parallel in (1, concurrency):
-        started = time.monotonic()
+        client_before, server_before, started = process_cpu("self"), process_cpu(seaweed.process.pid), time.monotonic()
         store.upload_many([(p, f"upload-bench/{parallel}/{p.name}", {"ContentType": "video/mp2t"}) for p in files], parallel)
         timings[parallel] = time.monotonic() - started
+        cpu[parallel] = {"client_s": round(process_cpu("self") - client_before, 2),
+                         "seaweedfs_s": round(process_cpu(seaweed.process.pid) - server_before, 2)}  # fmt: skip
     mb = segments * segment_bytes / 1e6
+    # The fastest any concurrency can go when the client and SeaweedFS share this machine's cores.
+    cpu_bound_s = sum(cpu[concurrency].values()) / os.cpu_count()
     result = {
         "segments": segments, "megabytes": mb, "sequential_s": round(timings[1], 2),
         "concurrency": concurrency, "parallel_s": round(timings[concurrency], 2),
-        "speedup": round(timings[1] / timings[concurrency], 2),
+        "speedup": round(timings[1] / timings[concurrency], 2), "cpu_s": cpu, "cpu_bound_s": round(cpu_bound_s, 2),
     }  # fmt: skip
     print(f"  {segments} x {segment_bytes / 1e6:.1f} MB: sequential {timings[1]:.1f} s, {concurrency} parallel "
-          f"{timings[concurrency]:.1f} s ({result['speedup']:.1f}x)", flush=True)  # fmt: skip
+          f"{timings[concurrency]:.1f} s ({result['speedup']:.1f}x); CPU client {cpu[concurrency]['client_s']} s + "
+          f"SeaweedFS {cpu[concurrency]['seaweedfs_s']} s = at least {cpu_bound_s:.1f} s on {os.cpu_count()} cores", flush=True)  # fmt: skip
     return result
+
+
+def process_cpu(pid: int | str) -> float:
+    """User plus system CPU seconds of a process (all its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def selection_time(postgres, movies: int, runs: int = 5) -> dict:
