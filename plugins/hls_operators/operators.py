@@ -96,6 +96,8 @@ class MovieStepOperator(BaseOperator):
         except Exception as error:
             failure = classify(error)
             self.log.error("movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message)
+            if failure.error_class is ErrorClass.DISK_FULL:
+                steps.source_cache(settings).clear()  # the retry, here or elsewhere, needs the room more
             if ledger_id is not None:
                 self.record_failure(ledger_id, failure)
             if failure.retryable:

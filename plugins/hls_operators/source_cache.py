@@ -39,6 +39,11 @@ class SourceCache:
             self.evict()
         return target
 
+    def clear(self) -> None:
+        """Drop every entry: a task short of disk needs the room more than later tasks need the sources."""
+        for path in self.folder.glob("[!.]*"):
+            path.unlink(missing_ok=True)
+
     def evict(self) -> None:
         """Drop entries unused for ``max_age_seconds``, then the least recently used ones over the budget."""
         entries = []

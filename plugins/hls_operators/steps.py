@@ -137,12 +137,15 @@ def _fetch(source_url: str, movie_id: int, version: str, work: Path, store: Obje
             allowed_hosts=settings.source_hosts_allowed,
         )
 
-    cache = SourceCache(
+    return source_cache(settings).fetch(f"{movie_id}-{version}.mp4", work / "source.mp4", download)
+
+
+def source_cache(settings: Settings) -> SourceCache:
+    return SourceCache(
         Path(settings.work_dir) / SOURCE_CACHE_DIR,
         budget_bytes=settings.source_cache_bytes,
         max_age_seconds=settings.claim_ttl_minutes * 60,
     )
-    return cache.fetch(f"{movie_id}-{version}.mp4", work / "source.mp4", download)
 
 
 def probe_source(path: Path) -> ProbeResult:
@@ -208,8 +211,11 @@ def estimated_output_bytes(rungs: list[Rung], seconds: float, audio_kbps: int) -
     return int(kbps * 1000 / 8 * seconds * 2)
 
 
-def check_free_space(work: Path, needed_bytes: int) -> None:
-    """Fail before encoding rather than after filling the disk."""
+def check_free_space(work: Path, needed_bytes: int, settings: Settings) -> None:
+    """Fail before encoding rather than after filling the disk; the worker's cached sources give
+    way first."""
+    if shutil.disk_usage(work).free < needed_bytes:
+        source_cache(settings).clear()
     free = shutil.disk_usage(work).free
     if free < needed_bytes:
         raise MigrationError(
@@ -332,7 +338,7 @@ def encode_chunk(
     chunk = job.chunks[index]
     seconds = job.chunk_seconds(chunk)
     source = _fetch(job.source_url, job.movie_id, job.version, work, store, settings)
-    check_free_space(work, estimated_output_bytes(job.encoded_rungs, seconds, 0))
+    check_free_space(work, estimated_output_bytes(job.encoded_rungs, seconds, 0), settings)
     out = work / "chunk"
     for rung in job.encoded_rungs:
         (out / rung.name).mkdir(parents=True)
@@ -382,7 +388,7 @@ def package_movie(
     copies = any(rung.source_copy for rung in job.ladder)
     needs_source = copies or job.probe.audio_index is not None
     source = _fetch(job.source_url, job.movie_id, job.version, work, store, settings) if needs_source else None
-    check_free_space(work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps))
+    check_free_space(work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps), settings)
     chunks_dir, tiles = work / "chunks", work / TILES_DIR
     tiles.mkdir()
     for chunk in job.chunks:

@@ -18,6 +18,7 @@ import pytest
 
 from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators import steps
 from tests import hls_checks
 
 pytestmark = pytest.mark.e2e
@@ -113,8 +114,13 @@ def test_credentials_never_reach_logs_xcom_or_the_ledger(pipeline, first_run):
     assert ledger and not any(secret in row[0] for row in ledger)
 
 
-def test_temporary_files_are_removed(pipeline, first_run):
-    assert list(pipeline.work_dir.iterdir()) == []
+def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first_run):
+    # What stays is the worker's source cache: one download per conversion, which the probe made
+    # and the chunk, package and thumbnail tasks reused.
+    assert [p.name for p in pipeline.work_dir.iterdir()] == [steps.SOURCE_CACHE_DIR]
+    cached = [p.name for p in (pipeline.work_dir / steps.SOURCE_CACHE_DIR).iterdir()]
+    succeeded = pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'succeeded'")
+    assert {int(name.split("-")[0]) for name in cached} >= {movie_id for (movie_id,) in succeeded}
 
 
 def test_good_movies_are_flipped_to_their_master_playlist(pipeline, catalog, first_run):

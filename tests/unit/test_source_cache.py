@@ -3,6 +3,9 @@ import time
 
 import pytest
 
+from hls_operators import steps
+from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.settings import Settings
 from hls_operators.source_cache import SourceCache
 
 
@@ -64,3 +67,13 @@ def test_a_budget_of_zero_caches_nothing(tmp_path):
     cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
     cache.fetch("1-v.mp4", tmp_path / "again.mp4", download)
     assert download.count == 2 and not (tmp_path / "cache").exists()
+
+
+def test_a_task_short_of_disk_drops_the_cached_sources_before_it_gives_up(tmp_path):
+    settings = Settings.from_values({"bucket": "b", "public_base_url": "https://cdn.example", "tmp_dir": str(tmp_path)})
+    cache = steps.source_cache(settings)
+    cache.fetch("1-v.mp4", tmp_path / "one.mp4", Downloads())
+    with pytest.raises(MigrationError) as raised:
+        steps.check_free_space(tmp_path, 2**62, settings)
+    assert raised.value.error_class is ErrorClass.DISK_FULL
+    assert list(cache.folder.iterdir()) == []
