@@ -7,6 +7,7 @@ which the caller removes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -137,12 +138,15 @@ def _fetch(source_url: str, movie_id: int, version: str, work: Path, store: Obje
             allowed_hosts=settings.source_hosts_allowed,
         )
 
-    return source_cache(settings).fetch(f"{movie_id}-{version}.mp4", work / "source.mp4", download)
+    # The URL's hash too: a caller that reuses a version for another source never gets a stale file.
+    key = f"{movie_id}-{version}-{hashlib.sha256(source_url.encode()).hexdigest()[:16]}.mp4"
+    return source_cache(work.parent, settings).fetch(key, work / "source.mp4", download)
 
 
-def source_cache(settings: Settings) -> SourceCache:
+def source_cache(work_root: Path, settings: Settings) -> SourceCache:
+    """The cache beside the tasks' work folders under ``work_root``: on the same disk, for hard links."""
     return SourceCache(
-        Path(settings.work_dir) / SOURCE_CACHE_DIR,
+        work_root / SOURCE_CACHE_DIR,
         budget_bytes=settings.source_cache_bytes,
         max_age_seconds=settings.claim_ttl_minutes * 60,
     )
@@ -215,7 +219,7 @@ def check_free_space(work: Path, needed_bytes: int, settings: Settings) -> None:
     """Fail before encoding rather than after filling the disk; the worker's cached sources give
     way first."""
     if shutil.disk_usage(work).free < needed_bytes:
-        source_cache(settings).clear()
+        source_cache(work.parent, settings).clear()
     free = shutil.disk_usage(work).free
     if free < needed_bytes:
         raise MigrationError(

@@ -70,10 +70,11 @@ def test_a_budget_of_zero_caches_nothing(tmp_path):
 
 
 def test_a_task_short_of_disk_drops_the_cached_sources_before_it_gives_up(tmp_path):
-    settings = Settings.from_values({"bucket": "b", "public_base_url": "https://cdn.example", "tmp_dir": str(tmp_path)})
-    cache = steps.source_cache(settings)
+    settings = Settings.from_values({"bucket": "b", "public_base_url": "https://cdn.example"})
+    cache = steps.source_cache(tmp_path, settings)
     cache.fetch("1-v.mp4", tmp_path / "one.mp4", Downloads())
+    (tmp_path / "encode_0").mkdir()
     with pytest.raises(MigrationError) as raised:
-        steps.check_free_space(tmp_path, 2**62, settings)
+        steps.check_free_space(tmp_path / "encode_0", 2**62, settings)
     assert raised.value.error_class is ErrorClass.DISK_FULL
     assert list(cache.folder.iterdir()) == []
