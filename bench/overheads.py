@@ -2,13 +2,14 @@
 
 - per movie: a whole ``airflow dags test`` run for one movie, minus its transcode step (Airflow,
   storage hand-offs, probing, thumbnails, upload, verification and the database), for a 1-minute
-  and a 10-minute source;
+  and a 10-minute source; also net of what the same run costs with no movie in it, which a wave's
+  movies share;
 - uploads: one movie's worth of segments to SeaweedFS with ``hls_upload_concurrency`` parallel
-  uploads against one at a time;
+  uploads against one at a time, on loopback and through a link that adds a bucket's round trip;
 - selection: the claim query on a 100,000-movie catalog with a ledger, run and rolled back.
 
     make bench-overheads
-    python -m bench.overheads --size 1280x720 --minutes 1,10
+    python -m bench.overheads --size 1280x720 --minutes 1,10 --source-mbps 8 --round-trips 0,20
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import psycopg2
 
+from bench.latency import DelayedLink
 from devenv import airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from hls_operators import catalog
@@ -33,9 +35,14 @@ from hls_operators.storage import ObjectStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench"
+NO_SUCH_MOVIE = 2_000_000_000
 
 
-def per_movie_overhead(seaweed, postgres, scratch: Path, size: tuple[int, int], minutes: list[float]) -> list[dict]:
+def per_movie_overhead(
+    seaweed, postgres, scratch: Path, size: tuple[int, int], minutes: list[float], source_mbps: float
+) -> dict:
+    """Each source in a run of its own; the same run with no movie in it (the CLI's start, the DAG's
+    parse, selection and finish) is what a run costs however many movies its wave holds."""
     database = "hls_bench_overheads"
     postgres.create_database(database)
     client = seaweed.client()
@@ -46,11 +53,24 @@ def per_movie_overhead(seaweed, postgres, scratch: Path, size: tuple[int, int], 
         storage_conn=seaweed.airflow_connection(), variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
     )  # fmt: skip
     airflow_env.migrate(env)
+    movies = [
+        SeedMovie(movie_id, f"{length} min", media.generate_movie(
+            scratch / f"{movie_id}.mp4", width=size[0], height=size[1], seconds=length * 60, noise=True,
+            video_kbps=int(source_mbps * 1000),
+        ))
+        for movie_id, length in enumerate(minutes, start=1)
+    ]  # fmt: skip
+    seed_catalog(postgres.dsn(database), client, bucket=BUCKET, public_base_url=base_url, movies=movies)
+    empty_runs = []
+    for _ in range(2):  # the first one also compiles and caches what the later runs reuse
+        started = time.monotonic()
+        airflow_env.airflow(env, "dags", "test", "hls_migration", "-c", json.dumps({"movie_ids": [NO_SUCH_MOVIE]}))
+        empty_runs.append(time.monotonic() - started)
+    run_cost = min(empty_runs)
+    print(f"  a run with no movie: {run_cost:.1f} s", flush=True)
     results = []
-    for movie_id, length in enumerate(minutes, start=1):
-        source = media.generate_movie(scratch / f"{movie_id}.mp4", width=size[0], height=size[1], seconds=length * 60, noise=True)
-        seed_catalog(postgres.dsn(database), client, bucket=BUCKET, public_base_url=base_url,
-                     movies=[SeedMovie(movie_id, f"{length} min", source)])  # fmt: skip
+    for movie, length in zip(movies, minutes):
+        movie_id, source = movie.id, movie.source
         started = time.monotonic()
         airflow_env.airflow(env, "dags", "test", "hls_migration", "-c", json.dumps({"movie_ids": [movie_id]}))
         wall = time.monotonic() - started
@@ -61,45 +81,58 @@ def per_movie_overhead(seaweed, postgres, scratch: Path, size: tuple[int, int], 
         conn.close()
         # The transcode: every chunk's encode (one after another under `dags test`) and the package step.
         transcode = sum(step.get("seconds", 0) for name, step in steps.items() if name.startswith("encode_") or name == "package")
+        movie_wall = wall - run_cost
         results.append({
-            "source_minutes": length, "size": f"{size[0]}x{size[1]}", "status": status, "run_wall_s": round(wall, 1),
-            "transcode_s": round(transcode, 1), "overhead_s": round(wall - transcode, 1),
-            "overhead_share": round((wall - transcode) / wall, 4),
+            "source_minutes": length, "size": f"{size[0]}x{size[1]}", "source_mbps": round(source.stat().st_size * 8 / length / 60e6, 1),
+            "status": status, "run_wall_s": round(wall, 1), "transcode_s": round(transcode, 1),
+            "overhead_s": round(wall - transcode, 1), "overhead_share": round((wall - transcode) / wall, 4),
+            "movie_wall_s": round(movie_wall, 1), "movie_overhead_s": round(movie_wall - transcode, 1),
+            "movie_overhead_share": round((movie_wall - transcode) / movie_wall, 4),
             "steps_s": {name: round(step.get("seconds", 0), 1) for name, step in steps.items()},
         })  # fmt: skip
         print(f"  {length} min: run {wall:.0f} s, transcode {transcode:.0f} s, overhead {wall - transcode:.0f} s "
-              f"({(wall - transcode) / wall:.1%})", flush=True)  # fmt: skip
-    return results
+              f"({(wall - transcode) / wall:.1%}); without the run's own {run_cost:.0f} s: overhead "
+              f"{movie_wall - transcode:.0f} s ({(movie_wall - transcode) / movie_wall:.1%})", flush=True)  # fmt: skip
+    return {"run_without_movies_s": round(run_cost, 1), "empty_runs_s": [round(t, 1) for t in empty_runs], "movies": results}
 
 
-def upload_speedup(seaweed, scratch: Path, segments: int, segment_bytes: int) -> dict:
+def upload_speedup(seaweed, scratch: Path, segments: int, segment_bytes: int, round_trip_ms: float) -> dict:
+    """``segments`` uploads one at a time, then ``hls_upload_concurrency`` at a time; with a round
+    trip above 0, through a link that adds it (the client's CPU then includes the link's)."""
     concurrency = Settings.from_values({"bucket": BUCKET, "public_base_url": "http://x"}).upload_concurrency
     folder = scratch / "segments"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     files = []
     for index in range(segments):
         path = folder / f"seg_{index:05d}.ts"
-        path.write_bytes(os.urandom(segment_bytes))
+        if not path.exists():
+            path.write_bytes(os.urandom(segment_bytes))
         files.append(path)
-    store = ObjectStore(seaweed.client(), BUCKET)
+    link = DelayedLink(seaweed.s3_port, round_trip_ms) if round_trip_ms else None
+    store = ObjectStore(seaweed.client(f"http://127.0.0.1:{link.port}" if link else None), BUCKET)
     timings, cpu = {}, {}
-    for parallel in (1, concurrency):
-        client_before, server_before, started = process_cpu("self"), process_cpu(seaweed.process.pid), time.monotonic()
-        store.upload_many([(p, f"upload-bench/{parallel}/{p.name}", {"ContentType": "video/mp2t"}) for p in files], parallel)
-        timings[parallel] = time.monotonic() - started
-        cpu[parallel] = {"client_s": round(process_cpu("self") - client_before, 2),
-                         "seaweedfs_s": round(process_cpu(seaweed.process.pid) - server_before, 2)}  # fmt: skip
-    mb = segments * segment_bytes / 1e6
+    try:
+        for parallel in (1, concurrency):
+            client_before, server_before, started = process_cpu("self"), process_cpu(seaweed.process.pid), time.monotonic()
+            uploads = [(p, f"upload-bench/{round_trip_ms}/{parallel}/{p.name}", {"ContentType": "video/mp2t"}) for p in files]
+            store.upload_many(uploads, parallel)
+            timings[parallel] = time.monotonic() - started
+            cpu[parallel] = {"client_s": round(process_cpu("self") - client_before, 2),
+                             "seaweedfs_s": round(process_cpu(seaweed.process.pid) - server_before, 2)}  # fmt: skip
+    finally:
+        if link:
+            link.close()
     # The fastest any concurrency can go when the client and SeaweedFS share this machine's cores.
     cpu_bound_s = sum(cpu[concurrency].values()) / os.cpu_count()
     result = {
-        "segments": segments, "megabytes": mb, "sequential_s": round(timings[1], 2),
-        "concurrency": concurrency, "parallel_s": round(timings[concurrency], 2),
+        "round_trip_ms": round_trip_ms, "segments": segments, "megabytes": segments * segment_bytes / 1e6,
+        "sequential_s": round(timings[1], 2), "concurrency": concurrency, "parallel_s": round(timings[concurrency], 2),
         "speedup": round(timings[1] / timings[concurrency], 2), "cpu_s": cpu, "cpu_bound_s": round(cpu_bound_s, 2),
     }  # fmt: skip
-    print(f"  {segments} x {segment_bytes / 1e6:.1f} MB: sequential {timings[1]:.1f} s, {concurrency} parallel "
-          f"{timings[concurrency]:.1f} s ({result['speedup']:.1f}x); CPU client {cpu[concurrency]['client_s']} s + "
-          f"SeaweedFS {cpu[concurrency]['seaweedfs_s']} s = at least {cpu_bound_s:.1f} s on {os.cpu_count()} cores", flush=True)  # fmt: skip
+    print(f"  {segments} x {segment_bytes / 1e6:.1f} MB, round trip {round_trip_ms:g} ms: sequential {timings[1]:.1f} s, "
+          f"{concurrency} parallel {timings[concurrency]:.1f} s ({result['speedup']:.1f}x); CPU client "
+          f"{cpu[concurrency]['client_s']} s + SeaweedFS {cpu[concurrency]['seaweedfs_s']} s = at least "
+          f"{cpu_bound_s:.1f} s on {os.cpu_count()} cores", flush=True)  # fmt: skip
     return result
 
 
@@ -155,6 +188,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1280x720", help="source size for the per-movie runs")
     parser.add_argument("--minutes", default="1,10", help="source lengths for the per-movie runs")
+    parser.add_argument("--source-mbps", type=float, default=8, help="the sources' video bitrate, in Mbit/s")
+    parser.add_argument("--round-trips", default="0,20", help="round trips to the bucket, in ms, for the uploads")
     parser.add_argument("--catalog", type=int, default=100_000, help="movies in the selection benchmark")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
@@ -167,9 +202,13 @@ def main() -> None:
             selection = selection_time(postgres, args.catalog)
             print("uploads:", flush=True)
             services.create_bucket(seaweed.client(), BUCKET)
-            uploads = upload_speedup(seaweed, scratch, segments=150, segment_bytes=1_000_000)
+            uploads = [
+                upload_speedup(seaweed, scratch, segments=150, segment_bytes=1_000_000, round_trip_ms=float(rtt))
+                for rtt in args.round_trips.split(",")
+            ]
             print("per movie:", flush=True)
-            movies = per_movie_overhead(seaweed, postgres, scratch, size, [float(m) for m in args.minutes.split(",")])
+            minutes = [float(m) for m in args.minutes.split(",")]
+            movies = per_movie_overhead(seaweed, postgres, scratch, size, minutes, args.source_mbps)
         finally:
             for database in ("hls_bench_selection", "hls_bench_overheads"):
                 postgres.drop_database(database)

@@ -19,8 +19,12 @@ def generate_movie(
     audio: bool = True,
     noise: bool = False,
     faststart: bool = True,
+    video_kbps: int | None = None,
 ) -> Path:
-    """An H.264/AAC MP4 with moving test patterns (and a tone); moov first unless ``faststart`` is off."""
+    """An H.264/AAC MP4 with moving test patterns (and a tone); moov first unless ``faststart`` is off.
+
+    ``video_kbps`` caps the video bitrate, as a catalog's encoder would; without it a noisy source
+    comes out at tens of megabits per second."""
     video = f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}"
     if noise:
         video += ",noise=alls=12:allf=t"  # real-looking entropy, so bitrates are not trivially low
@@ -28,6 +32,8 @@ def generate_movie(
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(fps * 4)]
+    if video_kbps:
+        args += ["-b:v", f"{video_kbps}k", "-maxrate", f"{video_kbps}k", "-bufsize", f"{video_kbps * 2}k"]
     if audio:
         args += ["-c:a", "aac", "-b:a", "96k"]
     if faststart:

@@ -81,13 +81,14 @@ class SeaweedFS:
     def endpoint(self) -> str:
         return f"http://{LOOPBACK}:{self.s3_port}"
 
-    def client(self):
+    def client(self, endpoint: str | None = None):
+        """A client of the S3 API; ``endpoint`` for one reaching it through something in between."""
         import boto3
         from botocore.config import Config
 
         return boto3.client(
             "s3",
-            endpoint_url=self.endpoint,
+            endpoint_url=endpoint or self.endpoint,
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
             region_name="us-east-1",
