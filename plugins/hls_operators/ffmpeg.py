@@ -37,6 +37,21 @@ class Progress:
         return text
 
 
+@dataclass(frozen=True)
+class FfmpegUsage:
+    """What ffmpeg runs cost: CPU seconds (user and system, all threads), which the dry-run estimate
+    learns its speed from, and wall seconds, which tell the encode apart from the work around it."""
+
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    def __add__(self, other: FfmpegUsage) -> FfmpegUsage:
+        return FfmpegUsage(self.cpu_seconds + other.cpu_seconds, self.wall_seconds + other.wall_seconds)
+
+    def ledger_details(self) -> dict[str, float]:
+        return {"cpu_seconds": round(self.cpu_seconds, 2), "ffmpeg_seconds": round(self.wall_seconds, 2)}
+
+
 def parse_progress(block: dict[str, str]) -> Progress:
     """One ``-progress`` block (key=value lines up to ``progress=...``)."""
     out_us = block.get("out_time_us", "N/A")
@@ -69,10 +84,9 @@ def run_ffmpeg(
     total_seconds: float = 0.0,
     log: logging.Logger | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-) -> float:
+) -> FfmpegUsage:
     """Run an ffmpeg command; with ``-progress pipe:1`` in ``args``, log percent, speed and ETA
-    every few seconds and hand the same to ``on_progress``. Returns the CPU seconds it used (user
-    and system, all threads), which the dry-run estimate learns its speed from."""
+    every few seconds and hand the same to ``on_progress``. Returns what it cost."""
     log = log or logging.getLogger(__name__)
     cpu_before = _children_cpu_seconds()
     with tempfile.TemporaryFile() as stderr_file:
@@ -109,7 +123,7 @@ def run_ffmpeg(
         raise MigrationError(ErrorClass.TIMEOUT, f"{label} was stopped after {timeout:.0f} s")
     if returncode != 0:
         raise _failure(label, returncode, stderr)
-    return _children_cpu_seconds() - cpu_before
+    return FfmpegUsage(_children_cpu_seconds() - cpu_before, elapsed)
 
 
 def _children_cpu_seconds() -> float:

@@ -199,11 +199,11 @@ class EncodeChunkOperator(MovieStepOperator):
 
     def run_step(self, settings, ledger_id, work, context):
         job = self.job()
-        cpu_seconds = steps.encode_chunk(
+        usage = steps.encode_chunk(
             job, self.chunk_index, store=self.store(settings), settings=settings, work=work, log=self.log,
             on_progress=self.progress_to_ledger(ledger_id, job.chunk_seconds(job.chunks[self.chunk_index])),
         )  # fmt: skip
-        return None, {"details": {"cpu_seconds": round(cpu_seconds, 2)}}
+        return None, {"details": usage.ledger_details()}
 
 
 class PackageOperator(MovieStepOperator):
@@ -226,7 +226,7 @@ class PackageOperator(MovieStepOperator):
             job, store=self.store(settings), settings=settings, work=work, log=self.log,
             on_progress=self.progress_to_ledger(ledger_id, job.probe.duration),
         )  # fmt: skip
-        return None, {"ladder": packaged["renditions"], "details": {"cpu_seconds": packaged["cpu_seconds"]}}
+        return None, {"ladder": packaged["renditions"], "details": packaged["usage"].ledger_details()}
 
 
 class ThumbnailsOperator(MovieStepOperator):

@@ -20,7 +20,7 @@ from pathlib import Path
 from hls_operators import commands, publishing
 from hls_operators.chunks import Chunk, plan_chunks
 from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.ffmpeg import Progress, run_ffmpeg, run_ffprobe
+from hls_operators.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
 from hls_operators.ladder import Rung, copy_refusal, plan_ladder
 from hls_operators.playlists import (
     AUDIO_AAC_LC,
@@ -336,9 +336,9 @@ def encode_chunk(
     work: Path,
     log: logging.Logger,
     on_progress: Callable[[Progress], None] | None = None,
-) -> float:
+) -> FfmpegUsage:
     """Encode chunk ``index`` of every encoded rung (video only) and its storyboard tiles in one
-    ffmpeg process, and hand them over through storage; returns ffmpeg's CPU seconds."""
+    ffmpeg process, and hand them over through storage; returns what ffmpeg cost."""
     chunk = job.chunks[index]
     seconds = job.chunk_seconds(chunk)
     source = _fetch(job.source_url, job.movie_id, job.version, work, store, settings)
@@ -347,7 +347,7 @@ def encode_chunk(
     for rung in job.encoded_rungs:
         (out / rung.name).mkdir(parents=True)
     (out / TILES_DIR).mkdir(parents=True)
-    cpu_seconds = run_ffmpeg(
+    usage = run_ffmpeg(
         commands.encode_chunk_args(
             source, out, job.probe, job.encoded_rungs, encoding_options(settings), chunk,
             _storyboard_plan(job, settings), out / TILES_DIR,
@@ -359,7 +359,7 @@ def encode_chunk(
         on_progress=on_progress,
     )
     store.upload_file(_pack(out, work / chunk_tar(index)), job.work_key(settings, chunk_tar(index)))
-    return cpu_seconds
+    return usage
 
 
 def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
@@ -414,11 +414,11 @@ def package_movie(
         )
         concat_lists[rung.name] = listing
     options = encoding_options(settings)
-    cpu_seconds = 0.0
+    usage = FfmpegUsage()
     audio = None
     if job.probe.audio_index is not None:
         audio = work / "audio.m4a"
-        cpu_seconds += run_ffmpeg(
+        usage += run_ffmpeg(
             commands.audio_args(source, job.probe, options, audio),
             label=f"movie {job.movie_id} audio",
             timeout=settings.transcode_timeout(job.probe.duration),
@@ -427,7 +427,7 @@ def package_movie(
     out = work / "renditions"
     for rung in job.ladder:
         (out / rung.name).mkdir(parents=True)
-    cpu_seconds += run_ffmpeg(
+    usage += run_ffmpeg(
         commands.stitch_args(out, job.probe, job.ladder, options, concat_lists=concat_lists, source=source if copies else None, audio=audio),
         label=f"movie {job.movie_id} stitch of {len(job.chunks)} chunk(s)",
         timeout=settings.transcode_timeout(job.probe.duration),
@@ -453,7 +453,7 @@ def package_movie(
     log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(job.ladder), tile_count)
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
     store.upload_file(_pack(out, work / RENDITIONS_TAR), job.work_key(settings, RENDITIONS_TAR))
-    return {"renditions": renditions, "cpu_seconds": round(cpu_seconds, 2)}
+    return {"renditions": renditions, "usage": usage}
 
 
 def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:

@@ -102,6 +102,13 @@ def test_transcode_progress_is_in_the_task_log_and_the_ledger(pipeline, first_ru
     assert progress["percent"] > 90 and progress["speed"] > 0 and progress["eta_seconds"] is not None
 
 
+def test_the_ledger_keeps_what_ffmpeg_cost_inside_each_transcode_step(pipeline, first_run):
+    [(steps,)] = pipeline.query("SELECT steps FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (FULL_HD,))
+    for name in ("encode_0", "package"):
+        step = steps[name]
+        assert step["cpu_seconds"] > 0 and 0 < step["ffmpeg_seconds"] < step["seconds"], (name, step)
+
+
 def test_credentials_never_reach_logs_xcom_or_the_ledger(pipeline, first_run):
     secret = services.SECRET_KEY
     home = Path(pipeline.env["AIRFLOW_HOME"])
