@@ -46,7 +46,7 @@ class DelayedLink:
 
         sender = asyncio.create_task(send())
         try:
-            while data := await reader.read(1 << 16):
+            while data := await reader.read(1 << 20):
                 pending.put_nowait((self.loop.time() + self.one_way_s, data))
         except ConnectionError:
             pass

@@ -9,7 +9,7 @@
 - selection: the claim query on a 100,000-movie catalog with a ledger, run and rolled back.
 
     make bench-overheads
-    python -m bench.overheads --size 1280x720 --minutes 1,10 --source-mbps 8 --round-trips 0,20
+    python -m bench.overheads --size 1280x720 --minutes 1,10 --source-mbps 8 --round-trips 0,20,50
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--size", default="1280x720", help="source size for the per-movie runs")
     parser.add_argument("--minutes", default="1,10", help="source lengths for the per-movie runs")
     parser.add_argument("--source-mbps", type=float, default=8, help="the sources' video bitrate, in Mbit/s")
-    parser.add_argument("--round-trips", default="0,20", help="round trips to the bucket, in ms, for the uploads")
+    parser.add_argument("--round-trips", default="0,20,50", help="round trips to the bucket, in ms, for the uploads")
     parser.add_argument("--catalog", type=int, default=100_000, help="movies in the selection benchmark")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))

@@ -13,6 +13,7 @@ import logging
 import shutil
 import tarfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -436,24 +437,29 @@ def package_movie(
         on_progress=on_progress,
     )
     shutil.rmtree(chunks_dir)
-    renditions = []
-    for rung in job.ladder:
-        segments = parse_media_playlist((out / rung.name / commands.MEDIA_PLAYLIST).read_text())
-        decoded = sum(s.duration for s in segments)
-        if job.probe.duration - decoded > DURATION_TOLERANCE_SECONDS:
-            raise MigrationError(
-                ErrorClass.CORRUPT,
-                f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
-            )
-        codecs = _codecs(out / rung.name / segments[0].uri, job.probe.audio_index is not None)
-        write_iframe_index(out / rung.name, job.probe.duration)
-        renditions.append({**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate})
+    # One rung's read-back is a chain of single-threaded ffprobe runs: the rungs go side by side.
+    with ThreadPoolExecutor(max_workers=len(job.ladder)) as pool:
+        renditions = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), job.ladder))
     storyboard = _storyboard_plan(job, settings)
     tile_count = assemble_storyboard(storyboard, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
     log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(job.ladder), tile_count)
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
     store.upload_file(_pack(out, work / RENDITIONS_TAR), job.work_key(settings, RENDITIONS_TAR))
     return {"renditions": renditions, "usage": usage}
+
+
+def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
+    """Check that the rung lasts as long as the source, read back its codecs, index its I-frames."""
+    segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+    decoded = sum(s.duration for s in segments)
+    if job.probe.duration - decoded > DURATION_TOLERANCE_SECONDS:
+        raise MigrationError(
+            ErrorClass.CORRUPT,
+            f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
+        )
+    codecs = _codecs(rung_dir / segments[0].uri, job.probe.audio_index is not None)
+    write_iframe_index(rung_dir, job.probe.duration)
+    return {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
 
 
 def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:
