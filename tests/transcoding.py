@@ -11,7 +11,8 @@ from hls_operators.storage import ObjectStore
 
 
 def transcode(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None) -> dict:
-    """Every chunk in turn, each in a folder of its own as on separate workers, then the package."""
+    """Every chunk in turn, each in a folder of its own, then the package: the tasks of one worker,
+    which share its cache (``tests/integration/test_handoffs.py`` hands over between workers)."""
     log = log or logging.getLogger(__name__)
     for chunk in job.chunks:
         folder = work / f"encode_{chunk.index}"

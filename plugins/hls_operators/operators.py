@@ -97,7 +97,7 @@ class MovieStepOperator(BaseOperator):
             failure = classify(error)
             self.log.error("movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message)
             if failure.error_class is ErrorClass.DISK_FULL:
-                steps.source_cache(Path(settings.work_dir), settings).clear()  # the retry needs the room more
+                steps.worker_cache(Path(settings.work_dir), settings).clear()  # the retry needs the room more
             if ledger_id is not None:
                 self.record_failure(ledger_id, failure)
             if failure.retryable:

@@ -53,9 +53,10 @@ class Settings:
     http_timeout_seconds: float = 30.0
     allowed_source_hosts: str = ""  # comma-separated host or host:port allowed to be internal
     upload_concurrency: int = 8
-    # Each worker keeps the sources it downloaded (under tmp_dir) up to this many bytes, so the tasks
-    # of one conversion that land on the same worker download its source once; 0 turns this off.
-    source_cache_bytes: int = 20 * 1024**3
+    # Each worker keeps the sources it downloaded and the hand-offs it uploaded (under tmp_dir) up to
+    # this many bytes, so the tasks of one conversion that land on the same worker download its
+    # source once and skip the hand-offs' downloads; 0 turns this off.
+    worker_cache_bytes: int = 20 * 1024**3
     transcode_timeout_base_seconds: int = 600
     transcode_timeout_per_source_second: float = 10.0
     tmp_dir: str = ""

@@ -1,8 +1,9 @@
 """The per-movie steps as plain functions: local disk, ffmpeg and object storage, no Airflow.
 
-Steps hand off through object storage only (``work_key`` objects), never through local disk, so
-each step of a movie may run on a different worker. Each step works in its own temporary folder,
-which the caller removes.
+Steps hand off through object storage (``work_key`` objects), so each step of a movie may run on a
+different worker; when the next step runs on the same worker, it takes the hand-off from the
+worker's cache instead of downloading it. Each step works in its own temporary folder, which the
+caller removes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from hls_operators.playlists import (
 from hls_operators.probe import ProbeResult, check_limits, check_not_encrypted, classify_probe_failure, parse_probe
 from hls_operators.settings import Settings
 from hls_operators.source import fetch_source
-from hls_operators.source_cache import SourceCache
 from hls_operators.storage import ObjectStore
 from hls_operators.trickplay import (
     IFRAME_PLAYLIST,
@@ -53,13 +53,14 @@ from hls_operators.trickplay import (
     write_storyboard_vtt,
 )
 from hls_operators.verify import DURATION_TOLERANCE_SECONDS, VerifiedSet, verify_hls_set
+from hls_operators.worker_cache import WorkerCache
 
 RENDITIONS_TAR = "renditions.tar"
 THUMBNAILS_TAR = "thumbnails.tar"
 MANIFEST = "manifest.json"
 RENDITIONS_INFO = "renditions.json"
 TILES_DIR = "tiles"
-SOURCE_CACHE_DIR = "hls-source-cache"  # under the work folder (tmp_dir), beside the tasks' own folders
+WORKER_CACHE_DIR = "hls-worker-cache"  # under the work folder (tmp_dir), beside the tasks' own folders
 
 
 @dataclass(frozen=True)
@@ -141,14 +142,15 @@ def _fetch(source_url: str, movie_id: int, version: str, work: Path, store: Obje
 
     # The URL's hash too: a caller that reuses a version for another source never gets a stale file.
     key = f"{movie_id}-{version}-{hashlib.sha256(source_url.encode()).hexdigest()[:16]}.mp4"
-    return source_cache(work.parent, settings).fetch(key, work / "source.mp4", download)
+    return worker_cache(work.parent, settings).fetch(key, work / "source.mp4", download)
 
 
-def source_cache(work_root: Path, settings: Settings) -> SourceCache:
-    """The cache beside the tasks' work folders under ``work_root``: on the same disk, for hard links."""
-    return SourceCache(
-        work_root / SOURCE_CACHE_DIR,
-        budget_bytes=settings.source_cache_bytes,
+def worker_cache(work_root: Path, settings: Settings) -> WorkerCache:
+    """The cache beside the tasks' work folders under ``work_root``: on the same disk, for hard links
+    and renames."""
+    return WorkerCache(
+        work_root / WORKER_CACHE_DIR,
+        budget_bytes=settings.worker_cache_bytes,
         max_age_seconds=settings.claim_ttl_minutes * 60,
     )
 
@@ -217,10 +219,9 @@ def estimated_output_bytes(rungs: list[Rung], seconds: float, audio_kbps: int) -
 
 
 def check_free_space(work: Path, needed_bytes: int, settings: Settings) -> None:
-    """Fail before encoding rather than after filling the disk; the worker's cached sources give
-    way first."""
+    """Fail before encoding rather than after filling the disk; the worker's cache gives way first."""
     if shutil.disk_usage(work).free < needed_bytes:
-        source_cache(work.parent, settings).clear()
+        worker_cache(work.parent, settings).clear()
     free = shutil.disk_usage(work).free
     if free < needed_bytes:
         raise MigrationError(
@@ -295,16 +296,42 @@ def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, durati
     return tiles
 
 
-def _pack(folder: Path, tar_path: Path, arcname: str = ".") -> Path:
-    """Tar ``folder`` as ``arcname`` inside the published set ("." for its root)."""
+def pack(folder: Path, tar_path: Path) -> Path:
+    """A hand-off tar: ``folder``'s contents at its root."""
     with tarfile.open(tar_path, "w") as tar:
-        tar.add(folder, arcname=arcname)
+        tar.add(folder, arcname=".")
     return tar_path
 
 
-def _unpack(tar_path: Path, folder: Path) -> None:
+def hand_over(folder: Path, job: MovieJob, name: str, *, store: ObjectStore, settings: Settings, work: Path) -> None:
+    """Upload ``folder`` as the tar ``name`` for the movie's next step, and move it into this
+    worker's cache for when that step runs here."""
+    key = job.work_key(settings, name)
+    store.upload_file(pack(folder, work / name), key)
+    (work / name).unlink()
+    etag = store.etag(key)
+    if etag is not None:
+        worker_cache(work.parent, settings).keep(_handoff_entry(job, name, etag), folder)
+
+
+def receive(job: MovieJob, name: str, target: Path, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> None:
+    """The hand-off ``name`` in the folder ``target``: from this worker's cache when it holds exactly
+    what storage holds, else downloaded and unpacked."""
+    key = job.work_key(settings, name)
+    etag = store.etag(key)
+    if etag is not None and worker_cache(work.parent, settings).take(_handoff_entry(job, name, etag), target):
+        log.info("movie %s: %s taken from this worker's cache", job.movie_id, name)
+        return
+    tar_path = work / name
+    store.download_file(key, tar_path)
+    target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tar_path) as tar:
-        tar.extractall(folder, filter="data")  # "data": no absolute paths, links or devices
+        tar.extractall(target, filter="data")  # "data": no absolute paths, links or devices
+    tar_path.unlink()
+
+
+def _handoff_entry(job: MovieJob, name: str, etag: str) -> str:
+    return f"{job.movie_id}-{job.version}-{Path(name).stem}-{hashlib.sha256(etag.encode()).hexdigest()[:16]}"
 
 
 def encoding_options(settings: Settings) -> commands.EncodingOptions:
@@ -359,7 +386,7 @@ def encode_chunk(
         log=log,
         on_progress=on_progress,
     )
-    store.upload_file(_pack(out, work / chunk_tar(index)), job.work_key(settings, chunk_tar(index)))
+    hand_over(out, job, chunk_tar(index), store=store, settings=settings, work=work)
     return usage
 
 
@@ -397,10 +424,7 @@ def package_movie(
     chunks_dir, tiles = work / "chunks", work / TILES_DIR
     tiles.mkdir()
     for chunk in job.chunks:
-        tar = work / chunk_tar(chunk.index)
-        store.download_file(job.work_key(settings, chunk_tar(chunk.index)), tar)
-        _unpack(tar, chunks_dir / str(chunk.index))
-        tar.unlink()
+        receive(job, chunk_tar(chunk.index), chunks_dir / str(chunk.index), store=store, settings=settings, work=work, log=log)
         for rung in job.encoded_rungs:
             _check_chunk_frames(job, chunk, chunks_dir / str(chunk.index) / rung.name / commands.CHUNK_VIDEO)
         for tile in (chunks_dir / str(chunk.index) / TILES_DIR).iterdir():
@@ -444,7 +468,7 @@ def package_movie(
     tile_count = assemble_storyboard(storyboard, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
     log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(job.ladder), tile_count)
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
-    store.upload_file(_pack(out, work / RENDITIONS_TAR), job.work_key(settings, RENDITIONS_TAR))
+    hand_over(out, job, RENDITIONS_TAR, store=store, settings=settings, work=work)
     return {"renditions": renditions, "usage": usage}
 
 
@@ -465,8 +489,9 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
 def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:
     """Evenly spaced JPEG thumbnails plus a contact sheet, handed over through storage."""
     source = _fetch(job.source_url, job.movie_id, job.version, work, store, settings)
-    out = work / publishing.THUMBNAIL_DIR
-    out.mkdir()
+    handoff = work / "handoff"  # the thumbnails' folder as it will be in the published set
+    out = handoff / publishing.THUMBNAIL_DIR
+    out.mkdir(parents=True)
     size = commands.thumbnail_size(job.probe, settings.thumbnail_width)
     times = commands.thumbnail_times(job.probe.duration, settings.thumbnail_count, float(job.probe.fps))
     for index, at in enumerate(times):
@@ -485,9 +510,7 @@ def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
         timeout=settings.transcode_timeout_base_seconds,
         log=log,
     )
-    store.upload_file(
-        _pack(out, work / THUMBNAILS_TAR, publishing.THUMBNAIL_DIR), job.work_key(settings, THUMBNAILS_TAR)
-    )
+    hand_over(handoff, job, THUMBNAILS_TAR, store=store, settings=settings, work=work)
     return len(times)
 
 
@@ -529,10 +552,8 @@ def build_master(renditions: list[dict], folder: Path) -> str:
 def publish_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> Published:
     """Upload the renditions and thumbnails under the versioned prefix, master playlist last."""
     folder = work / "publish"
-    folder.mkdir()
     for name in (RENDITIONS_TAR, THUMBNAILS_TAR):
-        store.download_file(job.work_key(settings, name), work / name)
-        _unpack(work / name, folder)
+        receive(job, name, folder, store=store, settings=settings, work=work, log=log)
     renditions = json.loads((folder / RENDITIONS_INFO).read_text())
     (folder / RENDITIONS_INFO).unlink()
     (folder / publishing.MASTER_PLAYLIST).write_text(build_master(renditions, folder))

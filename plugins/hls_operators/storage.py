@@ -61,8 +61,17 @@ class ObjectStore:
 
     def object_size(self, key: str, *, bucket: str | None = None) -> int | None:
         """Size in bytes, or None when the object does not exist."""
+        head = self._head(key, bucket or self.bucket)
+        return None if head is None else head["ContentLength"]
+
+    def etag(self, key: str) -> str | None:
+        """The object's ETag (changes whenever it is written again), or None when it does not exist."""
+        head = self._head(key, self.bucket)
+        return None if head is None else head["ETag"]
+
+    def _head(self, key: str, bucket: str) -> dict | None:
         try:
-            return self.client.head_object(Bucket=bucket or self.bucket, Key=key)["ContentLength"]
+            return self.client.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
             if is_missing(error):
                 return None

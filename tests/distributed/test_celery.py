@@ -109,7 +109,7 @@ def test_transcodes_run_in_their_pool(cluster, finished_run):
 def test_workers_leave_no_temporary_files(artifacts, finished_run):
     for name in WORKERS:
         leftovers = (artifacts / f"tmp-{name}").iterdir()
-        assert [p.name for p in leftovers if p.name.startswith("hls-") and p.name != steps.SOURCE_CACHE_DIR] == []
+        assert [p.name for p in leftovers if p.name.startswith("hls-") and p.name != steps.WORKER_CACHE_DIR] == []
 
 
 def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finished_run, artifacts, tmp_path):

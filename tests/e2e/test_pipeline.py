@@ -122,12 +122,17 @@ def test_credentials_never_reach_logs_xcom_or_the_ledger(pipeline, first_run):
 
 
 def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first_run):
-    # What stays is the worker's source cache: one download per conversion, which the probe made
-    # and the chunk, package and thumbnail tasks reused.
-    assert [p.name for p in pipeline.work_dir.iterdir()] == [steps.SOURCE_CACHE_DIR]
-    cached = [p.name for p in (pipeline.work_dir / steps.SOURCE_CACHE_DIR).iterdir()]
-    succeeded = pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'succeeded'")
-    assert {int(name.split("-")[0]) for name in cached} >= {movie_id for (movie_id,) in succeeded}
+    # What stays is the worker's cache: one download per conversion, which the probe made and the
+    # chunk, package and thumbnail tasks reused; the hand-offs of a conversion that succeeded were
+    # each taken by the next step, on this one worker, rather than downloaded.
+    assert [p.name for p in pipeline.work_dir.iterdir()] == [steps.WORKER_CACHE_DIR]
+    cached = [p.name for p in (pipeline.work_dir / steps.WORKER_CACHE_DIR).iterdir()]
+    succeeded = {movie_id for (movie_id,) in pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'succeeded'")}
+    assert {int(name.split("-")[0]) for name in cached if name.endswith(".mp4")} >= succeeded
+    assert not [name for name in cached if not name.endswith(".mp4") and int(name.split("-")[0]) in succeeded]
+    logs = first_run.stdout + first_run.stderr + "".join(p.read_text(errors="replace") for p in Path(pipeline.env["AIRFLOW_HOME"]).rglob("*.log"))
+    for name in (steps.chunk_tar(0), steps.RENDITIONS_TAR, steps.THUMBNAILS_TAR):
+        assert f"{name} taken from this worker's cache" in logs
 
 
 def test_good_movies_are_flipped_to_their_master_playlist(pipeline, catalog, first_run):
