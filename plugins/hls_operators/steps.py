@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 from hls_operators import commands, publishing
 from hls_operators.chunks import Chunk, plan_chunks
@@ -296,19 +297,17 @@ def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, durati
     return tiles
 
 
-def pack(folder: Path, tar_path: Path) -> Path:
-    """A hand-off tar: ``folder``'s contents at its root."""
-    with tarfile.open(tar_path, "w") as tar:
+def pack(folder: Path, stream: BinaryIO) -> None:
+    """A hand-off tar, written to ``stream`` as it is made: ``folder``'s contents at its root."""
+    with tarfile.open(fileobj=stream, mode="w|") as tar:
         tar.add(folder, arcname=".")
-    return tar_path
 
 
 def hand_over(folder: Path, job: MovieJob, name: str, *, store: ObjectStore, settings: Settings, work: Path) -> None:
-    """Upload ``folder`` as the tar ``name`` for the movie's next step, and move it into this
-    worker's cache for when that step runs here."""
+    """Upload ``folder`` as the tar ``name`` for the movie's next step (packed while it uploads),
+    and move it into this worker's cache for when that step runs here."""
     key = job.work_key(settings, name)
-    store.upload_file(pack(folder, work / name), key)
-    (work / name).unlink()
+    store.upload_stream(key, lambda stream: pack(folder, stream))
     etag = store.etag(key)
     if etag is not None:
         worker_cache(work.parent, settings).keep(_handoff_entry(job, name, etag), folder)

@@ -7,9 +7,12 @@ errors; ``hooks.StorageHook`` builds it from the ``hls_storage`` Airflow connect
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -40,6 +43,33 @@ class ObjectStore:
             self.client.upload_file(str(path), self.bucket, key, ExtraArgs=headers or {})
         except (BotoCoreError, ClientError) as error:
             raise storage_error(f"upload of {key}", error) from error
+
+    def upload_stream(self, key: str, write: Callable[[BinaryIO], None]) -> None:
+        """Upload what ``write(stream)`` writes, while it writes it: nothing is staged on disk. The
+        object is stored only if ``write`` returns; if it raises, so does this, and nothing is stored."""
+        read_end, write_end = os.pipe()
+        failures: list[BaseException] = []
+
+        def produce() -> None:
+            try:
+                with open(write_end, "wb") as stream:
+                    try:
+                        write(stream)
+                    except BaseException as error:
+                        failures.append(error)  # before the close, so the reader sees it at the end
+            except BrokenPipeError:  # the upload failed and stopped reading
+                pass
+
+        producer = threading.Thread(target=produce, name=f"upload-stream-{key}", daemon=True)
+        with open(read_end, "rb") as stream:
+            producer.start()
+            try:
+                self.client.upload_fileobj(_CompleteOnly(stream, failures), self.bucket, key)
+            except (BotoCoreError, ClientError) as error:
+                raise storage_error(f"upload of {key}", error) from error
+            finally:
+                stream.close()  # a producer still writing gets a broken pipe rather than waiting forever
+                producer.join()
 
     def upload_many(self, files: Iterable[tuple[Path, str, dict[str, str]]], concurrency: int) -> None:
         """Upload ``(path, key, headers)`` items in parallel; all must succeed."""
@@ -128,3 +158,20 @@ class ObjectStore:
         except (BotoCoreError, ClientError) as error:
             raise storage_error(f"delete of {prefix}", error) from error
         return len(keys)
+
+
+class _CompleteOnly:
+    """A pipe's reading end that raises, instead of ending, when its writer failed: the upload is
+    abandoned rather than completed with what came through before the failure."""
+
+    def __init__(self, stream: BinaryIO, failures: list[BaseException]) -> None:
+        self.stream, self.failures = stream, failures
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if (size < 0 or len(data) < size) and self.failures:  # the end: the writer is done
+            raise self.failures[0]
+        return data

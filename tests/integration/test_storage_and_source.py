@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 import uuid
 from pathlib import Path
@@ -137,6 +138,23 @@ def test_storage_that_does_not_answer_is_a_retryable_storage_error(tmp_path):
     with pytest.raises(MigrationError) as caught:
         ObjectStore(client, "bucket").upload_file(tmp_path / "f.ts", "k.ts")
     assert caught.value.error_class is ErrorClass.STORAGE_UNAVAILABLE and caught.value.retryable
+    # A streamed upload fails the same way, and its writer is not left blocked on the pipe.
+    with pytest.raises(MigrationError) as caught:
+        ObjectStore(client, "bucket").upload_stream("k.tar", lambda stream: stream.write(b"x" * 20_000_000))
+    assert caught.value.error_class is ErrorClass.STORAGE_UNAVAILABLE and caught.value.retryable
+
+
+@pytest.mark.parametrize("megabytes", [1, 20])  # one request, or a multipart upload already under way
+def test_a_streamed_upload_whose_writer_fails_stores_nothing(store, megabytes):
+    def write(stream):
+        stream.write(os.urandom(megabytes * 1_000_000))
+        raise OSError("the folder being packed vanished")
+
+    with pytest.raises(OSError, match="vanished"):
+        store.upload_stream("hls-work/1/v/chunk_000.tar", write)
+    assert store.list_sizes("hls-work") == {}
+    store.upload_stream("hls-work/1/v/chunk_000.tar", lambda stream: stream.write(b"complete"))
+    assert store.read_text("hls-work/1/v/chunk_000.tar") == "complete"
 
 
 def test_redirects_are_followed_hop_by_hop(http_server, store, tmp_path):
