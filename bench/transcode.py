@@ -3,10 +3,12 @@
     make bench                       # 60 s synthetic 1080p source plus the CC0 clips
     python -m bench.transcode --seconds 10 --sources synthetic
 
-For each source, both variants run one after the other on the same machine; every figure is also
-given as a ratio to the baseline measured in the same run. Quality is VMAF (libvmaf from the ffmpeg
-that PyPI's imageio-ffmpeg ships; Debian's ffmpeg has none) of each rung, upscaled to the source's
-size, against the source. Prints a table and writes ``bench/results/transcode-<time>.json``.
+For each source, the variants run one after the other on the same machine, ``--repeat`` times in
+turn (seed, pipeline, seed, pipeline, ...): this machine's speed drifts by 10 to 20 % over minutes,
+and a pipeline run compared with the seed run of its own round cancels most of that drift. Every
+figure is the median run's, also given as a ratio to the baseline's; the speed ratio within each
+round is printed too. Quality is VMAF (libvmaf from the ffmpeg that PyPI's imageio-ffmpeg ships;
+Debian's ffmpeg has none) of each rung, upscaled to the source's size, against the source. Prints a table and writes ``bench/results/transcode-<time>.json``.
 """
 
 from __future__ import annotations
@@ -93,6 +95,11 @@ class Result:
     usage: Usage
     temp_bytes: int
     rungs: dict[str, dict] = field(default_factory=dict)  # name -> {height, kbps, bytes, vmaf}
+    repeats: list[Usage] = field(default_factory=list)  # every run of this variant, in order
+
+    def settle(self) -> None:
+        """Report the run of median wall time (the lower middle one of an even count)."""
+        self.usage = sorted(self.repeats, key=lambda usage: usage.wall)[(len(self.repeats) - 1) // 2]
 
     @property
     def realtime(self) -> float:
@@ -213,6 +220,11 @@ def ratio(value: float, baseline: float) -> str:
     return f"{value / baseline:.2f}x" if baseline else "-"
 
 
+def pair_ratios(result: Result, baseline: Result) -> list[float]:
+    """Speed against the baseline run of the same round, one per round."""
+    return [seed.wall / run.wall for seed, run in zip(baseline.repeats, result.repeats)]
+
+
 def report(results: list[Result]) -> None:
     header = f"{'source':<26} {'variant':<48} {'x realtime':>14} {'CPU s/src min':>16} {'peak RSS MB':>16} {'temp MB':>12}"
     print("\n" + header + "\n" + "-" * len(header))
@@ -225,6 +237,9 @@ def report(results: list[Result]) -> None:
                 f"{r.usage.max_rss / 1e6:>9.0f} {ratio(r.usage.max_rss, baseline.usage.max_rss):>6} "
                 f"{r.temp_bytes / 1e6:>6.0f} {ratio(r.temp_bytes, baseline.temp_bytes):>5}"
             )
+            if r is not baseline and len(r.repeats) > 1:
+                pairs = ", ".join(f"{value:.2f}x" for value in pair_ratios(r, baseline))
+                print(f"{'':<26} {'  speed against the seed, each round:':<48} {pairs}")
         print(f"{'':<26} per rung: {'rung':<6} {'variant':<48} {'kbit/s':>8} {'VMAF':>6} {'vs baseline':>12}")
         for r in [baseline, *others]:
             for name, rung in r.rungs.items():
@@ -241,6 +256,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="length of the synthetic source")
     parser.add_argument("--sources", default="synthetic,flower.mp4,friday.mp4", help="synthetic and/or CC0 clip names")
     parser.add_argument("--no-vmaf", action="store_true", help="skip the quality measurement")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every variant, taken in turn")
     parser.add_argument("--variants", default="", help="more x264 PRESET/PARAMS to run the pipeline with, e.g. medium/,faster/")
     args = parser.parse_args()
     ffmpeg9 = None
@@ -259,18 +275,25 @@ def main() -> None:
             runners = [run_seed, run_pipeline] + [
                 functools.partial(run_pipeline, variant=variant) for variant in filter(None, args.variants.split(","))
             ]
-            for index, runner in enumerate(runners):
-                work = scratch_dir / f"{source.stem}-{index}"
-                work.mkdir()
-                result = runner(source, probe.duration, work)
-                print(f"  {result.variant}: {result.usage.wall:.1f} s wall, {result.usage.cpu:.1f} CPU-s", flush=True)
-                if ffmpeg9:
-                    for rung_name, rung in result.rungs.items():
-                        rung["vmaf"] = vmaf(ffmpeg9, Path(rung["dir"]), source, probe.width, probe.height, work / f"vmaf-{rung_name}.json")
-                for rung in result.rungs.values():
-                    rung.pop("dir")
-                results.append(result)
-                shutil.rmtree(work)
+            source_results: list[Result] = []
+            for repeat in range(args.repeat):
+                for index, runner in enumerate(runners):
+                    work = scratch_dir / f"{source.stem}-{index}-{repeat}"
+                    work.mkdir()
+                    run = runner(source, probe.duration, work)
+                    print(f"  {run.variant}: {run.usage.wall:.1f} s wall, {run.usage.cpu:.1f} CPU-s", flush=True)
+                    if repeat == 0:  # the output is the same in every repetition: score it once
+                        if ffmpeg9:
+                            for rung_name, rung in run.rungs.items():
+                                rung["vmaf"] = vmaf(ffmpeg9, Path(rung["dir"]), source, probe.width, probe.height, work / f"vmaf-{rung_name}.json")
+                        for rung in run.rungs.values():
+                            rung.pop("dir")
+                        source_results.append(run)
+                    source_results[index].repeats.append(run.usage)
+                    shutil.rmtree(work)
+            for result in source_results:
+                result.settle()
+            results += source_results
     report(results)
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"transcode-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
