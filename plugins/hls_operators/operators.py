@@ -277,7 +277,8 @@ class UpdateCatalogOperator(MovieStepOperator):
                 bytes_published=verified.bytes, segments=verified.segments,
             )  # fmt: skip
         self.log.info("movie %s now plays from %s (%d segments, %d bytes)", job.movie_id, job.master_url(settings), verified.segments, verified.bytes)
-        store.delete_prefix(f"{settings.work_prefix}/{job.movie_id}/{job.version}")
+        discarded = steps.discard_handoffs(job.movie_id, store=store, settings=settings)
+        self.log.info("movie %s: %d hand-off objects deleted", job.movie_id, discarded)
         return job.master_url(settings), None
 
 

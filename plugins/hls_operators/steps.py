@@ -329,6 +329,13 @@ def receive(job: MovieJob, name: str, target: Path, *, store: ObjectStore, setti
     tar_path.unlink()
 
 
+def discard_handoffs(movie_id: int, *, store: ObjectStore, settings: Settings) -> int:
+    """Delete the movie's hand-offs once it plays from HLS: this attempt's, and those of earlier
+    attempts that failed after storing some (kept until now, so that clearing their failed tasks
+    could go on from them). Returns how many objects went."""
+    return store.delete_prefix(f"{settings.work_prefix}/{movie_id}")
+
+
 def _handoff_entry(job: MovieJob, name: str, etag: str) -> str:
     return f"{job.movie_id}-{job.version}-{Path(name).stem}-{hashlib.sha256(etag.encode()).hexdigest()[:16]}"
 

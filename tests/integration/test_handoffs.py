@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from devenv import services
 from hls_operators.chunks import Chunk
 from hls_operators.probe import ProbeResult
 from hls_operators.settings import Settings
-from hls_operators.steps import WORKER_CACHE_DIR, MovieJob, hand_over, receive
+from hls_operators.steps import WORKER_CACHE_DIR, MovieJob, discard_handoffs, hand_over, receive
 from hls_operators.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -80,3 +81,12 @@ def test_a_hand_off_stored_again_by_another_worker_is_downloaded_not_taken_stale
     elsewhere = task(tmp_path / "other-worker", "encode_0")
     hand_over(produced(elsewhere, b"second try"), JOB, "chunk_000.tar", store=store, settings=settings, work=elsewhere)
     assert received(store, settings, tmp_path / "worker", "package", caplog) == (b"second try", False)
+
+
+def test_a_converted_movie_s_hand_offs_go_with_those_of_its_earlier_failed_attempts(store, settings, tmp_path):
+    work = task(tmp_path / "worker", "encode_0")
+    earlier = replace(JOB, version="v0")  # an attempt that failed after its chunk task stored this
+    for job in (earlier, JOB, replace(JOB, movie_id=70)):  # 70: another movie, whose id starts with 7
+        hand_over(produced(work, b"frames"), job, "chunk_000.tar", store=store, settings=settings, work=work)
+    assert discard_handoffs(7, store=store, settings=settings) == 2
+    assert list(store.list_sizes("hls-work")) == ["70/v1/chunk_000.tar"]
