@@ -48,6 +48,7 @@ CONVERTIBLE = {
     "vfr": {"video_args": ["-vf", "select='mod(n\\,3)'", "-fps_mode", "vfr", *X264], "rate": 30, "seconds": 3},
     "two_audio_tracks": {"video_args": X264, "audio_tracks": 2, "default_audio": 1},
     "video_only": {"video_args": X264},
+    "anamorphic": {"video_args": ["-vf", "setsar=4/3", *X264], "size": "480x360"},  # shown as 640x360
     "audio_first": {"video_args": X264, "audio_tracks": 1},  # replaced below by the CC0 clip with audio first
     "rotated": {"video_args": X264, "size": "640x360"},  # then remuxed with a 90 degree display matrix
 }  # fmt: skip

@@ -26,8 +26,8 @@ class ProbeResult:
     size_bytes: int
     video_index: int
     video_codec: str
-    width: int  # display width, rotation applied
-    height: int  # display height, rotation applied
+    width: int  # display width: non-square pixels and rotation applied
+    height: int  # display height: rotation applied
     rotation: int
     pix_fmt: str
     frame_rate: str  # chosen constant output rate, as a fraction string "30000/1001"
@@ -154,6 +154,11 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
 
     rotation = _rotation(video)
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    pixel_aspect = _fraction(str(video.get("sample_aspect_ratio", "")).replace(":", "/"))
+    if pixel_aspect and pixel_aspect != 1:
+        # Non-square pixels (DVD, HDV, anamorphic scope): the rungs have square pixels, so they are
+        # planned from the picture as it is shown, e.g. 1440x1080 at 4:3 pixels is 1920x1080.
+        width = max(2, round(width * pixel_aspect))
     if rotation in (90, 270):
         width, height = height, width
     avg_rate, nominal_rate = _fraction(video.get("avg_frame_rate")), _fraction(video.get("r_frame_rate"))

@@ -109,11 +109,13 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
         assert job.probe.audio_index == 2  # the track marked default, not the first one
     if kind == "16x16":
         assert (video["width"], video["height"]) == (16, 16)
+    if kind == "anamorphic":  # 480x360 stored, 4:3 pixels: the picture is 16:9, now in square pixels
+        assert (video["width"], video["height"], video["sample_aspect_ratio"]) == (640, 360, "1:1")
 
 
 def hls_streams(path: Path) -> dict:
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,pix_fmt,field_order,width,height",
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,pix_fmt,field_order,width,height,sample_aspect_ratio",
          "-of", "json", str(path)], capture_output=True, text=True, check=True,
     )  # fmt: skip
     return {s["codec_type"]: s for s in json.loads(result.stdout)["streams"]}

@@ -57,6 +57,25 @@ def test_legacy_rotate_tag():
     assert (probe.width, probe.height, probe.rotation) == (1080, 1920, 90)
 
 
+@pytest.mark.parametrize(
+    ("size", "pixel_aspect", "rotation", "display"),
+    [
+        ((1440, 1080), "4:3", 0, (1920, 1080)),  # HDV
+        ((720, 480), "32:27", 0, (853, 480)),  # NTSC DVD, 16:9
+        ((720, 576), "16:15", 0, (768, 576)),  # PAL DVD, 4:3
+        ((1440, 1080), "4:3", 90, (1080, 1920)),  # the pixels' aspect is the stored frame's, before rotation
+        ((1920, 1080), "1:1", 0, (1920, 1080)),
+        ((1920, 1080), "0:1", 0, (1920, 1080)),  # unknown: taken as square
+        ((1920, 1080), "N/A", 0, (1920, 1080)),
+    ],
+)
+def test_non_square_pixels_give_the_display_size(size, pixel_aspect, rotation, display):
+    stream = video_stream(width=size[0], height=size[1], sample_aspect_ratio=pixel_aspect,
+                          side_data_list=[{"rotation": rotation}])  # fmt: skip
+    probe = parse_probe(report(stream), file_size=1)
+    assert (probe.width, probe.height) == display
+
+
 def test_interlaced_and_vfr_are_flagged():
     stream = video_stream(field_order="tt", avg_frame_rate="2997/100", r_frame_rate="1000/1")
     probe = parse_probe(report(stream), file_size=1)
