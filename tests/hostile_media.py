@@ -19,11 +19,12 @@ def ffmpeg(*args: str) -> None:
 
 
 def lavfi_movie(path: Path, *, video_args: list[str], size: str = "320x240", seconds: float = 2, rate: int = 25,
-                audio_tracks: int = 0, default_audio: int = 0) -> Path:  # fmt: skip
-    """A test movie from lavfi with any video encoder options and 0..n audio tracks."""
+                audio_tracks: int = 0, default_audio: int = 0, audio_seconds: float | None = None) -> Path:  # fmt: skip
+    """A test movie from lavfi with any video encoder options and 0..n audio tracks (as long as the
+    video unless ``audio_seconds`` says otherwise)."""
     args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
     for track in range(audio_tracks):
-        args += ["-f", "lavfi", "-i", f"sine=frequency={440 * (track + 1)}:duration={seconds}"]
+        args += ["-f", "lavfi", "-i", f"sine=frequency={440 * (track + 1)}:duration={audio_seconds or seconds}"]
     args += ["-map", "0:v"] + [arg for track in range(audio_tracks) for arg in ("-map", f"{track + 1}:a")]
     args += video_args
     if audio_tracks:
@@ -48,6 +49,7 @@ CONVERTIBLE = {
     "vfr": {"video_args": ["-vf", "select='mod(n\\,3)'", "-fps_mode", "vfr", *X264], "rate": 30, "seconds": 3},
     "two_audio_tracks": {"video_args": X264, "audio_tracks": 2, "default_audio": 1},
     "video_only": {"video_args": X264},
+    "audio_longer": {"video_args": X264, "audio_tracks": 1, "audio_seconds": 5},  # 3 s of sound after the last frame
     "anamorphic": {"video_args": ["-vf", "setsar=4/3", *X264], "size": "480x360"},  # shown as 640x360
     "audio_first": {"video_args": X264, "audio_tracks": 1},  # replaced below by the CC0 clip with audio first
     "rotated": {"video_args": X264, "size": "640x360"},  # then remuxed with a 90 degree display matrix

@@ -57,6 +57,9 @@ def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
     filters.append(f"fps={probe.frame_rate}" + (":start_time=0" if chunk.start == 0 else ""))
     first, end = chunk.first_frame(probe.fps), chunk.end_frame(probe.fps)
     filters.append(f"trim=start_pts={first}" + (f":end_pts={end}" if end is not None else ""))
+    if end is None and probe.held_frame_seconds:
+        # The audio goes on after the last frame: hold it, so that every rung lasts as long as the audio.
+        filters.append(f"tpad=stop_mode=clone:stop_duration={probe.held_frame_seconds:.3f}")
     return filters
 
 
@@ -226,10 +229,11 @@ def keyframe_index_args(segment_names: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def thumbnail_times(duration: float, count: int, fps: float) -> list[float]:
+def thumbnail_times(duration: float, count: int, fps: float, video_end: float | None = None) -> list[float]:
     """Evenly spaced instants, each in the middle of its share of the movie (never 0 s: often
-    black), and never past the last frames, where a seek finds nothing to decode."""
-    last = max(0.0, duration - 2 / fps)
+    black), and never past the last frames (the video's, where it stops before the audio), where a
+    seek finds nothing to decode."""
+    last = max(0.0, min(duration, video_end or duration) - 2 / fps)
     return [min(duration * (i + 0.5) / count, last) for i in range(count)]
 
 

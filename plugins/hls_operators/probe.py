@@ -15,6 +15,9 @@ ISO_BMFF_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pn
 # The demuxers we accept: everything else (HLS, ffconcat, images, raw streams) is refused by ffmpeg
 # itself instead of being interpreted, which is what keeps a playlist named .mp4 from reading files.
 ACCEPTED_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2"
+# Audio that goes on longer than the video by more than this is matched by holding the last frame
+# (as a player of the MP4 shows it); shorter tails, encoder padding mostly, are left as they are.
+HELD_FRAME_MIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,18 @@ class ProbeResult:
     audio_index: int | None
     audio_codec: str | None
     audio_channels: int | None
+    video_end: float | None = None  # where the last frame ends, from the movie's start, where the file says
 
     @property
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
+
+    @property
+    def held_frame_seconds(self) -> float:
+        """How long the last frame is held so that the video lasts as long as the audio (0: not)."""
+        if self.video_end is None or self.duration - self.video_end <= HELD_FRAME_MIN_SECONDS:
+            return 0.0
+        return self.duration - self.video_end
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -130,6 +141,21 @@ def _fraction(text: str | None) -> Fraction | None:
     return value if value else None
 
 
+def _seconds(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:  # "N/A"
+        return None
+
+
+def _video_end(video: dict, fmt: dict) -> float | None:
+    """The video's end on the movie's timeline, which starts at the earliest stream's start."""
+    duration = _seconds(video.get("duration"))
+    if not duration or duration <= 0:
+        return None
+    return (_seconds(video.get("start_time")) or 0.0) - (_seconds(fmt.get("start_time")) or 0.0) + duration
+
+
 def _rotation(stream: dict) -> int:
     """Rotation in degrees from the display matrix (ffmpeg 5+) or the legacy ``rotate`` tag."""
     for side_data in stream.get("side_data_list", []):
@@ -182,6 +208,7 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
         audio_index=int(audio["index"]) if audio else None,
         audio_codec=audio.get("codec_name") if audio else None,
         audio_channels=int(audio.get("channels") or 0) if audio else None,
+        video_end=_video_end(video, fmt),
     )
 
 

@@ -188,8 +188,10 @@ def probe_movie(
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if copy_reason(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True)
+    # Chunks cut the frames there are: the last one holds the last frame for as long as the audio goes on.
+    frames_end = probe.duration - probe.held_frame_seconds
     chunks = plan_chunks(
-        probe.duration, chunk_seconds=settings.chunk_seconds, segment_seconds=settings.segment_seconds, slots=chunk_slots
+        frames_end, chunk_seconds=settings.chunk_seconds, segment_seconds=settings.segment_seconds, slots=chunk_slots
     )
     return MovieJob(movie_id, source_url, expected_url, version, probe, ladder, chunks)
 
@@ -198,6 +200,8 @@ def copy_reason(source: Path, probe: ProbeResult, rung: Rung, segment_seconds: i
     """Why the top rung must be encoded rather than copied from the source (None: it may be copied)."""
     if probe.video_codec != "h264" or (probe.width, probe.height) != (rung.width, rung.height):
         return "not H.264 at the rung's size"  # the common case, decided without reading the packets
+    if probe.held_frame_seconds:
+        return f"the video stops {probe.held_frame_seconds:.1f} s before the audio"
     completed = run_ffprobe(commands.stream_packets_args(source, probe.video_index), timeout=600)
     if completed.returncode != 0:
         return f"cannot read the packets: {completed.stderr.strip()}"
@@ -499,7 +503,7 @@ def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
     out = handoff / publishing.THUMBNAIL_DIR
     out.mkdir(parents=True)
     size = commands.thumbnail_size(job.probe, settings.thumbnail_width)
-    times = commands.thumbnail_times(job.probe.duration, settings.thumbnail_count, float(job.probe.fps))
+    times = commands.thumbnail_times(job.probe.duration, settings.thumbnail_count, float(job.probe.fps), job.probe.video_end)
     for index, at in enumerate(times):
         target = out / (commands.THUMBNAIL_PATTERN % index)
         run_ffmpeg(

@@ -109,6 +109,10 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
         assert job.probe.audio_index == 2  # the track marked default, not the first one
     if kind == "16x16":
         assert (video["width"], video["height"]) == (16, 16)
+    if kind == "audio_longer":  # the last frame is held until the sound ends, in every rung
+        assert job.probe.held_frame_seconds == pytest.approx(3, abs=0.1)
+        playlist = (tmp_path / "out" / job.ladder[0].name / "index.m3u8").read_text()
+        assert sum(float(d) for d in re.findall(r"#EXTINF:([\d.]+)", playlist)) == pytest.approx(5, abs=0.1)
     if kind == "anamorphic":  # 480x360 stored, 4:3 pixels: the picture is 16:9, now in square pixels
         assert (video["width"], video["height"], video["sample_aspect_ratio"]) == (640, 360, "1:1")
 
@@ -119,6 +123,23 @@ def hls_streams(path: Path) -> dict:
          "-of", "json", str(path)], capture_output=True, text=True, check=True,
     )  # fmt: skip
     return {s["codec_type"]: s for s in json.loads(result.stdout)["streams"]}
+
+
+def test_audio_going_on_for_chunks_after_the_last_frame_is_held_by_the_last_chunk(store, folder, tmp_path):
+    source = hostile_media.lavfi_movie(folder / "long-tail.mp4", video_args=hostile_media.X264, seconds=8, audio_tracks=1, audio_seconds=20)
+    store.upload_file(source, "uploads/long-tail.mp4")
+    settings = Settings.from_values({"bucket": store.bucket, "public_base_url": "https://cdn.example/m", "chunk_seconds": "6"})
+    url = f"s3://{store.bucket}/uploads/long-tail.mp4"
+    for step in ("p", "t", "out"):
+        (tmp_path / step).mkdir()
+    job = probe_movie(movie_id=3, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p", chunk_slots=4)
+    # Chunks of the 8 s of frames (none would have a frame of its own after them); the last one holds the last frame.
+    assert [(c.start, c.end) for c in job.chunks] == [(0, 6), (6, None)]
+    transcode(job, store=store, settings=settings, work=tmp_path / "t")
+    store.download_file("hls-work/3/v1/renditions.tar", tmp_path / "r.tar")
+    subprocess.run(["tar", "-xf", str(tmp_path / "r.tar"), "-C", str(tmp_path / "out")], check=True)
+    playlist = (tmp_path / "out" / job.ladder[0].name / "index.m3u8").read_text()
+    assert sum(float(d) for d in re.findall(r"#EXTINF:([\d.]+)", playlist)) == pytest.approx(20, abs=0.1)
 
 
 def test_huge_frames_are_refused_before_any_transcoding(store, folder, tmp_path):

@@ -84,6 +84,16 @@ def test_a_later_chunk_seeks_before_its_first_frame_and_keeps_the_movies_timesta
     assert option_values(args, "-force_key_frames")[0] == "expr:gte(n+8992,ceil((n_forced+150)*60000/1001))"
 
 
+def test_audio_longer_than_the_video_holds_the_last_frame_in_the_last_chunk_only():
+    probe = make_probe(duration=60.0, video_end=52.0)  # 8 s of audio after the last frame
+    [graph] = option_values(encode(probe, chunk=Chunk(1, 30, None)), "-filter_complex")
+    assert graph.startswith("[0:1]fps=30,trim=start_pts=900,tpad=stop_mode=clone:stop_duration=8.000[frames]")
+    [graph] = option_values(encode(probe, chunk=Chunk(0, 0, 30)), "-filter_complex")
+    assert "tpad" not in graph
+    [graph] = option_values(encode(make_probe(duration=60.0, video_end=59.7)), "-filter_complex")
+    assert "tpad" not in graph  # a short tail of encoder padding is left as it is
+
+
 def test_bitrates_follow_the_ladder():
     args = encode()
     assert option_values(args, "-b:v") == ["5000k", "2800k", "1400k", "800k"]
@@ -140,6 +150,7 @@ def test_chunks_are_listed_in_order_by_relative_name():
 def test_thumbnails_are_evenly_spaced_and_small():
     assert thumbnail_times(100.0, 4, 25.0) == [12.5, 37.5, 62.5, 87.5]
     assert max(thumbnail_times(0.2, 10, 25.0)) == pytest.approx(0.12)  # a 0.2 s clip: not past its last frame
+    assert max(thumbnail_times(100.0, 4, 25.0, video_end=50.0)) == pytest.approx(49.92)  # nor the video's
     assert thumbnail_size(make_probe(), 640) == (640, 360)
     assert thumbnail_size(make_probe(width=320, height=240), 640) == (320, 240)
     assert thumbnail_size(make_probe(width=1080, height=1920), 640) == (640, 1138)

@@ -76,6 +76,21 @@ def test_non_square_pixels_give_the_display_size(size, pixel_aspect, rotation, d
     assert (probe.width, probe.height) == display
 
 
+@pytest.mark.parametrize(
+    ("video", "held"),
+    [
+        ({"duration": "52.0"}, 8.0),
+        ({"duration": "59.7"}, 0.0),  # encoder padding: left as it is
+        ({"duration": "50.0", "start_time": "10.0"}, 0.0),  # starts late, ends with the audio
+        ({"duration": "N/A"}, 0.0),
+        ({}, 0.0),
+    ],
+)
+def test_audio_longer_than_the_video_is_matched_by_holding_the_last_frame(video, held):
+    movie = report(video_stream(**video), audio_stream(1, default=1), duration="60.0")
+    assert parse_probe(movie, file_size=1).held_frame_seconds == pytest.approx(held)
+
+
 def test_interlaced_and_vfr_are_flagged():
     stream = video_stream(field_order="tt", avg_frame_rate="2997/100", r_frame_rate="1000/1")
     probe = parse_probe(report(stream), file_size=1)
