@@ -9,15 +9,13 @@ from typing import BinaryIO
 
 from hls_operators.errors import ErrorClass, MigrationError
 from hls_operators.ladder import choose_frame_rate
+from hls_operators.verify import DURATION_TOLERANCE_SECONDS
 
 # ISO base media (MP4/MOV) files are a sequence of boxes; the first box type sits at bytes 4-8.
 ISO_BMFF_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
 # The demuxers we accept: everything else (HLS, ffconcat, images, raw streams) is refused by ffmpeg
 # itself instead of being interpreted, which is what keeps a playlist named .mp4 from reading files.
 ACCEPTED_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2"
-# Audio that goes on longer than the video by more than this is matched by holding the last frame
-# (as a player of the MP4 shows it); shorter tails, encoder padding mostly, are left as they are.
-HELD_FRAME_MIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,9 @@ class ProbeResult:
 
     @property
     def held_frame_seconds(self) -> float:
-        """How long the last frame is held so that the video lasts as long as the audio (0: not)."""
-        if self.video_end is None or self.duration - self.video_end <= HELD_FRAME_MIN_SECONDS:
+        """How long the last frame is held so that the video lasts as long as the audio, as a player
+        of the MP4 shows it (0: not). Tails the verification tolerates, encoder padding mostly, stay."""
+        if self.video_end is None or self.duration - self.video_end <= DURATION_TOLERANCE_SECONDS:
             return 0.0
         return self.duration - self.video_end
 
