@@ -270,12 +270,18 @@ class UpdateCatalogOperator(MovieStepOperator):
         store = self.store(settings)
         started = time.monotonic()
         verified = steps.verify_movie(job, store=store, settings=settings)
-        with CatalogHook().connection() as conn:
-            catalog.flip_to_hls(
+        try:
+            with CatalogHook().connection() as conn:
+                catalog.flip_to_hls(
                     conn, ledger_id=ledger_id, step=self.step, seconds=time.monotonic() - started, movie_id=job.movie_id,
-                expected_url=job.expected_url, master_url=job.master_url(settings),
-                bytes_published=verified.bytes, segments=verified.segments,
-            )  # fmt: skip
+                    expected_url=job.expected_url, master_url=job.master_url(settings),
+                    bytes_published=verified.bytes, segments=verified.segments,
+                )  # fmt: skip
+        except MigrationError as error:
+            if error.error_class is ErrorClass.CATALOG_CHANGED:  # final: nothing will ever point at this set
+                removed = steps.discard_unpublished(job, store=store, settings=settings)
+                self.log.info("movie %s: the unpublished set and hand-offs deleted (%d objects)", job.movie_id, removed)
+            raise
         self.log.info("movie %s now plays from %s (%d segments, %d bytes)", job.movie_id, job.master_url(settings), verified.segments, verified.bytes)
         discarded = steps.discard_handoffs(job.movie_id, store=store, settings=settings)
         self.log.info("movie %s: %d hand-off objects deleted", job.movie_id, discarded)

@@ -340,6 +340,12 @@ def discard_handoffs(movie_id: int, *, store: ObjectStore, settings: Settings) -
     return store.delete_prefix(f"{settings.work_prefix}/{movie_id}")
 
 
+def discard_unpublished(job: MovieJob, *, store: ObjectStore, settings: Settings) -> int:
+    """Delete the set this attempt uploaded and the movie's hand-offs, once the catalog can no longer
+    point at them (the application changed the movie meanwhile). Returns how many objects went."""
+    return store.delete_prefix(job.output_prefix(settings)) + discard_handoffs(job.movie_id, store=store, settings=settings)
+
+
 def _handoff_entry(job: MovieJob, name: str, etag: str) -> str:
     return f"{job.movie_id}-{job.version}-{Path(name).stem}-{hashlib.sha256(etag.encode()).hexdigest()[:16]}"
 

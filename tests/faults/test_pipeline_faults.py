@@ -70,6 +70,10 @@ def test_an_edit_by_the_application_during_conversion_wins(pipeline, tmp_path):
     ) == [("failed", "catalog_changed")]
     assert succeeded(pipeline, 1) == []
     assert pipeline.query("SELECT count(*) FROM hls_claims WHERE movie_id = 1") == [(0,)]
+    # The set it uploaded can never be pointed at: it goes, with the hand-offs.
+    store = pipeline.seaweedfs.client()
+    for prefix in ("hls/movies/1/", "hls-work/1/"):
+        assert store.list_objects_v2(Bucket=pipeline.bucket, Prefix=prefix).get("KeyCount") == 0, prefix
 
 
 def test_overlapping_runs_and_a_duplicate_trigger_convert_each_movie_once(pipeline, tmp_path):
