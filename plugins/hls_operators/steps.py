@@ -334,9 +334,9 @@ def receive(job: MovieJob, name: str, target: Path, *, store: ObjectStore, setti
 
 
 def discard_handoffs(movie_id: int, *, store: ObjectStore, settings: Settings) -> int:
-    """Delete the movie's hand-offs once it plays from HLS: this attempt's, and those of earlier
-    attempts that failed after storing some (kept until now, so that clearing their failed tasks
-    could go on from them). Returns how many objects went."""
+    """Delete the movie's hand-offs, every attempt's: those of earlier attempts that failed after
+    storing some were kept so that clearing their failed tasks could go on from them, which is
+    over once the movie plays from HLS or the application changed it. Returns how many objects went."""
     return store.delete_prefix(f"{settings.work_prefix}/{movie_id}")
 
 
