@@ -24,14 +24,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg2
+from hls_operators.edges import catalog
+from hls_operators.edges.sql import queries, sql_file
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import DAG_ID, Settings
 
 from bench.latency import DelayedLink
 from devenv import airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from hls_operators import catalog
-from hls_operators.settings import Settings
-from hls_operators.sql import sql_file
-from hls_operators.storage import ObjectStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench"
@@ -64,7 +64,7 @@ def per_movie_overhead(
     empty_runs = []
     for _ in range(2):  # the first one also compiles and caches what the later runs reuse
         started = time.monotonic()
-        airflow_env.airflow(env, "dags", "test", "hls_migration", "-c", json.dumps({"movie_ids": [NO_SUCH_MOVIE]}))
+        airflow_env.airflow(env, "dags", "test", DAG_ID, "-c", json.dumps({"movie_ids": [NO_SUCH_MOVIE]}))
         empty_runs.append(time.monotonic() - started)
     run_cost = min(empty_runs)
     print(f"  a run with no movie: {run_cost:.1f} s", flush=True)
@@ -72,11 +72,11 @@ def per_movie_overhead(
     for movie, length in zip(movies, minutes):
         movie_id, source = movie.id, movie.source
         started = time.monotonic()
-        airflow_env.airflow(env, "dags", "test", "hls_migration", "-c", json.dumps({"movie_ids": [movie_id]}))
+        airflow_env.airflow(env, "dags", "test", DAG_ID, "-c", json.dumps({"movie_ids": [movie_id]}))
         wall = time.monotonic() - started
         conn = psycopg2.connect(postgres.dsn(database))
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT status, steps FROM hls_conversions WHERE movie_id = %s ORDER BY id DESC LIMIT 1", (movie_id,))
+            cur.execute(queries("tools.sql")["latest_attempt_steps"], {"movie_id": movie_id})
             status, steps = cur.fetchone()
         conn.close()
         # The transcode: ffmpeg's own time in the chunk encodes (one after another under `dags test`)
@@ -155,29 +155,11 @@ def selection_time(postgres, movies: int, runs: int = 5) -> dict:
     conn = psycopg2.connect(postgres.dsn(database))
     with conn, conn.cursor() as cur:
         cur.execute(sql_file("movies.sql"))
-        cur.execute(
-            """INSERT INTO movies (id, title, slug, video_url, is_active, created_at)
-               SELECT i, 'Movie ' || i, 'movie-' || i,
-                      CASE WHEN i %% 3 = 0 THEN 'https://cdn.example/hls/movies/' || i || '/v/master.m3u8'
-                           ELSE 'https://cdn.example/uploads/' || i || '/movie.mp4' END,
-                      i %% 50 <> 0, now() - make_interval(secs => %s - i)
-               FROM generate_series(1, %s) AS i""",
-            (movies, movies),
-        )
+        cur.execute(queries("tools.sql")["bench_catalog"], {"movies": movies})
     catalog.ensure_schema(conn)
     with conn, conn.cursor() as cur:
-        cur.execute(
-            """INSERT INTO hls_conversions (movie_id, dag_id, run_id, attempt, try_number, status, source_url, master_url,
-                                            error_class, finished_at)
-               SELECT i, 'hls_migration', 'bench', 1, 1,
-                      CASE WHEN i %% 3 = 0 THEN 'succeeded' ELSE 'failed' END,
-                      'https://cdn.example/uploads/' || i || '/movie.mp4',
-                      CASE WHEN i %% 3 = 0 THEN 'https://cdn.example/hls/movies/' || i || '/v/master.m3u8' END,
-                      CASE WHEN i %% 3 = 0 THEN NULL ELSE 'corrupt' END, now()
-               FROM generate_series(1, %s) AS i WHERE i %% 3 = 0 OR i %% 97 = 0""",
-            (movies,),
-        )
-        cur.execute("ANALYZE")
+        cur.execute(queries("tools.sql")["bench_ledger"], {"movies": movies, "dag_id": DAG_ID})
+        cur.execute(queries("tools.sql")["analyze"])
     timings = []
     for run in range(runs):
         started = time.monotonic()

@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg2
+from hls_operators.edges.sql import queries
+from hls_operators.settings import DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
@@ -65,16 +67,16 @@ def convert_with(workers: int, *, source: Path, movie_id: int, seaweed, postgres
     )
     try:
         started = time.monotonic()
-        run = cluster.run_dag("hls_migration", {"movie_ids": [movie_id]}, timeout=3600)
+        run = cluster.run_dag(DAG_ID, {"movie_ids": [movie_id]}, timeout=3600)
         wall = time.monotonic() - started
-        hosts = {ti["task_id"]: ti["hostname"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
+        hosts = {ti["task_id"]: ti["hostname"] for ti in cluster.task_instances(DAG_ID, run["dag_run_id"])}
     finally:
         cluster.stop()
         if redis_process is not None:
             services.stop_process(redis_process)
     conn = psycopg2.connect(postgres.dsn(database))
     with conn, conn.cursor() as cur:
-        cur.execute("SELECT status, steps FROM hls_conversions WHERE movie_id = %s ORDER BY id DESC LIMIT 1", (movie_id,))
+        cur.execute(queries("tools.sql")["latest_attempt_steps"], {"movie_id": movie_id})
         status, steps = cur.fetchone()
     conn.close()
     for name in (database, metadata):

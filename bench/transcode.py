@@ -27,13 +27,14 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from devenv import media
-from hls_operators import commands, steps
-from hls_operators.chunks import plan_chunks
-from hls_operators.ladder import Rung, plan_ladder
-from hls_operators.playlists import parse_media_playlist
+from hls_operators.core.commands import MEDIA_PLAYLIST
+from hls_operators.core.playlists import parse_media_playlist
+from hls_operators.edges.handoff import pack
+from hls_operators.media.probing import plan_movie, probe_file
+from hls_operators.media.transcoding import encode_chunk_files, package_renditions
 from hls_operators.settings import Settings
-from hls_operators.trickplay import StoryboardPlan
+
+from devenv import media
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VMAF_SUBSAMPLE = 3  # score every 3rd frame: a third of the time, within a fraction of a point
@@ -115,7 +116,7 @@ def folder_bytes(folder: Path) -> int:
 
 
 def rung_bytes(rung_dir: Path) -> int:
-    return sum((rung_dir / s.uri).stat().st_size for s in parse_media_playlist((rung_dir / "index.m3u8").read_text()))
+    return sum((rung_dir / s.uri).stat().st_size for s in parse_media_playlist((rung_dir / MEDIA_PLAYLIST).read_text()))
 
 
 def run_seed(source: Path, duration: float, work: Path) -> Result:
@@ -129,60 +130,36 @@ def run_seed(source: Path, duration: float, work: Path) -> Result:
 
 
 def run_pipeline(source: Path, duration: float, work: Path, variant: str | None = None) -> Result:
-    """The probe, chunk encode and package steps as shipped, minus their storage hand-offs: the
-    ladder plan (with the copy decision), the chunk's ffmpeg command (one chunk: the sources here
-    are shorter than ``hls_chunk_seconds``), the audio encoded once, the stitch, the I-frame
+    """The probe, chunk encode and package steps' media work as shipped (``hls_operators.media``),
+    minus their storage hand-offs: the ladder plan (with the copy decision), one chunk (the sources
+    here are shorter than ``hls_chunk_seconds``), the audio encoded once, the stitch, the I-frame
     indexes, the storyboard and the hand-off tar, with the default settings or another x264
     ``variant``: ``PRESET/X264_PARAMS`` (``medium/``: the plain preset)."""
     settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid"})
     if variant:
         preset, _, params = variant.partition("/")
         settings = replace(settings, x264_preset=preset, x264_params=params)
-    started = time.monotonic()
-    probe = steps.probe_source(source)
-    ladder: list[Rung] = plan_ladder(probe.width, probe.height, settings.rungs)
-    if steps.copy_reason(source, probe, ladder[0], settings.segment_seconds) is None:
-        ladder[0] = replace(ladder[0], source_copy=True)
-    [chunk] = plan_chunks(duration, chunk_seconds=settings.chunk_seconds, segment_seconds=settings.segment_seconds, slots=1)
-    encoded = [rung for rung in ladder if not rung.source_copy]
-    usage = Usage(time.monotonic() - started, 0.0, 0)
+    log = logging.getLogger("bench")
     root = work / "pipeline"
-    chunk_dir, out, tiles = root / "chunks" / "0", root / "renditions", root / "tiles"
-    for rung in encoded:
-        (chunk_dir / rung.name).mkdir(parents=True)
-    for rung in ladder:
-        (out / rung.name).mkdir(parents=True)
-    tiles.mkdir()
-    top = ladder[0]
-    plan = StoryboardPlan.for_source(top.width, top.height, interval=settings.storyboard_interval_seconds, tile_width=settings.storyboard_tile_width)
-    options = steps.encoding_options(settings)
-    usage.add(measured(commands.encode_chunk_args(source, chunk_dir, probe, encoded, options, chunk, plan, tiles)))
-    audio = None
-    if probe.audio_index is not None:
-        audio = root / "audio.m4a"
-        usage.add(measured(commands.audio_args(source, probe, options, audio)))
-    lists = {}
-    for rung in encoded:
-        lists[rung.name] = root / "chunks" / f"{rung.name}.ffconcat"
-        lists[rung.name].write_text(commands.concat_list([(f"0/{rung.name}/{commands.CHUNK_VIDEO}", None)]))
-    usage.add(measured(commands.stitch_args(out, probe, ladder, options, concat_lists=lists, source=source if len(encoded) < len(ladder) else None, audio=audio)))
+    chunks_dir, out = root / "chunks", root / "renditions"
+    usage = Usage()
     cpu_before, started = steps_cpu(), time.monotonic()
-    for rung in ladder:
-        steps.write_iframe_index(out / rung.name, probe.duration)
-    steps.assemble_storyboard(plan, tiles, out / "storyboard", probe.duration, logging.getLogger("bench"))
+    job = plan_movie(source, movie_id=1, source_url=str(source), expected_url=str(source), version="bench", settings=settings)
+    ffmpeg = encode_chunk_files(source, job, 0, chunks_dir / "0", settings=settings, log=log)
+    renditions, packaging = package_renditions(job, chunks_dir, source, out, settings=settings, log=log)
     with open(os.devnull, "wb") as upload:  # the hand-off tar streams into its upload: no disk
-        steps.pack(out, upload)
-    usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, 0))
+        pack(out, upload)
+    usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, (ffmpeg + packaging).max_rss_bytes))
     rungs = {
-        r.name: {"height": r.height, "kbps": r.video_kbps, "bytes": rung_bytes(out / r.name), "dir": str(out / r.name),
-                 "copied": r.source_copy}
-        for r in ladder
+        r["name"]: {"height": r["height"], "kbps": r["video_kbps"], "bytes": rung_bytes(out / r["name"]),
+                    "dir": str(out / r["name"]), "copied": r["source_copy"]}
+        for r in renditions
     }  # fmt: skip
     return Result(f"pipeline {settings.x264_preset}/{settings.x264_params}", source.name, duration, usage, folder_bytes(root), rungs)
 
 
 def steps_cpu() -> float:
-    """CPU time of this process and its finished children (the post-processing's ffprobe and ffmpeg)."""
+    """CPU time of this process and its finished children (every ffmpeg and ffprobe of the run)."""
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
 
@@ -194,7 +171,7 @@ def vmaf(ffmpeg9: str, rung_dir: Path, source: Path, width: int, height: int, lo
         f"[distorted][reference]libvmaf=n_subsample={VMAF_SUBSAMPLE}:n_threads={os.cpu_count()}:log_fmt=json:log_path={log_path}"
     )
     subprocess.run(
-        [ffmpeg9, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(rung_dir / "index.m3u8"), "-i", str(source),
+        [ffmpeg9, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(rung_dir / MEDIA_PLAYLIST), "-i", str(source),
          "-filter_complex", graph, "-f", "null", "-"], check=True,
     )  # fmt: skip
     return json.loads(log_path.read_text())["pooled_metrics"]["vmaf"]["mean"]
@@ -270,7 +247,7 @@ def main() -> None:
         scratch_dir = Path(scratch)
         for name in args.sources.split(","):
             source = synthetic_source(scratch_dir, args.seconds) if name == "synthetic" else media.CC0_CLIPS[name]
-            probe = steps.probe_source(source)
+            probe = probe_file(source)
             print(f"{name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s", flush=True)
             runners = [run_seed, run_pipeline] + [
                 functools.partial(run_pipeline, variant=variant) for variant in filter(None, args.variants.split(","))

@@ -16,17 +16,17 @@ from hls_operators.operators import (
     RecordOperator,
     SelectMoviesOperator,
     ThumbnailsOperator,
-    UpdateCatalogOperator,
     UploadOperator,
+    VerifyAndFlipOperator,
 )
-from hls_operators.settings import TRANSCODE_POOL, dag_schedule, retry_delay_seconds, transcode_chunk_slots
+from hls_operators.settings import DAG_ID, TRANSCODE_POOL, dag_schedule, retry_delay_seconds, transcode_chunk_slots
 
 # Airflow cannot map a task inside a mapped task group, so each movie gets a fixed number of chunk
 # tasks; a short movie uses the first and skips the others.
 CHUNK_SLOTS = transcode_chunk_slots()
 
 with DAG(
-    dag_id="hls_migration",
+    dag_id=DAG_ID,
     description="Convert progressive MP4 movies to adaptive HLS and point the catalog at them",
     schedule=dag_schedule(),
     start_date=datetime(2026, 1, 1),
@@ -83,10 +83,10 @@ with DAG(
         package = PackageOperator(task_id="package", movie=probe.output)
         thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
         upload = UploadOperator(task_id="upload", movie=probe.output)
-        update = UpdateCatalogOperator(task_id="update", movie=probe.output)
+        verify_and_flip = VerifyAndFlipOperator(task_id="verify_and_flip", movie=probe.output)
         record = RecordOperator(task_id="record", movie=movie)
         probe >> encode >> package
         probe >> thumbnails
-        [package, thumbnails] >> upload >> update >> record
+        [package, thumbnails] >> upload >> verify_and_flip >> record
 
     convert.expand(movie=claimed.output) >> FinishRunOperator(task_id="finish")

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
 from hls_operators.operators import RollbackOperator
-from hls_operators.settings import retry_delay_seconds
+from hls_operators.settings import ROLLBACK_DAG_ID, retry_delay_seconds
 
 with DAG(
-    dag_id="hls_rollback",
+    dag_id=ROLLBACK_DAG_ID,
     description="Point video_url back at the original MP4 for the given movies",
     schedule=None,
     start_date=datetime(2026, 1, 1),

@@ -19,6 +19,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hls_operators.settings import DAG_ID
+
 from devenv import services
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -108,7 +110,7 @@ class Cluster:
                     password = json.loads(password_file.read_text())[ADMIN]
                     self.token = self.request("POST", "/auth/token", {"username": ADMIN, "password": password})["access_token"]
                 if self.token:
-                    self.request("GET", "/api/v2/dags/hls_migration")
+                    self.request("GET", f"/api/v2/dags/{DAG_ID}")
                     return
             except (urllib.error.URLError, ConnectionError, KeyError, json.JSONDecodeError):
                 pass

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
-
-from hls_operators.sql import sql_file
+from hls_operators.edges.sql import queries, sql_file
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,9 @@ def seed_catalog(dsn: str, client, *, bucket: str, public_base_url: str, movies:
             cur.execute(sql_file("movies.sql"))
             for order, movie in enumerate(movies):
                 cur.execute(
-                    """INSERT INTO movies (id, title, slug, description, duration, video_url, is_active, created_at)
-                       VALUES (%s, %s, %s, %s, 1, %s, %s, now() - make_interval(mins => %s))""",
-                    (movie.id, movie.title, movie.slug or f"movie-{movie.id}", movie.title, urls[movie.id], movie.is_active,
-                     len(movies) - order),
+                    queries("tools.sql")["seed_movie"],
+                    {"id": movie.id, "title": movie.title, "slug": movie.slug or f"movie-{movie.id}", "video_url": urls[movie.id],
+                     "is_active": movie.is_active, "minutes_ago": len(movies) - order},
                 )  # fmt: skip
     finally:
         conn.close()

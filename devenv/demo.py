@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 
 import psycopg2
+from hls_operators.edges.sql import queries
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import DAG_ID
 
 from devenv import airflow_env, media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from hls_operators.storage import ObjectStore
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".demo"
@@ -77,13 +79,7 @@ def report(dsn: str) -> list[tuple]:
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(
-                """SELECT m.id, m.title, c.status, c.error_class, c.error_message, c.ladder, c.bytes, m.video_url
-                   FROM movies m
-                   LEFT JOIN LATERAL (SELECT * FROM hls_conversions c WHERE c.movie_id = m.id
-                                      ORDER BY c.id DESC LIMIT 1) c ON true
-                   ORDER BY m.id"""
-            )
+            cur.execute(queries("tools.sql")["latest_attempt_per_movie"])
             return cur.fetchall()
     finally:
         conn.close()
@@ -121,9 +117,9 @@ def main() -> None:
         variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
     )
     airflow_env.migrate(env)
-    print("running: airflow dags test hls_migration (task logs under .demo/airflow/logs) ...")
+    print(f"running: airflow dags test {DAG_ID} (task logs under .demo/airflow/logs) ...")
     started = time.monotonic()
-    result = airflow_env.airflow(env, "dags", "test", "hls_migration", "-c", json.dumps({}), check=False)
+    result = airflow_env.airflow(env, "dags", "test", DAG_ID, "-c", json.dumps({}), check=False)
     (STATE / "dags-test.log").write_text(result.stdout + result.stderr)
     print(f"run finished in {time.monotonic() - started:.0f} s ({'failed' if result.returncode else 'succeeded'}: "
           "a run fails when any movie failed; movie 6 is broken on purpose)")  # fmt: skip

@@ -11,10 +11,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg2
-
-from hls_operators.publishing import THUMBNAIL_DIR
-from hls_operators.sql import queries
-from hls_operators.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
+from hls_operators.core.publishing import THUMBNAIL_DIR
+from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
+from hls_operators.edges.sql import queries
 
 REPO = Path(__file__).resolve().parents[1]
 HLS_JS = REPO / "player" / "node_modules" / "hls.js" / "dist" / "hls.min.js"

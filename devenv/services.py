@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+from hls_operators.edges.storage import ObjectStore
 from psycopg2 import sql
-
-from hls_operators.storage import ObjectStore
 
 LOOPBACK = "127.0.0.1"
 ACCESS_KEY = "hls-local-access"

@@ -14,11 +14,13 @@ def build_app():
     from airflow.api_fastapi.core_api.security import requires_access_dag
     from fastapi import Depends, FastAPI
     from fastapi.responses import HTMLResponse
+    from hls_operators.core.view import render_page
+    from hls_operators.edges.catalog import load_summary
     from hls_operators.hooks import CatalogHook
-    from hls_operators.view import load_summary, render_page
+    from hls_operators.settings import DAG_ID
 
     app = FastAPI(title="HLS migration view")
-    readers_of_the_dag = Depends(requires_access_dag("GET", param_dag_id="hls_migration"))
+    readers_of_the_dag = Depends(requires_access_dag("GET", param_dag_id=DAG_ID))
 
     @app.get("/", response_class=HTMLResponse, dependencies=[readers_of_the_dag])
     def migration_view() -> str:

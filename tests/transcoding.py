@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from hls_operators.core.job import MovieJob
+from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
-from hls_operators.steps import MovieJob, encode_chunk, package_movie
-from hls_operators.storage import ObjectStore
+from hls_operators.steps import encode_chunk, package_movie
 
 
 def transcode(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None) -> dict:

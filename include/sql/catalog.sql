@@ -1,4 +1,4 @@
--- Statements on the application's catalog and the pipeline's claims, by name (see hls_operators.sql).
+-- Statements on the application's catalog and the pipeline's claims, by name (see hls_operators/edges/sql.py).
 
 -- name: claim_movies
 -- Select the movies to convert and claim them for this run, in one statement.

@@ -1,4 +1,4 @@
--- The audit ledger hls_conversions, by name (see hls_operators.sql).
+-- The audit ledger hls_conversions, by name (see hls_operators/edges/sql.py).
 
 -- name: run_outcome
 -- The latest attempt of each movie in one run.

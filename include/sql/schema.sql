@@ -1,5 +1,9 @@
 -- The pipeline's own tables. Idempotent: every run applies it before touching the catalog.
 
+-- Parallel runs apply this at once: one at a time (until the transaction ends), so that two
+-- CREATE ... IF NOT EXISTS never race on the same name.
+SELECT pg_advisory_xact_lock(4738131);  -- 0x484C53, "HLS"
+
 -- The audit ledger: one row per attempt to convert (or roll back) one movie.
 CREATE TABLE IF NOT EXISTS hls_conversions (
     id            bigserial PRIMARY KEY,

@@ -1,4 +1,4 @@
--- What the migration view shows, by name (see hls_operators.sql). Read-only.
+-- What the migration view shows, by name (see hls_operators/edges/sql.py). Read-only.
 
 -- name: totals
 -- converted: video_url is the master of a succeeded conversion; remaining: active movies still on

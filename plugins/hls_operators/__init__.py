@@ -1,5 +1,7 @@
 """hls-migration: convert a catalog of progressive MP4 movies to adaptive HLS with Airflow.
 
-Pure core (ladder, probe, commands, playlists, publishing, verify), I/O at the edges (catalog,
-storage, source, ffmpeg, steps), Airflow shells (hooks, operators).
+Layers, each importing only those below it (ARCHITECTURE.md): ``core/`` (pure rules and plans),
+``settings.py`` (configuration), ``edges/`` (PostgreSQL, storage, sources, ffmpeg, hand-offs),
+``media/`` (ffmpeg work on local folders), ``steps.py`` (one function per task), and the Airflow
+shells ``hooks.py`` and ``operators.py``.
 """

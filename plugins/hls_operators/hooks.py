@@ -8,8 +8,8 @@ import psycopg2
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseHook
 
+from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import CATALOG_CONN_ID, STORAGE_CONN_ID
-from hls_operators.storage import ObjectStore
 
 CONNECT_TIMEOUT_SECONDS = 10
 

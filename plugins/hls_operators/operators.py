@@ -3,7 +3,6 @@ one plain step function from ``hls_operators.steps``."""
 
 from __future__ import annotations
 
-import errno
 import shutil
 import tempfile
 import time
@@ -16,15 +15,18 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hls_operators import catalog, steps
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.estimate import estimate
-from hls_operators.ffmpeg import Progress
+from hls_operators import steps
+from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
+from hls_operators.core.estimate import estimate
+from hls_operators.core.job import MovieJob
+from hls_operators.core.publishing import new_version
+from hls_operators.core.view import utc
+from hls_operators.core.waves import hold_reason
+from hls_operators.edges import catalog
+from hls_operators.edges.ffmpeg import Progress
+from hls_operators.edges.handoff import worker_cache
 from hls_operators.hooks import CatalogHook, StorageHook
-from hls_operators.publishing import new_version
 from hls_operators.settings import Settings, load_settings
-from hls_operators.view import utc
-from hls_operators.waves import hold_reason
 
 
 def classify(error: Exception) -> MigrationError:
@@ -35,7 +37,7 @@ def classify(error: Exception) -> MigrationError:
         return MigrationError(ErrorClass.CATALOG_UNAVAILABLE, str(error))
     if isinstance(error, (BotoCoreError, ClientError)):
         return MigrationError(ErrorClass.STORAGE_UNAVAILABLE, str(error))
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+    if is_disk_full(error):
         return MigrationError(ErrorClass.DISK_FULL, str(error))
     return MigrationError(ErrorClass.INTERNAL, f"{type(error).__name__}: {error}", retryable=False)
 
@@ -97,7 +99,7 @@ class MovieStepOperator(BaseOperator):
             failure = classify(error)
             self.log.error("movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message)
             if failure.error_class is ErrorClass.DISK_FULL:
-                steps.worker_cache(Path(settings.work_dir), settings).clear()  # the retry needs the room more
+                worker_cache(Path(settings.work_dir), settings).clear()  # the retry needs the room more
             if ledger_id is not None:
                 self.record_failure(ledger_id, failure)
             if failure.retryable:
@@ -132,8 +134,8 @@ class MovieStepOperator(BaseOperator):
     def store(self, settings: Settings):
         return StorageHook().object_store(settings.bucket)
 
-    def job(self) -> steps.MovieJob:
-        return steps.MovieJob.from_dict(self.movie)
+    def job(self) -> MovieJob:
+        return MovieJob.from_dict(self.movie)
 
 
 class ProbeOperator(MovieStepOperator):
@@ -171,7 +173,7 @@ class ProbeOperator(MovieStepOperator):
         fields = {
             "probe": p.to_dict(),
             "ladder": [r.to_dict() for r in job.ladder],
-            "output_prefix": job.output_prefix(settings),
+            "output_prefix": job.output_prefix(settings.output_prefix),
         }
         if context["params"].get("dry_run"):
             fields["status"] = "dry_run"
@@ -256,36 +258,21 @@ class UploadOperator(MovieStepOperator):
         return None, {"output_prefix": published.output_prefix, "bytes": published.bytes}
 
 
-class UpdateCatalogOperator(MovieStepOperator):
+class VerifyAndFlipOperator(MovieStepOperator):
     """Verifies the uploaded set, then flips ``video_url`` to the master playlist in one transaction
     with the ledger, only if the application has not changed ``video_url`` meanwhile.
 
     :param movie: the probe step's payload.
     """
 
-    step = "update"
+    step = "verify_and_flip"
 
     def run_step(self, settings, ledger_id, work, context):
-        job = self.job()
-        store = self.store(settings)
-        started = time.monotonic()
-        verified = steps.verify_movie(job, store=store, settings=settings)
-        try:
-            with CatalogHook().connection() as conn:
-                catalog.flip_to_hls(
-                    conn, ledger_id=ledger_id, step=self.step, seconds=time.monotonic() - started, movie_id=job.movie_id,
-                    expected_url=job.expected_url, master_url=job.master_url(settings),
-                    bytes_published=verified.bytes, segments=verified.segments,
-                )  # fmt: skip
-        except MigrationError as error:
-            if error.error_class is ErrorClass.CATALOG_CHANGED:  # final: nothing will ever point at this set
-                removed = steps.discard_unpublished(job, store=store, settings=settings)
-                self.log.info("movie %s: the unpublished set and hand-offs deleted (%d objects)", job.movie_id, removed)
-            raise
-        self.log.info("movie %s now plays from %s (%d segments, %d bytes)", job.movie_id, job.master_url(settings), verified.segments, verified.bytes)
-        discarded = steps.discard_handoffs(job.movie_id, store=store, settings=settings)
-        self.log.info("movie %s: %d hand-off objects deleted", job.movie_id, discarded)
-        return job.master_url(settings), None
+        url = steps.verify_and_flip(
+            self.job(), ledger_id=ledger_id, step=self.step, store=self.store(settings), settings=settings,
+            connect=CatalogHook().connection, log=self.log,
+        )  # fmt: skip
+        return url, None  # the flip closed the step's ledger entry in its own transaction
 
 
 class RecordOperator(BaseOperator):

@@ -11,10 +11,15 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 
-from hls_operators.estimate import Prices
-from hls_operators.ladder import RungSpec, parse_ladder
+from hls_operators.core.commands import EncodingOptions
+from hls_operators.core.estimate import Prices
+from hls_operators.core.ladder import RungSpec, parse_ladder
+from hls_operators.core.trickplay import StoryboardPlan
 
+DAG_ID = "hls_migration"
+ROLLBACK_DAG_ID = "hls_rollback"
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
 # Airflow pool that bounds concurrent ffmpeg transcodes across all workers (see the README for sizing).
@@ -104,6 +109,22 @@ class Settings:
     def prices(self) -> Prices:
         return Prices(self.storage_price_per_gb_month, self.egress_price_per_gb, self.views_per_movie_month)
 
+    @property
+    def encoding(self) -> EncodingOptions:
+        return EncodingOptions(
+            segment_seconds=self.segment_seconds,
+            keyframe_seconds=self.keyframe_seconds,
+            x264_preset=self.x264_preset,
+            x264_params=self.x264_params,
+            audio_kbps=self.audio_bitrate_kbps,
+        )
+
+    def storyboard_plan(self, width: int, height: int) -> StoryboardPlan:
+        """The storyboard of a movie whose top rung is ``width`` x ``height``."""
+        return StoryboardPlan.for_source(
+            width, height, interval=self.storyboard_interval_seconds, tile_width=self.storyboard_tile_width
+        )
+
     def public_url(self, key: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/{key}"
 
@@ -136,3 +157,9 @@ def dag_schedule() -> str | None:
     An empty value turns the schedule off: manual triggers only.
     """
     return os.environ.get("HLS_MIGRATION_SCHEDULE", "0 2 * * *") or None
+
+
+def sql_dir() -> Path:
+    """Where ``include/sql/`` is: beside ``plugins/`` in the repository and in an Airflow
+    deployment; ``HLS_SQL_DIR`` overrides it."""
+    return Path(os.environ.get("HLS_SQL_DIR", Path(__file__).resolve().parents[2] / "include" / "sql"))

@@ -18,10 +18,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hls_operators.edges.handoff import WORKER_CACHE_DIR
 
 from devenv import airflow_cluster, media
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from hls_operators import steps
 from tests import hls_checks
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ def finished_run(pipeline, cluster, tmp_path_factory):
 def test_every_movie_is_converted_and_verified(pipeline, finished_run):
     assert finished_run["state"] == "success"
     rows = pipeline.query(
-        "SELECT movie_id, status, steps ? 'update' FROM hls_conversions WHERE run_id = %s ORDER BY movie_id",
+        "SELECT movie_id, status, steps ? 'verify_and_flip' FROM hls_conversions WHERE run_id = %s ORDER BY movie_id",
         (finished_run["dag_run_id"],),
     )
     assert rows == [(movie_id, "succeeded", True) for movie_id in MOVIES]
@@ -109,7 +109,7 @@ def test_transcodes_run_in_their_pool(cluster, finished_run):
 def test_workers_leave_no_temporary_files(artifacts, finished_run):
     for name in WORKERS:
         leftovers = (artifacts / f"tmp-{name}").iterdir()
-        assert [p.name for p in leftovers if p.name.startswith("hls-") and p.name != steps.WORKER_CACHE_DIR] == []
+        assert [p.name for p in leftovers if p.name.startswith("hls-") and p.name != WORKER_CACHE_DIR] == []
 
 
 def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finished_run, artifacts, tmp_path):

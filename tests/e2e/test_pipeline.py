@@ -15,10 +15,10 @@ from urllib.parse import urljoin
 
 import m3u8
 import pytest
+from hls_operators.edges import handoff
 
 from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from hls_operators import steps
 from tests import hls_checks
 
 pytestmark = pytest.mark.e2e
@@ -125,13 +125,13 @@ def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first
     # What stays is the worker's cache: one download per conversion, which the probe made and the
     # chunk, package and thumbnail tasks reused; the hand-offs of a conversion that succeeded were
     # each taken by the next step, on this one worker, rather than downloaded.
-    assert [p.name for p in pipeline.work_dir.iterdir()] == [steps.WORKER_CACHE_DIR]
-    cached = [p.name for p in (pipeline.work_dir / steps.WORKER_CACHE_DIR).iterdir()]
+    assert [p.name for p in pipeline.work_dir.iterdir()] == [handoff.WORKER_CACHE_DIR]
+    cached = [p.name for p in (pipeline.work_dir / handoff.WORKER_CACHE_DIR).iterdir()]
     succeeded = {movie_id for (movie_id,) in pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'succeeded'")}
     assert {int(name.split("-")[0]) for name in cached if name.endswith(".mp4")} >= succeeded
     assert not [name for name in cached if not name.endswith(".mp4") and int(name.split("-")[0]) in succeeded]
     logs = first_run.stdout + first_run.stderr + "".join(p.read_text(errors="replace") for p in Path(pipeline.env["AIRFLOW_HOME"]).rglob("*.log"))
-    for name in (steps.chunk_tar(0), steps.RENDITIONS_TAR, steps.THUMBNAILS_TAR):
+    for name in (handoff.chunk_tar(0), handoff.RENDITIONS_TAR, handoff.THUMBNAILS_TAR):
         assert f"{name} taken from this worker's cache" in logs
 
 

@@ -9,17 +9,17 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from devenv import media, services
-from hls_operators import commands
-from hls_operators.chunks import Chunk
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.ffmpeg import run_ffmpeg
-from hls_operators.ladder import plan_ladder
-from hls_operators.probe import ProbeResult
+from hls_operators.core import commands
+from hls_operators.core.chunks import Chunk
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.ladder import plan_ladder
+from hls_operators.core.probe import ProbeResult
+from hls_operators.edges.ffmpeg import run_ffmpeg
+from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, verify_movie
-from hls_operators.storage import ObjectStore
+
+from devenv import media, services
 from tests.transcoding import transcode
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +76,7 @@ def test_storage_stopped_mid_upload_then_restarted(own_storage, tmp_path):
 
     restarted = services.start_seaweedfs(own_storage.data_dir, s3_port=own_storage.s3_port)
     own_storage.process = restarted.process  # the fixture stops whichever process runs now
-    prefix = job.output_prefix(settings)
+    prefix = job.output_prefix(settings.output_prefix)
     partial = store.list_sizes(prefix)
     assert "master.m3u8" not in partial  # a partial set is never published: the master goes last
     assert not any(name.endswith("index.m3u8") for name in partial)
@@ -133,7 +133,7 @@ def test_ffmpeg_stalled_on_its_input_is_stopped_by_a_timeout_scaled_to_the_sourc
     rungs = plan_ladder(320, 240, settings.rungs)
     for rung in rungs:
         (tmp_path / "out" / rung.name).mkdir(parents=True)
-    args = commands.encode_chunk_args(stalled, tmp_path / "out", probe, rungs, commands.EncodingOptions(), Chunk(0, 0, None))
+    args = commands.encode_chunk_args(stalled, tmp_path / "out", probe, rungs, settings.encoding, Chunk(0, 0, None))
     with pytest.raises(MigrationError) as caught:
         run_ffmpeg(args, label="stalled", timeout=timeout)
     assert caught.value.error_class is ErrorClass.TIMEOUT

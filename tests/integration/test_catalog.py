@@ -6,10 +6,9 @@ import uuid
 
 import psycopg2
 import pytest
-
-from hls_operators import catalog
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.sql import queries, sql_file
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.edges import catalog
+from hls_operators.edges.sql import queries, sql_file
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from devenv import services
+from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie
-from hls_operators.storage import ObjectStore
+
+from devenv import services
 from tests import hostile_media
 from tests.transcoding import transcode
 

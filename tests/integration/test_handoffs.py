@@ -9,13 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hls_operators.core.chunks import Chunk
+from hls_operators.core.job import MovieJob
+from hls_operators.core.probe import ProbeResult
+from hls_operators.edges.handoff import WORKER_CACHE_DIR, discard_handoffs, hand_over, receive
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import Settings
 
 from devenv import services
-from hls_operators.chunks import Chunk
-from hls_operators.probe import ProbeResult
-from hls_operators.settings import Settings
-from hls_operators.steps import WORKER_CACHE_DIR, MovieJob, discard_handoffs, hand_over, receive
-from hls_operators.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 PROBE = ProbeResult(

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
+from hls_operators.core import commands
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.edges.ffmpeg import parse_progress, run_ffmpeg
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.media.probing import probe_file
+from hls_operators.settings import Settings
+from hls_operators.steps import probe_movie, thumbnail_movie
 
 from devenv import media, services
-from hls_operators import commands
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.ffmpeg import parse_progress, run_ffmpeg
-from hls_operators.settings import Settings
-from hls_operators.steps import probe_movie, probe_source, thumbnail_movie
-from hls_operators.storage import ObjectStore
 from tests import hostile_media
-from tests.transcoding import transcode
 from tests.hostile_media import CONVERTIBLE, REFUSED, make_convertible, make_refused
+from tests.transcoding import transcode
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
@@ -44,7 +46,7 @@ PROBE_REFUSES = ["empty", "text", "jpeg", "audio_only", "moov_at_end_truncated",
 @pytest.mark.parametrize("kind", PROBE_REFUSES)
 def test_bad_inputs_are_refused_by_the_probe(kind, folder):
     with pytest.raises(MigrationError) as caught:
-        probe_source(make_refused(kind, folder))
+        probe_file(make_refused(kind, folder))
     assert caught.value.error_class.value == REFUSED[kind]
     assert "passwd" not in caught.value.message
 
@@ -181,7 +183,7 @@ def test_progress_blocks():
 
 def test_thumbnail_and_contact_sheet_commands_produce_images(folder, tmp_path):
     source = media.CC0_CLIPS["flower.mp4"]
-    probe = probe_source(source)
+    probe = probe_file(source)
     size = commands.thumbnail_size(probe, 640)
     for index, at in enumerate(commands.thumbnail_times(probe.duration, 3, float(probe.fps))):
         run_ffmpeg(commands.thumbnail_args(source, tmp_path / f"thumb_{index:03d}.jpg", probe, at, size), label="t", timeout=60)

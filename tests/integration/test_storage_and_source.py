@@ -9,12 +9,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.publishing import object_headers
+from hls_operators.edges.source import download_source, storage_location
+from hls_operators.edges.storage import ObjectStore
 
 from devenv import services
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.publishing import object_headers
-from hls_operators.source import fetch_source, storage_location
-from hls_operators.storage import ObjectStore
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def fetch(url: str, store: ObjectStore, target: Path, *, max_bytes: int = 10_000
     base = "https://cdn.example/media"
     if not allowed and url.startswith("http://127.0.0.1:"):
         allowed = url.split("/")[2]  # the test server itself is explicitly allowed
-    return fetch_source(
+    return download_source(
         url, target, store=store, public_base_url=base, max_bytes=max_bytes, timeout=5, allowed_hosts=frozenset({allowed})
     )
 
@@ -172,5 +172,5 @@ def test_redirects_to_internal_addresses_are_refused(http_server, store, tmp_pat
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/a.mp4", "http://[::1]/a.mp4", "http://169.254.169.254/a.mp4", "file:///etc/passwd"])
 def test_internal_sources_are_refused_unless_allowed(store, tmp_path, url):
     with pytest.raises(MigrationError) as caught:
-        fetch_source(url, tmp_path / "x.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=10, timeout=2)
+        download_source(url, tmp_path / "x.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=10, timeout=2)
     assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN

@@ -1,8 +1,7 @@
 from fractions import Fraction
 
 import pytest
-
-from hls_operators.chunks import Chunk, first_tile, plan_chunks
+from hls_operators.core.chunks import Chunk, first_tile, plan_chunks
 
 
 def test_a_movie_up_to_the_chunk_length_is_one_chunk():

@@ -1,10 +1,10 @@
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-
-from hls_operators.chunks import Chunk
-from hls_operators.commands import (
+from hls_operators.core.chunks import Chunk
+from hls_operators.core.commands import (
     EncodingOptions,
     audio_args,
     concat_list,
@@ -17,9 +17,9 @@ from hls_operators.commands import (
     thumbnail_size,
     thumbnail_times,
 )
-from hls_operators.ladder import Rung, parse_ladder, plan_ladder
-from hls_operators.probe import ProbeResult
-from hls_operators.trickplay import StoryboardPlan
+from hls_operators.core.ladder import Rung, parse_ladder, plan_ladder
+from hls_operators.core.probe import ProbeResult
+from hls_operators.core.trickplay import StoryboardPlan
 
 
 def make_probe(**overrides) -> ProbeResult:
@@ -37,9 +37,11 @@ def option_values(args: list[str], flag: str) -> list[str]:
 
 
 WHOLE = Chunk(0, 0, None)
+# The tests' own encoder choices: no extra x264 options, so that a test can tell when they are passed.
+OPTIONS = EncodingOptions(segment_seconds=6, keyframe_seconds=2, x264_preset="faster", x264_params="", audio_kbps=128)
 
 
-def encode(probe=None, options=EncodingOptions(), chunk=WHOLE, ladder="1080:5000,720:2800,480:1400,360:800", storyboard=None):
+def encode(probe=None, options=OPTIONS, chunk=WHOLE, ladder="1080:5000,720:2800,480:1400,360:800", storyboard=None):
     probe = probe or make_probe()
     rungs = plan_ladder(probe.width, probe.height, parse_ladder(ladder))
     return encode_chunk_args(Path("/in/source.mp4"), Path("/out"), probe, rungs, options, chunk, storyboard, Path("/tiles"))
@@ -61,7 +63,7 @@ def test_one_process_decodes_once_and_scales_each_rung_from_the_one_above():
 
 
 def test_every_rung_has_aligned_keyframes_and_is_video_only():
-    args = encode(options=EncodingOptions(segment_seconds=6, keyframe_seconds=2, x264_params="subme=3"))
+    args = encode(options=replace(OPTIONS, x264_params="subme=3"))
     assert option_values(args, "-x264-params") == ["subme=3"] * 4 and "-x264-params" not in encode()
     # frame n (from the movie's start) is a keyframe once it reaches frame ceil(k * 2 s * 30 fps)
     assert option_values(args, "-force_key_frames") == ["expr:gte(n+0,ceil((n_forced+0)*60/1))"] * 4
@@ -106,14 +108,14 @@ def test_interlaced_sources_are_deinterlaced_before_the_split():
 
 
 def test_inputs_are_pinned_to_mp4_and_local_files():
-    for args in (probe_args(Path("/in/x.mp4")), encode(), audio_args(Path("/in/x.mp4"), make_probe(), EncodingOptions(), Path("/a.m4a"))):
+    for args in (probe_args(Path("/in/x.mp4")), encode(), audio_args(Path("/in/x.mp4"), make_probe(), OPTIONS, Path("/a.m4a"))):
         assert option_values(args, "-protocol_whitelist") == ["file"]
         assert option_values(args, "-format_whitelist") == ["mov,mp4,m4a,3gp,3g2,mj2"]
         assert args.index("-format_whitelist") < args.index(args[-1] if args[0] == "ffprobe" else "-i")
 
 
 def test_audio_is_encoded_once_from_0_s_as_stereo_aac_lc():
-    args = audio_args(Path("/in/s.mp4"), make_probe(), EncodingOptions(audio_kbps=96), Path("/w/audio.m4a"))
+    args = audio_args(Path("/in/s.mp4"), make_probe(), replace(OPTIONS, audio_kbps=96), Path("/w/audio.m4a"))
     assert option_values(args, "-map") == ["0:0"] and "-vn" in args
     assert "first_pts=0" in option_values(args, "-af")[0]
     assert option_values(args, "-ac") == ["2"] and option_values(args, "-profile:a") == ["aac_low"]
@@ -124,7 +126,7 @@ def test_the_stitch_only_copies_chunks_and_audio_into_each_rung():
     probe = make_probe()
     rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
     lists = {r.name: Path(f"/w/chunks/{r.name}.ffconcat") for r in rungs}
-    args = stitch_args(Path("/out"), probe, rungs, EncodingOptions(), concat_lists=lists, source=None, audio=Path("/w/audio.m4a"))
+    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=None, audio=Path("/w/audio.m4a"))
     assert option_values(args, "-i") == ["/w/chunks/1080p.ffconcat", "/w/chunks/360p.ffconcat", "/w/audio.m4a"]
     assert option_values(args, "-f")[:2] == ["concat", "concat"]
     assert option_values(args, "-map") == ["0:v:0", "2:a:0", "1:v:0", "2:a:0"]
@@ -138,7 +140,7 @@ def test_a_silent_source_gets_no_audio_track():
     probe = make_probe(audio_index=None, audio_codec=None)
     rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
     lists = {r.name: Path(f"/w/{r.name}.ffconcat") for r in rungs}
-    args = stitch_args(Path("/out"), probe, rungs, EncodingOptions(), concat_lists=lists, source=None, audio=None)
+    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=None, audio=None)
     assert option_values(args, "-map") == ["0:v:0", "1:v:0"]
 
 
@@ -189,10 +191,10 @@ def test_a_copied_rung_takes_the_source_video_in_the_stitch_and_is_not_encoded()
     probe = make_probe()
     rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
     rungs[0] = Rung("1080p", 1920, 1080, 5000, source_copy=True)
-    encoded = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, rungs[1:], EncodingOptions(), WHOLE)
+    encoded = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, rungs[1:], OPTIONS, WHOLE)
     assert "scale=1920:1080" not in option_values(encoded, "-filter_complex")[0]
     lists = {"360p": Path("/w/360p.ffconcat")}
-    args = stitch_args(Path("/out"), probe, rungs, EncodingOptions(), concat_lists=lists, source=Path("/in/s.mp4"), audio=Path("/a.m4a"))
+    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=Path("/in/s.mp4"), audio=Path("/a.m4a"))
     assert option_values(args, "-i") == ["/w/360p.ffconcat", "/in/s.mp4", "/a.m4a"]
     assert option_values(args, "-map") == ["1:1", "2:a:0", "0:v:0", "2:a:0"]
     assert option_values(args, "-hls_segment_filename") == ["/out/1080p/seg_%05d.ts", "/out/360p/seg_%05d.ts"]

@@ -1,7 +1,6 @@
 import pytest
-
-from hls_operators.estimate import Prices, ProbedMovie, estimate
-from hls_operators.waves import hold_reason
+from hls_operators.core.estimate import Prices, ProbedMovie, estimate
+from hls_operators.core.waves import hold_reason
 
 LADDER = [
     {"name": "720p", "width": 1280, "height": 720, "video_kbps": 2800},

@@ -1,8 +1,7 @@
 from fractions import Fraction
 
 import pytest
-
-from hls_operators.ladder import Rung, choose_frame_rate, copy_refusal, parse_ladder, plan_ladder
+from hls_operators.core.ladder import Rung, choose_frame_rate, copy_refusal, parse_ladder, plan_ladder
 from hls_operators.settings import DEFAULT_LADDER
 
 SPECS = parse_ladder(DEFAULT_LADDER)

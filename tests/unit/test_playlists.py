@@ -2,8 +2,7 @@ from fractions import Fraction
 
 import m3u8
 import pytest
-
-from hls_operators.playlists import (
+from hls_operators.core.playlists import (
     IFrameVariant,
     Segment,
     Variant,

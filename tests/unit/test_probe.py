@@ -1,7 +1,6 @@
 import pytest
-
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.probe import check_limits, classify_probe_failure, looks_like_iso_bmff, parse_probe
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.probe import check_limits, classify_probe_failure, looks_like_iso_bmff, parse_probe
 
 
 def video_stream(**overrides):

@@ -1,8 +1,7 @@
 from datetime import datetime, timezone
 
 import pytest
-
-from hls_operators.publishing import (
+from hls_operators.core.publishing import (
     IMMUTABLE,
     SHORT_LIVED,
     new_version,

@@ -1,6 +1,5 @@
 import pytest
-
-from hls_operators.errors import ErrorClass, MigrationError, bound_message
+from hls_operators.core.errors import ErrorClass, MigrationError, bound_message
 from hls_operators.settings import Settings
 
 

@@ -1,6 +1,5 @@
 import m3u8
-
-from hls_operators.trickplay import (
+from hls_operators.core.trickplay import (
     IFrame,
     StoryboardPlan,
     VideoPacket,

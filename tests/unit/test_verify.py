@@ -1,9 +1,7 @@
 import pytest
-
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.verify import verify_hls_set
-
-from hls_operators.trickplay import IFrame, StoryboardPlan, storyboard_cues, write_iframe_playlist, write_storyboard_vtt
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.trickplay import IFrame, StoryboardPlan, storyboard_cues, write_iframe_playlist, write_storyboard_vtt
+from hls_operators.core.verify import verify_hls_set
 
 MASTER = (
     "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n720p/index.m3u8\n"

@@ -1,7 +1,7 @@
 from datetime import datetime, timezone
 
-from hls_operators.estimate import Prices, ProbedMovie, estimate
-from hls_operators.view import Conversion, Failure, Summary, render_page, run_link
+from hls_operators.core.estimate import Prices, ProbedMovie, estimate
+from hls_operators.core.view import Conversion, Failure, Summary, render_page, run_link
 
 AT = datetime(2026, 11, 23, 2, 30, tzinfo=timezone.utc)
 MASTER = "https://cdn.example/hls/movies/7/20261123T020000Z-abcdef/master.m3u8"
@@ -10,7 +10,7 @@ MASTER = "https://cdn.example/hls/movies/7/20261123T020000Z-abcdef/master.m3u8"
 def summary(**changes) -> Summary:
     values = dict(
         converted=40, failed=2, remaining=60, bytes_published=12_300_000_000, converted_last_day=12,
-        source_seconds_last_day=7200.0,
+        source_seconds_last_day=7200.0, dag_id="hls_migration",
         failures=[Failure("corrupt", 2, "moov atom not found <script>", 9)],
         recent=[Conversion(7, "Heat & Dust", "scheduled__2026-11-23T02:00:00+00:00", "hls_migration", MASTER, 5_000_000, 95.0, AT)],
     )  # fmt: skip

@@ -2,11 +2,11 @@ import os
 import time
 
 import pytest
-
 from hls_operators import steps
-from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.edges.handoff import worker_cache
+from hls_operators.edges.worker_cache import WorkerCache
 from hls_operators.settings import Settings
-from hls_operators.worker_cache import WorkerCache
 
 
 class Downloads:
@@ -25,28 +25,28 @@ def test_the_tasks_of_one_conversion_download_the_source_once(tmp_path):
     cache, download = WorkerCache(tmp_path / "cache", budget_bytes=1000, max_age_seconds=3600), Downloads()
     for task in ("probe", "encode_0", "package"):
         (tmp_path / task).mkdir()
-        source = cache.fetch("7-v1.mp4", tmp_path / task / "source.mp4", download)
+        source = cache.link_or_download("7-v1.mp4", tmp_path / task / "source.mp4", download)
         assert source.read_bytes() == b"x" * 100
     assert download.count == 1
-    cache.fetch("7-v2.mp4", tmp_path / "probe" / "again.mp4", download)  # a new conversion of the movie
+    cache.link_or_download("7-v2.mp4", tmp_path / "probe" / "again.mp4", download)  # a new conversion of the movie
     assert download.count == 2
 
 
 def test_the_least_recently_used_sources_go_over_the_budget_and_a_task_keeps_its_copy(tmp_path):
     cache, download = WorkerCache(tmp_path / "cache", budget_bytes=250, max_age_seconds=3600), Downloads()
-    first = cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
-    cache.fetch("2-v.mp4", tmp_path / "two.mp4", download)
+    first = cache.link_or_download("1-v.mp4", tmp_path / "one.mp4", download)
+    cache.link_or_download("2-v.mp4", tmp_path / "two.mp4", download)
     os.utime(tmp_path / "cache" / "1-v.mp4", (time.time() - 60,) * 2)
-    cache.fetch("3-v.mp4", tmp_path / "three.mp4", download)
+    cache.link_or_download("3-v.mp4", tmp_path / "three.mp4", download)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["2-v.mp4", "3-v.mp4"]
     assert first.read_bytes() == b"x" * 100  # the task's hard link outlives the evicted entry
 
 
 def test_sources_unused_for_longer_than_the_age_limit_are_dropped(tmp_path):
     cache, download = WorkerCache(tmp_path / "cache", budget_bytes=10_000, max_age_seconds=600), Downloads()
-    cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
+    cache.link_or_download("1-v.mp4", tmp_path / "one.mp4", download)
     os.utime(tmp_path / "cache" / "1-v.mp4", (time.time() - 601,) * 2)
-    cache.fetch("2-v.mp4", tmp_path / "two.mp4", download)
+    cache.link_or_download("2-v.mp4", tmp_path / "two.mp4", download)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["2-v.mp4"]
 
 
@@ -58,21 +58,21 @@ def test_a_failed_download_leaves_nothing_in_the_cache(tmp_path):
         raise OSError("connection reset")
 
     with pytest.raises(OSError):
-        cache.fetch("1-v.mp4", tmp_path / "one.mp4", broken)
+        cache.link_or_download("1-v.mp4", tmp_path / "one.mp4", broken)
     assert not (tmp_path / "cache" / "1-v.mp4").exists()
 
 
 def test_a_budget_of_zero_caches_nothing(tmp_path):
     cache, download = WorkerCache(tmp_path / "cache", budget_bytes=0, max_age_seconds=3600), Downloads()
-    cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
-    cache.fetch("1-v.mp4", tmp_path / "again.mp4", download)
+    cache.link_or_download("1-v.mp4", tmp_path / "one.mp4", download)
+    cache.link_or_download("1-v.mp4", tmp_path / "again.mp4", download)
     assert download.count == 2 and not (tmp_path / "cache").exists()
 
 
 def test_a_task_short_of_disk_drops_the_cached_sources_before_it_gives_up(tmp_path):
     settings = Settings.from_values({"bucket": "b", "public_base_url": "https://cdn.example"})
-    cache = steps.worker_cache(tmp_path, settings)
-    cache.fetch("1-v.mp4", tmp_path / "one.mp4", Downloads())
+    cache = worker_cache(tmp_path, settings)
+    cache.link_or_download("1-v.mp4", tmp_path / "one.mp4", Downloads())
     (tmp_path / "encode_0").mkdir()
     with pytest.raises(MigrationError) as raised:
         steps.check_free_space(tmp_path / "encode_0", 2**62, settings)
@@ -112,7 +112,7 @@ def test_a_hand_off_stored_again_since_is_not_taken(tmp_path):
 
 def test_hand_offs_count_against_the_budget_with_the_sources(tmp_path):
     cache, download = WorkerCache(tmp_path / "cache", budget_bytes=250, max_age_seconds=3600), Downloads()
-    cache.fetch("1-v.mp4", tmp_path / "one.mp4", download)
+    cache.link_or_download("1-v.mp4", tmp_path / "one.mp4", download)
     os.utime(tmp_path / "cache" / "1-v.mp4", (time.time() - 60,) * 2)
     cache.keep("1-v-chunk_000-e", handoff(tmp_path / "out", {"rung/a.mp4": b"x" * 100, "rung/b.mp4": b"x" * 100}))
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["1-v-chunk_000-e"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hls_operators.errors import BAD_INPUT, ErrorClass, MigrationError
-from hls_operators.estimate import Estimate, ProbedMovie
-from hls_operators.sql import queries, sql_file
-
-SCHEMA_LOCK_KEY = 0x484C53  # serializes concurrent CREATE IF NOT EXISTS from parallel runs
+from hls_operators.core.errors import BAD_INPUT, ErrorClass, MigrationError
+from hls_operators.core.estimate import Estimate, ProbedMovie
+from hls_operators.core.view import RECENT_LIMIT, Conversion, Failure, Summary
+from hls_operators.edges.sql import queries, sql_file
+from hls_operators.settings import DAG_ID
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,6 @@ def _ledger(name: str) -> str:
 
 def ensure_schema(conn) -> None:
     with conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
         cur.execute(sql_file("schema.sql"))
 
 
@@ -89,11 +88,6 @@ def renew_claim(conn, *, movie_id: int, run_id: str, ttl_minutes: int) -> Claime
             ErrorClass.CLAIMED_ELSEWHERE, f"movie {movie_id} is claimed by another run or no longer claimed"
         )
     return ClaimedMovie(movie_id, *row)
-
-
-def release_claim(conn, *, movie_id: int, run_id: str) -> None:
-    with conn, conn.cursor() as cur:
-        cur.execute(_catalog("release_claim"), {"movie_id": movie_id, "run_id": run_id})
 
 
 def begin_step(conn, key: AttemptKey, step: str, *, source_url: str | None = None) -> int:
@@ -283,3 +277,23 @@ def lift_hold(conn) -> tuple[str, str] | None:
     with conn, conn.cursor() as cur:
         cur.execute(_ledger("lift_hold"))
         return cur.fetchone()
+
+
+def load_summary(conn) -> Summary:
+    """What the migration view shows, from the ledger (SQL in ``include/sql/view.sql``)."""
+    named = queries("view.sql")
+    with conn, conn.cursor() as cur:
+        cur.execute(named["totals"])
+        converted, failed, remaining, published = cur.fetchone()
+        cur.execute(named["throughput"])
+        last_day, seconds_last_day = cur.fetchone()
+        cur.execute(named["failures_by_class"])
+        failures = [Failure(*row) for row in cur.fetchall()]
+        cur.execute(named["recent_conversions"], {"limit": RECENT_LIMIT})
+        recent = [Conversion(*row[:1], row[1] or "", *row[2:]) for row in cur.fetchall()]
+        cur.execute(queries("ledger.sql")["current_hold"])
+        hold = cur.fetchone()
+        cur.execute(named["latest_estimate"])
+        row = cur.fetchone()
+    estimate = (row[0], Estimate(**row[1]), row[2]) if row else None
+    return Summary(converted, failed, remaining, int(published), last_day, seconds_last_day, DAG_ID, failures, recent, hold, estimate)

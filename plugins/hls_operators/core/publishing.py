@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 MASTER_PLAYLIST = "master.m3u8"
 THUMBNAIL_DIR = "thumbs"
@@ -66,8 +66,3 @@ def publish_order(relative_paths: list[str]) -> tuple[list[str], list[str], list
     playlists = sorted(p for p in relative_paths if p.endswith(".m3u8") and p != MASTER_PLAYLIST)
     media = sorted(p for p in relative_paths if not p.endswith(".m3u8"))
     return media, playlists, master
-
-
-def local_files(root: Path) -> dict[str, int]:
-    """``{relative posix path: size}`` for every file below ``root``."""
-    return {p.relative_to(root).as_posix(): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.playlists import parse_iframe_uris, parse_master_playlist, parse_media_playlist
-from hls_operators.trickplay import STORYBOARD_DIR, parse_iframe_playlist, parse_storyboard_vtt
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.playlists import parse_iframe_uris, parse_master_playlist, parse_media_playlist
+from hls_operators.core.trickplay import STORYBOARD_DIR, parse_iframe_playlist, parse_storyboard_vtt
 
 DURATION_TOLERANCE_SECONDS = 0.5
 

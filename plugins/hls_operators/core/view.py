@@ -1,7 +1,7 @@
 """The migration view: what the ledger says about the whole migration, as one HTML page.
 
-``load_summary`` reads the catalog (SQL in ``include/sql/view.sql``); ``render_page`` is pure, so
-the page is unit-tested without a server. ``plugins/migration_view.py`` serves it in the Airflow UI.
+``edges.catalog.load_summary`` reads it from the ledger; ``render_page`` is pure, so the page is
+unit-tested without a server. ``plugins/migration_view.py`` serves it in the Airflow UI.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-from hls_operators.estimate import Estimate, human_bytes, human_seconds
-from hls_operators.publishing import THUMBNAIL_DIR
-from hls_operators.sql import queries
+from hls_operators.core.estimate import Estimate, human_bytes, human_seconds
+from hls_operators.core.publishing import THUMBNAIL_DIR
 
 RECENT_LIMIT = 12
 
@@ -50,6 +49,7 @@ class Summary:
     bytes_published: int
     converted_last_day: int
     source_seconds_last_day: float
+    dag_id: str  # the migration DAG, whose runs the page links to
     failures: list[Failure] = field(default_factory=list)
     recent: list[Conversion] = field(default_factory=list)
     hold: tuple[str, str, datetime] | None = None
@@ -63,25 +63,6 @@ class Summary:
     def eta_hours(self) -> float | None:
         """Hours until every remaining movie is converted at the last day's pace (None: no pace yet)."""
         return self.remaining / self.movies_per_hour if self.converted_last_day else None
-
-
-def load_summary(conn) -> Summary:
-    named = queries("view.sql")
-    with conn, conn.cursor() as cur:
-        cur.execute(named["totals"])
-        converted, failed, remaining, published = cur.fetchone()
-        cur.execute(named["throughput"])
-        last_day, seconds_last_day = cur.fetchone()
-        cur.execute(named["failures_by_class"])
-        failures = [Failure(*row) for row in cur.fetchall()]
-        cur.execute(named["recent_conversions"], {"limit": RECENT_LIMIT})
-        recent = [Conversion(*row[:1], row[1] or "", *row[2:]) for row in cur.fetchall()]
-        cur.execute(queries("ledger.sql")["current_hold"])
-        hold = cur.fetchone()
-        cur.execute(named["latest_estimate"])
-        row = cur.fetchone()
-    estimate = (row[0], Estimate(**row[1]), row[2]) if row else None
-    return Summary(converted, failed, remaining, int(published), last_day, seconds_last_day, failures, recent, hold, estimate)
 
 
 def utc(moment: datetime) -> str:
@@ -122,7 +103,7 @@ def render_page(summary: Summary) -> str:
         run_id, reason, held_at = summary.hold
         parts.append(
             f"<p class='hold' id='hold'><b>On hold</b> since {utc(held_at)} "
-            f"(<a target='_top' href='{e(run_link('hls_migration', run_id))}'>{e(run_id)}</a>): {e(reason)}. "
+            f"(<a target='_top' href='{e(run_link(summary.dag_id, run_id))}'>{e(run_id)}</a>): {e(reason)}. "
             "Scheduled runs take no new movies until a run is triggered with <code>resume</code>.</p>"
         )
     eta = human_seconds(summary.eta_hours * 3600) if summary.eta_hours is not None else "no conversion in the last 24 h"
@@ -156,9 +137,9 @@ def render_page(summary: Summary) -> str:
     parts.append("<h2>Latest dry-run estimate</h2>")
     if summary.estimate:
         run_id, estimate, created_at = summary.estimate
-        parts.append(f"<p>Run <a target='_top' href='{e(run_link('hls_migration', run_id))}'>{e(run_id)}</a>, {utc(created_at)}</p>")
+        parts.append(f"<p>Run <a target='_top' href='{e(run_link(summary.dag_id, run_id))}'>{e(run_id)}</a>, {utc(created_at)}</p>")
         parts.append("<ul id='estimate'>" + "".join(f"<li>{e(line)}</li>" for line in estimate.lines()) + "</ul>")
     else:
-        parts.append("<p>No dry run yet: trigger <code>hls_migration</code> with <code>dry_run</code> to get one.</p>")
+        parts.append(f"<p>No dry run yet: trigger <code>{e(summary.dag_id)}</code> with <code>dry_run</code> to get one.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

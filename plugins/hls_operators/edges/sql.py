@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import functools
-import os
 import re
-from pathlib import Path
 
-# include/ sits beside plugins/ in the repository and in an Airflow deployment; HLS_SQL_DIR overrides.
-SQL_DIR = Path(os.environ.get("HLS_SQL_DIR", Path(__file__).resolve().parents[2] / "include" / "sql"))
+from hls_operators.settings import sql_dir
+
 NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
 def sql_file(filename: str) -> str:
-    return (SQL_DIR / filename).read_text()
+    return (sql_dir() / filename).read_text()
 
 
 @functools.cache

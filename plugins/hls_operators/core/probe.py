@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import BinaryIO
 
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.ladder import choose_frame_rate
-from hls_operators.verify import DURATION_TOLERANCE_SECONDS
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.ladder import choose_frame_rate
+from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
 
 # ISO base media (MP4/MOV) files are a sequence of boxes; the first box type sits at bytes 4-8.
 ISO_BMFF_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}

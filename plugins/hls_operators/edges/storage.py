@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.core.errors import ErrorClass, MigrationError
 
 log = logging.getLogger(__name__)
 

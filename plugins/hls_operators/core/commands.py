@@ -1,6 +1,6 @@
 """ffmpeg and ffprobe command lines, built as argument lists from typed inputs.
 
-Building is kept apart from running (``hooks.FFmpegRunner``) so that each flag can be unit-tested
+Building is kept apart from running (``edges/ffmpeg.py``) so that each flag can be unit-tested
 and carries its reason here. Commands never go through a shell.
 """
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from hls_operators import chunks
-from hls_operators.chunks import Chunk
-from hls_operators.ladder import Rung
-from hls_operators.probe import ACCEPTED_DEMUXERS, ProbeResult
-from hls_operators.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
+from hls_operators.core import chunks
+from hls_operators.core.chunks import Chunk
+from hls_operators.core.ladder import Rung
+from hls_operators.core.probe import ACCEPTED_DEMUXERS, ProbeResult
+from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
 SEGMENT_PATTERN = "seg_%05d.ts"
 MEDIA_PLAYLIST = "index.m3u8"
@@ -32,13 +32,13 @@ FFMPEG = ["ffmpeg", *QUIET, "-nostdin", "-y"]
 
 @dataclass(frozen=True)
 class EncodingOptions:
-    """Encoder choices shared by every rung of one transcode."""
+    """Encoder choices shared by every rung of one transcode (``Settings.encoding`` makes them)."""
 
-    segment_seconds: int = 6
-    keyframe_seconds: int = 2
-    x264_preset: str = "faster"
-    x264_params: str = ""
-    audio_kbps: int = 128
+    segment_seconds: int
+    keyframe_seconds: int
+    x264_preset: str
+    x264_params: str
+    audio_kbps: int
 
 
 def probe_args(source: Path) -> list[str]:
@@ -209,6 +209,16 @@ def concat_list(files: list[tuple[str, Fraction | None]]) -> str:
         if duration is not None:
             lines.append(f"duration {float(duration):.6f}")
     return "\n".join(lines) + "\n"
+
+
+def video_profile_args(path: Path) -> list[str]:
+    """The profile and level the encoder really wrote, for the CODECS attribute."""
+    return ["ffprobe", *QUIET, "-select_streams", "v:0", "-show_entries", "stream=profile,level", "-of", "json", str(path)]
+
+
+def frame_count_args(path: Path) -> list[str]:
+    """How many frames a chunk's video holds, as its container counts them."""
+    return ["ffprobe", *QUIET, "-select_streams", "v:0", "-show_entries", "stream=nb_frames", "-of", "csv=p=0", str(path)]
 
 
 def stream_packets_args(source: Path, video_index: int) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import resource
+import os
 import subprocess
 import tempfile
 import threading
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hls_operators.errors import ErrorClass, MigrationError
+from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
 
 PROGRESS_LOG_SECONDS = 5.0
 STDERR_TAIL_BYTES = 4000
@@ -40,13 +40,19 @@ class Progress:
 @dataclass(frozen=True)
 class FfmpegUsage:
     """What ffmpeg runs cost: CPU seconds (user and system, all threads), which the dry-run estimate
-    learns its speed from, and wall seconds, which tell the encode apart from the work around it."""
+    learns its speed from, wall seconds, which tell the encode apart from the work around it, and
+    the largest process's peak memory."""
 
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+    max_rss_bytes: int = 0
 
     def __add__(self, other: FfmpegUsage) -> FfmpegUsage:
-        return FfmpegUsage(self.cpu_seconds + other.cpu_seconds, self.wall_seconds + other.wall_seconds)
+        return FfmpegUsage(
+            self.cpu_seconds + other.cpu_seconds,
+            self.wall_seconds + other.wall_seconds,
+            max(self.max_rss_bytes, other.max_rss_bytes),
+        )
 
     def ledger_details(self) -> dict[str, float]:
         return {"cpu_seconds": round(self.cpu_seconds, 2), "ffmpeg_seconds": round(self.wall_seconds, 2)}
@@ -63,7 +69,7 @@ def parse_progress(block: dict[str, str]) -> Progress:
 
 
 def _failure(label: str, returncode: int, stderr: str) -> MigrationError:
-    if "No space left on device" in stderr:
+    if is_disk_full(stderr):
         return MigrationError(ErrorClass.DISK_FULL, f"{label}: no space left on device")
     return MigrationError(ErrorClass.TRANSCODE_FAILED, f"{label} exited with {returncode}: {stderr.strip()}")
 
@@ -88,7 +94,6 @@ def run_ffmpeg(
     """Run an ffmpeg command; with ``-progress pipe:1`` in ``args``, log percent, speed and ETA
     every few seconds and hand the same to ``on_progress``. Returns what it cost."""
     log = log or logging.getLogger(__name__)
-    cpu_before = _children_cpu_seconds()
     with tempfile.TemporaryFile() as stderr_file:
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
         timer = threading.Timer(timeout, process.kill)
@@ -109,7 +114,9 @@ def run_ffmpeg(
                         on_progress(progress)
                     last_log = now
                 block = {}
-            returncode = process.wait()
+            # wait4: this process's own CPU time and peak memory, whatever else runs beside it.
+            _, status, usage = os.wait4(process.pid, 0)
+            returncode = process.returncode = os.waitstatus_to_exitcode(status)
         finally:
             timer.cancel()
             if process.poll() is None:
@@ -123,9 +130,4 @@ def run_ffmpeg(
         raise MigrationError(ErrorClass.TIMEOUT, f"{label} was stopped after {timeout:.0f} s")
     if returncode != 0:
         raise _failure(label, returncode, stderr)
-    return FfmpegUsage(_children_cpu_seconds() - cpu_before, elapsed)
-
-
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return FfmpegUsage(usage.ru_utime + usage.ru_stime, elapsed, usage.ru_maxrss * 1024)

@@ -6,9 +6,12 @@ ledger what went wrong without reading a traceback.
 
 from __future__ import annotations
 
+import errno
 from enum import Enum
 
 MESSAGE_LIMIT = 2000
+# How a full disk reads in a child process's stderr (ffmpeg), where no errno reaches us.
+NO_SPACE_TEXT = "No space left on device"
 
 
 class ErrorClass(str, Enum):
@@ -52,6 +55,13 @@ class MigrationError(Exception):
         self.error_class = error_class
         self.message = bound_message(message)
         self.retryable = error_class in RETRYABLE if retryable is None else retryable
+
+
+def is_disk_full(error: BaseException | str) -> bool:
+    """A full disk, raised in Python (ENOSPC) or reported in a child process's stderr."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return NO_SPACE_TEXT in str(error)
 
 
 def bound_message(message: str, limit: int = MESSAGE_LIMIT) -> str:

@@ -1,8 +1,7 @@
-"""Fetching a movie's source MP4 to local disk, from object storage or over HTTP(S)."""
+"""Downloading a movie's source MP4 to local disk, from object storage or over HTTP(S)."""
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import socket
 from pathlib import Path
@@ -10,8 +9,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
-from hls_operators.errors import ErrorClass, MigrationError
-from hls_operators.storage import ObjectStore
+from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
+from hls_operators.edges.storage import ObjectStore
 
 CHUNK_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
@@ -31,7 +30,7 @@ def storage_location(url: str, *, public_base_url: str, bucket: str) -> tuple[st
     return None
 
 
-def fetch_source(
+def download_source(
     url: str,
     target: Path,
     *,
@@ -58,7 +57,7 @@ def fetch_source(
         else:
             raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: only s3:// and http(s)")
     except OSError as error:
-        if error.errno == errno.ENOSPC:
+        if is_disk_full(error):
             raise MigrationError(ErrorClass.DISK_FULL, f"no space left for the source in {target.parent}") from error
         raise
     return target

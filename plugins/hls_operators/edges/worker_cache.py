@@ -29,7 +29,7 @@ class WorkerCache:
         self.budget_bytes = budget_bytes
         self.max_age_seconds = max_age_seconds
 
-    def fetch(self, key: str, target: Path, download: Callable[[Path], Path]) -> Path:
+    def link_or_download(self, key: str, target: Path, download: Callable[[Path], Path]) -> Path:
         """``target`` holds the source: linked from the cache, or downloaded by ``download(target)``
         and then kept in the cache (within the budget)."""
         entry = self.folder / key

@@ -1,0 +1,105 @@
+"""What players show besides the video, made from local files: I-frame playlists (trick play),
+storyboard sheets (seek previews) and thumbnails."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hls_operators.core import commands
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.job import MovieJob
+from hls_operators.core.playlists import parse_media_playlist
+from hls_operators.core.trickplay import (
+    IFRAME_PLAYLIST,
+    STORYBOARD_SHEET_PATTERN,
+    STORYBOARD_TILE_PATTERN,
+    STORYBOARD_VTT,
+    StoryboardPlan,
+    VideoPacket,
+    locate_iframes,
+    storyboard_cues,
+    write_iframe_playlist,
+    write_storyboard_vtt,
+)
+from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
+
+# Segments per ffprobe call when indexing keyframes: keeps the concat: argument well under the
+# kernel's 128 KiB limit for one argument, whatever the movie's length.
+KEYFRAME_INDEX_BATCH = 2000
+
+
+def _video_packets(rung_dir: Path, segments: list[tuple[str, int]]) -> list[VideoPacket]:
+    packets: list[VideoPacket] = []
+    base = 0
+    for start in range(0, len(segments), KEYFRAME_INDEX_BATCH):
+        batch = segments[start : start + KEYFRAME_INDEX_BATCH]
+        completed = run_ffprobe(commands.keyframe_index_args([name for name, _ in batch]), cwd=rung_dir, timeout=600)
+        if completed.returncode != 0:
+            raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot index keyframes of {rung_dir.name}: {completed.stderr}")
+        for line in completed.stdout.splitlines():
+            fields = line.split(",")
+            if len(fields) >= 3 and fields[0] not in ("", "N/A") and fields[1].isdigit():
+                packets.append(VideoPacket(float(fields[0]), base + int(fields[1]), "K" in fields[2]))
+        base += sum(size for _, size in batch)
+    return packets
+
+
+def write_iframe_index(rung_dir: Path, duration: float) -> None:
+    """The rung's I-frame playlist, pointing into its own segments."""
+    segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+    sizes = [(s.uri, (rung_dir / s.uri).stat().st_size) for s in segments]
+    iframes = locate_iframes(_video_packets(rung_dir, sizes), sizes, duration)
+    if not iframes:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"{rung_dir.name} has no keyframe")
+    (rung_dir / IFRAME_PLAYLIST).write_text(write_iframe_playlist(iframes))
+
+
+def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, duration: float, log: logging.Logger) -> int:
+    """Sheets of the tiles the transcode wrote, plus the WebVTT that maps time to tile; returns the tile count."""
+    tiles = len(list(tiles_dir.glob("tile_*.jpg")))
+    if tiles == 0:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, "the transcode wrote no storyboard tile")
+    if any(not (tiles_dir / (STORYBOARD_TILE_PATTERN % index)).exists() for index in range(tiles)):
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"the {tiles} storyboard tiles are not numbered 0 to {tiles - 1}")
+    out.mkdir()
+    for sheet, start in enumerate(range(0, tiles, plan.tiles_per_sheet)):
+        columns, rows = plan.sheet_grid(min(plan.tiles_per_sheet, tiles - start))
+        run_ffmpeg(
+            commands.tile_sheet_args(
+                tiles_dir / STORYBOARD_TILE_PATTERN, out / (STORYBOARD_SHEET_PATTERN % sheet),
+                start=start, columns=columns, rows=rows,
+            ),  # fmt: skip
+            label=f"storyboard sheet {sheet + 1}",
+            timeout=120,
+            log=log,
+        )
+    (out / STORYBOARD_VTT).write_text(write_storyboard_vtt(storyboard_cues(plan, tiles, duration)))
+    return tiles
+
+
+def make_thumbnails(
+    source: Path, job: MovieJob, out: Path, *, count: int, max_width: int, timeout: float, log: logging.Logger
+) -> int:
+    """``count`` evenly spaced JPEG thumbnails at most ``max_width`` wide, plus a contact sheet, in
+    the folder ``out``; returns how many."""
+    out.mkdir(parents=True)
+    size = commands.thumbnail_size(job.probe, max_width)
+    times = commands.thumbnail_times(job.probe.duration, count, float(job.probe.fps), job.probe.video_end)
+    for index, at in enumerate(times):
+        target = out / (commands.THUMBNAIL_PATTERN % index)
+        run_ffmpeg(
+            commands.thumbnail_args(source, target, job.probe, at, size),
+            label=f"movie {job.movie_id} thumbnail {index + 1}/{len(times)}",
+            timeout=timeout,
+            log=log,
+        )
+        if not target.exists():
+            raise MigrationError(ErrorClass.CORRUPT, f"no frame could be decoded at {at:.2f} s")
+    run_ffmpeg(
+        commands.contact_sheet_args(out, len(times), out / commands.CONTACT_SHEET),
+        label=f"movie {job.movie_id} contact sheet",
+        timeout=timeout,
+        log=log,
+    )
+    return len(times)

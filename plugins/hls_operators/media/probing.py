@@ -1,0 +1,67 @@
+"""Reading a local source: ffprobe's report, the refusals, and the plan of one conversion."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from hls_operators.core import commands
+from hls_operators.core.chunks import plan_chunks
+from hls_operators.core.job import MovieJob
+from hls_operators.core.ladder import Rung, copy_refusal, plan_ladder
+from hls_operators.core.probe import ProbeResult, check_limits, check_not_encrypted, classify_probe_failure, parse_probe
+from hls_operators.edges.ffmpeg import run_ffprobe
+from hls_operators.settings import Settings
+
+
+def probe_file(path: Path) -> ProbeResult:
+    """ffprobe a local file; classified errors for anything that is not a readable MP4 video."""
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    completed = run_ffprobe(commands.probe_args(path))
+    if completed.returncode != 0 or not head:
+        raise classify_probe_failure(head, completed.stderr, str(path))
+    probe = parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
+    with path.open("rb") as handle:
+        check_not_encrypted(handle)
+    return probe
+
+
+def plan_movie(
+    source: Path, *, movie_id: int, source_url: str, expected_url: str, version: str, settings: Settings, chunk_slots: int = 1
+) -> MovieJob:
+    """Probe ``source``, refuse bad input, plan the ladder (copying the top rung where the source
+    allows) and the chunks (at most ``chunk_slots``, the chunk tasks the DAG has)."""
+    probe = probe_file(source)
+    check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
+    ladder = plan_ladder(probe.width, probe.height, settings.rungs)
+    if source_copy_refusal(source, probe, ladder[0], settings.segment_seconds) is None:
+        ladder[0] = replace(ladder[0], source_copy=True)
+    # Chunks cut the frames there are: the last one holds the last frame for as long as the audio goes on.
+    frames_end = probe.duration - probe.held_frame_seconds
+    chunks = plan_chunks(
+        frames_end, chunk_seconds=settings.chunk_seconds, segment_seconds=settings.segment_seconds, slots=chunk_slots
+    )
+    return MovieJob(movie_id, source_url, expected_url, version, probe, ladder, chunks)
+
+
+def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_seconds: int) -> str | None:
+    """Why ``rung`` must be encoded rather than copied from ``source`` (None: it may be copied)."""
+    if probe.video_codec != "h264" or (probe.width, probe.height) != (rung.width, rung.height):
+        return "not H.264 at the rung's size"  # the common case, decided without reading the packets
+    if probe.held_frame_seconds:
+        return f"the video stops {probe.held_frame_seconds:.1f} s before the audio"
+    completed = run_ffprobe(commands.stream_packets_args(source, probe.video_index), timeout=600)
+    if completed.returncode != 0:
+        return f"cannot read the packets: {completed.stderr.strip()}"
+    found = json.loads(completed.stdout)
+    stream = found["streams"][0]
+    times = [(float(p["pts_time"]), "K" in p.get("flags", "")) for p in found["packets"] if p.get("pts_time") not in (None, "N/A")]
+    return copy_refusal(
+        codec=probe.video_codec, profile=stream.get("profile", ""), pix_fmt=probe.pix_fmt,
+        sample_aspect_ratio=stream.get("sample_aspect_ratio", "N/A"), interlaced=probe.interlaced,
+        variable_frame_rate=probe.variable_frame_rate, rotation=probe.rotation, size=(probe.width, probe.height),
+        video_kbps=probe.video_kbps, frame_rate=probe.fps, packets_per_second=len(times) / probe.duration,
+        keyframe_times=[t for t, key in times if key], duration=probe.duration, rung=rung, segment_seconds=segment_seconds,
+    )  # fmt: skip

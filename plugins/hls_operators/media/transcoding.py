@@ -1,0 +1,159 @@
+"""The ladder's renditions, made on local folders: each chunk encoded for every rung in one ffmpeg
+process, then the chunks stitched into HLS with the audio, and read back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from hls_operators.core import commands
+from hls_operators.core.chunks import Chunk
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.job import MovieJob
+from hls_operators.core.ladder import Rung
+from hls_operators.core.playlists import AUDIO_AAC_LC, avc_codec_string, parse_media_playlist
+from hls_operators.core.trickplay import STORYBOARD_DIR
+from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
+from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
+from hls_operators.media.previews import assemble_storyboard, write_iframe_index
+from hls_operators.settings import Settings
+
+TILES_DIR = "tiles"  # a chunk's storyboard tiles, beside its rungs' videos
+
+
+def encode_chunk_files(
+    source: Path,
+    job: MovieJob,
+    index: int,
+    out: Path,
+    *,
+    settings: Settings,
+    log: logging.Logger,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> FfmpegUsage:
+    """Chunk ``index`` of every encoded rung (video only, ``out/<rung>/video.mp4``) and its
+    storyboard tiles (``out/tiles/``), from one decode in one ffmpeg process."""
+    chunk = job.chunks[index]
+    seconds = job.chunk_seconds(chunk)
+    for rung in job.encoded_rungs:
+        (out / rung.name).mkdir(parents=True)
+    (out / TILES_DIR).mkdir(parents=True)
+    top = job.top_rung
+    return run_ffmpeg(
+        commands.encode_chunk_args(
+            source, out, job.probe, job.encoded_rungs, settings.encoding, chunk,
+            settings.storyboard_plan(top.width, top.height), out / TILES_DIR,
+        ),  # fmt: skip
+        label=f"movie {job.movie_id} chunk {index + 1}/{len(job.chunks)} ({chunk.start}-{chunk.start + seconds:.0f} s)",
+        timeout=settings.transcode_timeout(seconds),
+        total_seconds=seconds,
+        log=log,
+        on_progress=on_progress,
+    )
+
+
+def package_renditions(
+    job: MovieJob,
+    chunks_dir: Path,
+    source: Path | None,
+    out: Path,
+    *,
+    settings: Settings,
+    log: logging.Logger,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> tuple[list[dict], FfmpegUsage]:
+    """From the encoded chunks in ``chunks_dir/<index>/`` (removed once stitched): the audio encoded
+    once, each rung's chunks laid end to end into its HLS folder ``out/<rung>/`` (copying, never
+    re-encoding; the copied rung from ``source``), its I-frame playlist, and the storyboard.
+    Returns each rendition as the ledger and the master playlist need it, and what ffmpeg cost."""
+    scratch = chunks_dir.parent
+    tiles = scratch / TILES_DIR
+    tiles.mkdir()
+    for chunk in job.chunks:
+        for rung in job.encoded_rungs:
+            _check_chunk_frames(job, chunk, chunks_dir / str(chunk.index) / rung.name / commands.CHUNK_VIDEO)
+        for tile in (chunks_dir / str(chunk.index) / TILES_DIR).iterdir():
+            tile.rename(tiles / tile.name)
+    frames = [job.chunk_frames(c) for c in job.chunks]
+    durations = [None if count is None else count / job.probe.fps for count in frames]
+    concat_lists = {}
+    for rung in job.encoded_rungs:
+        listing = chunks_dir / f"{rung.name}.ffconcat"
+        listing.write_text(
+            commands.concat_list([(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)])
+        )
+        concat_lists[rung.name] = listing
+    usage = FfmpegUsage()
+    audio = None
+    if job.probe.audio_index is not None:
+        audio = scratch / "audio.m4a"
+        usage += run_ffmpeg(
+            commands.audio_args(source, job.probe, settings.encoding, audio),
+            label=f"movie {job.movie_id} audio",
+            timeout=settings.transcode_timeout(job.probe.duration),
+            log=log,
+        )
+    for rung in job.ladder:
+        (out / rung.name).mkdir(parents=True)
+    copies = any(rung.source_copy for rung in job.ladder)
+    usage += run_ffmpeg(
+        commands.stitch_args(
+            out, job.probe, job.ladder, settings.encoding, concat_lists=concat_lists, source=source if copies else None, audio=audio
+        ),
+        label=f"movie {job.movie_id} stitch of {len(job.chunks)} chunk(s)",
+        timeout=settings.transcode_timeout(job.probe.duration),
+        total_seconds=job.probe.duration,
+        log=log,
+        on_progress=on_progress,
+    )
+    shutil.rmtree(chunks_dir)
+    # One rung's read-back is a chain of single-threaded ffprobe runs: the rungs go side by side.
+    with ThreadPoolExecutor(max_workers=len(job.ladder)) as pool:
+        renditions = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), job.ladder))
+    top = job.top_rung
+    plan = settings.storyboard_plan(top.width, top.height)
+    tile_count = assemble_storyboard(plan, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
+    log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(job.ladder), tile_count)
+    return renditions, usage
+
+
+def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
+    """Every chunk but the last holds exactly its frames: what makes the joins invisible."""
+    expected = job.chunk_frames(chunk)
+    if expected is None:
+        return
+    completed = run_ffprobe(commands.frame_count_args(video))
+    frames = completed.stdout.strip()
+    if completed.returncode != 0 or not frames.isdigit() or int(frames) != expected:
+        raise MigrationError(
+            ErrorClass.CORRUPT,
+            f"chunk {chunk.index + 1} ({chunk.start}-{chunk.end} s) decodes to {frames or 'no'} frames of {expected} (truncated?)",
+        )
+
+
+def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
+    """Check that the rung lasts as long as the source, read back its codecs, index its I-frames."""
+    segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+    decoded = sum(s.duration for s in segments)
+    if job.probe.duration - decoded > DURATION_TOLERANCE_SECONDS:
+        raise MigrationError(
+            ErrorClass.CORRUPT,
+            f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
+        )
+    codecs = _codecs(rung_dir / segments[0].uri, job.probe.audio_index is not None)
+    write_iframe_index(rung_dir, job.probe.duration)
+    return {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
+
+
+def _codecs(segment: Path, has_audio: bool) -> str:
+    """CODECS attribute from what the encoder really produced (profile and level of the stream)."""
+    completed = run_ffprobe(commands.video_profile_args(segment))
+    if completed.returncode != 0:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {segment.name}: {completed.stderr}")
+    stream = json.loads(completed.stdout)["streams"][0]
+    video = avc_codec_string(stream["profile"], int(stream["level"]))
+    return f"{video},{AUDIO_AAC_LC}" if has_audio else video
