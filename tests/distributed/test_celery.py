@@ -195,10 +195,15 @@ def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pi
     assert [instances[f"convert.encode_{i}"]["state"] for i in range(4)] == ["success"] * 3 + ["skipped"]
 
     attempts = pipeline.query("SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 10 ORDER BY id")
-    # Whichever of the victim's tasks is retried first closes the attempt: the chunk encode, or the
-    # thumbnails task when it had been running on the same worker.
+    # The machine's processes die in no set order. When the task goes first, whichever of the victim's
+    # tasks is retried first closes the attempt (the chunk encode, or the thumbnails task when it had
+    # been running on the same worker); when its ffmpeg goes first, the task records that, and lives
+    # just long enough to. Either way the attempt is a lost worker's, and the movie converts once.
     assert attempts[0][:2] == ("failed", "worker_lost")
-    assert re.fullmatch(r"(encode_\d|thumbnails) try 1 ended without reporting \(worker lost\)", attempts[0][2])
+    assert re.fullmatch(
+        r"(encode_\d|thumbnails) try 1 ended without reporting \(worker lost\)|movie 10 .* was killed by SIGKILL \(.*\)",
+        attempts[0][2],
+    )
     assert [a[0] for a in attempts].count("succeeded") == 1
     master_url = pipeline.query("SELECT video_url FROM movies WHERE id = 10")[0][0]
     _master, _response, renditions = hls_checks.load_set(master_url, tmp_path / "published")

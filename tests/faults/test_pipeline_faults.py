@@ -1,11 +1,16 @@
 """Faults during real runs of ``hls_migration`` (``airflow dags test``): the application edits a
-movie mid-conversion, runs overlap, the work disk is full, PostgreSQL restarts."""
+movie mid-conversion, runs overlap, the work disk is full, PostgreSQL restarts, ffmpeg alone is
+killed."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +132,36 @@ def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(priva
         assert pipeline.start_dags_test("hls_migration", {"movie_ids": [7]}).wait(600) == 0
     masters = succeeded(pipeline, 7)
     assert len(masters) == 1 and video_url(pipeline, 7) == masters[0]
+
+
+def ffmpeg_encoding_under(work_dir) -> list[int]:
+    """Pids of the chunk encodes running in this pipeline's work folder."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if proc.name.isdigit() and argv[0].endswith(b"ffmpeg") and any(str(work_dir).encode() in a and a.endswith(b"video.mp4") for a in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_ffmpeg_alone_killed_mid_encode_is_retried_and_converts_once(pipeline, tmp_path):
+    """What the kernel's OOM killer does to the largest process on a worker: only ffmpeg dies, the
+    task survives it. The try is ledgered as a fault of the worker, retried, and the movie converts once."""
+    urls = seed(pipeline, tmp_path, {8: (1920, 1080, 10)})
+    run = pipeline.start_dags_test("hls_migration", {"movie_ids": [8]}, extra_env=FAST_RETRIES)
+    wait_for(lambda: ffmpeg_encoding_under(pipeline.work_dir), timeout=180, what="the chunk encode started", process=run)
+    time.sleep(0.5)  # inside the encode, not at its start: it takes several seconds
+    victims = ffmpeg_encoding_under(pipeline.work_dir)
+    assert victims, "the encode ended before it could be killed"
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    assert run.wait(600) == 0
+    rows = pipeline.query("SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 8 ORDER BY id")
+    assert rows[0][:2] == ("failed", "worker_lost")
+    assert re.fullmatch(r"movie 8 chunk 1/1 \(0-10 s\) was killed by SIGKILL .*", rows[0][2])
+    assert [row[0] for row in rows] == ["failed", "succeeded"]
+    masters = succeeded(pipeline, 8)
+    assert len(masters) == 1 and video_url(pipeline, 8) == masters[0] != urls[8]

@@ -1,5 +1,5 @@
 import pytest
-from hls_operators.core.errors import ErrorClass, MigrationError, bound_message
+from hls_operators.core.errors import ErrorClass, MigrationError, bound_message, killed_by_signal
 from hls_operators.settings import Settings
 
 
@@ -30,3 +30,15 @@ def test_errors_carry_class_retryability_and_bounded_message():
     assert MigrationError(ErrorClass.SOURCE_UNREACHABLE, "503", retryable=True).retryable
     long = "a" * 5000 + "the cause"
     assert len(bound_message(long)) == 2000 and bound_message(long).endswith("the cause")
+
+
+def test_a_process_killed_by_a_signal_is_a_fault_of_the_worker_and_retried():
+    lost = killed_by_signal("movie 3 audio", 15, oom_killed=False)
+    assert (lost.error_class, lost.retryable) == (ErrorClass.WORKER_LOST, True)
+    assert lost.message.startswith("movie 3 audio was killed by SIGTERM")
+    assert killed_by_signal("x", 9, oom_killed=False).error_class is ErrorClass.WORKER_LOST
+    oom = killed_by_signal("movie 3 chunk 1/2", 9, oom_killed=True)
+    assert (oom.error_class, oom.retryable) == (ErrorClass.OUT_OF_MEMORY, True)
+    assert "OOM killer" in oom.message
+    assert killed_by_signal("x", 15, oom_killed=True).error_class is ErrorClass.WORKER_LOST  # the OOM killer sends SIGKILL
+    assert "signal 77" in killed_by_signal("x", 77, oom_killed=False).message

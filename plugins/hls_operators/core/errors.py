@@ -7,6 +7,7 @@ ledger what went wrong without reading a traceback.
 from __future__ import annotations
 
 import errno
+import signal
 from enum import Enum
 
 MESSAGE_LIMIT = 2000
@@ -26,7 +27,8 @@ class ErrorClass(str, Enum):
     VERIFICATION_FAILED = "verification_failed"  # the uploaded set is not complete or not consistent
     CATALOG_CHANGED = "catalog_changed"  # the application edited video_url during the conversion
     CLAIMED_ELSEWHERE = "claimed_elsewhere"  # another run holds this movie
-    WORKER_LOST = "worker_lost"  # a task try died without reporting (killed worker)
+    WORKER_LOST = "worker_lost"  # a task try, or the ffmpeg it ran, was killed (worker going down)
+    OUT_OF_MEMORY = "out_of_memory"  # the kernel's OOM killer took ffmpeg (the worker was short of memory)
     DISK_FULL = "disk_full"  # the work directory ran out of space
     TIMEOUT = "timeout"  # ffmpeg ran longer than the source duration allows
     INTERNAL = "internal"  # a bug: anything not classified above
@@ -38,6 +40,7 @@ RETRYABLE = frozenset(
         ErrorClass.STORAGE_UNAVAILABLE,
         ErrorClass.CATALOG_UNAVAILABLE,
         ErrorClass.WORKER_LOST,
+        ErrorClass.OUT_OF_MEMORY,
         ErrorClass.DISK_FULL,
     }
 )
@@ -62,6 +65,22 @@ def is_disk_full(error: BaseException | str) -> bool:
     if isinstance(error, OSError):
         return error.errno == errno.ENOSPC
     return NO_SPACE_TEXT in str(error)
+
+
+def killed_by_signal(label: str, signal_number: int | None, *, oom_killed: bool) -> MigrationError:
+    """A process ended by a signal is a fault of the worker, not of the movie: retried.
+    ``signal_number`` None: the process said it stopped on one, not which. ``oom_killed``: the kernel
+    says its OOM killer struck while the process ran."""
+    if signal_number is None:
+        name = "a signal"
+    else:
+        try:
+            name = signal.Signals(signal_number).name
+        except ValueError:
+            name = f"signal {signal_number}"
+    if oom_killed and signal_number == signal.SIGKILL:
+        return MigrationError(ErrorClass.OUT_OF_MEMORY, f"{label} was killed by the kernel's OOM killer (the worker ran out of memory)")
+    return MigrationError(ErrorClass.WORKER_LOST, f"{label} was killed by {name} (the worker stopping, or another process killing it)")
 
 
 def bound_message(message: str, limit: int = MESSAGE_LIMIT) -> str:

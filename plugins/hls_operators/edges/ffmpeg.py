@@ -1,4 +1,5 @@
-"""Running ffmpeg and ffprobe: no shell, a timeout, bounded stderr and progress in the log."""
+"""Running ffmpeg and ffprobe: no shell, a time and a memory limit, bounded stderr, progress in the
+log, and a death by signal told apart from ffmpeg refusing its input."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
+from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full, killed_by_signal
 
 PROGRESS_LOG_SECONDS = 5.0
 STDERR_TAIL_BYTES = 4000
+# ffmpeg catches SIGINT and SIGTERM, stops cleanly and exits with this code instead of dying.
+FFMPEG_EXIT_ON_SIGNAL = 255
+WATCH_SECONDS = 0.2  # how often the watchdog looks at a running ffmpeg's clock and memory
+# Where the kernel counts its OOM kills in this worker's memory cgroup (v2, then v1).
+OOM_COUNTERS = (Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memory/memory.oom_control"))
 
 
 @dataclass(frozen=True)
@@ -68,18 +74,79 @@ def parse_progress(block: dict[str, str]) -> Progress:
     )
 
 
-def _failure(label: str, returncode: int, stderr: str) -> MigrationError:
+def _failure(label: str, returncode: int, stderr: str, oom_kills_before: int | None) -> MigrationError:
+    if returncode < 0:
+        after = oom_kills()
+        oom_killed = oom_kills_before is not None and after is not None and after > oom_kills_before
+        return killed_by_signal(label, -returncode, oom_killed=oom_killed)
+    if returncode == FFMPEG_EXIT_ON_SIGNAL:
+        return killed_by_signal(label, None, oom_killed=False)
     if is_disk_full(stderr):
         return MigrationError(ErrorClass.DISK_FULL, f"{label}: no space left on device")
     return MigrationError(ErrorClass.TRANSCODE_FAILED, f"{label} exited with {returncode}: {stderr.strip()}")
 
 
-def run_ffprobe(args: list[str], *, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ffprobe and return the finished process; the caller classifies a non-zero exit."""
+def oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has taken in this worker's memory cgroup (None:
+    the kernel does not say here)."""
+    for counter in OOM_COUNTERS:
+        try:
+            for line in counter.read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == "oom_kill":
+                    return int(value)
+        except OSError:
+            continue
+    return None
+
+
+def resident_bytes(pid: int) -> int:
+    """A running process's resident memory (0 once it is gone)."""
     try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_ffprobe(args: list[str], *, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ffprobe and return the finished process; the caller classifies a non-zero exit. An
+    ffprobe killed by a signal is the worker's fault, never the file's: it is classified here."""
+    oom_before = oom_kills()
+    try:
+        completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
     except subprocess.TimeoutExpired as error:
         raise MigrationError(ErrorClass.TIMEOUT, f"ffprobe took more than {timeout:.0f} s") from error
+    if completed.returncode < 0:
+        raise _failure("ffprobe", completed.returncode, completed.stderr, oom_before)
+    return completed
+
+
+class _Watchdog(threading.Thread):
+    """Kills ffmpeg once it runs past its time or holds more memory than its limit, and says which:
+    an over-large job then fails clearly instead of taking the worker down with it."""
+
+    def __init__(self, process: subprocess.Popen, timeout: float, memory_limit_bytes: int) -> None:
+        super().__init__(daemon=True)
+        self.process, self.timeout, self.memory_limit_bytes = process, timeout, memory_limit_bytes
+        self.stopped_for: str | None = None  # "time" or "memory"
+        self.peak_bytes = 0
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self.finished.wait(WATCH_SECONDS):
+            if time.monotonic() >= deadline:
+                self.stopped_for = "time"
+            elif self.memory_limit_bytes:
+                self.peak_bytes = max(self.peak_bytes, resident_bytes(self.process.pid))
+                if self.peak_bytes > self.memory_limit_bytes:
+                    self.stopped_for = "memory"
+            if self.stopped_for:
+                self.process.kill()
+                return
 
 
 def run_ffmpeg(
@@ -87,17 +154,20 @@ def run_ffmpeg(
     *,
     label: str,
     timeout: float,
+    memory_limit_bytes: int = 0,
     total_seconds: float = 0.0,
     log: logging.Logger | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> FfmpegUsage:
-    """Run an ffmpeg command; with ``-progress pipe:1`` in ``args``, log percent, speed and ETA
-    every few seconds and hand the same to ``on_progress``. Returns what it cost."""
+    """Run an ffmpeg command, stopped after ``timeout`` seconds or once its resident memory passes
+    ``memory_limit_bytes`` (0: no limit); with ``-progress pipe:1`` in ``args``, log percent, speed
+    and ETA every few seconds and hand the same to ``on_progress``. Returns what it cost."""
     log = log or logging.getLogger(__name__)
+    oom_before = oom_kills()
     with tempfile.TemporaryFile() as stderr_file:
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
-        timer = threading.Timer(timeout, process.kill)
-        timer.start()
+        watchdog = _Watchdog(process, timeout, memory_limit_bytes)
+        watchdog.start()
         started = last_log = time.monotonic()
         try:
             block: dict[str, str] = {}
@@ -118,7 +188,7 @@ def run_ffmpeg(
             _, status, usage = os.wait4(process.pid, 0)
             returncode = process.returncode = os.waitstatus_to_exitcode(status)
         finally:
-            timer.cancel()
+            watchdog.finished.set()
             if process.poll() is None:
                 process.kill()
                 process.wait()
@@ -126,8 +196,14 @@ def run_ffmpeg(
         stderr_file.seek(max(0, stderr_file.tell() - STDERR_TAIL_BYTES))
         stderr = stderr_file.read().decode("utf-8", "replace")
     elapsed = time.monotonic() - started
-    if returncode != 0 and elapsed >= timeout:
+    if watchdog.stopped_for == "time":
         raise MigrationError(ErrorClass.TIMEOUT, f"{label} was stopped after {timeout:.0f} s")
+    if watchdog.stopped_for == "memory":
+        raise MigrationError(
+            ErrorClass.UNSUPPORTED,
+            f"{label} was stopped at {watchdog.peak_bytes / 2**20:.0f} MB of memory, over the limit of "
+            f"{memory_limit_bytes / 2**20:.0f} MB per transcode (hls_transcode_memory_limit_mb)",
+        )
     if returncode != 0:
-        raise _failure(label, returncode, stderr)
+        raise _failure(label, returncode, stderr, oom_before)
     return FfmpegUsage(usage.ru_utime + usage.ru_stime, elapsed, usage.ru_maxrss * 1024)

@@ -50,6 +50,7 @@ def encode_chunk_files(
         ),  # fmt: skip
         label=f"movie {job.movie_id} chunk {index + 1}/{len(job.chunks)} ({chunk.start}-{chunk.start + seconds:.0f} s)",
         timeout=settings.transcode_timeout(seconds),
+        memory_limit_bytes=settings.transcode_memory_limit_bytes,
         total_seconds=seconds,
         log=log,
         on_progress=on_progress,
@@ -95,6 +96,7 @@ def package_renditions(
             commands.audio_args(source, job.probe, settings.encoding, audio),
             label=f"movie {job.movie_id} audio",
             timeout=settings.transcode_timeout(job.probe.duration),
+            memory_limit_bytes=settings.transcode_memory_limit_bytes,
             log=log,
         )
     for rung in job.ladder:
@@ -106,6 +108,7 @@ def package_renditions(
         ),
         label=f"movie {job.movie_id} stitch of {len(job.chunks)} chunk(s)",
         timeout=settings.transcode_timeout(job.probe.duration),
+        memory_limit_bytes=settings.transcode_memory_limit_bytes,
         total_seconds=job.probe.duration,
         log=log,
         on_progress=on_progress,

@@ -1,0 +1,74 @@
+"""The ffmpeg runner against real processes: a death by signal is a fault of the worker (retried),
+ffmpeg over its memory limit is stopped with a clear error, and ffprobe killed is never "corrupt"."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
+
+# 1080p with temporal noise, encoded and thrown away: seconds of steady work, a few hundred MB.
+BUSY_ENCODE = [
+    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi",
+    "-i", "testsrc2=size=1920x1080:rate=30:duration=20,noise=alls=12:allf=t",
+    "-c:v", "libx264", "-preset", "faster", "-f", "null", "-",
+]  # fmt: skip
+
+
+def kill_children_named(name: str, after: float, sig: int = signal.SIGKILL) -> threading.Thread:
+    """Kill this process's children called ``name`` once, ``after`` seconds from now."""
+
+    def kill() -> None:
+        time.sleep(after)
+        for proc in Path("/proc").iterdir():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if proc.name.isdigit() and ppid == os.getpid() and f"({name})" in stat:
+                os.kill(int(proc.name), sig)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_ffmpeg_killed_by_a_signal_is_a_retryable_fault_of_the_worker(sig):
+    kill_children_named("ffmpeg", after=1.0, sig=sig)
+    with pytest.raises(MigrationError) as caught:
+        run_ffmpeg(BUSY_ENCODE, label="movie 1 chunk 1/1", timeout=120)
+    assert caught.value.error_class is ErrorClass.WORKER_LOST and caught.value.retryable
+    # SIGKILL kills it; SIGTERM it catches, and exits with 255 after stopping cleanly
+    named = signal.Signals(sig).name if sig == signal.SIGKILL else "a signal"
+    assert caught.value.message.startswith(f"movie 1 chunk 1/1 was killed by {named}")
+
+
+def test_ffmpeg_over_its_memory_limit_is_stopped_and_refused_clearly():
+    with pytest.raises(MigrationError) as caught:
+        run_ffmpeg(BUSY_ENCODE, label="movie 1 chunk 1/1", timeout=120, memory_limit_bytes=40 * 2**20)
+    assert caught.value.error_class is ErrorClass.UNSUPPORTED and not caught.value.retryable
+    assert "over the limit of 40 MB per transcode (hls_transcode_memory_limit_mb)" in caught.value.message
+
+
+def test_the_same_encode_within_its_limit_reports_its_peak_memory():
+    usage = run_ffmpeg([*BUSY_ENCODE[:9], BUSY_ENCODE[9].replace("duration=20", "duration=1"), *BUSY_ENCODE[10:]],
+                       label="short", timeout=120, memory_limit_bytes=2 * 2**30)  # fmt: skip
+    assert 40 * 2**20 < usage.max_rss_bytes < 2 * 2**30 and usage.cpu_seconds > 0
+
+
+def test_ffprobe_killed_while_reading_is_a_fault_of_the_worker_not_a_corrupt_file(tmp_path):
+    """ffprobe blocks on a FIFO nobody writes to, like a stalled read; then it is killed."""
+    stalled = tmp_path / "stalled.mp4"
+    os.mkfifo(stalled)
+    kill_children_named("ffprobe", after=1.0)
+    with pytest.raises(MigrationError) as caught:
+        run_ffprobe(["ffprobe", "-v", "error", str(stalled)], timeout=60)
+    assert caught.value.error_class is ErrorClass.WORKER_LOST and "ffprobe was killed by SIGKILL" in caught.value.message
