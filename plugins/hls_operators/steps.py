@@ -49,6 +49,7 @@ RENDITIONS_INFO = "renditions.json"  # in the renditions hand-off: what the mast
 @dataclass(frozen=True)
 class Published:
     output_prefix: str
+    objects: int
     bytes: int
 
 
@@ -164,7 +165,7 @@ def publish_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work
         )
         log.info("movie %s: uploaded %d objects under %s", job.movie_id, len(group), prefix)
     store.put_text(job.work_key(settings.work_prefix, MANIFEST), json.dumps(files), {"ContentType": "application/json"})
-    return Published(prefix, sum(files.values()))
+    return Published(prefix, len(files), sum(files.values()))
 
 
 def verify_movie(job: MovieJob, *, store: ObjectStore, settings: Settings) -> VerifiedSet:
