@@ -55,6 +55,22 @@ CONVERTIBLE = {
     "rotated": {"video_args": X264, "size": "640x360"},  # then remuxed with a 90 degree display matrix
 }  # fmt: skip
 
+# Catalog sources that tempt a pipeline into breaking Apple's HLS authoring rules; each converts,
+# and what it must come out as is asserted in tests/integration/test_apple_rules.py. A 2 s GOP
+# (keyframes every 60 frames, no scene cuts) is a platform mezzanine's, which could be copied.
+GOP_2S = ["-x264-params", "keyint=60:min-keyint=60:scenecut=0"]
+APPLE_RULES = {
+    "scope_4k": {"video_args": X264, "size": "3840x1604", "seconds": 2, "rate": 24},  # 2.39:1
+    "short_tail": {"video_args": X264, "size": "640x360", "seconds": 12.1, "audio_tracks": 1},  # 6 + 6 + 0.1 s
+    "level_51": {"video_args": ["-c:v", "libx264", "-preset", "ultrafast", "-level:v", "5.1", "-b:v", "3000k", *GOP_2S,
+                                "-pix_fmt", "yuv420p"], "size": "1920x1080", "seconds": 4, "rate": 30},  # fmt: skip
+    "open_gop": {"video_args": ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k", "-pix_fmt", "yuv420p",
+                                "-x264-params", "keyint=60:min-keyint=60:scenecut=0:open-gop=1:bframes=3"],
+                 "size": "1920x1080", "seconds": 4, "rate": 30},  # fmt: skip
+    "interlaced_1080i": {"video_args": ["-vf", "tinterlace=interleave_top,fieldorder=tff", *X264, "-flags", "+ildct+ilme",
+                                        "-x264opts", "tff=1"], "size": "1920x1080", "seconds": 2, "rate": 50},  # fmt: skip
+}
+
 REFUSED = {
     "empty": "corrupt",
     "text": "not_video",
@@ -71,6 +87,8 @@ REFUSED = {
 
 
 def make_convertible(kind: str, folder: Path) -> Path:
+    if kind in APPLE_RULES:
+        return lavfi_movie(folder / f"{kind}.mp4", **APPLE_RULES[kind])
     if kind == "audio_first":
         return media.CC0_CLIPS["friday.mp4"]
     path = lavfi_movie(folder / f"{kind}.mp4", **CONVERTIBLE[kind])

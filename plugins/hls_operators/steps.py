@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hls_operators.core import publishing
+from hls_operators.core.conformance import check_conformance
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung
@@ -169,7 +170,8 @@ def publish_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work
 
 
 def verify_movie(job: MovieJob, *, store: ObjectStore, settings: Settings) -> VerifiedSet:
-    """Check the stored set against the upload manifest, the playlists and the source duration."""
+    """Check the stored set against the upload manifest, the playlists and the source duration, and
+    against the rules players hold it to (Apple's HLS authoring rules, RFC 8216's bandwidths)."""
     prefix = job.output_prefix(settings.output_prefix)
     expected = json.loads(store.read_text(job.work_key(settings.work_prefix, MANIFEST)))
     stored = store.list_sizes(prefix)
@@ -181,10 +183,12 @@ def verify_movie(job: MovieJob, *, store: ObjectStore, settings: Settings) -> Ve
     }
     storyboard_key = f"{prefix}/{STORYBOARD_DIR}/{STORYBOARD_VTT}"
     storyboard = store.read_text(storyboard_key) if f"{STORYBOARD_DIR}/{STORYBOARD_VTT}" in stored else None
-    return verify_hls_set(
+    verified = verify_hls_set(
         stored=stored, expected=expected, master_text=master, media_texts=media,
         source_duration=job.probe.duration, storyboard_text=storyboard,
     )  # fmt: skip
+    check_conformance(master, media, stored)
+    return verified
 
 
 def verify_and_flip(

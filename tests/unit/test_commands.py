@@ -104,7 +104,7 @@ def test_bitrates_follow_the_ladder():
 
 def test_interlaced_sources_are_deinterlaced_before_the_split():
     [graph] = option_values(encode(make_probe(interlaced=True)), "-filter_complex")
-    assert graph.startswith("[0:1]yadif=mode=send_frame,fps=30:start_time=0,trim=start_pts=0[frames]")
+    assert graph.startswith("[0:1]yadif=mode=send_field,fps=30:start_time=0,trim=start_pts=0[frames]")
 
 
 def test_inputs_are_pinned_to_mp4_and_local_files():

@@ -1,7 +1,16 @@
 from fractions import Fraction
 
 import pytest
-from hls_operators.core.ladder import Rung, choose_frame_rate, copy_refusal, parse_ladder, plan_ladder
+from hls_operators.core.ladder import (
+    Rung,
+    choose_frame_rate,
+    copy_refusal,
+    fit_box,
+    h264_level,
+    max_reference_frames,
+    parse_ladder,
+    plan_ladder,
+)
 from hls_operators.settings import DEFAULT_LADDER
 
 SPECS = parse_ladder(DEFAULT_LADDER)
@@ -89,15 +98,19 @@ def compliant(**changes):
     values = dict(
         codec="h264", profile="High", pix_fmt="yuv420p", sample_aspect_ratio="1:1", interlaced=False,
         variable_frame_rate=False, rotation=0, size=(1280, 720), video_kbps=2500, frame_rate=Fraction(30),
-        packets_per_second=30.0, keyframe_times=[1.4 + 2 * i for i in range(7)], duration=13.0,
-        rung=Rung("720p", 1280, 720, 2800), segment_seconds=6,
+        packets_per_second=30.0, level=31, reference_frames=4, keyframe_times=[1.4 + 2 * i for i in range(7)],
+        duration=13.0, rung=Rung("720p", 1280, 720, 2800), segment_seconds=6,
     )  # fmt: skip
     values.update(changes)
+    if "idr_times" not in changes:
+        values["idr_times"] = values["keyframe_times"]  # a closed GOP: every keyframe an IDR
     return copy_refusal(**values)
 
 
 def test_a_compliant_source_may_be_copied_as_the_top_rung():
     assert compliant() is None  # keyframes every 2 s from the first packet's time on
+    # a keyframe a third of a frame late is still on its boundary: the muxer cuts there
+    assert compliant(keyframe_times=[1.4 + 2 * i + (0.01 if i == 3 else 0) for i in range(7)]) is None
 
 
 @pytest.mark.parametrize(
@@ -112,7 +125,47 @@ def test_a_compliant_source_may_be_copied_as_the_top_rung():
         ({"video_kbps": 3200}, "over the rung's cap"),  # cap: 2800 x 1.1
         ({"packets_per_second": 60.0}, "frame rate changes"),
         ({"keyframe_times": [1.4 + 4 * i for i in range(4)]}, "no keyframe at 6 s"),  # a 4 s GOP misses 6 s
+        ({"level": 51}, "Level 5.1 is above Apple's 4.2"),
+        ({"reference_frames": 10}, "10 reference frames, more than Level 3.1 allows at 1280x720 (5)"),
+        # open GOP: keyframes every 2 s, but only the first is an IDR
+        ({"idr_times": [1.4]}, "the keyframe at 6 s is not an IDR frame (open GOP)"),
+        # one-sided: the muxer cuts at or after a boundary, so a keyframe a third of a frame early is not on it
+        ({"keyframe_times": [1.4 + 2 * i - (0.01 if i == 3 else 0) for i in range(7)]}, "no keyframe at 6 s"),
     ],
 )
 def test_anything_else_is_encoded(change, reason):
     assert reason in compliant(**change)
+
+
+def test_each_rung_fits_the_16_by_9_box_of_its_name():
+    """A 2.39:1 scope film's 1080p rung is 1920 wide, not 1080 high (2586x1080 is above Level 4.2)."""
+    assert sizes(plan_ladder(3840, 1604, SPECS)) == [
+        ("1080p", 1920, 802, 5000), ("720p", 1280, 534, 2800), ("480p", 854, 356, 1400), ("360p", 640, 268, 800),
+    ]  # fmt: skip
+    # a 1920x800 source is the 1080p rung's own size, no longer cut down to 720p
+    assert sizes(plan_ladder(1920, 800, SPECS))[0] == ("1080p", 1920, 800, 5000)
+    # portrait taller than 9:16 fits the 1080x1920 box by its height
+    assert sizes(plan_ladder(1080, 2400, SPECS))[0] == ("1080p", 864, 1920, 5000)
+    assert fit_box(720, 1440, 1080) == (960, 720)  # narrower than 16:9: the short side sets the size
+
+
+@pytest.mark.parametrize(
+    ("size", "rate", "maxrate", "level"),
+    [
+        ((640, 360), Fraction(30), 880, 30), ((854, 480), Fraction(30), 1540, 31), ((1280, 720), Fraction(30), 3080, 31),
+        ((1280, 720), Fraction(60), 3080, 32), ((1920, 1080), Fraction(30), 5500, 40), ((1920, 1080), Fraction(60), 5500, 42),
+        ((1920, 802), Fraction(24), 5500, 40), ((1080, 1920), Fraction(60000, 1001), 5500, 42), ((320, 240), Fraction(25), 400, 13),
+        ((1280, 720), Fraction(30), 26_000, 41),  # over the 25 Mbit/s of Levels 3.2 and 4.0 (High)
+    ],
+)  # fmt: skip
+def test_h264_level_is_the_lowest_that_holds_the_rung(size, rate, maxrate, level):
+    assert h264_level(*size, rate, maxrate) == level
+
+
+def test_nothing_above_level_4_2_is_planned():
+    with pytest.raises(ValueError, match="above H.264 Level 4.2"):
+        h264_level(2560, 1440, Fraction(30), 8000)
+    for source in [(3840, 2160), (3840, 1604), (2160, 3840), (4096, 1716)]:
+        for rung in plan_ladder(*source, SPECS):
+            assert h264_level(rung.width, rung.height, Fraction(60), rung.maxrate_kbps) <= 42
+    assert max_reference_frames(42, 1920, 1080) == 4 and max_reference_frames(31, 1280, 720) == 5

@@ -1,3 +1,4 @@
+import math
 from fractions import Fraction
 
 import m3u8
@@ -11,6 +12,8 @@ from hls_operators.core.playlists import (
     parse_iframe_uris,
     parse_master_playlist,
     parse_media_playlist,
+    parse_target_duration,
+    peak_bit_rate,
     write_master,
 )
 
@@ -44,9 +47,19 @@ def test_not_a_playlist():
 def test_bandwidth_is_peak_segment_rate_and_average():
     segments = parse_media_playlist(MEDIA)
     sizes = {"seg_00000.ts": 750_000, "seg_00001.ts": 1_500_000, "seg_00002.ts": 50_000}
-    peak, average = measure_bandwidth(segments, sizes)
+    peak, average = measure_bandwidth(segments, sizes, parse_target_duration(MEDIA))
     assert peak == 2_000_000  # 1.5 MB in 6 s
     assert average == round(2_300_000 * 8 / 12.5)
+
+
+def test_a_short_tail_segment_alone_is_no_peak():
+    """RFC 8216 4.3.4.2: the peak is over runs of segments lasting 0.5 to 1.5 target durations, so a
+    0.5 s tail counts only with the segment before it (alone it would declare 3.2 Mbit/s here)."""
+    segments = parse_media_playlist(MEDIA)
+    sizes = {"seg_00000.ts": 750_000, "seg_00001.ts": 750_000, "seg_00002.ts": 200_000}
+    peak, _ = measure_bandwidth(segments, sizes, 6)
+    assert peak == math.ceil(950_000 * 8 / 6.5)
+    assert peak_bit_rate([(1000, 0.5), (1000, 0.5)], 6) == 16_000  # shorter than half the target: the whole
 
 
 @pytest.mark.parametrize(
@@ -74,8 +87,18 @@ def test_master_playlist_declares_what_apple_requires():
     assert parse_iframe_uris(text) == ["1080p/iframes.m3u8", "360p/iframes.m3u8"]
     assert parsed.is_variant and parsed.is_independent_segments
     first, second = parsed.playlists
-    assert first.uri == "1080p/index.m3u8" and second.uri == "360p/index.m3u8"
-    info = first.stream_info
+    assert first.uri == "360p/index.m3u8" and second.uri == "1080p/index.m3u8"  # of two, the lower starts
+    info = second.stream_info
     assert (info.bandwidth, info.average_bandwidth, info.resolution) == (5_600_000, 5_100_000, (1920, 1080))
     assert info.frame_rate == pytest.approx(29.97) and info.codecs == "avc1.640028,mp4a.40.2"
-    assert parse_master_playlist(text) == ["1080p/index.m3u8", "360p/index.m3u8"]
+    assert parse_master_playlist(text) == ["360p/index.m3u8", "1080p/index.m3u8"]
+
+
+def test_a_middle_rung_is_listed_first_then_the_rest_from_the_top():
+    def variant(height: int, bps: int) -> Variant:
+        return Variant(f"{height}p/index.m3u8", height * 16 // 9, height, Fraction(30), "avc1.640028", bps, bps)
+
+    ladder = [variant(360, 880_000), variant(1080, 5_500_000), variant(480, 1_500_000), variant(720, 3_000_000)]
+    assert parse_master_playlist(write_master(ladder)) == ["480p/index.m3u8", "1080p/index.m3u8", "720p/index.m3u8", "360p/index.m3u8"]
+    assert parse_master_playlist(write_master(ladder[1:])) == ["720p/index.m3u8", "1080p/index.m3u8", "480p/index.m3u8"]
+    assert parse_master_playlist(write_master(ladder[:1])) == ["360p/index.m3u8"]

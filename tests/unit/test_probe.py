@@ -93,7 +93,15 @@ def test_audio_longer_than_the_video_is_matched_by_holding_the_last_frame(video,
 def test_interlaced_and_vfr_are_flagged():
     stream = video_stream(field_order="tt", avg_frame_rate="2997/100", r_frame_rate="1000/1")
     probe = parse_probe(report(stream), file_size=1)
-    assert probe.interlaced and probe.variable_frame_rate and probe.frame_rate == "30000/1001"
+    assert probe.interlaced and probe.variable_frame_rate
+    assert probe.frame_rate == "60000/1001"  # 29.97i becomes 59.94p: one frame per field
+
+
+@pytest.mark.parametrize(("rate", "field_order", "output"), [("25", "tt", "50"), ("30000/1001", "bb", "60000/1001"),
+                                                             ("50", "tt", "50"), ("25", "progressive", "25")])  # fmt: skip
+def test_interlaced_sources_get_a_frame_per_field_up_to_60_fps(rate, field_order, output):
+    stream = video_stream(field_order=field_order, avg_frame_rate=rate, r_frame_rate=rate)
+    assert parse_probe(report(stream), file_size=1).frame_rate == output
 
 
 def test_cover_art_is_not_a_video():

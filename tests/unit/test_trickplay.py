@@ -43,7 +43,10 @@ def test_iframe_playlist_round_trips_and_is_read_by_m3u8():
     parsed = m3u8.loads(text)
     assert parsed.is_i_frames_only and parsed.version == 4 and parsed.is_endlist
     assert [(s.byterange, s.uri) for s in parsed.segments][:2] == [("136@564", "seg_00000.ts"), ("100@800", "seg_00000.ts")]
-    assert iframe_bandwidth(frames) == (800, 464)  # peak: 100 B in the last 1 s; average: 522 B in 9 s
+    # peak over entries lasting 1 to 3 s (half to 1.5 times the 2 s target): 100 B in the last 1 s;
+    # average: 522 B in 9 s
+    assert iframe_bandwidth(frames, 2) == (800, 464)
+    assert iframe_bandwidth(frames, 4)[0] == 630  # 236 B in the last 3 s: the last 1 s alone is too short now
 
 
 def test_storyboard_tiles_keep_the_shape_and_cues_cover_the_movie():

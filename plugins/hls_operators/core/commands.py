@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hls_operators.core import chunks
 from hls_operators.core.chunks import Chunk
-from hls_operators.core.ladder import Rung
+from hls_operators.core.ladder import Rung, h264_level, level_name
 from hls_operators.core.probe import ACCEPTED_DEMUXERS, ProbeResult
 from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
@@ -50,7 +50,8 @@ def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
     ending with the chunk's frames only."""
     filters = []
     if probe.interlaced:
-        filters.append("yadif=mode=send_frame")  # deinterlace: H.264 HLS rungs are progressive
+        # Deinterlace, one frame per field (the probe doubled the rate): H.264 HLS rungs are progressive.
+        filters.append("yadif=mode=send_field")
     # Constant frame rate on the grid n / fps from the movie's start: VFR sources would otherwise give
     # segments and GOPs of uneven length. The first chunk starts the grid at 0 s (repeating the first
     # frame if the video starts late), so that every rung starts with the audio.
@@ -117,6 +118,8 @@ def encode_chunk_args(
             "-preset", options.x264_preset,
             *(["-x264-params", options.x264_params] if options.x264_params else []),
             "-profile:v", "high",
+            # Signalled level, within Apple's High 4.2; x264 also keeps its reference frames in it.
+            "-level:v", level_name(h264_level(rung.width, rung.height, probe.fps, rung.maxrate_kbps)),
             "-b:v", f"{rung.video_kbps}k",
             "-maxrate", f"{rung.maxrate_kbps}k",
             "-bufsize", f"{rung.bufsize_kbps}k",
@@ -222,11 +225,21 @@ def frame_count_args(path: Path) -> list[str]:
 
 
 def stream_packets_args(source: Path, video_index: int) -> list[str]:
-    """The video stream's profile and aspect, and every packet's time and flags: demuxing only, no
-    decoding, so it reads a whole movie in seconds."""
+    """The video stream's profile, level, reference frames and aspect, and every packet's time and
+    flags: demuxing only, no decoding, so it reads a whole movie in seconds."""
     return [
         "ffprobe", *QUIET, *SAFE_INPUT, "-select_streams", str(video_index),
-        "-show_entries", "stream=profile,sample_aspect_ratio:packet=pts_time,flags", "-of", "json", str(source),
+        "-show_entries", "stream=profile,level,refs,sample_aspect_ratio:packet=pts_time,flags", "-of", "json", str(source),
+    ]  # fmt: skip
+
+
+def idr_packets_args(source: Path, video_index: int) -> list[str]:
+    """The H.264 video's IDR access units only, one line each (``framecrc``: timestamps in the
+    stream's time base, kept as the file has them like ffprobe's): a keyframe flag is no IDR
+    (open-GOP I-frames carry it too), the NAL unit type is. Copies without decoding."""
+    return [
+        *FFMPEG, "-copyts", *SAFE_INPUT, "-i", str(source), "-map", f"0:{video_index}", "-c", "copy",
+        "-bsf:v", "filter_units=pass_types=5", "-f", "framecrc", "-",
     ]  # fmt: skip
 
 

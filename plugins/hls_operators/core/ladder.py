@@ -1,9 +1,11 @@
 """Ladder planning: which renditions a source gets, computed from its probe, never hard-coded.
 
-Rules: rungs are named by their short side (so a portrait 1080x1920 phone video gets a "1080p" rung
-of 1080x1920); a rung never exceeds the source's short side (no upscaling); the aspect ratio is kept
-with even dimensions (H.264 4:2:0 needs them); a source smaller than the lowest rung gets one rung at
-its own size.
+Rules: a rung named by its short side ("720p") fits that size's 16:9 box (1280x720; 9:16 for
+portrait video), so a 2.39:1 scope film's 1080p rung is 1920x802, not 2586x1080 (which H.264 Level
+4.2, Apple's limit, does not allow); a rung never exceeds the source (no upscaling); the aspect
+ratio is kept with even dimensions (H.264 4:2:0 needs them); a source smaller than the lowest rung
+gets one rung at its own size. Each rung's H.264 level is the lowest that holds its size, frame
+rate and bitrate cap.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 MAX_FRAME_RATE = Fraction(60)
+BOX_ASPECT = Fraction(16, 9)
 STANDARD_FRAME_RATES = [
     Fraction(r) for r in (10, 12, 15, 20, "24000/1001", 24, 25, "30000/1001", 30, 48, 50, "60000/1001", 60)
 ]
@@ -20,6 +23,54 @@ STANDARD_FRAME_RATES = [
 # bitrate (what BANDWIDTH declares) close to the average, which players' ABR logic relies on.
 MAXRATE_FACTOR = 1.1
 BUFSIZE_FACTOR = 2.0
+
+
+# H.264 levels (ITU-T H.264 Table A-1) up to 4.2, the highest Apple's HLS authoring rules allow:
+# (level_idc, max macroblocks per second, max frame size in macroblocks, max DPB in macroblocks,
+# max video bit rate in kbit/s for Main; High may use 1.25 times that).
+H264_LEVELS = [
+    (10, 1_485, 99, 396, 64),
+    (11, 3_000, 396, 900, 192),
+    (12, 6_000, 396, 2_376, 384),
+    (13, 11_880, 396, 2_376, 768),
+    (20, 11_880, 396, 2_376, 2_000),
+    (21, 19_800, 792, 4_752, 4_000),
+    (22, 20_250, 1_620, 8_100, 4_000),
+    (30, 40_500, 1_620, 8_100, 10_000),
+    (31, 108_000, 3_600, 18_000, 14_000),
+    (32, 216_000, 5_120, 20_480, 20_000),
+    (40, 245_760, 8_192, 32_768, 20_000),
+    (41, 245_760, 8_192, 32_768, 50_000),
+    (42, 522_240, 8_704, 34_816, 50_000),
+]
+APPLE_MAX_H264_LEVEL = 42
+HIGH_PROFILE_BITRATE_FACTOR = Fraction(5, 4)
+
+
+def macroblocks(width: int, height: int) -> int:
+    return math.ceil(width / 16) * math.ceil(height / 16)
+
+
+def h264_level(width: int, height: int, frame_rate: Fraction, maxrate_kbps: int) -> int:
+    """The lowest level (``level_idc``, 40 = 4.0) of High profile that holds a stream of this size,
+    frame rate and peak bitrate; ValueError above Level 4.2."""
+    frame = macroblocks(width, height)
+    for level, per_second, frame_size, _, kbps in H264_LEVELS:
+        if frame <= frame_size and frame * frame_rate <= per_second and maxrate_kbps <= kbps * HIGH_PROFILE_BITRATE_FACTOR:
+            return level
+    raise ValueError(f"{width}x{height} at {float(frame_rate):.3f} fps and {maxrate_kbps} kbit/s is above H.264 Level 4.2")
+
+
+def max_reference_frames(level: int, width: int, height: int) -> int:
+    """How many reference frames a stream of this size may keep at ``level`` (its DPB size)."""
+    dpb = next((dpb for idc, _, _, dpb, _ in H264_LEVELS if idc == level), None)
+    if dpb is None:
+        raise ValueError(f"H.264 level_idc {level} is not one Apple's rules allow")
+    return min(16, dpb // macroblocks(width, height))
+
+
+def level_name(level: int) -> str:
+    return f"{level // 10}.{level % 10}"
 
 
 @dataclass(frozen=True)
@@ -80,24 +131,32 @@ def even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 
+def fit_box(short_side: int, width: int, height: int) -> tuple[int, int]:
+    """The rung ``short_side`` for a ``width`` x ``height`` picture: the picture's shape, as large as
+    fits the 16:9 box of that name (9:16 when the picture is portrait), with even sides."""
+    long, short = max(width, height), min(width, height)
+    box_long = short_side * BOX_ASPECT
+    if Fraction(long, short) > BOX_ASPECT:  # wider than the box: its long side is the limit
+        rung_long, rung_short = even(box_long), even(box_long * short / long)
+    else:
+        rung_long, rung_short = even(long * short_side / short), short_side
+    return (rung_long, rung_short) if width >= height else (rung_short, rung_long)
+
+
 def plan_ladder(width: int, height: int, specs: list[RungSpec]) -> list[Rung]:
     """Rungs for a source of ``width`` x ``height`` display pixels (rotation already applied)."""
     if width <= 0 or height <= 0:
         raise ValueError(f"invalid source size {width}x{height}")
-    short, long = min(width, height), max(width, height)
-    landscape = width >= height
     rungs = []
     for spec in specs:
-        if spec.short_side > short:
-            continue
-        scaled_long = even(long * spec.short_side / short)
-        w, h = (scaled_long, spec.short_side) if landscape else (spec.short_side, scaled_long)
-        rungs.append(Rung(f"{spec.short_side}p", w, h, spec.video_kbps))
+        w, h = fit_box(spec.short_side, width, height)
+        if w <= width and h <= height:
+            rungs.append(Rung(f"{spec.short_side}p", w, h, spec.video_kbps))
     if not rungs:
         # Below the lowest rung: keep the source size, with bitrate scaled by pixel count.
         lowest = specs[-1]
-        pixel_ratio = (short * long) / (lowest.short_side * even(lowest.short_side * long / short))
-        kbps = max(64, round(lowest.video_kbps * pixel_ratio))
+        lowest_w, lowest_h = fit_box(lowest.short_side, width, height)
+        kbps = max(64, round(lowest.video_kbps * width * height / (lowest_w * lowest_h)))
         w, h = max(2, width - width % 2), max(2, height - height % 2)  # round down: never upscale
         rungs.append(Rung(f"{min(w, h)}p", w, h, kbps))
     return rungs
@@ -129,18 +188,22 @@ def snap_frame_rate(rate: Fraction) -> Fraction:
 
 
 COPYABLE_PROFILES = {"High", "Main", "Constrained Baseline"}
+# Keyframe times read back with six decimals: a keyframe this close before a boundary is on it.
+CUT_EPSILON_SECONDS = 1e-6
 
 
 def copy_refusal(
     *, codec: str, profile: str, pix_fmt: str, sample_aspect_ratio: str, interlaced: bool, variable_frame_rate: bool,
     rotation: int, size: tuple[int, int], video_kbps: int | None, frame_rate: Fraction, packets_per_second: float,
-    keyframe_times: list[float], duration: float, rung: Rung, segment_seconds: int,
+    level: int, reference_frames: int, keyframe_times: list[float], idr_times: list[float], duration: float, rung: Rung,
+    segment_seconds: int,
 ) -> str | None:  # fmt: skip
     """Why ``rung`` cannot be the source's video stream copied as it is, or None when it can.
 
-    Copying costs almost nothing, but only a stream that any HLS player decodes, at the rung's
-    size and within its bitrate cap, with a keyframe exactly on every segment boundary (so that the
-    copied rung is cut where the encoded rungs are), may be published untouched.
+    Copying costs almost nothing, but only a stream within Apple's High 4.2 (level and reference
+    frames), at the rung's size and within its bitrate cap, with an IDR frame on every segment
+    boundary (so that the copied rung is cut where the encoded rungs are, and each segment decodes
+    on its own), may be published untouched.
     """
     frame = 1 / float(frame_rate)
     checks = [
@@ -152,14 +215,24 @@ def copy_refusal(
         (size == (rung.width, rung.height), f"{size[0]}x{size[1]} is not the rung's {rung.width}x{rung.height}"),
         (video_kbps is not None and video_kbps <= rung.maxrate_kbps, f"{video_kbps} kbit/s is over the rung's cap"),
         (abs(packets_per_second - float(frame_rate)) <= 0.01 * float(frame_rate), "the frame rate changes on output"),
+        (level <= APPLE_MAX_H264_LEVEL, f"H.264 Level {level_name(level)} is above Apple's 4.2"),
     ]
     for passed, reason in checks:
         if not passed:
             return reason
+    allowed = max_reference_frames(level, *size) if any(idc == level for idc, *_ in H264_LEVELS) else 0
+    if reference_frames > allowed:
+        return f"{reference_frames} reference frames, more than Level {level_name(level)} allows at {size[0]}x{size[1]} ({allowed})"
     origin = min(keyframe_times, default=0.0)
-    keys = sorted(t - origin for t in keyframe_times)
+
+    def on_boundary(times: list[float], at: float) -> bool:
+        # One-sided: the muxer cuts at the first keyframe at or after a boundary, never before it.
+        return any(-CUT_EPSILON_SECONDS <= t - origin - at < frame / 2 for t in times)
+
     for boundary in range(0, math.ceil(duration / segment_seconds)):
         at = boundary * segment_seconds
-        if not any(abs(t - at) < frame / 2 for t in keys):
+        if not on_boundary(idr_times, at):
+            if on_boundary(keyframe_times, at):
+                return f"the keyframe at {at} s is not an IDR frame (open GOP): a segment starting there would not decode on its own"
             return f"no keyframe at {at} s, a segment boundary"
     return None

@@ -83,14 +83,45 @@ def parse_iframe_uris(master_text: str) -> list[str]:
     return re.findall(r'^#EXT-X-I-FRAME-STREAM-INF:.*?URI="([^"]+)"', master_text, flags=re.MULTILINE)
 
 
-def measure_bandwidth(segments: list[Segment], sizes: dict[str, int]) -> tuple[int, int]:
-    """(peak, average) bits per second: peak over segments, as BANDWIDTH is defined by RFC 8216."""
-    total_bytes = sum(sizes[s.uri] for s in segments)
-    total_seconds = sum(s.duration for s in segments)
+def parse_target_duration(text: str) -> int:
+    """A media or I-frame playlist's ``EXT-X-TARGETDURATION``."""
+    found = re.search(r"^#EXT-X-TARGETDURATION:(\d+)\s*$", text, flags=re.MULTILINE)
+    if found is None:
+        raise ValueError("the playlist has no EXT-X-TARGETDURATION")
+    return int(found.group(1))
+
+
+def peak_bit_rate(pieces: list[tuple[int, float]], target_duration: float) -> int:
+    """RFC 8216 4.3.4.2's peak segment bit rate of ``pieces`` ((bytes, seconds) in playlist order):
+    the largest bit rate of any contiguous run of them lasting 0.5 to 1.5 times the target
+    duration, so that one short tail segment alone is no peak. A playlist shorter than half its
+    target duration has no such run: its whole length counts."""
+    best = 0.0
+    for start in range(len(pieces)):
+        size, seconds = 0, 0.0
+        for length, duration in pieces[start:]:
+            size, seconds = size + length, seconds + duration
+            if seconds > 1.5 * target_duration:
+                break
+            if seconds >= 0.5 * target_duration:
+                best = max(best, size * 8 / seconds)
+    if best == 0.0:
+        best = average_bit_rate(pieces)
+    return math.ceil(best)
+
+
+def average_bit_rate(pieces: list[tuple[int, float]]) -> int:
+    total_seconds = sum(duration for _, duration in pieces)
     if total_seconds <= 0:
         raise ValueError("playlist has no duration")
-    peak = max(sizes[s.uri] * 8 / s.duration for s in segments if s.duration > 0)
-    return math.ceil(peak), math.ceil(total_bytes * 8 / total_seconds)
+    return math.ceil(sum(length for length, _ in pieces) * 8 / total_seconds)
+
+
+def measure_bandwidth(segments: list[Segment], sizes: dict[str, int], target_duration: float) -> tuple[int, int]:
+    """(peak, average) bits per second of a media playlist: BANDWIDTH and AVERAGE-BANDWIDTH as
+    RFC 8216 defines them."""
+    pieces = [(sizes[s.uri], s.duration) for s in segments]
+    return peak_bit_rate(pieces, target_duration), average_bit_rate(pieces)
 
 
 def avc_codec_string(profile: str, level: int) -> str:
@@ -102,10 +133,21 @@ def avc_codec_string(profile: str, level: int) -> str:
     return f"avc1.{prefix}{level:02X}"
 
 
+def start_order(variants: list[Variant]) -> list[Variant]:
+    """A middle rung first (the lower middle of an even count), then the rest from the highest down:
+    players that know nothing of the network yet (hls.js, older AVPlayer) start on the first
+    variant listed, and starting on the top rung stalls every playback on a slow link."""
+    ascending = sorted(variants, key=lambda v: v.peak_bps)
+    if not ascending:
+        return []
+    first = ascending[(len(ascending) - 1) // 2]
+    return [first, *(v for v in reversed(ascending) if v is not first)]
+
+
 def write_master(variants: list[Variant], iframe_variants: list[IFrameVariant] = ()) -> str:
-    """A master playlist, highest bandwidth first, then the I-frame playlists."""
+    """A master playlist, a middle rung first, then the I-frame playlists from the highest down."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for v in sorted(variants, key=lambda v: v.peak_bps, reverse=True):
+    for v in start_order(variants):
         attributes = [
             f"BANDWIDTH={v.peak_bps}",
             f"AVERAGE-BANDWIDTH={v.average_bps}",

@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import BinaryIO
 
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.ladder import choose_frame_rate
+from hls_operators.core.ladder import MAX_FRAME_RATE, choose_frame_rate
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
 
 # ISO base media (MP4/MOV) files are a sequence of boxes; the first box type sits at bytes 4-8.
@@ -187,6 +187,10 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
     if rotation in (90, 270):
         width, height = height, width
     avg_rate, nominal_rate = _fraction(video.get("avg_frame_rate")), _fraction(video.get("r_frame_rate"))
+    interlaced = video.get("field_order", "progressive") not in ("progressive", "unknown", "")
+    frame_rate = choose_frame_rate(avg_rate, nominal_rate)
+    if interlaced and frame_rate * 2 <= MAX_FRAME_RATE:
+        frame_rate *= 2  # one frame per field, as Apple asks: 25i and 30i become 50p and 60p
     fmt = report.get("format", {})
     duration = float(fmt.get("duration") or video.get("duration") or 0)
     video_bits = video.get("bit_rate")
@@ -200,9 +204,9 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
         height=height,
         rotation=rotation,
         pix_fmt=video.get("pix_fmt", "unknown"),
-        frame_rate=str(choose_frame_rate(avg_rate, nominal_rate)),
+        frame_rate=str(frame_rate),
         variable_frame_rate=bool(avg_rate and nominal_rate and avg_rate != nominal_rate),
-        interlaced=video.get("field_order", "progressive") not in ("progressive", "unknown", ""),
+        interlaced=interlaced,
         video_kbps=round(int(video_bits) / 1000) if video_bits and str(video_bits).isdigit() else None,
         audio_index=int(audio["index"]) if audio else None,
         audio_codec=audio.get("codec_name") if audio else None,
@@ -227,3 +231,17 @@ def check_limits(probe: ProbeResult, *, max_pixels: int, max_duration_hours: flo
         )
     if probe.video_codec in ("unknown", "none", ""):
         raise MigrationError(ErrorClass.UNSUPPORTED, "the video codec is not one ffmpeg can decode")
+
+
+def parse_framecrc_times(text: str) -> list[float]:
+    """Presentation times in seconds of the packets a ``framecrc`` listing of one stream holds."""
+    time_base = None
+    times = []
+    for line in text.splitlines():
+        if line.startswith("#tb 0:"):
+            time_base = Fraction(line.split(":", 1)[1].strip())
+        elif line and not line.startswith("#"):
+            if time_base is None:
+                raise ValueError("framecrc listing without a time base")
+            times.append(float(int(line.split(",")[2]) * time_base))
+    return times

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hls_operators.core.playlists import average_bit_rate, peak_bit_rate
+
 IFRAME_PLAYLIST = "iframes.m3u8"
 STORYBOARD_DIR = "storyboard"
 STORYBOARD_VTT = "storyboard.vtt"
@@ -97,11 +99,11 @@ def parse_iframe_playlist(text: str) -> list[IFrame]:
     return frames
 
 
-def iframe_bandwidth(iframes: list[IFrame]) -> tuple[int, int]:
-    """(peak, average) bits per second of an I-frame playlist, as its EXT-X-I-FRAME-STREAM-INF declares."""
-    peak = max(f.length * 8 / f.duration for f in iframes if f.duration > 0)
-    total_seconds = sum(f.duration for f in iframes)
-    return math.ceil(peak), math.ceil(sum(f.length for f in iframes) * 8 / total_seconds)
+def iframe_bandwidth(iframes: list[IFrame], target_duration: float) -> tuple[int, int]:
+    """(peak, average) bits per second of an I-frame playlist, as its EXT-X-I-FRAME-STREAM-INF
+    declares them: RFC 8216's peak over runs of entries, each entry's bytes over the time it stands for."""
+    pieces = [(f.length, f.duration) for f in iframes]
+    return peak_bit_rate(pieces, target_duration), average_bit_rate(pieces)
 
 
 @dataclass(frozen=True)

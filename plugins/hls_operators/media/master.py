@@ -6,7 +6,14 @@ from fractions import Fraction
 from pathlib import Path
 
 from hls_operators.core import commands
-from hls_operators.core.playlists import IFrameVariant, Variant, measure_bandwidth, parse_media_playlist, write_master
+from hls_operators.core.playlists import (
+    IFrameVariant,
+    Variant,
+    measure_bandwidth,
+    parse_media_playlist,
+    parse_target_duration,
+    write_master,
+)
 from hls_operators.core.trickplay import IFRAME_PLAYLIST, iframe_bandwidth, parse_iframe_playlist
 
 
@@ -16,9 +23,10 @@ def build_master(renditions: list[dict], folder: Path) -> str:
     variants, iframe_variants = [], []
     for info in renditions:
         rung_dir = folder / info["name"]
-        segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+        playlist = (rung_dir / commands.MEDIA_PLAYLIST).read_text()
+        segments = parse_media_playlist(playlist)
         sizes = {s.uri: (rung_dir / s.uri).stat().st_size for s in segments}
-        peak, average = measure_bandwidth(segments, sizes)
+        peak, average = measure_bandwidth(segments, sizes, parse_target_duration(playlist))
         variants.append(
             Variant(
                 uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}",
@@ -30,8 +38,8 @@ def build_master(renditions: list[dict], folder: Path) -> str:
                 average_bps=average,
             )
         )
-        iframes = parse_iframe_playlist((rung_dir / IFRAME_PLAYLIST).read_text())
-        iframe_peak, iframe_average = iframe_bandwidth(iframes)
+        iframe_playlist = (rung_dir / IFRAME_PLAYLIST).read_text()
+        iframe_peak, iframe_average = iframe_bandwidth(parse_iframe_playlist(iframe_playlist), parse_target_duration(iframe_playlist))
         iframe_variants.append(
             IFrameVariant(
                 uri=f"{info['name']}/{IFRAME_PLAYLIST}",

@@ -10,7 +10,14 @@ from hls_operators.core import commands
 from hls_operators.core.chunks import plan_chunks
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, copy_refusal, plan_ladder
-from hls_operators.core.probe import ProbeResult, check_limits, check_not_encrypted, classify_probe_failure, parse_probe
+from hls_operators.core.probe import (
+    ProbeResult,
+    check_limits,
+    check_not_encrypted,
+    classify_probe_failure,
+    parse_framecrc_times,
+    parse_probe,
+)
 from hls_operators.edges.ffmpeg import run_ffprobe
 from hls_operators.settings import Settings
 
@@ -58,10 +65,15 @@ def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_se
     found = json.loads(completed.stdout)
     stream = found["streams"][0]
     times = [(float(p["pts_time"]), "K" in p.get("flags", "")) for p in found["packets"] if p.get("pts_time") not in (None, "N/A")]
+    idr = run_ffprobe(commands.idr_packets_args(source, probe.video_index), timeout=600)
+    if idr.returncode != 0:
+        return f"cannot find the IDR frames: {idr.stderr.strip()}"
     return copy_refusal(
         codec=probe.video_codec, profile=stream.get("profile", ""), pix_fmt=probe.pix_fmt,
         sample_aspect_ratio=stream.get("sample_aspect_ratio", "N/A"), interlaced=probe.interlaced,
         variable_frame_rate=probe.variable_frame_rate, rotation=probe.rotation, size=(probe.width, probe.height),
         video_kbps=probe.video_kbps, frame_rate=probe.fps, packets_per_second=len(times) / probe.duration,
-        keyframe_times=[t for t, key in times if key], duration=probe.duration, rung=rung, segment_seconds=segment_seconds,
+        level=int(stream.get("level") or 0), reference_frames=int(stream.get("refs") or 0),
+        keyframe_times=[t for t, key in times if key], idr_times=parse_framecrc_times(idr.stdout), duration=probe.duration,
+        rung=rung, segment_seconds=segment_seconds,
     )  # fmt: skip

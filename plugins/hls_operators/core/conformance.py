@@ -1,0 +1,125 @@
+"""The rules of Apple's HLS Authoring Specification and RFC 8216 that a published set must keep,
+checked on the stored set before the flip: players on Apple devices and TVs refuse what hls.js
+forgives. Each problem names its rule, so the ledger says which one failed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import PurePosixPath
+
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.ladder import APPLE_MAX_H264_LEVEL, H264_LEVELS, MAX_FRAME_RATE, level_name, macroblocks
+from hls_operators.core.playlists import average_bit_rate, parse_media_playlist, parse_target_duration, peak_bit_rate
+from hls_operators.core.trickplay import parse_iframe_playlist
+
+# H.264 profile_idc at most High: Baseline, Main, Extended, High.
+APPLE_H264_PROFILES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High"}
+BANDWIDTH_TOLERANCE = 0.10  # Apple: measured peak and average within 10 % of what the master declares
+MAX_PEAK_TO_AVERAGE = 2.0  # Apple: the peak SHOULD be at most 200 % of the average
+ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+@dataclass(frozen=True)
+class StreamInf:
+    """One ``EXT-X-STREAM-INF`` or ``EXT-X-I-FRAME-STREAM-INF`` of a master playlist."""
+
+    uri: str
+    attributes: dict[str, str]
+    iframes: bool
+
+    def number(self, name: str) -> int | None:
+        value = self.attributes.get(name)
+        return int(value) if value and value.isdigit() else None
+
+
+def parse_stream_infs(master_text: str) -> list[StreamInf]:
+    """Every variant and I-frame stream of a master playlist, in order, with its attributes."""
+    lines = [line.strip() for line in master_text.splitlines()]
+    found = []
+    for index, line in enumerate(lines):
+        tag, _, attributes = line.partition(":")
+        if tag not in ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF"):
+            continue
+        values = {name: value.strip('"') for name, value in ATTRIBUTE.findall(attributes)}
+        iframes = tag == "#EXT-X-I-FRAME-STREAM-INF"
+        uri = values.get("URI", "") if iframes else (lines[index + 1] if index + 1 < len(lines) else "")
+        found.append(StreamInf(uri, values, iframes))
+    return found
+
+
+def check_conformance(master_text: str, media_texts: dict[str, str], stored: dict[str, int]) -> None:
+    """Raise ``verification_failed`` naming every rule the set breaks; ``media_texts`` maps each
+    playlist the master names to its text, ``stored`` each stored path to its size."""
+    problems = conformance_problems(master_text, media_texts, stored)
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise MigrationError(ErrorClass.VERIFICATION_FAILED, f"breaks Apple's HLS authoring rules: {shown}")
+
+
+def conformance_problems(master_text: str, media_texts: dict[str, str], stored: dict[str, int]) -> list[str]:
+    streams = parse_stream_infs(master_text)
+    variants = [s for s in streams if not s.iframes]
+    problems = []
+    if "#EXT-X-INDEPENDENT-SEGMENTS" not in master_text:
+        problems.append("[independent segments] the master does not declare EXT-X-INDEPENDENT-SEGMENTS")
+    bandwidths = [s.number("BANDWIDTH") or 0 for s in variants]
+    if len(variants) > 1 and bandwidths[0] == max(bandwidths):
+        problems.append(f"[first variant] {variants[0].uri}, the top rung, is listed first: every playback would start on it")
+    for stream in streams:
+        problems += _codec_problems(stream)
+        text = media_texts.get(stream.uri)
+        if text is not None:
+            problems += _bandwidth_problems(stream, text, stored)
+    return problems
+
+
+def _codec_problems(stream: StreamInf) -> list[str]:
+    """H.264 at most High profile, Level 4.2, with a frame size and rate that level holds."""
+    problems = []
+    codecs = stream.attributes.get("CODECS", "")
+    video = next((c for c in codecs.split(",") if c.startswith(("avc1.", "avc3."))), None)
+    if video is None:
+        return [f"[CODECS] {stream.uri} declares no H.264 video codec ({codecs or 'no CODECS'})"]
+    try:
+        profile, level = int(video[5:7], 16), int(video[9:11], 16)
+    except ValueError:
+        return [f"[CODECS] {stream.uri}: {video} is not an RFC 6381 avc1 string"]
+    if profile not in APPLE_H264_PROFILES:
+        problems.append(f"[apple 1.3 H.264 profile] {stream.uri}: profile_idc {profile} is above High")
+    if level > APPLE_MAX_H264_LEVEL:
+        problems.append(f"[apple 1.3 H.264 level] {stream.uri}: Level {level_name(level)} is above 4.2")
+    resolution = stream.attributes.get("RESOLUTION", "")
+    if "x" in resolution:
+        width, height = (int(side) for side in resolution.split("x"))
+        frame_limit = next((size for idc, _, size, _, _ in H264_LEVELS if idc == level), None)
+        if frame_limit is not None and macroblocks(width, height) > frame_limit:
+            problems.append(f"[apple 1.3 H.264 level] {stream.uri}: {resolution} is larger than Level {level_name(level)} allows")
+    rate = stream.attributes.get("FRAME-RATE")
+    if rate and Fraction(rate) > MAX_FRAME_RATE:
+        problems.append(f"[apple 1.3 frame rate] {stream.uri}: {rate} fps is above 60")
+    return problems
+
+
+def _bandwidth_problems(stream: StreamInf, text: str, stored: dict[str, int]) -> list[str]:
+    """BANDWIDTH and AVERAGE-BANDWIDTH as RFC 8216 measures them, within Apple's 10 %."""
+    folder = PurePosixPath(stream.uri).parent
+    target = parse_target_duration(text)
+    if stream.iframes:
+        pieces = [(frame.length, frame.duration) for frame in parse_iframe_playlist(text)]
+    else:
+        pieces = [(stored.get((folder / s.uri).as_posix(), 0), s.duration) for s in parse_media_playlist(text)]
+    if not pieces:
+        return [f"[RFC 8216 BANDWIDTH] {stream.uri} has no segment to measure"]
+    peak, average = peak_bit_rate(pieces, target), average_bit_rate(pieces)
+    problems = []
+    for name, measured in (("BANDWIDTH", peak), ("AVERAGE-BANDWIDTH", average)):
+        declared = stream.number(name)
+        if declared is None:
+            problems.append(f"[apple bit rates {name}] {stream.uri} declares no {name}")
+        elif abs(measured - declared) > BANDWIDTH_TOLERANCE * declared:
+            problems.append(f"[apple bit rates {name}] {stream.uri} declares {declared} bit/s, measured {measured}")
+    if not stream.iframes and peak > MAX_PEAK_TO_AVERAGE * average:
+        problems.append(f"[apple bit rates peak to average] {stream.uri}: peak {peak} bit/s is over twice the average {average}")
+    return problems

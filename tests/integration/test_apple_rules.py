@@ -1,0 +1,136 @@
+"""Sources that tempt a pipeline into breaking Apple's HLS authoring rules, converted and published
+for real (ffmpeg, SeaweedFS), then verified as the flip verifies them, conformance check included."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import uuid
+from fractions import Fraction
+from pathlib import Path
+
+import m3u8
+import pytest
+from hls_operators.core.conformance import parse_stream_infs
+from hls_operators.core.playlists import measure_bandwidth, parse_media_playlist
+from hls_operators.core.probe import parse_framecrc_times
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.media.probing import source_copy_refusal
+from hls_operators.settings import Settings
+from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, verify_movie
+
+from devenv import services
+from tests.hostile_media import APPLE_RULES, make_convertible
+from tests.transcoding import transcode
+
+# A 2 s segment grid for the sources a mezzanine-minded pipeline would copy: their 4 s then have a
+# segment boundary at 2 s, where an open GOP shows.
+SETTINGS = {"segment_seconds": "2", "keyframe_seconds": "2"}
+OWN_GRID = {"level_51": SETTINGS, "open_gop": SETTINGS}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("apple")
+
+
+def starts_with_an_idr(segment: Path) -> bool:
+    """The segment's first video frame is an IDR, so it decodes without the segment before it."""
+    first = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-read_intervals", "%+#1",
+         "-of", "csv=p=0", str(segment)], capture_output=True, text=True, check=True,
+    ).stdout.split()[0].rstrip(",")  # fmt: skip
+    idrs = subprocess.run(
+        ["ffmpeg", "-v", "error", "-copyts", "-i", str(segment), "-map", "0:v:0", "-c", "copy",
+         "-bsf:v", "filter_units=pass_types=5", "-f", "framecrc", "-"], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return round(float(first), 3) in {round(t, 3) for t in parse_framecrc_times(idrs)}
+
+
+@pytest.fixture(scope="module")
+def published(seaweedfs, folder, tmp_path_factory):
+    """Every source of ``APPLE_RULES`` through probe, transcode, thumbnails and upload, then verified."""
+    bucket = f"apple-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    results = {}
+    for movie_id, kind in enumerate(APPLE_RULES, start=1):
+        settings = Settings.from_values(
+            {"bucket": bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2", **OWN_GRID.get(kind, {})}
+        )
+        source = make_convertible(kind, folder)
+        store.upload_file(source, f"uploads/{kind}.mp4")
+        url = f"s3://{bucket}/uploads/{kind}.mp4"
+        work = tmp_path_factory.mktemp(kind)
+        for step in ("probe", "transcode", "thumbs", "upload"):
+            (work / step).mkdir()
+        log = logging.getLogger(kind)
+        job = probe_movie(movie_id=movie_id, source_url=url, expected_url=url, version="v1", store=store, settings=settings,
+                          work=work / "probe")  # fmt: skip
+        transcode(job, store=store, settings=settings, work=work / "transcode")
+        thumbnail_movie(job, store=store, settings=settings, work=work / "thumbs", log=log)
+        publish_movie(job, store=store, settings=settings, work=work / "upload", log=log)
+        verify_movie(job, store=store, settings=settings)  # raises on any broken rule
+        prefix = job.output_prefix(settings.output_prefix)
+        results[kind] = (job, store, prefix, source, settings)
+    return results
+
+
+@pytest.mark.parametrize("kind", sorted(APPLE_RULES))
+def test_the_published_set_keeps_apples_rules(kind, published, tmp_path):
+    job, store, prefix, _, _ = published[kind]
+    master_text = store.read_text(f"{prefix}/master.m3u8")
+    master = m3u8.loads(master_text)
+    stored = store.list_sizes(prefix)
+    assert master.is_variant and master.is_independent_segments
+    assert master.playlists[0].stream_info.bandwidth < max(p.stream_info.bandwidth for p in master.playlists) or len(master.playlists) == 1
+    for stream in parse_stream_infs(master_text):
+        level = int(stream.attributes["CODECS"].split(",")[0][9:11], 16)
+        assert stream.attributes["CODECS"].startswith("avc1.64") and level <= 42
+    for playlist in master.playlists:
+        name = playlist.uri.split("/")[0]
+        text = store.read_text(f"{prefix}/{playlist.uri}")
+        segments = parse_media_playlist(text)
+        sizes = {s.uri: stored[f"{name}/{s.uri}"] for s in segments}
+        peak, average = measure_bandwidth(segments, sizes, m3u8.loads(text).target_duration)
+        assert abs(playlist.stream_info.bandwidth - peak) <= 0.1 * playlist.stream_info.bandwidth
+        assert abs(playlist.stream_info.average_bandwidth - average) <= 0.1 * playlist.stream_info.average_bandwidth
+        for segment in segments:
+            local = tmp_path / f"{name}-{segment.uri}"
+            store.download_file(f"{prefix}/{name}/{segment.uri}", local)
+            assert starts_with_an_idr(local), f"{name}/{segment.uri} does not start with an IDR frame"
+
+
+def test_a_scope_film_fits_each_rung_in_its_16_by_9_box(published):
+    job = published["scope_4k"][0]
+    assert [(r.name, r.width, r.height) for r in job.ladder] == [
+        ("1080p", 1920, 802), ("720p", 1280, 534), ("480p", 854, 356), ("360p", 640, 268),
+    ]  # fmt: skip
+
+
+def test_a_short_tail_segment_does_not_inflate_bandwidth(published):
+    job, store, prefix, _, _ = published["short_tail"]
+    assert job.probe.duration == pytest.approx(12.1, abs=0.05)
+    text = store.read_text(f"{prefix}/360p/index.m3u8")
+    segments = parse_media_playlist(text)
+    assert segments[-1].duration < 1  # the tail is there
+    stored = store.list_sizes(prefix)
+    sizes = {s.uri: stored[f"360p/{s.uri}"] for s in segments}
+    one_segment_peak = max(sizes[s.uri] * 8 / s.duration for s in segments)
+    declared = m3u8.loads(store.read_text(f"{prefix}/master.m3u8")).playlists[0].stream_info.bandwidth
+    assert declared < one_segment_peak  # what a peak over single segments would have declared
+
+
+@pytest.mark.parametrize(("kind", "reason"), [("level_51", "Level 5.1 is above Apple's 4.2"), ("open_gop", "not an IDR frame (open GOP)")])
+def test_a_source_that_would_break_a_rule_is_encoded_not_copied(kind, reason, published):
+    job, _, _, source, settings = published[kind]
+    assert (job.ladder[0].width, job.ladder[0].height) == (1920, 1080) and not job.ladder[0].source_copy
+    refusal = source_copy_refusal(source, job.probe, job.ladder[0], settings.segment_seconds)
+    assert reason in refusal
+
+
+def test_1080i_becomes_1080p_at_one_frame_per_field(published):
+    job, store, prefix, _, _ = published["interlaced_1080i"]
+    assert job.probe.interlaced and Fraction(job.probe.frame_rate) == 50
+    top = next(p for p in m3u8.loads(store.read_text(f"{prefix}/master.m3u8")).playlists if p.uri.startswith("1080p/"))
+    assert top.stream_info.frame_rate == 50 and top.stream_info.codecs.startswith("avc1.64002A")  # High 4.2

@@ -1,0 +1,106 @@
+from fractions import Fraction
+
+import pytest
+from hls_operators.core.conformance import check_conformance, conformance_problems, parse_stream_infs
+from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.playlists import IFrameVariant, Variant, measure_bandwidth, parse_media_playlist, write_master
+from hls_operators.core.trickplay import IFrame, iframe_bandwidth, parse_iframe_playlist, write_iframe_playlist
+
+
+def media_playlist(durations: list[float]) -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:6", "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for index, duration in enumerate(durations):
+        lines += [f"#EXTINF:{duration:.6f},", f"seg_{index:05d}.ts"]
+    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
+
+
+# Two rungs of four segments (6, 6, 6 and a 0.1 s tail); the tail is small, as a tail is.
+RUNGS = {"720p": (1280, 720, "avc1.64001F", 2_000_000), "360p": (640, 360, "avc1.64001E", 600_000)}
+MEDIA = media_playlist([6.0, 6.0, 6.0, 0.1])
+
+
+def stored_set(rates: dict[str, list[int]] | None = None) -> tuple[dict[str, int], dict[str, str]]:
+    stored, texts = {}, {}
+    for name, (_, _, _, bps) in RUNGS.items():
+        per_segment = (rates or {}).get(name, [bps] * 4)
+        for index, (segment, rate) in enumerate(zip(parse_media_playlist(MEDIA), per_segment)):
+            stored[f"{name}/seg_{index:05d}.ts"] = int(rate * segment.duration / 8)
+        texts[f"{name}/index.m3u8"] = MEDIA
+        texts[f"{name}/iframes.m3u8"] = write_iframe_playlist(
+            [IFrame(f"seg_{i:05d}.ts", 0, size, duration) for i, (size, duration) in enumerate([(40_000, 6.0), (42_000, 6.0), (41_000, 6.0), (1_000, 0.1)])]
+        )
+    return stored, texts
+
+
+def master_for(stored: dict[str, int], texts: dict[str, str], **overrides) -> str:
+    variants, iframes = [], []
+    for name, (width, height, codec, _) in RUNGS.items():
+        sizes = {s.uri: stored[f"{name}/{s.uri}"] for s in parse_media_playlist(MEDIA)}
+        peak, average = measure_bandwidth(parse_media_playlist(MEDIA), sizes, 6)
+        variants.append(Variant(f"{name}/index.m3u8", width, height, Fraction(30), f"{codec},mp4a.40.2", peak, average))
+        i_peak, i_average = iframe_bandwidth(parse_iframe_playlist(texts[f"{name}/iframes.m3u8"]), 6)
+        iframes.append(IFrameVariant(f"{name}/iframes.m3u8", width, height, codec, i_peak, i_average))
+    text = write_master(variants, iframes)
+    for old, new in overrides.items():
+        text = text.replace(old, new)
+    return text
+
+
+def test_a_set_written_by_the_pipeline_conforms():
+    stored, texts = stored_set()
+    master = master_for(stored, texts)
+    assert conformance_problems(master, texts, stored) == []
+    check_conformance(master, texts, stored)
+    streams = parse_stream_infs(master)
+    assert [(s.uri, s.iframes) for s in streams] == [
+        ("360p/index.m3u8", False), ("720p/index.m3u8", False), ("720p/iframes.m3u8", True), ("360p/iframes.m3u8", True),
+    ]  # fmt: skip
+    assert streams[1].number("RESOLUTION") is None and streams[1].attributes["RESOLUTION"] == "1280x720"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rule"),
+    [
+        ({"avc1.64001F,": "avc1.640033,"}, "[apple 1.3 H.264 level] 720p/index.m3u8: Level 5.1 is above 4.2"),
+        ({"avc1.64001F,": "avc1.6E001F,"}, "[apple 1.3 H.264 profile] 720p/index.m3u8: profile_idc 110 is above High"),
+        ({"RESOLUTION=1280x720,FRAME-RATE=30.000": "RESOLUTION=1280x720,FRAME-RATE=120.000"}, "120.000 fps is above 60"),
+        ({"RESOLUTION=640x360,FRAME-RATE": "RESOLUTION=1920x1080,FRAME-RATE"}, "1920x1080 is larger than Level 3.0 allows"),
+        ({"#EXT-X-INDEPENDENT-SEGMENTS\n": ""}, "[independent segments]"),
+        ({'CODECS="avc1.64001E,mp4a.40.2"': 'CODECS="mp4a.40.2"'}, "declares no H.264 video codec"),
+    ],
+)
+def test_each_broken_rule_is_named(overrides, rule):
+    stored, texts = stored_set()
+    master = master_for(stored, texts, **overrides)
+    with pytest.raises(MigrationError) as caught:
+        check_conformance(master, texts, stored)
+    assert caught.value.error_class is ErrorClass.VERIFICATION_FAILED
+    assert rule in caught.value.message
+
+
+def test_declared_bandwidths_must_be_within_ten_percent_of_the_rfc_measure():
+    stored, texts = stored_set()
+    master = master_for(stored, texts)
+    declared = parse_stream_infs(master)[1].number("BANDWIDTH")
+    assert conformance_problems(master.replace(f"BANDWIDTH={declared},", f"BANDWIDTH={int(declared * 1.09)},"), texts, stored) == []
+    inflated = master.replace(f"BANDWIDTH={declared},", f"BANDWIDTH={int(declared * 1.25)},")
+    [problem] = conformance_problems(inflated, texts, stored)
+    assert problem.startswith("[apple bit rates BANDWIDTH] 720p/index.m3u8 declares")
+    # the I-frame streams too: a peak taken over the 0.1 s tail entry alone is far over the measure
+    iframe_peak = parse_stream_infs(master)[2].number("BANDWIDTH")
+    assert "[apple bit rates BANDWIDTH] 720p/iframes.m3u8" in conformance_problems(
+        master.replace(f"BANDWIDTH={iframe_peak},", "BANDWIDTH=80000000,"), texts, stored
+    )[0]
+
+
+def test_the_top_rung_listed_first_and_a_peak_over_twice_the_average_are_refused():
+    stored, texts = stored_set()
+    master = master_for(stored, texts)
+    lines = master.splitlines()
+    top_first = "\n".join([*lines[:3], *lines[5:7], *lines[3:5], *lines[7:]]) + "\n"
+    assert conformance_problems(top_first, texts, stored) == [
+        "[first variant] 720p/index.m3u8, the top rung, is listed first: every playback would start on it"
+    ]
+    bursty, bursty_texts = stored_set({"360p": [100_000, 100_000, 1_700_000, 100_000]})
+    problems = conformance_problems(master_for(bursty, bursty_texts), bursty_texts, bursty)
+    assert problems == [problems[0]] and problems[0].startswith("[apple bit rates peak to average] 360p/index.m3u8")
