@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -26,10 +27,34 @@ ACCESS_KEY = "hls-local-access"
 SECRET_KEY = "hls-local-secret"  # a local, throwaway credential for loopback services only
 
 
+# Ports for our servers come from below the kernel's ephemeral range: a port the kernel hands out
+# (bind to 0) can be taken again as the source port of any outgoing connection, such as the ones a
+# server's own parts open to each other while it starts, and its listener then fails to bind.
+SERVER_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()  # never the same port twice in one process, even before it is bound
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+    """A loopback port no one listens on or is connected from, outside the ephemeral range."""
+    low = ephemeral_ports().start
+    candidates = [port for port in SERVER_PORTS if port < low and port not in _handed_out]
+    for port in random.sample(candidates, len(candidates)):
+        with socket.socket() as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def ephemeral_ports() -> range:
+    try:
+        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
 
 
 def port_is_free(port: int) -> bool:
