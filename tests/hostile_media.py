@@ -67,6 +67,10 @@ APPLE_RULES = {
     "open_gop": {"video_args": ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k", "-pix_fmt", "yuv420p",
                                 "-x264-params", "keyint=60:min-keyint=60:scenecut=0:open-gop=1:bframes=3"],
                  "size": "1920x1080", "seconds": 4, "rate": 30},  # fmt: skip
+    "hlg_hevc": {"video_args": ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1",
+                                "-x265-params", "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+                                "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"],
+                 "size": "1280x720", "seconds": 2, "audio_tracks": 1},  # an HLG phone clip, 10-bit HEVC  # fmt: skip
     "interlaced_1080i": {"video_args": ["-vf", "tinterlace=interleave_top,fieldorder=tff", *X264, "-flags", "+ildct+ilme",
                                         "-x264opts", "tff=1"], "size": "1920x1080", "seconds": 2, "rate": 50},  # fmt: skip
 }

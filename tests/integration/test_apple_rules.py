@@ -3,6 +3,7 @@ for real (ffmpeg, SeaweedFS), then verified as the flip verifies them, conforman
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import uuid
@@ -134,3 +135,25 @@ def test_1080i_becomes_1080p_at_one_frame_per_field(published):
     assert job.probe.interlaced and Fraction(job.probe.frame_rate) == 50
     top = next(p for p in m3u8.loads(store.read_text(f"{prefix}/master.m3u8")).playlists if p.uri.startswith("1080p/"))
     assert top.stream_info.frame_rate == 50 and top.stream_info.codecs.startswith("avc1.64002A")  # High 4.2
+
+
+def test_an_hlg_source_becomes_sdr_bt709_tagged_as_what_its_pixels_are(published, tmp_path):
+    job, store, prefix, _, _ = published["hlg_hevc"]
+    assert job.probe.hdr and job.probe.color_transfer == "arib-std-b67"
+    for rung in job.ladder:
+        segment = tmp_path / f"{rung.name}.ts"
+        store.download_file(f"{prefix}/{rung.name}/seg_00000.ts", segment)
+        stream = json.loads(subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+             "stream=pix_fmt,color_transfer,color_primaries,color_space", "-of", "json", str(segment)],
+            capture_output=True, text=True, check=True,
+        ).stdout)["streams"][0]  # fmt: skip
+        assert stream == {"pix_fmt": "yuv420p", "color_space": "bt709", "color_transfer": "bt709", "color_primaries": "bt709"}
+    # a thumbnail is tone-mapped too: its mid-grey test pattern is not crushed or washed out
+    thumbs = tmp_path / "thumb.jpg"
+    store.download_file(f"{prefix}/thumbs/thumb_000.jpg", thumbs)
+    luma = subprocess.run(
+        ["ffprobe", "-v", "error", "-f", "lavfi", f"movie={thumbs},signalstats", "-show_entries", "frame_tags=lavfi.signalstats.YAVG",
+         "-of", "csv=p=0"], capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert 40 < float(luma) < 200

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.commands import (
+    TONE_MAP_TO_SDR,
     EncodingOptions,
     audio_args,
     concat_list,
@@ -198,3 +199,15 @@ def test_a_copied_rung_takes_the_source_video_in_the_stitch_and_is_not_encoded()
     assert option_values(args, "-i") == ["/w/360p.ffconcat", "/in/s.mp4", "/a.m4a"]
     assert option_values(args, "-map") == ["1:1", "2:a:0", "0:v:0", "2:a:0"]
     assert option_values(args, "-hls_segment_filename") == ["/out/1080p/seg_%05d.ts", "/out/360p/seg_%05d.ts"]
+
+
+def test_hdr_is_tone_mapped_once_before_the_split_and_tagged_bt709():
+    hdr = make_probe(color_transfer="arib-std-b67", pix_fmt="yuv420p10le")
+    args = encode(hdr)
+    [graph] = option_values(args, "-filter_complex")
+    first = graph.split(";")[0]
+    assert first.endswith(f"trim=start_pts=0,{TONE_MAP_TO_SDR}[frames]") and graph.count("tonemap=hable") == 1
+    assert option_values(args, "-color_trc") == ["bt709"] * 4 and option_values(args, "-colorspace") == ["bt709"] * 4
+    assert "tonemap" in option_values(thumbnail_args(Path("/in/s.mp4"), Path("/t.jpg"), hdr, 5.0, (640, 360)), "-vf")[0]
+    sdr = encode()
+    assert "tonemap" not in option_values(sdr, "-filter_complex")[0] and "-color_trc" not in sdr

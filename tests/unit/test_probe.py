@@ -146,3 +146,10 @@ def test_failed_probe_classification():
 def test_failure_messages_do_not_show_worker_paths():
     error = classify_probe_failure(b"\x00\x00\x00\x20ftypisom", "/tmp/w/source.mp4: Invalid data found", "/tmp/w/source.mp4")
     assert error.message == "broken MP4 container: Invalid data found"
+
+
+@pytest.mark.parametrize(("transfer", "hdr"), [("arib-std-b67", True), ("smpte2084", True), ("bt709", False), (None, False)])
+def test_pq_and_hlg_sources_are_hdr(transfer, hdr):
+    stream = video_stream(**({"color_transfer": transfer} if transfer else {}))
+    probe = parse_probe(report(stream), file_size=1)
+    assert (probe.color_transfer, probe.hdr) == (transfer, hdr)

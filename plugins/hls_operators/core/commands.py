@@ -27,6 +27,15 @@ CONTACT_SHEET = "contact_sheet.jpg"
 # never make ffmpeg open other files or URLs.
 SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", ACCEPTED_DEMUXERS]
 QUIET = ["-hide_banner", "-loglevel", "error"]
+# PQ or HLG to SDR BT.709: to linear light, BT.2020 primaries to BT.709 in float RGB, the highlights
+# compressed (hable, without desaturating), then the BT.709 curve and matrix in limited range. An
+# 8-bit H.264 rung still tagged BT.2020/HLG would show washed-out or wrong colours everywhere.
+TONE_MAP_TO_SDR = (
+    "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
+    "zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+)
+# The colour tags of a tone-mapped rung: what its pixels now are.
+BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
 FFMPEG = ["ffmpeg", *QUIET, "-nostdin", "-y"]
 
 
@@ -61,6 +70,8 @@ def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
     if end is None and probe.held_frame_seconds:
         # The audio goes on after the last frame: hold it, so that every rung lasts as long as the audio.
         filters.append(f"tpad=stop_mode=clone:stop_duration={probe.held_frame_seconds:.3f}")
+    if probe.hdr:
+        filters.append(TONE_MAP_TO_SDR)
     return filters
 
 
@@ -128,6 +139,7 @@ def encode_chunk_args(
             "-force_key_frames", keyframes,
             "-g", str(gop_frames),
             "-sc_threshold", "0",
+            *(BT709_TAGS if probe.hdr else []),
             str(out_dir / rung.name / CHUNK_VIDEO),
         ]  # fmt: skip
     if storyboard:
@@ -272,7 +284,7 @@ def thumbnail_args(source: Path, target: Path, probe: ProbeResult, at_seconds: f
     return [
         *FFMPEG, "-ss", f"{at_seconds:.3f}", *SAFE_INPUT, "-i", str(source),
         "-map", f"0:{probe.video_index}", "-frames:v", "1",
-        "-vf", f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuvj420p",
+        "-vf", (f"{TONE_MAP_TO_SDR}," if probe.hdr else "") + f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuvj420p",
         "-q:v", "3", str(target),
     ]  # fmt: skip
 

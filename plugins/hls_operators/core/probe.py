@@ -16,6 +16,7 @@ ISO_BMFF_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pn
 # The demuxers we accept: everything else (HLS, ffconcat, images, raw streams) is refused by ffmpeg
 # itself instead of being interpreted, which is what keeps a playlist named .mp4 from reading files.
 ACCEPTED_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2"
+HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}  # PQ (HDR10, Dolby Vision base layers) and HLG (phones, broadcast)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class ProbeResult:
     audio_codec: str | None
     audio_channels: int | None
     video_end: float | None = None  # where the last frame ends, from the movie's start, where the file says
+    color_transfer: str | None = None  # as ffprobe names it: bt709, smpte2084 (PQ), arib-std-b67 (HLG), ...
+
+    @property
+    def hdr(self) -> bool:
+        """High dynamic range (PQ or HLG): its pixels mean other colours than SDR BT.709's."""
+        return self.color_transfer in HDR_TRANSFERS
 
     @property
     def fps(self) -> Fraction:
@@ -212,6 +219,7 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
         audio_codec=audio.get("codec_name") if audio else None,
         audio_channels=int(audio.get("channels") or 0) if audio else None,
         video_end=_video_end(video, fmt),
+        color_transfer=video.get("color_transfer"),
     )
 
 
