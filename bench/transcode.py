@@ -153,7 +153,7 @@ def run_pipeline(source: Path, duration: float, work: Path, variant: str | None 
     rungs = {
         r["name"]: {"height": r["height"], "kbps": r["video_kbps"], "bytes": rung_bytes(out / r["name"]),
                     "dir": str(out / r["name"]), "copied": r["source_copy"]}
-        for r in renditions
+        for r in renditions["video"]
     }  # fmt: skip
     return Result(f"pipeline {settings.x264_preset}/{settings.x264_params}", source.name, duration, usage, folder_bytes(root), rungs)
 

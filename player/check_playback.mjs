@@ -1,7 +1,8 @@
 // Plays a published master playlist with hls.js in headless Chromium, as a viewer's browser would:
 // from a page on another origin than the storage (so the bucket's CORS rules are exercised), it
-// plays at least 3 s, switches to the highest and to the lowest level and keeps playing, seeks
-// near the end and waits for `ended`. Prints one JSON line; exits 0 only when every check passed.
+// plays at least 3 s, switches to the highest and to the lowest level and keeps playing, switches
+// to every audio language and plays on, shows every subtitle track and reads its cues, seeks near
+// the end and waits for `ended`. Prints one JSON line; exits 0 only when every check passed.
 //
 //   node player/check_playback.mjs MASTER_URL [SCREENSHOT.png]
 import { createServer } from "node:http";

@@ -32,34 +32,56 @@ def fetch(url: str) -> Fetched:
 @dataclass
 class Rendition:
     uri: str
-    stream_info: object
+    stream_info: object  # a variant's; None for an audio or subtitle rendition
     durations: list[float]
     segment_urls: list[str]
     segment_sizes: list[int]
+    kind: str = "VARIANT"  # or "AUDIO", "SUBTITLES"
+    target_duration: int = 0
+
+    def peak_bps(self) -> float:
+        """RFC 8216 4.3.4.2: the largest bit rate of any run of segments lasting 0.5 to 1.5 times the
+        target duration (written out here apart from the pipeline's own measure)."""
+        runs = [
+            (sum(self.segment_sizes[i:j]) * 8 / sum(self.durations[i:j]))
+            for i in range(len(self.durations))
+            for j in range(i + 1, len(self.durations) + 1)
+            if 0.5 * self.target_duration <= sum(self.durations[i:j]) <= 1.5 * self.target_duration
+        ]
+        return max(runs, default=self.average_bps())
+
+    def average_bps(self) -> float:
+        return sum(self.segment_sizes) * 8 / sum(self.durations)
+
+
+CONTENT_TYPES = {".ts": "video/mp2t", ".vtt": "text/vtt"}
 
 
 def load_set(master_url: str, download_to: Path) -> tuple[m3u8.M3U8, Fetched, list[Rendition]]:
-    """Fetch the master, every media playlist and every segment (saved under ``download_to``)."""
+    """Fetch the master, every media playlist (variants, audio and subtitle renditions) and every
+    segment (saved under ``download_to``)."""
     master_response = fetch(master_url)
     master = m3u8.loads(master_response.body.decode(), uri=master_url)
+    listed = [(v.uri, v.stream_info, "VARIANT") for v in master.playlists]
+    listed += [(m.uri, None, m.type) for m in master.media if m.uri]
     renditions = []
-    for variant in master.playlists:
-        media_url = urljoin(master_url, variant.uri)
+    for uri, stream_info, kind in listed:
+        media_url = urljoin(master_url, uri)
         media = m3u8.loads(fetch(media_url).body.decode(), uri=media_url)
         urls, sizes = [], []
         for index, segment in enumerate(media.segments):
             url = urljoin(media_url, segment.uri)
             got = fetch(url)
-            assert got.content_type == "video/mp2t", (url, got.content_type)
+            suffix = Path(segment.uri).suffix
+            assert got.content_type == CONTENT_TYPES[suffix], (url, got.content_type)
             assert "immutable" in got.cache_control
-            target = download_to / variant.uri.replace("/", "_") / f"{index:05d}.ts"
+            target = download_to / uri.replace("/", "_") / f"{index:05d}{suffix}"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(got.body)
             urls.append(url)
             sizes.append(len(got.body))
-        renditions.append(
-            Rendition(variant.uri, variant.stream_info, [s.duration for s in media.segments], urls, sizes)
-        )
+        durations = [s.duration for s in media.segments]
+        renditions.append(Rendition(uri, stream_info, durations, urls, sizes, kind, media.target_duration))
     return master, master_response, renditions
 
 

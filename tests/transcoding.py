@@ -1,4 +1,5 @@
-"""The DAG's transcode stage on one machine: each chunk task's step, then the package task's."""
+"""The DAG's steps on one machine: the transcode stage (each chunk task's step, then the package
+task's), and a source's whole way from probe to a verified, published set."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from hls_operators.core.job import MovieJob
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
-from hls_operators.steps import encode_chunk, package_movie
+from hls_operators.steps import encode_chunk, package_movie, probe_movie, publish_movie, thumbnail_movie, verify_movie
 
 
 def transcode(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None) -> dict:
@@ -21,3 +22,21 @@ def transcode(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Pa
         encode_chunk(job, chunk.index, store=store, settings=settings, work=folder, log=log)
     (work / "package").mkdir()
     return package_movie(job, store=store, settings=settings, work=work / "package", log=log)
+
+
+def publish(source: Path, movie_id: int, *, store: ObjectStore, settings: Settings, work: Path) -> tuple[MovieJob, str]:
+    """``source`` uploaded, probed, transcoded, thumbnailed, published and verified as the flip
+    verifies it (Apple's rules included); returns the job and the set's prefix in the bucket."""
+    key = f"uploads/{movie_id}/{source.name}"
+    store.upload_file(source, key)
+    url = f"s3://{store.bucket}/{key}"
+    log = logging.getLogger(source.stem)
+    for step in ("probe", "transcode", "thumbs", "upload"):
+        (work / step).mkdir(parents=True)
+    job = probe_movie(movie_id=movie_id, source_url=url, expected_url=url, version="v1", store=store, settings=settings,
+                      work=work / "probe")  # fmt: skip
+    transcode(job, store=store, settings=settings, work=work / "transcode", log=log)
+    thumbnail_movie(job, store=store, settings=settings, work=work / "thumbs", log=log)
+    publish_movie(job, store=store, settings=settings, work=work / "upload", log=log)
+    verify_movie(job, store=store, settings=settings)  # raises on any broken rule
+    return job, job.output_prefix(settings.output_prefix)

@@ -39,7 +39,10 @@ FROM hls_conversions
 WHERE status = 'succeeded' AND finished_at > now() - interval '24 hours';
 
 -- name: recent_conversions
-SELECT c.movie_id, m.title, c.run_id, c.dag_id, c.master_url, c.bytes, (c.probe ->> 'duration')::float, c.finished_at
+-- With the audio and subtitle renditions the package step published, and the tracks it could not carry.
+SELECT c.movie_id, m.title, c.run_id, c.dag_id, c.master_url, c.bytes, (c.probe ->> 'duration')::float, c.finished_at,
+       COALESCE(c.steps -> 'package' -> 'audio', '[]'::jsonb), COALESCE(c.steps -> 'package' -> 'subtitles', '[]'::jsonb),
+       COALESCE(c.steps -> 'package' -> 'not_carried', '[]'::jsonb)
 FROM hls_conversions c
 LEFT JOIN movies m ON m.id = c.movie_id
 WHERE c.status = 'succeeded'

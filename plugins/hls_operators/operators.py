@@ -209,8 +209,10 @@ class EncodeChunkOperator(MovieStepOperator):
 
 
 class PackageOperator(MovieStepOperator):
-    """Encodes the audio once and stitches the chunks of each rung into its HLS folder, with I-frame
-    playlists and the storyboard: copies only, so it takes seconds where the encode took minutes.
+    """Encodes each audio track once and stitches the chunks of each rung into its HLS folder, with
+    I-frame playlists, subtitle renditions and the storyboard: copies only, so it takes seconds
+    where the encode took minutes. The ledger's step says which audio and subtitle tracks were
+    carried over, and which could not be.
 
     :param movie: the probe step's payload.
     """
@@ -228,7 +230,8 @@ class PackageOperator(MovieStepOperator):
             job, store=self.store(settings), settings=settings, work=work, log=self.log,
             on_progress=self.progress_to_ledger(ledger_id, job.probe.duration),
         )  # fmt: skip
-        return None, {"ladder": packaged["renditions"], "details": packaged["usage"].ledger_details()}
+        details = {**packaged["usage"].ledger_details(), **packaged["carried_over"]}
+        return None, {"ladder": packaged["renditions"]["video"], "details": details}
 
 
 class ThumbnailsOperator(MovieStepOperator):

@@ -122,9 +122,10 @@ def package_movie(
     log: logging.Logger,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> dict:
-    """Stitch the chunks the encode tasks handed over into each rung's HLS folder, with the audio,
-    I-frame playlists and storyboard, and hand the renditions over."""
-    needs_source = any(rung.source_copy for rung in job.ladder) or job.probe.audio_index is not None
+    """Stitch the chunks the encode tasks handed over into each rung's HLS folder, with the audio
+    and subtitle renditions, I-frame playlists and storyboard, and hand the renditions over."""
+    probe = job.probe
+    needs_source = any(rung.source_copy for rung in job.ladder) or bool(probe.audio_tracks or probe.subtitle_tracks)
     source = local_source(job.source_url, job.movie_id, job.version, store=store, settings=settings, work=work) if needs_source else None
     check_free_space(work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps), settings)
     chunks_dir, out = work / "chunks", work / "renditions"
@@ -133,7 +134,19 @@ def package_movie(
     renditions, usage = package_renditions(job, chunks_dir, source, out, settings=settings, log=log, on_progress=on_progress)
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
     hand_over(out, job, RENDITIONS_TAR, store=store, settings=settings, work=work)
-    return {"renditions": renditions, "usage": usage}
+    for dropped in renditions["not_carried"]:
+        log.warning("movie %s: track %s (%s) is not carried over: %s", job.movie_id, dropped["track"], dropped["codec"], dropped["reason"])
+    return {"renditions": renditions, "usage": usage, "carried_over": carried_over(renditions)}
+
+
+def carried_over(renditions: dict) -> dict:
+    """What the ledger keeps of the tracks: the audio and subtitle languages published, and the
+    tracks that could not be carried over with the reason."""
+    return {
+        "audio": [{"language": r["language"], "name": r["label"], "default": r["default"]} for r in renditions["audio"]],
+        "subtitles": [{"language": r["language"], "name": r["label"], "forced": r["forced"]} for r in renditions["subtitles"]],
+        "not_carried": renditions["not_carried"],
+    }
 
 
 def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:

@@ -140,6 +140,8 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     assert "would convert 1 movie(s): [6]" in page and "not_video: [5]" in page
     assert f"/dags/hls_migration/runs/{quote(finished_run['dag_run_id'], safe='')}" in page
     assert quote(dry_run["dag_run_id"], safe="") in page
+    # each conversion's languages: the odd movies have one untagged audio track, the even ones none
+    assert "<td>audio Audio 1 (default)</td>" in page and "<td>no audio</td>" in page
     thumbnails = re.findall(r"<img class='thumb' src='([^']+)'", page)
     assert len(thumbnails) == len(MOVIES)
     assert all(hls_checks.fetch(html.unescape(url)).content_type == "image/jpeg" for url in thumbnails)

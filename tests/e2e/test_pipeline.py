@@ -19,13 +19,13 @@ from hls_operators.edges import handoff
 
 from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from tests import hls_checks
+from tests import hls_checks, hostile_media
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
-FULL_HD, SILENT, AUDIO_FIRST, CORRUPT, MISSING, TEXT, INACTIVE, QUERY_STRING, LATE = range(1, 10)
-GOOD = [FULL_HD, SILENT, AUDIO_FIRST, QUERY_STRING]
+FULL_HD, SILENT, AUDIO_FIRST, CORRUPT, MISSING, TEXT, INACTIVE, QUERY_STRING, LATE, MULTILINGUAL = range(1, 11)
+GOOD = [FULL_HD, SILENT, AUDIO_FIRST, QUERY_STRING, MULTILINGUAL]
 MASTER_URL = re.compile(r"/hls/movies/(\d+)/(\d{8}T\d{6}Z-[0-9a-f]{6})/master\.m3u8$")
 
 
@@ -46,6 +46,7 @@ def catalog(pipeline, tmp_path_factory):
         SeedMovie(TEXT, "Text named mp4", text),
         SeedMovie(INACTIVE, "Inactive", media.CC0_CLIPS["friday.mp4"], is_active=False),
         SeedMovie(QUERY_STRING, "Upper-case with query", media.CC0_CLIPS["flower.mp4"]),
+        SeedMovie(MULTILINGUAL, "English and French, with subtitles", hostile_media.multilingual_movie(folder / "film.mp4")),
     ]
     movies = [
         SeedMovie(m.id, m.title, m.source, m.video_url.format(base=pipeline.public_base_url), m.is_active) for m in movies
@@ -180,13 +181,22 @@ def test_published_hls_is_valid_and_plays(pipeline, first_run, movie_id, tmp_pat
     assert "immutable" not in response.cache_control and "max-age" in response.cache_control
     assert master.is_independent_segments and renditions
 
+    audio = [r for r in renditions if r.kind == "AUDIO"]
+    for rendition in audio:  # each audio track: its own stereo AAC rendition, as long as the movie
+        stream = hls_checks.stream_summary(str(sorted((tmp_path / rendition.uri.replace("/", "_")).glob("*.ts"))[0]))
+        assert set(stream) == {"audio"} and stream["audio"]["codec_name"] == "aac" and stream["audio"]["channels"] == 2
+        assert sum(rendition.durations) == pytest.approx(source_seconds(pipeline, movie_id), abs=0.5)
+    assert (movie_id == SILENT) == (audio == [])
+    # A variant's bit rate is its video's plus that of the largest audio rendition playing beside it.
+    audio_peak = max((r.peak_bps() for r in audio), default=0)
+    audio_average = max((r.average_bps() for r in audio), default=0)
+
     boundaries = None
-    for rendition in renditions:
+    for rendition in [r for r in renditions if r.kind == "VARIANT"]:
         info = rendition.stream_info
         assert info.bandwidth and info.average_bandwidth and info.resolution and info.frame_rate and info.codecs
-        # Declared bandwidths within 10 % of what the segments measure.
-        peak = max(size * 8 / d for size, d in zip(rendition.segment_sizes, rendition.durations))
-        average = sum(rendition.segment_sizes) * 8 / sum(rendition.durations)
+        # Declared bandwidths within 10 % of what the segments measure, as RFC 8216 defines the peak.
+        peak, average = rendition.peak_bps() + audio_peak, rendition.average_bps() + audio_average
         assert abs(info.bandwidth - peak) <= 0.1 * peak
         assert abs(info.average_bandwidth - average) <= 0.1 * average
         # Every segment starts on a keyframe, and cut points are the same in every rung.
@@ -199,13 +209,11 @@ def test_published_hls_is_valid_and_plays(pipeline, first_run, movie_id, tmp_pat
         streams = hls_checks.stream_summary(str(sorted(folder.glob("*.ts"))[0]))
         assert streams["video"]["codec_name"] == "h264" and streams["video"]["pix_fmt"] == "yuv420p"
         assert (streams["video"]["width"], streams["video"]["height"]) == info.resolution
-        if movie_id == SILENT:
-            assert "audio" not in streams and "mp4a" not in info.codecs
-        else:
-            assert streams["audio"]["codec_name"] == "aac" and streams["audio"]["channels"] == 2
+        assert "audio" not in streams  # video only: the audio plays beside it
+        assert ("mp4a.40.2" in info.codecs) == (movie_id != SILENT) and (info.audio == "audio") == (movie_id != SILENT)
 
-    heights = sorted(r.stream_info.resolution[1] for r in renditions)
-    source_height = {FULL_HD: 1080, SILENT: 720, AUDIO_FIRST: 480, QUERY_STRING: 540}[movie_id]
+    heights = sorted(r.stream_info.resolution[1] for r in renditions if r.kind == "VARIANT")
+    source_height = {FULL_HD: 1080, SILENT: 720, AUDIO_FIRST: 480, QUERY_STRING: 540, MULTILINGUAL: 360}[movie_id]
     assert max(heights) <= source_height
     assert hls_checks.decode_errors(master_url) == ""
 
@@ -260,38 +268,70 @@ def test_published_movies_play_in_a_browser(pipeline, first_run, artifacts, movi
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 0 and outcome["ok"], outcome
     assert not [e for e in outcome["errors"] if "fatal" in e]
-    assert len(outcome["levels"]) == len(hls_checks.load_set(master_url, artifacts / f"levels-{movie_id}")[2])
+    variants = [r for r in hls_checks.load_set(master_url, artifacts / f"levels-{movie_id}")[2] if r.kind == "VARIANT"]
+    assert len(outcome["levels"]) == len(variants)
     assert screenshot.stat().st_size > 10_000
 
 
-def test_the_player_page_plays_with_a_quality_menu_thumbnails_and_the_source_beside_it(pipeline, first_run, artifacts, tmp_path):
+def test_a_viewer_switches_audio_language_and_subtitles_in_a_browser(pipeline, first_run, artifacts):
+    """hls.js plays each audio rendition of the multilingual film and loads each subtitle track's
+    cues, read back with the text the source carried."""
+    master_url = video_urls(pipeline)[MULTILINGUAL]
+    result = subprocess.run(
+        ["node", str(REPO / "player" / "check_playback.mjs"), master_url, str(artifacts / "playback-multilingual.png")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0 and outcome["ok"], outcome
+    assert [(a["lang"], a["name"], a["default"]) for a in outcome["audio"]] == [("en", "English", True), ("fr", "Version française", False)]
+    assert any("with the Version française audio" in step for step in outcome["steps"])
+    shown = {s["lang"]: (s["forced"], sorted({c["text"] for c in s["cues"]})) for s in outcome["subtitles"]}
+    source = hostile_media.SUBTITLES
+    assert shown == {"en": (False, sorted(c[2] for c in source["eng"])), "fr": (True, sorted(c[2] for c in source["fra"]))}
+    # in sync with the picture: the first cue shows from 0.5 s to 2 s of the movie, counted from where
+    # the player puts the first frame
+    english = next(s for s in outcome["subtitles"] if s["lang"] == "en")
+    first = min(english["cues"], key=lambda cue: cue["start"])
+    assert first["start"] - outcome["firstFrame"] == pytest.approx(0.5, abs=0.045), (first, outcome["firstFrame"])
+    assert first["end"] - first["start"] == pytest.approx(1.5, abs=0.01)
+
+
+def test_the_player_page_plays_with_menus_thumbnails_and_the_source_beside_it(pipeline, first_run, artifacts, tmp_path):
     movies = player_site.published_movies(
         pipeline.dsn, pipeline.seaweedfs.client(), pipeline.bucket, pipeline.public_base_url
     )
     assert sorted(m["id"] for m in movies) == sorted(GOOD)
     site = player_site.serve_in_thread(player_site.build_site(tmp_path / "site", movies))
+    outcomes = {}
     try:
-        page = f"http://127.0.0.1:{site.server_address[1]}/index.html?movie={FULL_HD}"
-        screenshot = artifacts / "player-page.png"
-        result = subprocess.run(
-            ["node", str(REPO / "player" / "check_player_page.mjs"), page, str(screenshot)],
-            capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
+        for movie_id in (FULL_HD, MULTILINGUAL):
+            page = f"http://127.0.0.1:{site.server_address[1]}/index.html?movie={movie_id}"
+            screenshot = artifacts / f"player-page-{movie_id}.png"
+            result = subprocess.run(
+                ["node", str(REPO / "player" / "check_player_page.mjs"), page, str(screenshot)],
+                capture_output=True, text=True, timeout=180,
+            )  # fmt: skip
+            outcomes[movie_id] = json.loads(result.stdout.strip().splitlines()[-1])
+            assert result.returncode == 0 and outcomes[movie_id]["ok"], outcomes[movie_id]
+            assert screenshot.stat().st_size > 20_000
     finally:
         site.shutdown()
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert result.returncode == 0 and outcome["ok"], outcome
+    outcome = outcomes[FULL_HD]
     assert outcome["qualities"][0] == "Auto" and len(outcome["qualities"]) == 5  # Auto + 4 rungs of the 1080p movie
     assert outcome["level"].startswith("playing 640x360")
     assert outcome["thumbnails"] == 10 and "storyboard/sheet_000.jpg" in outcome["tile"]
-    assert screenshot.stat().st_size > 20_000
+    assert outcome["audio"] == ["Audio 1"] and outcome["subtitles"] == ["Off"]  # an untagged track, named for people
+    films = outcomes[MULTILINGUAL]
+    assert films["audio"] == ["English (en)", "Version française (fr)"]
+    assert films["subtitles"] == ["Off", "English", "French (forced)"]
+    assert "audio switched to Version française (fr)" in films["steps"] and "subtitles English shown" in films["steps"]
 
 
 def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
-    """3 of the 7 movies of the first run failed: over the default 25 %, so the next scheduled run
+    """3 of the 8 movies of the first run failed: over the default 25 %, so the next scheduled run
     takes nothing and says why."""
     [(reason,)] = pipeline.query("SELECT reason FROM hls_hold")
-    assert reason.startswith("3 of 7 movies failed (43%, over the 25% allowed)") and "corrupt x1" in reason
+    assert reason.startswith("3 of 8 movies failed (38%, over the 25% allowed)") and "corrupt x1" in reason
     attempts_before = pipeline.query("SELECT count(*) FROM hls_conversions")
     result = pipeline.dags_test("hls_migration")
     assert "the migration is on hold since" in result.stdout + result.stderr

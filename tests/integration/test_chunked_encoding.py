@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hls_operators.core.playlists import parse_media_playlist
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie
@@ -56,10 +57,14 @@ def convert(source: Path, seaweedfs, folder: Path, *, chunk_slots: int) -> tuple
 
 
 def packets(playlist: Path, stream: str) -> list[tuple[int, int]]:
-    """(pts, duration) of every packet of the stream, in 90 kHz ticks, in presentation order."""
+    """(pts, duration) of every packet of the stream, in 90 kHz ticks, in presentation order, read
+    from the playlist's segments back to back as a player receives them (ffmpeg's own HLS demuxer
+    loses a packet of an audio-only rendition now and then)."""
+    segments = "|".join(s.uri for s in parse_media_playlist(playlist.read_text()))
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts,duration", "-of", "json", str(playlist)],
-        capture_output=True, text=True, check=True,
+        ["ffprobe", "-v", "error", "-protocol_whitelist", "file,concat", "-select_streams", stream,
+         "-show_entries", "packet=pts,duration", "-of", "json", f"concat:{segments}"],
+        capture_output=True, text=True, check=True, cwd=playlist.parent,
     )  # fmt: skip
     return sorted((int(p["pts"]), int(p["duration"])) for p in json.loads(result.stdout)["packets"])
 
@@ -96,14 +101,16 @@ def test_the_joins_are_invisible(whole_and_chunked, rung):
 
 def test_the_audio_is_encoded_once_and_continuous(whole_and_chunked):
     whole, chunked = whole_and_chunked
-    audio = packets(chunked / "360p" / "index.m3u8", "a:0")
+    audio = packets(chunked / "audio_0" / "index.m3u8", "a:0")
     assert all(b[0] - a[0] == a[1] for a, b in zip(audio, audio[1:]))  # back to back, no gap
     video = packets(chunked / "360p" / "index.m3u8", "v:0")
-    assert abs(audio[0][0] - video[0][0]) <= 3003 * 2  # both start at the movie's start
+    # both start at the movie's start, on one timeline: at most the AAC encoder's priming (1024 samples) apart
+    assert abs(audio[0][0] - video[0][0]) <= 1920
     total = (audio[-1][0] + audio[-1][1] - audio[0][0]) / 90000
     assert total == pytest.approx(40.0, abs=0.05)  # the late start is filled with silence, not dropped
-    # every rung carries the very same audio packets
-    assert packets(chunked / "240p" / "index.m3u8", "a:0") == audio == packets(whole / "360p" / "index.m3u8", "a:0")
+    # one audio rendition beside the video-only rungs, the same whether the video came in chunks or not
+    assert packets(chunked / "360p" / "index.m3u8", "a:0") == []
+    assert audio == packets(whole / "audio_0" / "index.m3u8", "a:0")
 
 
 def test_the_storyboard_is_the_same_whichever_chunk_made_each_tile(whole_and_chunked):

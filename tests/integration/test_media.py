@@ -79,7 +79,7 @@ def test_rotated_phone_video_becomes_portrait_renditions(store, folder, tmp_path
     assert [(r.name, r.width, r.height) for r in job.ladder] == [("360p", 360, 640)]
     (tmp_path / "t").mkdir()
     result = transcode(job, store=store, settings=settings, work=tmp_path / "t")
-    assert result["renditions"][0]["codecs"].startswith("avc1.64")
+    assert result["renditions"]["video"][0]["codecs"].startswith("avc1.64")
     assert "renditions.tar" in store.list_sizes("hls-work/2/v1")
 
 
@@ -102,13 +102,18 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
     video = streams["video"]
     assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
     assert video.get("field_order", "progressive") == "progressive"
-    assert ("audio" in streams) == (job.probe.audio_index is not None)
+    assert "audio" not in streams  # the video rungs are video only: the audio is a rendition of its own
+    audio_segments = sorted((tmp_path / "out").glob("audio_*/seg_00000.ts"))
+    assert len(audio_segments) == len(job.probe.audio_tracks) and bool(audio_segments) == (job.probe.audio_index is not None)
+    for segment in audio_segments:
+        assert hls_streams(segment)["audio"]["codec_name"] == "aac"
     if kind == "interlaced":
         assert job.probe.interlaced
     if kind == "vfr":
         assert job.probe.variable_frame_rate and job.probe.frame_rate == "20"
     if kind == "two_audio_tracks":
         assert job.probe.audio_index == 2  # the track marked default, not the first one
+        assert [t.index for t in job.probe.audio_tracks] == [1, 2] and len(audio_segments) == 2  # both are kept
     if kind == "16x16":
         assert (video["width"], video["height"]) == (16, 16)
     if kind == "audio_longer":  # the last frame is held until the sound ends, in every rung

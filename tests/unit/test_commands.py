@@ -14,12 +14,13 @@ from hls_operators.core.commands import (
     keyframe_index_args,
     probe_args,
     stitch_args,
+    subtitle_args,
     thumbnail_args,
     thumbnail_size,
     thumbnail_times,
 )
 from hls_operators.core.ladder import Rung, parse_ladder, plan_ladder
-from hls_operators.core.probe import ProbeResult
+from hls_operators.core.probe import MediaTrack, ProbeResult
 from hls_operators.core.trickplay import StoryboardPlan
 
 
@@ -38,6 +39,7 @@ def option_values(args: list[str], flag: str) -> list[str]:
 
 
 WHOLE = Chunk(0, 0, None)
+FRENCH = MediaTrack(2, "aac", "fra", "Version française", False)
 # The tests' own encoder choices: no extra x264 options, so that a test can tell when they are passed.
 OPTIONS = EncodingOptions(segment_seconds=6, keyframe_seconds=2, x264_preset="faster", x264_params="", audio_kbps=128)
 
@@ -109,40 +111,49 @@ def test_interlaced_sources_are_deinterlaced_before_the_split():
 
 
 def test_inputs_are_pinned_to_mp4_and_local_files():
-    for args in (probe_args(Path("/in/x.mp4")), encode(), audio_args(Path("/in/x.mp4"), make_probe(), OPTIONS, Path("/a.m4a"))):
+    tracks = (audio_args(Path("/in/x.mp4"), FRENCH, OPTIONS, Path("/a.m4a"), 60.0), subtitle_args(Path("/in/x.mp4"), FRENCH, Path("/s.vtt")))
+    for args in (probe_args(Path("/in/x.mp4")), encode(), *tracks):
         assert option_values(args, "-protocol_whitelist") == ["file"]
         assert option_values(args, "-format_whitelist") == ["mov,mp4,m4a,3gp,3g2,mj2"]
         assert args.index("-format_whitelist") < args.index(args[-1] if args[0] == "ffprobe" else "-i")
 
 
 def test_audio_is_encoded_once_from_0_s_as_stereo_aac_lc():
-    args = audio_args(Path("/in/s.mp4"), make_probe(), replace(OPTIONS, audio_kbps=96), Path("/w/audio.m4a"))
+    args = audio_args(Path("/in/s.mp4"), MediaTrack(0, "ac3", "eng", None, True, channels=6), replace(OPTIONS, audio_kbps=96),
+                      Path("/w/audio.m4a"), 60.0)  # fmt: skip
     assert option_values(args, "-map") == ["0:0"] and "-vn" in args
     assert "first_pts=0" in option_values(args, "-af")[0]
     assert option_values(args, "-ac") == ["2"] and option_values(args, "-profile:a") == ["aac_low"]
     assert option_values(args, "-b:a") == ["96k"] and args[-1] == "/w/audio.m4a"
 
 
-def test_the_stitch_only_copies_chunks_and_audio_into_each_rung():
+def test_the_stitch_only_copies_chunks_into_each_rung_and_each_audio_track_into_its_rendition():
     probe = make_probe()
     rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
     lists = {r.name: Path(f"/w/chunks/{r.name}.ffconcat") for r in rungs}
-    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=None, audio=Path("/w/audio.m4a"))
-    assert option_values(args, "-i") == ["/w/chunks/1080p.ffconcat", "/w/chunks/360p.ffconcat", "/w/audio.m4a"]
+    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=None,
+                       audios=[Path("/w/audio_0.m4a"), Path("/w/audio_1.m4a")])  # fmt: skip
+    assert option_values(args, "-i") == ["/w/chunks/1080p.ffconcat", "/w/chunks/360p.ffconcat", "/w/audio_0.m4a", "/w/audio_1.m4a"]
     assert option_values(args, "-f")[:2] == ["concat", "concat"]
-    assert option_values(args, "-map") == ["0:v:0", "2:a:0", "1:v:0", "2:a:0"]
-    assert option_values(args, "-c") == ["copy", "copy"] and "libx264" not in args and "aac" not in args
-    assert option_values(args, "-hls_time") == ["6", "6"]
-    assert option_values(args, "-hls_segment_filename") == ["/out/1080p/seg_%05d.ts", "/out/360p/seg_%05d.ts"]
-    assert args[-1] == "/out/360p/index.m3u8"
+    assert option_values(args, "-map") == ["0:v:0", "1:v:0", "2:a:0", "3:a:0"]  # video-only rungs, then each track
+    assert option_values(args, "-c") == ["copy"] and "libx264" not in args and "aac" not in args
+    assert option_values(args, "-hls_time") == ["6"]
+    # one output, so that every rendition shares one timeline: each stream into its own folder
+    assert option_values(args, "-var_stream_map") == ["v:0,name:1080p v:1,name:360p a:0,name:audio_0 a:1,name:audio_1"]
+    assert option_values(args, "-hls_segment_filename") == ["/out/%v/seg_%05d.ts"] and args[-1] == "/out/%v/index.m3u8"
 
 
-def test_a_silent_source_gets_no_audio_track():
+def test_a_silent_source_gets_no_audio_rendition():
     probe = make_probe(audio_index=None, audio_codec=None)
     rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
     lists = {r.name: Path(f"/w/{r.name}.ffconcat") for r in rungs}
-    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=None, audio=None)
+    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=None, audios=[])
     assert option_values(args, "-map") == ["0:v:0", "1:v:0"]
+
+
+def test_a_text_subtitle_track_is_read_as_webvtt():
+    args = subtitle_args(Path("/in/s.mp4"), MediaTrack(3, "mov_text", "fra", None, False), Path("/w/subs_0.vtt"))
+    assert option_values(args, "-map") == ["0:3"] and option_values(args, "-c:s") == ["webvtt"] and args[-1] == "/w/subs_0.vtt"
 
 
 def test_chunks_are_listed_in_order_by_relative_name():
@@ -195,10 +206,10 @@ def test_a_copied_rung_takes_the_source_video_in_the_stitch_and_is_not_encoded()
     encoded = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, rungs[1:], OPTIONS, WHOLE)
     assert "scale=1920:1080" not in option_values(encoded, "-filter_complex")[0]
     lists = {"360p": Path("/w/360p.ffconcat")}
-    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=Path("/in/s.mp4"), audio=Path("/a.m4a"))
+    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=Path("/in/s.mp4"), audios=[Path("/a.m4a")])
     assert option_values(args, "-i") == ["/w/360p.ffconcat", "/in/s.mp4", "/a.m4a"]
-    assert option_values(args, "-map") == ["1:1", "2:a:0", "0:v:0", "2:a:0"]
-    assert option_values(args, "-hls_segment_filename") == ["/out/1080p/seg_%05d.ts", "/out/360p/seg_%05d.ts"]
+    assert option_values(args, "-map") == ["1:1", "0:v:0", "2:a:0"]
+    assert option_values(args, "-var_stream_map") == ["v:0,name:1080p v:1,name:360p a:0,name:audio_0"]
 
 
 def test_hdr_is_tone_mapped_once_before_the_split_and_tagged_bt709():

@@ -5,6 +5,7 @@ import m3u8
 import pytest
 from hls_operators.core.playlists import (
     IFrameVariant,
+    Rendition,
     Segment,
     Variant,
     avc_codec_string,
@@ -12,6 +13,7 @@ from hls_operators.core.playlists import (
     parse_iframe_uris,
     parse_master_playlist,
     parse_media_playlist,
+    parse_rendition_uris,
     parse_target_duration,
     peak_bit_rate,
     write_master,
@@ -102,3 +104,25 @@ def test_a_middle_rung_is_listed_first_then_the_rest_from_the_top():
     assert parse_master_playlist(write_master(ladder)) == ["480p/index.m3u8", "1080p/index.m3u8", "720p/index.m3u8", "360p/index.m3u8"]
     assert parse_master_playlist(write_master(ladder[1:])) == ["720p/index.m3u8", "1080p/index.m3u8", "480p/index.m3u8"]
     assert parse_master_playlist(write_master(ladder[:1])) == ["360p/index.m3u8"]
+
+
+def test_audio_and_subtitle_renditions_are_groups_every_variant_names():
+    variant = Variant("360p/index.m3u8", 640, 360, Fraction(25), "avc1.64001E,mp4a.40.2", 1_000_000, 900_000)
+    renditions = [
+        Rendition("AUDIO", "audio_0/index.m3u8", "English", "en", True, channels=2),
+        Rendition("AUDIO", "audio_1/index.m3u8", 'Version "française"', "fr", False, channels=2),
+        Rendition("SUBTITLES", "subs_0/index.m3u8", "French", "fr", False, forced=True),
+    ]
+    text = write_master([variant], [], renditions)
+    master = m3u8.loads(text)
+    assert [(m.type, m.group_id, m.language, m.name, m.default, m.autoselect, m.forced, m.channels, m.uri) for m in master.media] == [
+        ("AUDIO", "audio", "en", "English", "YES", "YES", None, "2", "audio_0/index.m3u8"),
+        ("AUDIO", "audio", "fr", "Version 'française'", "NO", "YES", None, "2", "audio_1/index.m3u8"),  # no quote in a quoted string
+        ("SUBTITLES", "subs", "fr", "French", "NO", "YES", "YES", None, "subs_0/index.m3u8"),
+    ]  # fmt: skip
+    info = master.playlists[0].stream_info
+    assert (info.audio, info.subtitles, info.closed_captions) == ("audio", "subs", "NONE")
+    assert parse_rendition_uris(text) == ["audio_0/index.m3u8", "audio_1/index.m3u8", "subs_0/index.m3u8"]
+    # captions in the video: no claim that there are none
+    assert "CLOSED-CAPTIONS" not in write_master([variant], [], renditions, closed_captions=True)
+    assert "AUDIO=" not in write_master([variant])

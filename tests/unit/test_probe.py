@@ -1,6 +1,6 @@
 import pytest
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.probe import check_limits, classify_probe_failure, looks_like_iso_bmff, parse_probe
+from hls_operators.core.probe import ProbeResult, check_limits, classify_probe_failure, looks_like_iso_bmff, parse_probe
 
 
 def video_stream(**overrides):
@@ -153,3 +153,23 @@ def test_pq_and_hlg_sources_are_hdr(transfer, hdr):
     stream = video_stream(**({"color_transfer": transfer} if transfer else {}))
     probe = parse_probe(report(stream), file_size=1)
     assert (probe.color_transfer, probe.hdr) == (transfer, hdr)
+
+
+def test_every_audio_and_subtitle_track_is_kept_with_its_language_title_and_flags():
+    streams = [
+        video_stream(),
+        audio_stream(1, default=1) | {"tags": {"language": "eng", "handler_name": "SoundHandler"}},
+        audio_stream(2) | {"tags": {"language": "fre", "handler_name": "Version française"}},
+        {"index": 3, "codec_type": "subtitle", "codec_name": "mov_text", "tags": {"language": "spa", "title": "Forzados"},
+         "disposition": {"forced": 1}},
+        {"index": 4, "codec_type": "subtitle", "codec_name": "hdmv_pgs_subtitle", "tags": {"language": "und"}},
+    ]  # fmt: skip
+    probe = parse_probe(report(*streams), file_size=1)
+    assert [(t.index, t.language, t.title, t.default) for t in probe.audio_tracks] == [
+        (1, "eng", None, True), (2, "fre", "Version française", False),  # a muxer's handler name is no title
+    ]  # fmt: skip
+    [subtitle] = probe.subtitle_tracks
+    assert (subtitle.index, subtitle.codec, subtitle.language, subtitle.title, subtitle.forced) == (3, "mov_text", "spa", "Forzados", True)
+    [picture] = probe.image_subtitles  # cannot become WebVTT: recorded as not carried over
+    assert (picture.codec, picture.language) == ("hdmv_pgs_subtitle", None)
+    assert ProbeResult.from_dict(probe.to_dict()) == probe  # the tracks travel through XCom

@@ -12,7 +12,10 @@ def summary(**changes) -> Summary:
         converted=40, failed=2, remaining=60, bytes_published=12_300_000_000, converted_last_day=12,
         source_seconds_last_day=7200.0, dag_id="hls_migration",
         failures=[Failure("corrupt", 2, "moov atom not found <script>", 9)],
-        recent=[Conversion(7, "Heat & Dust", "scheduled__2026-11-23T02:00:00+00:00", "hls_migration", MASTER, 5_000_000, 95.0, AT)],
+        recent=[Conversion(7, "Heat & Dust", "scheduled__2026-11-23T02:00:00+00:00", "hls_migration", MASTER, 5_000_000, 95.0, AT,
+                           audio=[{"language": "en", "name": "English", "default": True}, {"language": "fr", "name": "French"}],
+                           subtitles=[{"language": "fr", "name": "French", "forced": True}],
+                           not_carried=[{"track": 4, "codec": "hdmv_pgs_subtitle"}])],
     )  # fmt: skip
     values.update(changes)
     return Summary(**values)
@@ -44,3 +47,10 @@ def test_hold_and_estimate_are_shown():
     assert "<b>On hold</b> since 2026-11-23 02:30 UTC" in page and "3 of 4 movies failed" in page
     assert "would refuse 1 movie(s): not_video: [3]" in page
     assert "No dry run yet" in render_page(summary())
+
+
+def test_each_conversion_shows_the_languages_it_was_published_with():
+    page = render_page(summary())
+    assert "<td>audio en (default), fr; subtitles fr (forced); not carried over: hdmv_pgs_subtitle track 4</td>" in page
+    silent = Conversion(8, "Silent", "r", "hls_migration", MASTER, 1, 1.0, AT)
+    assert silent.tracks == "no audio"

@@ -14,7 +14,7 @@ from pathlib import Path
 from hls_operators.core import chunks
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.ladder import Rung, h264_level, level_name
-from hls_operators.core.probe import ACCEPTED_DEMUXERS, ProbeResult
+from hls_operators.core.probe import ACCEPTED_DEMUXERS, MediaTrack, ProbeResult
 from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
 SEGMENT_PATTERN = "seg_%05d.ts"
@@ -160,15 +160,26 @@ def _keyframe_expression(chunk: Chunk, fps: Fraction, keyframe_seconds: int) -> 
     return f"expr:gte(n+{chunk.first_frame(fps)},{boundary})"
 
 
-def audio_args(source: Path, probe: ProbeResult, options: EncodingOptions, target: Path) -> list[str]:
-    """The movie's audio, encoded once for every rung: stereo AAC-LC at 48 kHz (surround or odd
+def audio_args(source: Path, track: MediaTrack, options: EncodingOptions, target: Path, duration: float) -> list[str]:
+    """One audio track, encoded once for every variant: stereo AAC-LC at 48 kHz (surround or odd
     sample rates break playback in some browsers), from 0 s on like the video (silence fills a late
-    start, and gaps over 20 ms, so that it stays in sync)."""
+    start, and gaps over 20 ms, so that it stays in sync), and exactly as long as the movie (an
+    audio rendition is its own playlist, which must last as long as the video's)."""
     return [
-        *FFMPEG, *SAFE_INPUT, "-i", str(source), "-map", f"0:{probe.audio_index}", "-vn",
-        "-af", "aresample=48000:async=1:min_hard_comp=0.02:first_pts=0",
+        *FFMPEG, *SAFE_INPUT, "-i", str(source), "-map", f"0:{track.index}", "-vn",
+        "-af", f"aresample=48000:async=1:min_hard_comp=0.02:first_pts=0,apad=whole_dur={duration:.3f}",
+        "-t", f"{duration:.3f}",
         "-c:a", "aac", "-profile:a", "aac_low", "-ac", "2", "-b:a", f"{options.audio_kbps}k", str(target),
     ]  # fmt: skip
+
+
+def audio_rendition(number: int) -> str:
+    """The folder of the source's audio track ``number`` (0, 1, ... in the file's order)."""
+    return f"audio_{number}"
+
+
+def subtitle_rendition(number: int) -> str:
+    return f"subs_{number}"
 
 
 def stitch_args(
@@ -179,11 +190,14 @@ def stitch_args(
     *,
     concat_lists: dict[str, Path],
     source: Path | None,
-    audio: Path | None,
+    audios: list[Path],
 ) -> list[str]:
     """One ffmpeg process that only copies: each encoded rung's chunks laid end to end (ffconcat
-    lists in ``concat_lists``), a ``source_copy`` rung's video from the ``source``, and the ``audio``,
-    cut into each rung's HLS folder."""
+    lists in ``concat_lists``) and a ``source_copy`` rung's video from the ``source``, each cut into
+    its video-only HLS folder, and each encoded audio track into its own audio rendition's folder.
+    One HLS output holds them all (``-var_stream_map``): every rendition is cut on the same grid
+    and shares one timeline, where separate outputs would each shift their own timestamps (the
+    video by its B-frame delay, the audio not: 80 ms out of sync at 25 fps)."""
     args = [*FFMPEG, "-progress", "pipe:1", "-nostats"]
     inputs = {name: index for index, name in enumerate(concat_lists)}
     for listing in concat_lists.values():
@@ -192,26 +206,37 @@ def stitch_args(
     source_input = len(inputs)
     if source is not None:
         args += [*SAFE_INPUT, "-i", str(source)]
-    audio_input = source_input + (1 if source is not None else 0)
-    if audio is not None:
+    first_audio = source_input + (1 if source is not None else 0)
+    for audio in audios:
         args += ["-protocol_whitelist", "file", "-i", str(audio)]
     for rung in rungs:
-        rung_dir = out_dir / rung.name
-        video = f"{source_input}:{probe.video_index}" if rung.source_copy else f"{inputs[rung.name]}:v:0"
-        args += ["-map", video]
-        if audio is not None:
-            args += ["-map", f"{audio_input}:a:0"]
-        args += [
-            "-c", "copy",
-            "-f", "hls",
-            "-hls_time", str(options.segment_seconds),
-            "-hls_playlist_type", "vod",
-            "-hls_flags", "independent_segments",
-            "-hls_segment_type", "mpegts",
-            "-hls_segment_filename", str(rung_dir / SEGMENT_PATTERN),
-            str(rung_dir / MEDIA_PLAYLIST),
-        ]  # fmt: skip
+        args += ["-map", f"{source_input}:{probe.video_index}" if rung.source_copy else f"{inputs[rung.name]}:v:0"]
+    for number in range(len(audios)):
+        args += ["-map", f"{first_audio + number}:a:0"]
+    streams = [f"v:{i},name:{rung.name}" for i, rung in enumerate(rungs)]
+    streams += [f"a:{number},name:{audio_rendition(number)}" for number in range(len(audios))]
+    args += [
+        "-c", "copy",
+        "-f", "hls",
+        "-hls_time", str(options.segment_seconds),
+        "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments",
+        "-hls_segment_type", "mpegts",
+        "-var_stream_map", " ".join(streams),
+        "-hls_segment_filename", str(out_dir / "%v" / SEGMENT_PATTERN),
+        str(out_dir / "%v" / MEDIA_PLAYLIST),
+    ]  # fmt: skip
     return args
+
+
+def subtitle_args(source: Path, track: MediaTrack, target: Path) -> list[str]:
+    """A text subtitle track as one WebVTT file, cue times from the movie's start."""
+    return [*FFMPEG, *SAFE_INPUT, "-i", str(source), "-map", f"0:{track.index}", "-c:s", "webvtt", "-f", "webvtt", str(target)]
+
+
+def start_time_args(segment: Path) -> list[str]:
+    """Where a segment's timestamps start: the first video segment's is the movie's 0 s in MPEG-TS."""
+    return ["ffprobe", *QUIET, "-show_entries", "format=start_time", "-of", "csv=p=0", str(segment)]
 
 
 def concat_list(files: list[tuple[str, Fraction | None]]) -> str:

@@ -23,11 +23,15 @@ ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 
 @dataclass(frozen=True)
 class StreamInf:
-    """One ``EXT-X-STREAM-INF`` or ``EXT-X-I-FRAME-STREAM-INF`` of a master playlist."""
+    """One ``EXT-X-STREAM-INF``, ``EXT-X-I-FRAME-STREAM-INF`` or ``EXT-X-MEDIA`` of a master playlist."""
 
     uri: str
     attributes: dict[str, str]
-    iframes: bool
+    kind: str  # "VARIANT", "IFRAMES" or "MEDIA" (an audio or subtitle rendition)
+
+    @property
+    def iframes(self) -> bool:
+        return self.kind == "IFRAMES"
 
     def number(self, name: str) -> int | None:
         value = self.attributes.get(name)
@@ -36,16 +40,25 @@ class StreamInf:
 
 def parse_stream_infs(master_text: str) -> list[StreamInf]:
     """Every variant and I-frame stream of a master playlist, in order, with its attributes."""
+    return [s for s in _tagged(master_text) if s.kind in ("VARIANT", "IFRAMES")]
+
+
+def parse_renditions(master_text: str) -> list[StreamInf]:
+    """Every audio and subtitle rendition (``EXT-X-MEDIA``) of a master playlist."""
+    return [s for s in _tagged(master_text) if s.kind == "MEDIA"]
+
+
+def _tagged(master_text: str) -> list[StreamInf]:
     lines = [line.strip() for line in master_text.splitlines()]
     found = []
     for index, line in enumerate(lines):
         tag, _, attributes = line.partition(":")
-        if tag not in ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF"):
+        kind = {"#EXT-X-STREAM-INF": "VARIANT", "#EXT-X-I-FRAME-STREAM-INF": "IFRAMES", "#EXT-X-MEDIA": "MEDIA"}.get(tag)
+        if kind is None:
             continue
         values = {name: value.strip('"') for name, value in ATTRIBUTE.findall(attributes)}
-        iframes = tag == "#EXT-X-I-FRAME-STREAM-INF"
-        uri = values.get("URI", "") if iframes else (lines[index + 1] if index + 1 < len(lines) else "")
-        found.append(StreamInf(uri, values, iframes))
+        uri = lines[index + 1] if kind == "VARIANT" and index + 1 < len(lines) else values.get("URI", "")
+        found.append(StreamInf(uri, values, kind))
     return found
 
 
@@ -67,11 +80,25 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
     bandwidths = [s.number("BANDWIDTH") or 0 for s in variants]
     if len(variants) > 1 and bandwidths[0] == max(bandwidths):
         problems.append(f"[first variant] {variants[0].uri}, the top rung, is listed first: every playback would start on it")
+    # A variant's bit rate is its video's plus the largest of each group of renditions playing beside it.
+    group_rates: dict[str, tuple[int, int]] = {}
+    for rendition in parse_renditions(master_text):
+        text = media_texts.get(rendition.uri)
+        if text is None:
+            continue
+        peak, average = _measure(rendition, text, stored)
+        group = rendition.attributes.get("GROUP-ID", "")
+        known = group_rates.get(group, (0, 0))
+        group_rates[group] = (max(known[0], peak), max(known[1], average))
     for stream in streams:
         problems += _codec_problems(stream)
         text = media_texts.get(stream.uri)
-        if text is not None:
-            problems += _bandwidth_problems(stream, text, stored)
+        if text is None:
+            continue
+        groups = [stream.attributes[name] for name in ("AUDIO", "SUBTITLES") if name in stream.attributes]
+        problems += _bandwidth_problems(stream, text, stored, [group_rates.get(group, (0, 0)) for group in groups])
+        if "AUDIO" in stream.attributes and "mp4a." not in stream.attributes.get("CODECS", ""):
+            problems.append(f"[CODECS] {stream.uri} plays with the audio group {stream.attributes['AUDIO']} but declares no audio codec")
     return problems
 
 
@@ -102,17 +129,25 @@ def _codec_problems(stream: StreamInf) -> list[str]:
     return problems
 
 
-def _bandwidth_problems(stream: StreamInf, text: str, stored: dict[str, int]) -> list[str]:
-    """BANDWIDTH and AVERAGE-BANDWIDTH as RFC 8216 measures them, within Apple's 10 %."""
+def _measure(stream: StreamInf, text: str, stored: dict[str, int]) -> tuple[int, int]:
+    """(peak, average) of one playlist as RFC 8216 measures them (0, 0 for an empty one)."""
     folder = PurePosixPath(stream.uri).parent
-    target = parse_target_duration(text)
     if stream.iframes:
         pieces = [(frame.length, frame.duration) for frame in parse_iframe_playlist(text)]
     else:
         pieces = [(stored.get((folder / s.uri).as_posix(), 0), s.duration) for s in parse_media_playlist(text)]
     if not pieces:
+        return 0, 0
+    return peak_bit_rate(pieces, parse_target_duration(text)), average_bit_rate(pieces)
+
+
+def _bandwidth_problems(stream: StreamInf, text: str, stored: dict[str, int], beside: list[tuple[int, int]]) -> list[str]:
+    """BANDWIDTH and AVERAGE-BANDWIDTH as RFC 8216 measures them (with the renditions ``beside``
+    the variant), within Apple's 10 %."""
+    peak, average = _measure(stream, text, stored)
+    if peak == 0:
         return [f"[RFC 8216 BANDWIDTH] {stream.uri} has no segment to measure"]
-    peak, average = peak_bit_rate(pieces, target), average_bit_rate(pieces)
+    peak, average = peak + sum(p for p, _ in beside), average + sum(a for _, a in beside)
     problems = []
     for name, measured in (("BANDWIDTH", peak), ("AVERAGE-BANDWIDTH", average)):
         declared = stream.number(name)

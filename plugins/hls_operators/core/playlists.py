@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 AUDIO_AAC_LC = "mp4a.40.2"
+AUDIO_GROUP = "audio"
+SUBTITLE_GROUP = "subs"
 # First two bytes of avc1.PPCCLL: profile_idc and constraint flags, per H.264 profile name.
 AVC_PROFILE_PREFIX = {
     "Constrained Baseline": "42E0",
@@ -39,6 +41,23 @@ class Variant:
     codecs: str
     peak_bps: int
     average_bps: int
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One audio or subtitle rendition (``EXT-X-MEDIA``), shared by every variant of its group."""
+
+    kind: str  # "AUDIO" or "SUBTITLES"
+    uri: str
+    name: str
+    language: str | None  # BCP 47
+    default: bool
+    forced: bool = False
+    channels: int | None = None
+
+    @property
+    def group(self) -> str:
+        return AUDIO_GROUP if self.kind == "AUDIO" else SUBTITLE_GROUP
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,11 @@ def parse_master_playlist(text: str) -> list[str]:
         raise ValueError("not an M3U8 playlist")
     lines = [line.strip() for line in text.splitlines()]
     return [lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("#EXT-X-STREAM-INF:")]
+
+
+def parse_rendition_uris(master_text: str) -> list[str]:
+    """The audio and subtitle rendition URIs a master playlist names (``URI`` of each EXT-X-MEDIA)."""
+    return re.findall(r'^#EXT-X-MEDIA:.*?URI="([^"]+)"', master_text, flags=re.MULTILINE)
 
 
 def parse_iframe_uris(master_text: str) -> list[str]:
@@ -144,9 +168,34 @@ def start_order(variants: list[Variant]) -> list[Variant]:
     return [first, *(v for v in reversed(ascending) if v is not first)]
 
 
-def write_master(variants: list[Variant], iframe_variants: list[IFrameVariant] = ()) -> str:
-    """A master playlist, a middle rung first, then the I-frame playlists from the highest down."""
+def quoted_string(text: str) -> str:
+    """A value for a quoted-string attribute: RFC 8216 allows no double quote, CR or LF in one."""
+    return "".join(" " if ch in "\r\n" else "'" if ch == '"' else ch for ch in text if ch >= " " or ch in "\r\n").strip()
+
+
+def write_master(
+    variants: list[Variant],
+    iframe_variants: list[IFrameVariant] = (),
+    renditions: list[Rendition] = (),
+    *,
+    closed_captions: bool = False,
+) -> str:
+    """A master playlist: the audio and subtitle renditions, then the variants (a middle rung first;
+    each in the groups there are, its BANDWIDTH already the sum with its renditions'), then the
+    I-frame playlists from the highest down. Without captions in the video, each variant says
+    ``CLOSED-CAPTIONS=NONE``, so that players do not look for any."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for r in renditions:
+        attributes = [f"TYPE={r.kind}", f'GROUP-ID="{r.group}"']
+        if r.language:
+            attributes.append(f'LANGUAGE="{r.language}"')
+        attributes += [f'NAME="{quoted_string(r.name)}"', f"DEFAULT={'YES' if r.default else 'NO'}", "AUTOSELECT=YES"]
+        if r.kind == "SUBTITLES":
+            attributes.append(f"FORCED={'YES' if r.forced else 'NO'}")
+        if r.channels:
+            attributes.append(f'CHANNELS="{r.channels}"')
+        lines.append("#EXT-X-MEDIA:" + ",".join([*attributes, f'URI="{r.uri}"']))
+    groups = {r.kind: r.group for r in renditions}
     for v in start_order(variants):
         attributes = [
             f"BANDWIDTH={v.peak_bps}",
@@ -155,6 +204,12 @@ def write_master(variants: list[Variant], iframe_variants: list[IFrameVariant] =
             f"FRAME-RATE={float(v.frame_rate):.3f}",
             f'CODECS="{v.codecs}"',
         ]
+        if "AUDIO" in groups:
+            attributes.append(f'AUDIO="{groups["AUDIO"]}"')
+        if "SUBTITLES" in groups:
+            attributes.append(f'SUBTITLES="{groups["SUBTITLES"]}"')
+        if not closed_captions:
+            attributes.append("CLOSED-CAPTIONS=NONE")
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), v.uri]
     for v in sorted(iframe_variants, key=lambda v: v.peak_bps, reverse=True):
         attributes = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -17,6 +18,23 @@ ISO_BMFF_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pn
 # itself instead of being interpreted, which is what keeps a playlist named .mp4 from reading files.
 ACCEPTED_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2"
 HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}  # PQ (HDR10, Dolby Vision base layers) and HLG (phones, broadcast)
+
+
+# Subtitle codecs that are text, which WebVTT can carry; the others are pictures (DVD, Blu-ray, DVB).
+TEXT_SUBTITLE_CODECS = {"mov_text", "subrip", "srt", "webvtt", "ass", "ssa", "text", "tx3g"}
+
+
+@dataclass(frozen=True)
+class MediaTrack:
+    """One audio or subtitle track of the source, with what its rendition needs to say about it."""
+
+    index: int
+    codec: str
+    language: str | None  # as the file tags it (ISO 639-2, such as "fra"); None when undetermined
+    title: str | None
+    default: bool
+    forced: bool = False
+    channels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,10 @@ class ProbeResult:
     audio_channels: int | None
     video_end: float | None = None  # where the last frame ends, from the movie's start, where the file says
     color_transfer: str | None = None  # as ffprobe names it: bt709, smpte2084 (PQ), arib-std-b67 (HLG), ...
+    audio_tracks: tuple[MediaTrack, ...] = ()  # every audio track, in the file's order
+    subtitle_tracks: tuple[MediaTrack, ...] = ()  # every text subtitle track
+    image_subtitles: tuple[MediaTrack, ...] = ()  # subtitle tracks that are pictures: not carried over
+    closed_captions: bool = False  # CEA-608/708 captions inside the video stream
 
     @property
     def hdr(self) -> bool:
@@ -64,7 +86,11 @@ class ProbeResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> ProbeResult:
-        return cls(**data)
+        tracks = {name: tuple(MediaTrack(**track) for track in data.get(name, ())) for name in TRACK_FIELDS}
+        return cls(**{**data, **tracks})
+
+
+TRACK_FIELDS = ("audio_tracks", "subtitle_tracks", "image_subtitles")
 
 
 def looks_like_iso_bmff(head: bytes) -> bool:
@@ -174,6 +200,34 @@ def _is_default(stream: dict) -> bool:
     return bool(stream.get("disposition", {}).get("default"))
 
 
+# Handler names that muxers write on every track whatever it holds: no title for people.
+GENERIC_HANDLER_NAMES = re.compile(r"handler|^(core media|iso media|gpac|apple|mainconcept|l-smash)|^(video|sound|audio|text|subtitle)s?$", re.I)
+
+
+def _title(tags: dict[str, str]) -> str | None:
+    """A track's title: its own tag (MOV, MKV), else the handler name studios put it in (MP4),
+    unless that is a muxer's generic one."""
+    title = (tags.get("title") or "").strip()
+    handler = (tags.get("handler_name") or "").strip()
+    if not title and handler and not GENERIC_HANDLER_NAMES.search(handler):
+        title = handler
+    return title or None
+
+
+def _track(stream: dict) -> MediaTrack:
+    tags = {key.lower(): value for key, value in stream.get("tags", {}).items()}
+    language = (tags.get("language") or "").strip().lower()
+    return MediaTrack(
+        index=int(stream["index"]),
+        codec=stream.get("codec_name", "unknown"),
+        language=None if language in ("", "und", "unk", "zxx", "mis") else language,
+        title=_title(tags),
+        default=_is_default(stream),
+        forced=bool(stream.get("disposition", {}).get("forced")),
+        channels=int(stream["channels"]) if stream.get("codec_type") == "audio" and stream.get("channels") else None,
+    )
+
+
 def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
     """Summarize ``ffprobe -show_format -show_streams -of json``; raise ``not_video`` without video."""
     streams = report.get("streams", [])
@@ -183,6 +237,7 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
     video = next((s for s in videos if _is_default(s)), videos[0])
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     audio = next((s for s in audios if _is_default(s)), audios[0] if audios else None)
+    subtitles = [s for s in streams if s.get("codec_type") == "subtitle"]
 
     rotation = _rotation(video)
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)
@@ -220,6 +275,10 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
         audio_channels=int(audio.get("channels") or 0) if audio else None,
         video_end=_video_end(video, fmt),
         color_transfer=video.get("color_transfer"),
+        audio_tracks=tuple(_track(stream) for stream in audios),
+        subtitle_tracks=tuple(_track(s) for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS),
+        image_subtitles=tuple(_track(s) for s in subtitles if s.get("codec_name") not in TEXT_SUBTITLE_CODECS),
+        closed_captions=bool(video.get("closed_captions")),
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.playlists import parse_iframe_uris, parse_master_playlist, parse_media_playlist
+from hls_operators.core.playlists import parse_iframe_uris, parse_master_playlist, parse_media_playlist, parse_rendition_uris
 from hls_operators.core.trickplay import STORYBOARD_DIR, parse_iframe_playlist, parse_storyboard_vtt
 
 DURATION_TOLERANCE_SECONDS = 0.5
@@ -29,8 +29,9 @@ def verify_hls_set(
     storyboard_text: str | None,
 ) -> VerifiedSet:
     """Check a published set: ``stored`` and ``expected`` map relative paths to sizes in bytes,
-    ``media_texts`` maps each playlist URI the master names (variants and I-frame playlists) to
-    its text; ``storyboard_text`` is the storyboard's WebVTT."""
+    ``media_texts`` maps each playlist URI the master names (variants, audio and subtitle
+    renditions, I-frame playlists) to its text; ``storyboard_text`` is the storyboard's WebVTT.
+    Every variant and rendition must last as long as the source."""
     problems = []
     for path, size in expected.items():
         if path not in stored:
@@ -41,9 +42,9 @@ def verify_hls_set(
     if not variants:
         problems.append("the master playlist names no variant")
     segment_count = 0
-    for uri in variants:
+    for uri in variants + parse_rendition_uris(master_text):
         if uri not in media_texts:
-            problems.append(f"variant playlist {uri} is missing")
+            problems.append(f"playlist {uri} is missing")
             continue
         folder = PurePosixPath(uri).parent
         segments = parse_media_playlist(media_texts[uri])

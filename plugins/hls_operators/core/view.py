@@ -35,6 +35,23 @@ class Conversion:
     bytes: int
     source_seconds: float
     finished_at: datetime
+    audio: list[dict] = field(default_factory=list)  # [{language, name, default}] as published
+    subtitles: list[dict] = field(default_factory=list)  # [{language, name, forced}]
+    not_carried: list[dict] = field(default_factory=list)  # source tracks that could not be carried over
+
+    @property
+    def tracks(self) -> str:
+        """The languages a viewer can pick, in a few words: "audio en (default), fr; subtitles en, fr (forced)"."""
+
+        def listed(tracks: list[dict], flag: str) -> str:
+            return ", ".join((t.get("language") or t.get("name") or "?") + (f" ({flag})" if t.get(flag) else "") for t in tracks)
+
+        parts = [f"audio {listed(self.audio, 'default')}" if self.audio else "no audio"]
+        if self.subtitles:
+            parts.append(f"subtitles {listed(self.subtitles, 'forced')}")
+        if self.not_carried:
+            parts.append("not carried over: " + ", ".join(f"{t['codec']} track {t['track']}" for t in self.not_carried))
+        return "; ".join(parts)
 
     @property
     def thumbnail_url(self) -> str:
@@ -126,12 +143,12 @@ def render_page(summary: Summary) -> str:
         [
             f"<img class='thumb' src='{e(c.thumbnail_url)}' alt=''>",
             f"{c.movie_id} {e(c.title)}<br><a href='{e(c.master_url)}'>master.m3u8</a>",
-            f"{c.source_seconds:.0f} s", human_bytes(c.bytes or 0), utc(c.finished_at),
+            f"{c.source_seconds:.0f} s", e(c.tracks), human_bytes(c.bytes or 0), utc(c.finished_at),
             f"<a target='_top' href='{e(run_link(c.dag_id, c.run_id))}'>{e(c.run_id)}</a>",
         ]  # fmt: skip
         for c in summary.recent
     ]
-    headers = ["", "movie", "length", "published", "finished", "run"]
+    headers = ["", "movie", "length", "languages", "published", "finished", "run"]
     parts += _section("Recent conversions", "recent", headers, recent, "Nothing converted yet.")
 
     parts.append("<h2>Latest dry-run estimate</h2>")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from hls_operators.core import commands
 from hls_operators.core.playlists import (
+    AUDIO_AAC_LC,
     IFrameVariant,
+    Rendition,
     Variant,
     measure_bandwidth,
     parse_media_playlist,
@@ -17,25 +19,44 @@ from hls_operators.core.playlists import (
 from hls_operators.core.trickplay import IFRAME_PLAYLIST, iframe_bandwidth, parse_iframe_playlist
 
 
-def build_master(renditions: list[dict], folder: Path) -> str:
-    """The master playlist for the renditions in ``folder``, with measured bandwidths, and their
-    I-frame playlists."""
+def playlist_bandwidth(folder: Path) -> tuple[int, int]:
+    """(peak, average) of the media playlist in ``folder``, measured from its segments' sizes."""
+    playlist = (folder / commands.MEDIA_PLAYLIST).read_text()
+    segments = parse_media_playlist(playlist)
+    sizes = {s.uri: (folder / s.uri).stat().st_size for s in segments}
+    return measure_bandwidth(segments, sizes, parse_target_duration(playlist))
+
+
+def build_master(renditions: dict, folder: Path) -> str:
+    """The master playlist for the renditions in ``folder`` (as ``package_renditions`` describes
+    them): the audio and subtitle groups, the variants with measured bandwidths (each the sum of
+    its video's and its largest audio and subtitle renditions', as RFC 8216 asks of a variant whose
+    renditions play beside it), and the I-frame playlists."""
+    media = []
+    extra_peak = extra_average = 0
+    for kind, infos in (("AUDIO", renditions["audio"]), ("SUBTITLES", renditions["subtitles"])):
+        measured = [playlist_bandwidth(folder / info["name"]) for info in infos]
+        extra_peak += max((peak for peak, _ in measured), default=0)
+        extra_average += max((average for _, average in measured), default=0)
+        media += [
+            Rendition(kind=kind, uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}", name=info["label"], language=info["language"],
+                      default=info["default"], forced=info["forced"], channels=info["channels"])
+            for info in infos
+        ]  # fmt: skip
+    audio_codec = f",{AUDIO_AAC_LC}" if renditions["audio"] else ""
     variants, iframe_variants = [], []
-    for info in renditions:
+    for info in renditions["video"]:
         rung_dir = folder / info["name"]
-        playlist = (rung_dir / commands.MEDIA_PLAYLIST).read_text()
-        segments = parse_media_playlist(playlist)
-        sizes = {s.uri: (rung_dir / s.uri).stat().st_size for s in segments}
-        peak, average = measure_bandwidth(segments, sizes, parse_target_duration(playlist))
+        peak, average = playlist_bandwidth(rung_dir)
         variants.append(
             Variant(
                 uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}",
                 width=info["width"],
                 height=info["height"],
                 frame_rate=Fraction(info["frame_rate"]),
-                codecs=info["codecs"],
-                peak_bps=peak,
-                average_bps=average,
+                codecs=info["codecs"] + audio_codec,
+                peak_bps=peak + extra_peak,
+                average_bps=average + extra_average,
             )
         )
         iframe_playlist = (rung_dir / IFRAME_PLAYLIST).read_text()
@@ -45,12 +66,12 @@ def build_master(renditions: list[dict], folder: Path) -> str:
                 uri=f"{info['name']}/{IFRAME_PLAYLIST}",
                 width=info["width"],
                 height=info["height"],
-                codecs=info["codecs"].split(",")[0],
+                codecs=info["codecs"],
                 peak_bps=iframe_peak,
                 average_bps=iframe_average,
             )
         )
-    return write_master(variants, iframe_variants)
+    return write_master(variants, iframe_variants, media, closed_captions=renditions["closed_captions"])
 
 
 def local_files(root: Path) -> dict[str, int]:

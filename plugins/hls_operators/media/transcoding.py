@@ -15,7 +15,10 @@ from hls_operators.core.chunks import Chunk
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung
-from hls_operators.core.playlists import AUDIO_AAC_LC, avc_codec_string, parse_media_playlist
+from hls_operators.core.languages import bcp47, display_name, unique_names
+from hls_operators.core.playlists import avc_codec_string, parse_media_playlist, parse_target_duration
+from hls_operators.core.probe import MediaTrack
+from hls_operators.core.subtitles import MPEGTS_CLOCK, SUBTITLE_SEGMENT_PATTERN, parse_webvtt, segment_webvtt, subtitle_playlist
 from hls_operators.core.trickplay import STORYBOARD_DIR
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
@@ -66,11 +69,14 @@ def package_renditions(
     settings: Settings,
     log: logging.Logger,
     on_progress: Callable[[Progress], None] | None = None,
-) -> tuple[list[dict], FfmpegUsage]:
-    """From the encoded chunks in ``chunks_dir/<index>/`` (removed once stitched): the audio encoded
-    once, each rung's chunks laid end to end into its HLS folder ``out/<rung>/`` (copying, never
-    re-encoding; the copied rung from ``source``), its I-frame playlist, and the storyboard.
-    Returns each rendition as the ledger and the master playlist need it, and what ffmpeg cost."""
+) -> tuple[dict, FfmpegUsage]:
+    """From the encoded chunks in ``chunks_dir/<index>/`` (removed once stitched): each rung's chunks
+    laid end to end into its video-only HLS folder ``out/<rung>/`` (copying, never re-encoding; the
+    copied rung from ``source``) with its I-frame playlist; each audio track encoded once into its
+    rendition ``out/audio_N/``; each text subtitle track as WebVTT on the same segment grid in
+    ``out/subs_N/``; and the storyboard. Returns the renditions as the ledger and the master
+    playlist need them (``video``, ``audio``, ``subtitles``, and what could not be carried over),
+    and what ffmpeg cost."""
     scratch = chunks_dir.parent
     tiles = scratch / TILES_DIR
     tiles.mkdir()
@@ -89,22 +95,22 @@ def package_renditions(
         )
         concat_lists[rung.name] = listing
     usage = FfmpegUsage()
-    audio = None
-    if job.probe.audio_index is not None:
-        audio = scratch / "audio.m4a"
+    audios = []
+    for number, track in enumerate(job.probe.audio_tracks):
+        audios.append(scratch / f"{commands.audio_rendition(number)}.m4a")
         usage += run_ffmpeg(
-            commands.audio_args(source, job.probe, settings.encoding, audio),
-            label=f"movie {job.movie_id} audio",
+            commands.audio_args(source, track, settings.encoding, audios[-1], job.probe.duration),
+            label=f"movie {job.movie_id} audio track {number + 1}/{len(job.probe.audio_tracks)}",
             timeout=settings.transcode_timeout(job.probe.duration),
             memory_limit_bytes=settings.transcode_memory_limit_bytes,
             log=log,
         )
-    for rung in job.ladder:
-        (out / rung.name).mkdir(parents=True)
+    for name in [rung.name for rung in job.ladder] + [commands.audio_rendition(n) for n in range(len(audios))]:
+        (out / name).mkdir(parents=True)
     copies = any(rung.source_copy for rung in job.ladder)
     usage += run_ffmpeg(
         commands.stitch_args(
-            out, job.probe, job.ladder, settings.encoding, concat_lists=concat_lists, source=source if copies else None, audio=audio
+            out, job.probe, job.ladder, settings.encoding, concat_lists=concat_lists, source=source if copies else None, audios=audios
         ),
         label=f"movie {job.movie_id} stitch of {len(job.chunks)} chunk(s)",
         timeout=settings.transcode_timeout(job.probe.duration),
@@ -116,7 +122,21 @@ def package_renditions(
     shutil.rmtree(chunks_dir)
     # One rung's read-back is a chain of single-threaded ffprobe runs: the rungs go side by side.
     with ThreadPoolExecutor(max_workers=len(job.ladder)) as pool:
-        renditions = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), job.ladder))
+        video = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), job.ladder))
+    subtitles = []
+    for number, track in enumerate(job.probe.subtitle_tracks):
+        usage += _write_subtitle_rendition(job, number, track, source, out, scratch, log)
+        subtitles.append(number)
+    renditions = {
+        "video": video,
+        "audio": _track_renditions(job.probe.audio_tracks, "Audio", commands.audio_rendition, channels=2),
+        "subtitles": _track_renditions(job.probe.subtitle_tracks, "Subtitles", commands.subtitle_rendition),
+        "closed_captions": job.probe.closed_captions,
+        "not_carried": [
+            {"track": t.index, "codec": t.codec, "language": t.language, "reason": "image subtitles cannot become WebVTT text"}
+            for t in job.probe.image_subtitles
+        ],
+    }
     top = job.top_rung
     plan = settings.storyboard_plan(top.width, top.height)
     tile_count = assemble_storyboard(plan, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
@@ -147,16 +167,52 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
             ErrorClass.CORRUPT,
             f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
         )
-    codecs = _codecs(rung_dir / segments[0].uri, job.probe.audio_index is not None)
+    codecs = _codecs(rung_dir / segments[0].uri)
     write_iframe_index(rung_dir, job.probe.duration)
     return {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
 
 
-def _codecs(segment: Path, has_audio: bool) -> str:
-    """CODECS attribute from what the encoder really produced (profile and level of the stream)."""
+def _codecs(segment: Path) -> str:
+    """The video's CODECS from what the encoder really produced (profile and level of the stream)."""
     completed = run_ffprobe(commands.video_profile_args(segment))
     if completed.returncode != 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {segment.name}: {completed.stderr}")
     stream = json.loads(completed.stdout)["streams"][0]
-    video = avc_codec_string(stream["profile"], int(stream["level"]))
-    return f"{video},{AUDIO_AAC_LC}" if has_audio else video
+    return avc_codec_string(stream["profile"], int(stream["level"]))
+
+
+def _track_renditions(tracks: tuple[MediaTrack, ...], kind: str, folder: Callable[[int], str], channels: int | None = None) -> list[dict]:
+    """The renditions of the source's audio or subtitle tracks, as the master names them: LANGUAGE
+    as BCP 47, a NAME unique in the group, DEFAULT on the source's default track (for audio, on
+    the first when none is marked: a group needs one) and FORCED as the source says."""
+    names = unique_names([display_name(t.language, t.title, kind, number + 1) for number, t in enumerate(tracks)])
+    default = next((n for n, t in enumerate(tracks) if t.default), 0 if channels else None)
+    return [
+        {"name": folder(number), "label": names[number], "language": bcp47(track.language), "default": number == default,
+         "forced": track.forced, "channels": channels, "source_track": track.index}
+        for number, track in enumerate(tracks)
+    ]  # fmt: skip
+
+
+def _write_subtitle_rendition(
+    job: MovieJob, number: int, track: MediaTrack, source: Path, out: Path, scratch: Path, log: logging.Logger
+) -> FfmpegUsage:
+    """Subtitle track ``number`` as WebVTT segments on the top rung's grid, tied to its timestamps."""
+    whole = scratch / f"{commands.subtitle_rendition(number)}.vtt"
+    usage = run_ffmpeg(
+        commands.subtitle_args(source, track, whole), label=f"movie {job.movie_id} subtitle track {number + 1}", timeout=600, log=log
+    )
+    top = out / job.top_rung.name
+    playlist = (top / commands.MEDIA_PLAYLIST).read_text()
+    segments = parse_media_playlist(playlist)
+    started = run_ffprobe(commands.start_time_args(top / segments[0].uri))
+    if started.returncode != 0:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read the start of {top.name}: {started.stderr}")
+    mpegts_start = round(float(started.stdout.strip()) * MPEGTS_CLOCK)
+    folder = out / commands.subtitle_rendition(number)
+    folder.mkdir()
+    durations = [segment.duration for segment in segments]
+    for index, text in enumerate(segment_webvtt(parse_webvtt(whole.read_text()), durations, mpegts_start)):
+        (folder / (SUBTITLE_SEGMENT_PATTERN % index)).write_text(text)
+    (folder / commands.MEDIA_PLAYLIST).write_text(subtitle_playlist(durations, parse_target_duration(playlist)))
+    return usage

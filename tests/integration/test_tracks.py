@@ -1,0 +1,79 @@
+"""Nothing lost in conversion: a film's every audio language and text subtitle track becomes a
+rendition of the published set, read back from storage over HTTP as a player reads it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+import m3u8
+import pytest
+from hls_operators.core.subtitles import parse_webvtt
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import Settings
+
+from devenv import services
+from tests import hls_checks
+from tests.hostile_media import SUBTITLES, multilingual_movie
+from tests.transcoding import publish
+
+
+@pytest.fixture(scope="module")
+def film(seaweedfs, tmp_path_factory):
+    bucket = f"tracks-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    public = f"{seaweedfs.endpoint}/{bucket}"  # anonymous reads, as a CDN's
+    settings = Settings.from_values({"bucket": bucket, "public_base_url": public, "thumbnail_count": "2"})
+    work = tmp_path_factory.mktemp("film")
+    job, prefix = publish(multilingual_movie(work / "film.mp4"), 1, store=store, settings=settings, work=work)
+    return job, f"{public}/{prefix}"
+
+
+def test_every_audio_language_is_a_rendition_of_one_group_shared_by_every_variant(film):
+    _, base = film
+    master = m3u8.loads(hls_checks.fetch(f"{base}/master.m3u8").body.decode())
+    audio = [m for m in master.media if m.type == "AUDIO"]
+    assert [(m.language, m.name, m.default, m.autoselect, m.group_id) for m in audio] == [
+        ("en", "English", "YES", "YES", "audio"), ("fr", "Version française", "NO", "YES", "audio"),
+    ]  # fmt: skip
+    for variant in master.playlists:
+        info = variant.stream_info
+        assert (info.audio, info.subtitles, info.closed_captions) == ("audio", "subs", "NONE")
+        assert info.codecs.startswith("avc1.") and info.codecs.endswith(",mp4a.40.2")
+    # each language is its own sound (440 and 660 Hz tones), stereo AAC-LC, as long as the film
+    tones = []
+    for rendition in audio:
+        playlist = m3u8.loads(hls_checks.fetch(f"{base}/{rendition.uri}").body.decode())
+        assert sum(s.duration for s in playlist.segments) == pytest.approx(10, abs=0.1)
+        segment = hls_checks.fetch(f"{base}/{rendition.uri.rsplit('/', 1)[0]}/{playlist.segments[0].uri}").body
+        tones.append(segment)
+        stream = json.loads(subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,profile,channels,sample_rate", "-of", "json", "-"],
+            input=segment, capture_output=True, check=True,
+        ).stdout)["streams"][0]  # fmt: skip
+        assert stream == {"codec_name": "aac", "profile": "LC", "sample_rate": "48000", "channels": 2}
+    assert tones[0] != tones[1]
+
+
+def test_every_text_subtitle_track_is_webvtt_on_the_segment_grid(film):
+    job, base = film
+    master = m3u8.loads(hls_checks.fetch(f"{base}/master.m3u8").body.decode())
+    subtitles = [m for m in master.media if m.type == "SUBTITLES"]
+    assert [(m.language, m.name, m.forced, m.group_id) for m in subtitles] == [("en", "English", "NO", "subs"), ("fr", "French", "YES", "subs")]
+    video = m3u8.loads(hls_checks.fetch(f"{base}/{master.playlists[0].uri}").body.decode())
+    for rendition, language in zip(subtitles, SUBTITLES):
+        playlist = m3u8.loads(hls_checks.fetch(f"{base}/{rendition.uri}").body.decode())
+        assert [s.duration for s in playlist.segments] == [s.duration for s in video.segments]  # the video's grid
+        folder = rendition.uri.rsplit("/", 1)[0]
+        texts = []
+        for segment in playlist.segments:
+            response = hls_checks.fetch(f"{base}/{folder}/{segment.uri}")
+            assert response.content_type == "text/vtt"
+            body = response.body.decode()
+            assert body.splitlines()[1].startswith("X-TIMESTAMP-MAP=MPEGTS:") and body.splitlines()[1].endswith(",LOCAL:00:00:00.000")
+            texts.append([(cue.start, cue.end, cue.text) for cue in parse_webvtt(body)])
+        first, boundary = SUBTITLES[language]
+        assert texts[0] == [first, boundary] and texts[1] == [boundary]  # the cue across 6 s is in both segments
+    assert [t.language for t in job.probe.subtitle_tracks] == ["eng", "fra"]
