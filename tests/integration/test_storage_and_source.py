@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import socket
 import threading
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.publishing import object_headers
+from hls_operators.edges import source
 from hls_operators.edges.source import download_source, storage_location
 from hls_operators.edges.storage import ObjectStore
 
@@ -174,3 +176,56 @@ def test_internal_sources_are_refused_unless_allowed(store, tmp_path, url):
     with pytest.raises(MigrationError) as caught:
         download_source(url, tmp_path / "x.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=10, timeout=2)
     assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN
+
+
+def test_a_name_that_resolves_elsewhere_after_the_check_still_reaches_only_the_checked_address(store, tmp_path, monkeypatch):
+    """DNS rebinding: the source's name resolves to a public address when it is checked, then to an
+    internal one. A real attacker's DNS server cannot run here, and no public address may be
+    reached from this machine, so the resolver is a fake, and so is what counts as public: in this
+    test 127.0.0.1 plays the public server, 127.0.0.2 the internal one. The sockets, servers and
+    HTTP are real."""
+    served = {}
+
+    def server(address: str, body: bytes, port: int = 0) -> http.server.ThreadingHTTPServer:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                served.setdefault(address, []).append(self.headers["Host"])
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        running = http.server.ThreadingHTTPServer((address, port), Handler)
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+        return running
+
+    public = server("127.0.0.1", b"the movie")
+    port = public.server_address[1]
+    internal = server("127.0.0.2", b"internal secrets", port)
+    real_getaddrinfo, lookups = socket.getaddrinfo, []
+
+    def rebinding_resolver(host, *args, **kwargs):
+        if host != "media.example":
+            return real_getaddrinfo(host, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "127.0.0.2"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_resolver)
+    monkeypatch.setattr(source, "is_internal", lambda ip: str(ip) != "127.0.0.1" and not ip.is_global)
+    try:
+        path = download_source(f"http://media.example:{port}/movie.mp4", tmp_path / "m.mp4", store=store,
+                               public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)  # fmt: skip
+        assert path.read_bytes() == b"the movie"
+        assert served == {"127.0.0.1": [f"media.example:{port}"]} and lookups == ["media.example"]
+        # the same name, resolved to the internal address at check time, is refused before any request
+        with pytest.raises(MigrationError) as caught:
+            download_source(f"http://media.example:{port}/movie.mp4", tmp_path / "n.mp4", store=store,
+                            public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)  # fmt: skip
+        assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN and "127.0.0.2" not in served
+    finally:
+        public.shutdown()
+        internal.shutdown()

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-import requests
+import urllib3
 
 from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
 from hls_operators.edges.storage import ObjectStore
@@ -68,55 +68,79 @@ def _check_size(size: int, max_bytes: int, url: str) -> None:
         raise MigrationError(ErrorClass.UNSUPPORTED, f"{url} is {size} bytes, over the limit of {max_bytes}")
 
 
-def check_public_host(url: str, allowed_hosts: frozenset[str]) -> None:
-    """Refuse a URL whose host resolves to a loopback, link-local, private or otherwise internal
-    address (cloud metadata services, the worker itself), unless the host is allowed explicitly."""
+def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback, link-local (cloud metadata services), private, shared or reserved: not the public
+    internet, where sources live."""
+    return not address.is_global
+
+
+def vetted_address(url: str, allowed_hosts: frozenset[str]) -> str:
+    """The address to connect to for ``url``: resolved once, and refused when any address the name
+    resolves to is internal, unless the host is allowed explicitly. The download connects to this
+    very address, so a name that resolves elsewhere the second time (DNS rebinding) cannot reach
+    an internal address between the check and the connection."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: not http(s)")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if parts.hostname in allowed_hosts or f"{parts.hostname}:{port}" in allowed_hosts:
-        return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
+        addresses = [info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)]
     except socket.gaierror as error:
         raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{parts.hostname}: {error}", retryable=True) from error
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            raise MigrationError(
-                ErrorClass.SOURCE_FORBIDDEN,
-                f"refused source {parts.hostname}:{port}: it resolves to the internal address {ip}",
-            )
+    if parts.hostname not in allowed_hosts and f"{parts.hostname}:{port}" not in allowed_hosts:
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if is_internal(ip):
+                raise MigrationError(
+                    ErrorClass.SOURCE_FORBIDDEN,
+                    f"refused source {parts.hostname}:{port}: it resolves to the internal address {ip}",
+                )
+    return addresses[0]
+
+
+def _get_pinned(url: str, address: str, timeout: float) -> urllib3.BaseHTTPResponse:
+    """GET ``url`` from ``address``, whatever its name resolves to now: the Host header, TLS server
+    name and certificate check still use the URL's host."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            address, port, server_hostname=parts.hostname, assert_hostname=parts.hostname, **options
+        )  # fmt: skip
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, **options)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": "hls-migration"}
+    return pool.urlopen("GET", target, headers=headers, redirect=False, preload_content=False, retries=False)
 
 
 def _download_http(url: str, target: Path, *, max_bytes: int, timeout: float, allowed_hosts: frozenset[str]) -> None:
     try:
         # Redirects are followed here, one hop at a time, so that each hop's host is checked.
         for _hop in range(MAX_REDIRECTS + 1):
-            check_public_host(url, allowed_hosts)
-            response = requests.get(url, stream=True, timeout=(timeout, timeout), allow_redirects=False)
-            if not response.is_redirect:
+            response = _get_pinned(url, vetted_address(url, allowed_hosts), timeout)
+            if response.status not in (301, 302, 303, 307, 308) or not response.headers.get("Location"):
                 break
             url = urljoin(url, response.headers["Location"])
-            response.close()
+            response.release_conn()
         else:
             raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"more than {MAX_REDIRECTS} redirects")
-        with response:
-            if response.status_code in (404, 410, 401, 403):
-                raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status_code}")
-            if response.status_code >= 400:
+        try:
+            if response.status in (404, 410, 401, 403):
+                raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status}")
+            if response.status >= 400:
                 # 5xx and the like: the server may recover, so this one is worth a retry.
-                raise MigrationError(
-                    ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status_code}", retryable=True
-                )
+                raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status}", retryable=True)
             declared = int(response.headers.get("Content-Length") or 0)
             _check_size(declared, max_bytes, url)
             received = 0
             with target.open("wb") as out:
-                for chunk in response.iter_content(CHUNK_BYTES):
+                for chunk in response.stream(CHUNK_BYTES):
                     received += len(chunk)
                     _check_size(received, max_bytes, url)
                     out.write(chunk)
-    except requests.RequestException as error:
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.HTTPError as error:
         raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url}: {error}", retryable=True) from error
