@@ -165,10 +165,41 @@ def selection_time(postgres, movies: int, runs: int = 5) -> dict:
         started = time.monotonic()
         claimed = catalog.claim_movies(conn, run_id=f"bench-{run}", movie_ids=None, limit=50, force=False, ttl_minutes=60, dry_run=True)
         timings.append(time.monotonic() - started)
-    conn.close()
     median = statistics.median(timings)
     print(f"  {movies} movies: claim of {len(claimed)} in {median * 1000:.0f} ms (median of {runs})", flush=True)
-    return {"movies": movies, "claimed": len(claimed), "median_ms": round(median * 1000, 1), "runs_ms": [round(t * 1000, 1) for t in timings]}
+    status = status_read_time(conn, movies, runs)
+    conn.close()
+    return {"movies": movies, "claimed": len(claimed), "median_ms": round(median * 1000, 1), "runs_ms": [round(t * 1000, 1) for t in timings],
+            "status": status}  # fmt: skip
+
+
+def status_read_time(conn, movies: int, runs: int) -> dict:
+    """What the application pays to read ``hls_movie_status``: one movie's row (its badge), against
+    the whole view's counts by state (the admin panel's totals) as the baseline, in the same run."""
+
+    def median_ms(read) -> float:
+        timings = []
+        for run in range(runs):
+            started = time.monotonic()
+            read(run)
+            timings.append(time.monotonic() - started)
+        return round(statistics.median(timings) * 1000, 2)
+
+    def one_movie(run: int) -> None:
+        catalog.movie_status(conn, 3 * (run + 1) * 1009 % movies or 3)
+
+    def counts(_run: int) -> None:
+        with conn, conn.cursor() as cur:
+            cur.execute(queries("tools.sql")["status_counts"])
+            cur.fetchall()
+
+    with conn, conn.cursor() as cur:
+        cur.execute(queries("tools.sql")["explain_movie_status"], {"movie_id": 3})
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    one, whole = median_ms(one_movie), median_ms(counts)
+    print(f"  status of one movie {one} ms, counts by state over all {whole} ms ({whole / one:.0f}x the one movie's); "
+          f"index-backed: {'hls_conversions_movie_latest' in plan}", flush=True)  # fmt: skip
+    return {"one_movie_ms": one, "counts_ms": whole, "index_backed": "hls_conversions_movie_latest" in plan}
 
 
 def main() -> None:

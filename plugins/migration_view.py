@@ -1,7 +1,8 @@
-"""Airflow plugin: the migration view (``/hls-migration/``) in the UI's navigation.
+"""Airflow plugin: the migration view (``/hls-migration/``) in the UI's navigation, and the
+application's status endpoint (``/hls-migration/api/movies/{id}``).
 
 The page is served by a FastAPI app inside the api-server and shown in the UI as an external
-view. Airflow does not protect plugin endpoints by itself: the route requires a user allowed to
+view. Airflow does not protect plugin endpoints by itself: both routes require a user allowed to
 read the ``hls_migration`` DAG (the UI's session cookie or a bearer token).
 """
 
@@ -12,10 +13,10 @@ from airflow.plugins_manager import AirflowPlugin
 
 def build_app():
     from airflow.api_fastapi.core_api.security import requires_access_dag
-    from fastapi import Depends, FastAPI
+    from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import HTMLResponse
     from hls_operators.core.view import render_page
-    from hls_operators.edges.catalog import load_summary
+    from hls_operators.edges.catalog import load_summary, movie_status
     from hls_operators.hooks import CatalogHook
     from hls_operators.settings import DAG_ID
 
@@ -26,6 +27,15 @@ def build_app():
     def migration_view() -> str:
         with CatalogHook().connection() as conn:
             return render_page(load_summary(conn))
+
+    @app.get("/api/movies/{movie_id}", dependencies=[readers_of_the_dag])
+    def movie_status_endpoint(movie_id: int) -> dict:
+        """The application's read of one movie (the README's contract): its row of hls_movie_status."""
+        with CatalogHook().connection() as conn:
+            status = movie_status(conn, movie_id)
+        if status is None:
+            raise HTTPException(status_code=404, detail=f"movie {movie_id} has not been seen by the migration")
+        return status
 
     return app
 

@@ -85,3 +85,9 @@ LIMIT 1;
 -- name: release_claim
 -- A finished movie (converted or failed) is free for other runs again.
 DELETE FROM hls_claims WHERE movie_id = %(movie_id)s AND run_id = %(run_id)s;
+
+-- name: movie_status
+-- One movie as the application reads the migration (the view hls_movie_status, schema.sql).
+SELECT movie_id, state, progress, step, error_class, error_message, master_url, audio_languages,
+       subtitle_languages, updated_at
+FROM hls_movie_status WHERE movie_id = %(movie_id)s;

@@ -64,3 +64,51 @@ CREATE TABLE IF NOT EXISTS hls_estimates (
     estimate   jsonb NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- The application's read of the migration (the README's contract): one row per movie the pipeline
+-- has claimed or attempted, from the latest attempt that is not a dry run. Reading one movie costs
+-- a primary-key lookup and an index scan of its own ledger rows, whatever the catalog's size.
+CREATE INDEX IF NOT EXISTS hls_conversions_movie_latest ON hls_conversions (movie_id, id DESC);
+
+CREATE OR REPLACE VIEW hls_movie_status AS
+SELECT m.id AS movie_id,
+       CASE
+           WHEN latest.status = 'running' THEN 'converting'
+           WHEN claim.expires_at > now() AND (latest.id IS NULL OR latest.started_at < claim.claimed_at) THEN 'queued'
+           WHEN latest.status = 'succeeded' AND m.video_url = latest.master_url THEN 'ready'
+           WHEN latest.status = 'rolled_back' THEN 'rolled_back'
+           WHEN latest.status = 'failed' THEN 'failed'
+           ELSE 'queued'  -- converted once, but the movie is an MP4 again: the next selection takes it
+       END AS state,
+       CASE
+           WHEN latest.status = 'running' THEN COALESCE(running.percent, 0)
+           WHEN latest.status = 'succeeded' AND m.video_url = latest.master_url THEN 100
+           WHEN latest.status IN ('failed', 'rolled_back') THEN NULL
+           ELSE 0
+       END::integer AS progress,
+       CASE WHEN latest.status = 'running' THEN running.step END AS step,
+       CASE WHEN latest.status = 'failed' THEN latest.error_class END AS error_class,
+       CASE WHEN latest.status = 'failed' THEN latest.error_message END AS error_message,
+       CASE WHEN latest.status = 'succeeded' AND m.video_url = latest.master_url THEN latest.master_url END AS master_url,
+       CASE WHEN latest.status = 'succeeded' AND m.video_url = latest.master_url
+            THEN ARRAY(SELECT track ->> 'language' FROM jsonb_array_elements(latest.steps -> 'package' -> 'audio') AS track) END
+           AS audio_languages,
+       CASE WHEN latest.status = 'succeeded' AND m.video_url = latest.master_url
+            THEN ARRAY(SELECT track ->> 'language' FROM jsonb_array_elements(latest.steps -> 'package' -> 'subtitles') AS track) END
+           AS subtitle_languages,
+       GREATEST(latest.updated_at, claim.claimed_at) AS updated_at
+FROM movies m
+LEFT JOIN hls_claims claim ON claim.movie_id = m.id
+LEFT JOIN LATERAL (
+    SELECT c.* FROM hls_conversions c
+    WHERE c.movie_id = m.id AND c.status <> 'dry_run'
+    ORDER BY c.id DESC LIMIT 1
+) latest ON true
+LEFT JOIN LATERAL (
+    -- the step that has started and not finished, and how far its ffmpeg has got
+    SELECT step.key AS step, round((step.value -> 'progress' ->> 'percent')::float) AS percent
+    FROM jsonb_each(latest.steps) AS step
+    WHERE NOT step.value ? 'seconds'
+    ORDER BY step.value ->> 'started_at' DESC LIMIT 1
+) running ON latest.status = 'running'
+WHERE latest.id IS NOT NULL OR claim.movie_id IS NOT NULL;

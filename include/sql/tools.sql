@@ -41,3 +41,11 @@ FROM generate_series(1, %(movies)s) AS i WHERE mod(i, 3) = 0 OR mod(i, 97) = 0;
 
 -- name: analyze
 ANALYZE;
+
+-- name: status_counts
+-- The admin panel's totals, for the status benchmark.
+SELECT state, count(*) FROM hls_movie_status GROUP BY state;
+
+-- name: explain_movie_status
+-- How one movie's status is read: the benchmark checks that it is index-backed.
+EXPLAIN SELECT * FROM hls_movie_status WHERE movie_id = %(movie_id)s;

@@ -146,6 +146,21 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     assert len(thumbnails) == len(MOVIES)
     assert all(hls_checks.fetch(html.unescape(url)).content_type == "image/jpeg" for url in thumbnails)
 
+    # the application's status endpoint: behind the same permission, one movie's row as JSON
+    movie_url = f"{cluster.api}/hls-migration/api/movies/{MOVIES[0]}"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(movie_url, timeout=30)
+    assert refused.value.code in (401, 403)
+    authorized = {"Authorization": f"Bearer {cluster.token}"}
+    with urllib.request.urlopen(urllib.request.Request(movie_url, headers=authorized), timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("application/json")
+        movie = json.loads(response.read())
+    [(video_url,)] = pipeline.query("SELECT video_url FROM movies WHERE id = %s", (MOVIES[0],))
+    assert (movie["movie_id"], movie["state"], movie["progress"], movie["master_url"]) == (MOVIES[0], "ready", 100, video_url)
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        urllib.request.urlopen(urllib.request.Request(f"{cluster.api}/hls-migration/api/movies/999999", headers=authorized), timeout=30)
+    assert unknown.value.code == 404
+
     plugins = cluster.request("GET", "/api/v2/plugins")["plugins"]
     [view] = [p for p in plugins if p["name"] == "hls_migration_view"]
     assert view["external_views"][0]["href"] == "/hls-migration/"

@@ -225,3 +225,47 @@ def test_progress_of_a_running_step_is_visible_in_the_ledger(conn):
         cur.execute("SELECT steps -> 'transcode' FROM hls_conversions WHERE id = %s", (ledger_id,))
         step = cur.fetchone()[0]
     assert step["seconds"] == 3.0 and step["progress"]["percent"] == 42.0  # kept after the step ends
+
+
+def status(conn, movie_id):
+    found = catalog.movie_status(conn, movie_id)
+    return found and {k: found[k] for k in ("state", "progress", "step", "error_class", "master_url", "audio_languages")}
+
+
+def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_rollback(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4", 3: "https://cdn.example/3.mp4"})
+    assert catalog.movie_status(conn, 1) is None  # not seen yet
+    claim(conn, movie_ids=[1, 2])
+    assert status(conn, 1) == {"state": "queued", "progress": 0, "step": None, "error_class": None, "master_url": None,
+                               "audio_languages": None}  # fmt: skip
+    probe = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
+    catalog.finish_step(conn, probe, "probe", 1.0)
+    encode = catalog.begin_step(conn, key(1), "encode_0")
+    catalog.record_progress(conn, encode, "encode_0", percent=42.4, speed=1.5, eta_seconds=20)
+    assert status(conn, 1) == {
+        "state": "converting", "progress": 42, "step": "encode_0", "error_class": None, "master_url": None, "audio_languages": None,
+    }  # fmt: skip
+    catalog.finish_step(conn, encode, "encode_0", 3.0)
+    package = catalog.begin_step(conn, key(1), "package")
+    catalog.finish_step(conn, package, "package", 1.0, details={"audio": [{"language": "en"}, {"language": "fr"}], "subtitles": []})
+    flip = catalog.begin_step(conn, key(1), "verify_and_flip")
+    master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
+    catalog.flip_to_hls(conn, ledger_id=flip, step="verify_and_flip", seconds=1.0, movie_id=1,
+                        expected_url="https://cdn.example/1.mp4", master_url=master, bytes_published=10, segments=2)  # fmt: skip
+    catalog.finalize_attempt(conn, key(1))
+    ready = catalog.movie_status(conn, 1)
+    assert (ready["state"], ready["progress"], ready["master_url"]) == ("ready", 100, master)
+    assert (ready["audio_languages"], ready["subtitle_languages"]) == (["en", "fr"], [])
+    assert ready["updated_at"].startswith("20")  # ISO 8601, for JSON
+
+    failing = catalog.begin_step(conn, key(2), "probe", source_url="https://cdn.example/2.mp4")
+    catalog.fail_attempt(conn, failing, MigrationError(ErrorClass.CORRUPT, "moov atom not found"))
+    catalog.finalize_attempt(conn, key(2))
+    failed = catalog.movie_status(conn, 2)
+    assert (failed["state"], failed["progress"], failed["error_class"], failed["error_message"]) == (
+        "failed", None, "corrupt", "moov atom not found")  # fmt: skip
+
+    assert catalog.roll_back(conn, catalog.AttemptKey("hls_rollback", "rollback-run", 1)) == "https://cdn.example/1.mp4"
+    assert status(conn, 1) == {"state": "rolled_back", "progress": None, "step": None, "error_class": None,
+                               "master_url": None, "audio_languages": None}  # fmt: skip
+    assert catalog.movie_status(conn, 3) is None  # never claimed nor attempted: not the migration's yet

@@ -279,6 +279,22 @@ def lift_hold(conn) -> tuple[str, str] | None:
         return cur.fetchone()
 
 
+STATUS_FIELDS = ("movie_id", "state", "progress", "step", "error_class", "error_message", "master_url",
+                 "audio_languages", "subtitle_languages", "updated_at")  # fmt: skip
+
+
+def movie_status(conn, movie_id: int) -> dict | None:
+    """A movie's row of ``hls_movie_status``, JSON-safe (None: the pipeline has not seen it)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("movie_status"), {"movie_id": movie_id})
+        row = cur.fetchone()
+    if row is None:
+        return None
+    status = dict(zip(STATUS_FIELDS, row))
+    status["updated_at"] = status["updated_at"].isoformat() if status["updated_at"] else None
+    return status
+
+
 def load_summary(conn) -> Summary:
     """What the migration view shows, from the ledger (SQL in ``include/sql/view.sql``)."""
     named = queries("view.sql")
