@@ -10,15 +10,13 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, task_group
 from hls_operators.operators import (
     EncodeChunkOperator,
-    FinishRunOperator,
     PackageOperator,
     ProbeOperator,
-    RecordOperator,
-    SelectMoviesOperator,
     ThumbnailsOperator,
     UploadOperator,
     VerifyAndFlipOperator,
 )
+from hls_operators.run_operators import FinishRunOperator, RecordOperator, SelectMoviesOperator
 from hls_operators.settings import DAG_ID, TRANSCODE_POOL, dag_schedule, retry_delay_seconds, transcode_chunk_slots
 
 # Airflow cannot map a task inside a mapped task group, so each movie gets a fixed number of chunk

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
-from hls_operators.operators import RollbackOperator
+from hls_operators.run_operators import RollbackOperator
 from hls_operators.settings import ROLLBACK_DAG_ID, retry_delay_seconds
 
 with DAG(

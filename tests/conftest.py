@@ -89,7 +89,9 @@ class Pipeline:
                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}  # fmt: skip
         log = (home / "dags-test.log").open("w")
         command = [str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id, "-c", json.dumps(conf or {})]
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        process.airflow_home = home  # its metadata database, for what a test reads of the run
+        return process
 
 
 @pytest.fixture(scope="session")

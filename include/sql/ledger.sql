@@ -114,3 +114,8 @@ ON CONFLICT (singleton) DO UPDATE SET run_id = EXCLUDED.run_id, reason = EXCLUDE
 
 -- name: lift_hold
 DELETE FROM hls_hold RETURNING run_id, reason;
+
+-- name: record_delivery
+-- One try to deliver the application's webhook.
+INSERT INTO hls_webhook_deliveries (movie_id, run_id, event, attempt, status_code, detail)
+VALUES (%(movie_id)s, %(run_id)s, %(event)s, %(attempt)s, %(status_code)s, %(detail)s);

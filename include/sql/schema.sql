@@ -112,3 +112,16 @@ LEFT JOIN LATERAL (
     ORDER BY step.value ->> 'started_at' DESC LIMIT 1
 ) running ON latest.status = 'running'
 WHERE latest.id IS NOT NULL OR claim.movie_id IS NOT NULL;
+
+-- Every try to deliver the application's webhook, with its answer (hls_webhook connection).
+CREATE TABLE IF NOT EXISTS hls_webhook_deliveries (
+    id           bigserial PRIMARY KEY,
+    movie_id     bigint NOT NULL,
+    run_id       text NOT NULL,
+    event        text NOT NULL,
+    attempt      integer NOT NULL,
+    status_code  integer,            -- NULL: no answer (refused, timed out)
+    detail       text,               -- the start of the answer, or what went wrong
+    delivered_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS hls_webhook_deliveries_movie ON hls_webhook_deliveries (movie_id, id);

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 import psycopg2
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from hls_operators.edges.storage import ObjectStore
-from hls_operators.settings import CATALOG_CONN_ID, STORAGE_CONN_ID
+from hls_operators.settings import CATALOG_CONN_ID, STORAGE_CONN_ID, WEBHOOK_CONN_ID
 
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -59,3 +60,26 @@ class StorageHook(S3Hook):
 
     def object_store(self, bucket: str) -> ObjectStore:
         return ObjectStore(self.get_conn(), bucket)
+
+
+class WebhookHook(BaseHook):
+    """The application's webhook (connection ``hls_webhook``, type http): the URL to POST to in
+    ``host`` (with its scheme and path), the signing secret in ``password``."""
+
+    def __init__(self, conn_id: str = WEBHOOK_CONN_ID):
+        super().__init__()
+        self.conn_id = conn_id
+
+    def endpoint(self) -> tuple[str, str] | None:
+        """(URL, secret), or None when no webhook is configured."""
+        try:
+            conn = self.get_connection(self.conn_id)
+        except AirflowNotFoundException:
+            return None
+        if "://" in (conn.host or ""):
+            return conn.host, conn.password or ""
+        # The URI form (AIRFLOW_CONN_HLS_WEBHOOK=https://:secret@app.example/hooks/hls) keeps the
+        # scheme in the connection type and the path in the schema.
+        scheme = conn.conn_type if conn.conn_type in ("http", "https") else "https"
+        port = f":{conn.port}" if conn.port else ""
+        return f"{scheme}://{conn.host}{port}/{(conn.schema or '').lstrip('/')}", conn.password or ""

@@ -1,5 +1,6 @@
-"""Airflow operators: thin shells that wire the ledger, the claim and a temporary folder around
-one plain step function from ``hls_operators.steps``."""
+"""Airflow operators of one movie's conversion: thin shells that wire the ledger, the claim and a
+temporary folder around one plain step function from ``hls_operators.steps``. The run's own
+operators are in ``run_operators.py``."""
 
 from __future__ import annotations
 
@@ -11,22 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-from airflow.sdk import BaseOperator
+from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hls_operators import steps
 from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
-from hls_operators.core.estimate import estimate
 from hls_operators.core.job import MovieJob
 from hls_operators.core.publishing import new_version
-from hls_operators.core.view import utc
-from hls_operators.core.waves import hold_reason
 from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import Progress
 from hls_operators.edges.handoff import worker_cache
 from hls_operators.hooks import CatalogHook, StorageHook
-from hls_operators.settings import Settings, load_settings
+from hls_operators.settings import PUBLISHED_ASSET_NAME, PUBLISHED_ASSET_URI, Settings, load_settings
+
+MOVIES_PUBLISHED = Asset(name=PUBLISHED_ASSET_NAME, uri=PUBLISHED_ASSET_URI)
 
 
 def classify(error: Exception) -> MigrationError:
@@ -263,137 +263,24 @@ class UploadOperator(MovieStepOperator):
 
 class VerifyAndFlipOperator(MovieStepOperator):
     """Verifies the uploaded set, then flips ``video_url`` to the master playlist in one transaction
-    with the ledger, only if the application has not changed ``video_url`` meanwhile.
+    with the ledger, only if the application has not changed ``video_url`` meanwhile. Each movie it
+    publishes is an event of the Asset ``hls_movies_published`` (extra: movie_id, master_url,
+    version), which other DAGs can schedule on.
 
     :param movie: the probe step's payload.
     """
 
     step = "verify_and_flip"
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [MOVIES_PUBLISHED])
+        super().__init__(**kwargs)
+
     def run_step(self, settings, ledger_id, work, context):
+        job = self.job()
         url = steps.verify_and_flip(
-            self.job(), ledger_id=ledger_id, step=self.step, store=self.store(settings), settings=settings,
+            job, ledger_id=ledger_id, step=self.step, store=self.store(settings), settings=settings,
             connect=CatalogHook().connection, log=self.log,
         )  # fmt: skip
+        context["outlet_events"][MOVIES_PUBLISHED].extra = {"movie_id": job.movie_id, "master_url": url, "version": job.version}
         return url, None  # the flip closed the step's ledger entry in its own transaction
-
-
-class RecordOperator(BaseOperator):
-    """Closes the movie's attempt in the ledger (a task that died without reporting becomes
-    ``worker_lost``) and releases the movie's claim. Runs whatever happened upstream.
-
-    :param movie: the claimed movie (from the selection).
-    """
-
-    template_fields: Sequence[str] = ("movie",)
-
-    def __init__(self, *, movie: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("trigger_rule", "all_done")
-        super().__init__(**kwargs)
-        self.movie = movie
-
-    def execute(self, context: Any) -> str:
-        with CatalogHook().connection() as conn:
-            status = catalog.finalize_attempt(conn, attempt_key(context, int(self.movie["movie_id"])))
-        self.log.info("movie %s: %s", self.movie["movie_id"], status)
-        return status
-
-
-class SelectMoviesOperator(BaseOperator):
-    """Creates the pipeline's tables if needed, then selects and claims the movies to convert.
-
-    Reads the DAG params ``movie_ids``, ``limit`` (default: the ``hls_wave_size`` setting),
-    ``force``, ``dry_run`` and ``resume``. While a hold is set (a wave failed too often), a run
-    without ``movie_ids`` takes no movie and says why, unless it is a dry run or ``resume`` lifts it.
-    """
-
-    def execute(self, context: Any) -> list[dict[str, Any]]:
-        settings = load_settings()
-        params = context["params"]
-        movie_ids = [int(i) for i in params.get("movie_ids") or []] or None
-        dry_run = bool(params.get("dry_run"))
-        with CatalogHook().connection() as conn:
-            catalog.ensure_schema(conn)
-            if params.get("resume"):
-                lifted = catalog.lift_hold(conn)
-                self.log.info("resume: %s", f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set")
-            hold = catalog.current_hold(conn)
-            if hold and not movie_ids and not dry_run:
-                held_by, reason, held_at = hold
-                message = f"the migration is on hold since {utc(held_at)} (run {held_by}): {reason}; trigger with resume=true to go on"
-                self.log.warning("%s", message)
-                raise AirflowSkipException(message)
-            claimed = catalog.claim_movies(
-                conn, run_id=context["run_id"], movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size),
-                force=bool(params.get("force")), ttl_minutes=settings.claim_ttl_minutes, dry_run=dry_run,
-            )  # fmt: skip
-        self.log.info("selected %d movie(s): %s", len(claimed), [c.movie_id for c in claimed])
-        if movie_ids:
-            passed_over = sorted(set(movie_ids) - {c.movie_id for c in claimed})
-            if passed_over:
-                self.log.warning(
-                    "not selected (missing, not an MP4, already converted without force, or claimed by another run): %s",
-                    passed_over,
-                )
-        return [vars(c) for c in claimed]
-
-
-class FinishRunOperator(BaseOperator):
-    """Closes the run: logs one line per movie; after a dry run, logs and saves the estimate;
-    otherwise sets a hold when the wave's failure rate is over ``hls_max_failure_rate``, and fails
-    the run when any movie failed, so that the run shows red and a clear re-runs only what failed."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("trigger_rule", "all_done")
-        super().__init__(**kwargs)
-
-    def execute(self, context: Any) -> None:
-        settings = load_settings()
-        dag_id, run_id = context["ti"].dag_id, context["run_id"]
-        with CatalogHook().connection() as conn:
-            outcome = catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id)
-            for movie_id, status, error_class, message in outcome:
-                self.log.info("movie %s: %s%s", movie_id, status, f" [{error_class}] {message}" if error_class else "")
-            if context["params"].get("dry_run"):
-                self.report_estimate(conn, settings, dag_id, run_id)
-                return
-            reason = hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
-            if reason:
-                catalog.set_hold(conn, run_id=run_id, reason=reason)
-                self.log.error("scheduled runs take no new movies until resumed: %s", reason)
-        failed = [row[0] for row in outcome if row[1] == "failed"]
-        if failed:
-            raise AirflowFailException(f"{len(failed)} of {len(outcome)} movie(s) failed: {failed}")
-
-    def report_estimate(self, conn, settings: Settings, dag_id: str, run_id: str) -> None:
-        measured, transcodes = catalog.measured_transcode_cost(conn)
-        result = estimate(
-            catalog.dry_run_movies(conn, dag_id=dag_id, run_id=run_id),
-            audio_kbps=settings.audio_bitrate_kbps,
-            cpu_seconds_per_megapixel_second=measured or settings.cpu_seconds_per_megapixel_second,
-            speed_measured_on=transcodes if measured else 0,
-            prices=settings.prices,
-        )
-        for line in result.lines():
-            self.log.info("estimate: %s", line)
-        catalog.save_estimate(conn, run_id=run_id, estimate=result)
-
-
-class RollbackOperator(BaseOperator):
-    """Puts each movie's original MP4 URL back into ``video_url`` and ledgers it; the HLS objects
-    stay in storage. Reads the DAG param ``movie_ids``."""
-
-    def execute(self, context: Any) -> list[int]:
-        movie_ids = [int(i) for i in context["params"].get("movie_ids") or []]
-        if not movie_ids:
-            raise AirflowFailException("no movie_ids given: nothing to roll back")
-        rolled_back = []
-        with CatalogHook().connection() as conn:
-            for movie_id in movie_ids:
-                restored = catalog.roll_back(conn, attempt_key(context, movie_id))
-                if restored is None:
-                    self.log.warning("movie %s: video_url is not a published conversion, nothing to roll back", movie_id)
-                else:
-                    self.log.info("movie %s: video_url restored to %s", movie_id, restored)
-                    rolled_back.append(movie_id)
-        return rolled_back

@@ -22,6 +22,11 @@ DAG_ID = "hls_migration"
 ROLLBACK_DAG_ID = "hls_rollback"
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
+WEBHOOK_CONN_ID = "hls_webhook"  # optional: the application's URL (host) and signing secret (password)
+# The Airflow Asset every published movie updates (its event's extra: movie_id, master_url, version):
+# what CDN warm-up or search re-index DAGs schedule on.
+PUBLISHED_ASSET_NAME = "hls_movies_published"
+PUBLISHED_ASSET_URI = "hls-migration://movies/published"
 # Airflow pool that bounds concurrent ffmpeg transcodes across all workers (see the README for sizing).
 TRANSCODE_POOL = "hls_transcode"
 
@@ -58,6 +63,11 @@ class Settings:
     http_timeout_seconds: float = 30.0
     allowed_source_hosts: str = ""  # comma-separated host or host:port allowed to be internal
     upload_concurrency: int = 8
+    # The application's webhook (connection hls_webhook): tries per event, the wait before the
+    # second (doubling after), and each try's connect and read timeout.
+    webhook_attempts: int = 4
+    webhook_first_backoff_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
     # Each worker keeps the sources it downloaded and the hand-offs it uploaded (under tmp_dir) up to
     # this many bytes, so the tasks of one conversion that land on the same worker download its
     # source once and skip the hand-offs' downloads; 0 turns this off.

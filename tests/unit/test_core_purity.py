@@ -17,7 +17,7 @@ CORE = REPO / "plugins" / "hls_operators" / "core"
 
 # Services, processes and the disk, and every layer of the package above the core.
 FORBIDDEN_MODULES = ("airflow", "boto3", "botocore", "psycopg2", "requests", "subprocess", "os", "shutil", "tempfile", "socket")
-FORBIDDEN_PACKAGE_LAYERS = ("edges", "media", "steps", "operators", "hooks", "settings", "storage_setup")
+FORBIDDEN_PACKAGE_LAYERS = ("edges", "media", "steps", "operators", "run_operators", "hooks", "settings", "storage_setup")
 # Path and file methods that read or write the filesystem.
 FILESYSTEM_CALLS = {
     "open", "read_text", "write_text", "read_bytes", "write_bytes", "stat", "lstat", "exists", "is_file", "is_dir",

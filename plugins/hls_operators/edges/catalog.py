@@ -279,6 +279,14 @@ def lift_hold(conn) -> tuple[str, str] | None:
         return cur.fetchone()
 
 
+def record_delivery(conn, *, movie_id: int, run_id: str, event: str, attempt: int, status_code: int | None, detail: str) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            _ledger("record_delivery"),
+            {"movie_id": movie_id, "run_id": run_id, "event": event, "attempt": attempt, "status_code": status_code, "detail": detail},
+        )
+
+
 STATUS_FIELDS = ("movie_id", "state", "progress", "step", "error_class", "error_message", "master_url",
                  "audio_languages", "subtitle_languages", "updated_at")  # fmt: skip
 
