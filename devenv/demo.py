@@ -72,6 +72,7 @@ def demo_movies(folder: Path) -> list[SeedMovie]:
         SeedMovie(4, "Flower (CC0 footage)", media.CC0_CLIPS["flower.mp4"]),
         SeedMovie(5, "Friday (CC0 footage, audio stream first)", media.CC0_CLIPS["friday.mp4"]),
         SeedMovie(6, "Broken upload (truncated MP4)", media.truncated_copy(broken, folder / "broken.mp4")),
+        SeedMovie(7, "English and French audio, two subtitle tracks", media.multilingual_movie(folder / "film.mp4")),
     ]  # fmt: skip
 
 
@@ -138,7 +139,8 @@ Or play one in any HLS player:
 Play it in hls.js in Chromium, switch levels, seek to the end, and keep a screenshot:
   node player/check_playback.mjs {master} .demo/playback.png
 Catalog: psql "{postgres.dsn(DATABASE)}" -c 'SELECT id, video_url FROM movies'
-Ledger:  psql "{postgres.dsn(DATABASE)}" -c 'SELECT movie_id, status, error_class FROM hls_conversions'"""
+Ledger:  psql "{postgres.dsn(DATABASE)}" -c 'SELECT movie_id, status, error_class FROM hls_conversions'
+Status:  psql "{postgres.dsn(DATABASE)}" -c 'SELECT movie_id, state, progress, audio_languages, subtitle_languages FROM hls_movie_status'"""
     )
 
 

@@ -75,41 +75,6 @@ APPLE_RULES = {
                                         "-x264opts", "tff=1"], "size": "1920x1080", "seconds": 2, "rate": 50},  # fmt: skip
 }
 
-# Subtitle cues of the multilingual movie, per language: (start, end, text).
-SUBTITLES = {
-    "eng": [(0.5, 2.0, "Hello, world."), (5.0, 7.5, "Across a segment boundary.")],
-    "fra": [(0.5, 2.0, "Bonjour, le monde."), (5.0, 7.5, "À cheval sur deux segments.")],
-}
-
-
-def multilingual_movie(path: Path, seconds: float = 10) -> Path:
-    """A film as a catalog has them: English audio (default) and French audio titled by the studio
-    (in the MP4 handler name, where studios put it), English and French text subtitles (mov_text;
-    the French forced)."""
-    srt_files = []
-    for language, cues in SUBTITLES.items():
-        srt = path.with_name(f"{path.stem}-{language}.srt")
-        srt.write_text("".join(f"{n}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n" for n, (a, b, text) in enumerate(cues, 1)))
-        srt_files.append(srt)
-    ffmpeg(
-        "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=660:duration={seconds}",
-        "-i", str(srt_files[0]), "-i", str(srt_files[1]),
-        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:s", "-map", "4:s",
-        *X264, "-c:a", "aac", "-c:s", "mov_text",
-        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", "-metadata:s:a:1", "handler_name=Version française",
-        "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fra",
-        "-disposition:a:0", "default", "-disposition:a:1", "0", "-disposition:s:0", "0", "-disposition:s:1", "forced",
-        str(path),
-    )  # fmt: skip
-    return path
-
-
-def _srt_time(seconds: float) -> str:
-    return f"00:00:{int(seconds):02d},{round(seconds % 1 * 1000):03d}"
-
-
 REFUSED = {
     "empty": "corrupt",
     "text": "not_video",

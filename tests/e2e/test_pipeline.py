@@ -19,7 +19,7 @@ from hls_operators.edges import handoff
 
 from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from tests import hls_checks, hostile_media
+from tests import hls_checks
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def catalog(pipeline, tmp_path_factory):
         SeedMovie(TEXT, "Text named mp4", text),
         SeedMovie(INACTIVE, "Inactive", media.CC0_CLIPS["friday.mp4"], is_active=False),
         SeedMovie(QUERY_STRING, "Upper-case with query", media.CC0_CLIPS["flower.mp4"]),
-        SeedMovie(MULTILINGUAL, "English and French, with subtitles", hostile_media.multilingual_movie(folder / "film.mp4")),
+        SeedMovie(MULTILINGUAL, "English and French, with subtitles", media.multilingual_movie(folder / "film.mp4")),
     ]
     movies = [
         SeedMovie(m.id, m.title, m.source, m.video_url.format(base=pipeline.public_base_url), m.is_active) for m in movies
@@ -286,7 +286,7 @@ def test_a_viewer_switches_audio_language_and_subtitles_in_a_browser(pipeline, f
     assert [(a["lang"], a["name"], a["default"]) for a in outcome["audio"]] == [("en", "English", True), ("fr", "Version française", False)]
     assert any("with the Version française audio" in step for step in outcome["steps"])
     shown = {s["lang"]: (s["forced"], sorted({c["text"] for c in s["cues"]})) for s in outcome["subtitles"]}
-    source = hostile_media.SUBTITLES
+    source = media.SUBTITLES
     assert shown == {"en": (False, sorted(c[2] for c in source["eng"])), "fr": (True, sorted(c[2] for c in source["fra"]))}
     # in sync with the picture: the first cue shows from 0.5 s to 2 s of the movie, counted from where
     # the player puts the first frame

@@ -13,9 +13,8 @@ from hls_operators.core.subtitles import parse_webvtt
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 
-from devenv import services
+from devenv import media, services
 from tests import hls_checks
-from tests.hostile_media import SUBTITLES, multilingual_movie
 from tests.transcoding import publish
 
 
@@ -27,7 +26,7 @@ def film(seaweedfs, tmp_path_factory):
     public = f"{seaweedfs.endpoint}/{bucket}"  # anonymous reads, as a CDN's
     settings = Settings.from_values({"bucket": bucket, "public_base_url": public, "thumbnail_count": "2"})
     work = tmp_path_factory.mktemp("film")
-    job, prefix = publish(multilingual_movie(work / "film.mp4"), 1, store=store, settings=settings, work=work)
+    job, prefix = publish(media.multilingual_movie(work / "film.mp4"), 1, store=store, settings=settings, work=work)
     return job, f"{public}/{prefix}"
 
 
@@ -63,7 +62,7 @@ def test_every_text_subtitle_track_is_webvtt_on_the_segment_grid(film):
     subtitles = [m for m in master.media if m.type == "SUBTITLES"]
     assert [(m.language, m.name, m.forced, m.group_id) for m in subtitles] == [("en", "English", "NO", "subs"), ("fr", "French", "YES", "subs")]
     video = m3u8.loads(hls_checks.fetch(f"{base}/{master.playlists[0].uri}").body.decode())
-    for rendition, language in zip(subtitles, SUBTITLES):
+    for rendition, language in zip(subtitles, media.SUBTITLES):
         playlist = m3u8.loads(hls_checks.fetch(f"{base}/{rendition.uri}").body.decode())
         assert [s.duration for s in playlist.segments] == [s.duration for s in video.segments]  # the video's grid
         folder = rendition.uri.rsplit("/", 1)[0]
@@ -74,6 +73,6 @@ def test_every_text_subtitle_track_is_webvtt_on_the_segment_grid(film):
             body = response.body.decode()
             assert body.splitlines()[1].startswith("X-TIMESTAMP-MAP=MPEGTS:") and body.splitlines()[1].endswith(",LOCAL:00:00:00.000")
             texts.append([(cue.start, cue.end, cue.text) for cue in parse_webvtt(body)])
-        first, boundary = SUBTITLES[language]
+        first, boundary = media.SUBTITLES[language]
         assert texts[0] == [first, boundary] and texts[1] == [boundary]  # the cue across 6 s is in both segments
     assert [t.language for t in job.probe.subtitle_tracks] == ["eng", "fra"]
