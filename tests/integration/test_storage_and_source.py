@@ -8,6 +8,7 @@ import socket
 import threading
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hls_operators.core.errors import ErrorClass, MigrationError
@@ -98,6 +99,30 @@ def test_sources_are_read_through_storage_when_they_live_there(store, tmp_path):
     fetched = fetch("https://cdn.example/media/uploads/1/in.mp4?sig=1", store, tmp_path / "a.mp4")
     assert fetched.read_bytes() == b"m" * 100
     assert fetch(f"s3://{store.bucket}/uploads/1/in.mp4", store, tmp_path / "b.mp4").stat().st_size == 100
+
+
+def test_originals_on_the_storage_servers_own_endpoint_are_read_through_its_connection(store, seaweedfs, tmp_path):
+    """A self-hosted SeaweedFS serving the originals too: its URLs are on loopback, which the host
+    check refuses, but they are the storage connection's own endpoint, so they are read through it
+    (path-style bucket/key) without listing the host in hls_allowed_source_hosts."""
+    originals = f"originals-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), originals)
+    ObjectStore(seaweedfs.client(), originals).upload_file(_write(tmp_path / "src.mp4", b"o" * 300), "films/My Film.mp4")
+    assert storage_location(f"{seaweedfs.endpoint}/{originals}/films/My%20Film.mp4", public_base_url="https://cdn.example/m",
+                            bucket="hls", storage_endpoint=seaweedfs.endpoint) == (originals, "films/My Film.mp4")  # fmt: skip
+    url = f"{seaweedfs.endpoint}/{originals}/films/My%20Film.mp4"
+    path = download_source(url, tmp_path / "o.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)
+    assert path.read_bytes() == b"o" * 300
+    # another port on the same loopback is still an internal address, and refused
+    other = url.replace(f":{urlsplit(seaweedfs.endpoint).port}/", f":{services.free_port()}/")
+    with pytest.raises(MigrationError) as caught:
+        download_source(other, tmp_path / "x.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)
+    assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 @pytest.mark.parametrize(

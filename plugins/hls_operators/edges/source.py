@@ -16,10 +16,13 @@ CHUNK_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
 
 
-def storage_location(url: str, *, public_base_url: str, bucket: str) -> tuple[str, str] | None:
+def storage_location(url: str, *, public_base_url: str, bucket: str, storage_endpoint: str | None = None) -> tuple[str, str] | None:
     """(bucket, key) when the URL is read through the storage connection, else None.
 
-    ``s3://bucket/key`` names its bucket; a URL under the public base is a key of the HLS bucket.
+    ``s3://bucket/key`` names its bucket; a URL under the public base is a key of the HLS bucket;
+    a URL on the storage connection's own endpoint (a self-hosted MinIO or SeaweedFS that serves
+    the originals too) is path-style ``/bucket/key`` there, read with the connection's credentials
+    rather than refused as an internal address.
     """
     parts = urlsplit(url)
     if parts.scheme == "s3":
@@ -27,7 +30,17 @@ def storage_location(url: str, *, public_base_url: str, bucket: str) -> tuple[st
     base = public_base_url.rstrip("/") + "/"
     if url.startswith(base):
         return bucket, unquote(urlsplit(url[len(base) :]).path)
+    if storage_endpoint and _origin(url) == _origin(storage_endpoint):
+        named_bucket, _, key = unquote(parts.path).lstrip("/").partition("/")
+        if named_bucket and key:
+            return named_bucket, key
     return None
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port: what makes two URLs the same server."""
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def download_source(
@@ -44,7 +57,7 @@ def download_source(
     unreachable sources. ``allowed_hosts`` (``host`` or ``host:port``) may resolve to internal
     addresses; no other source, nor any redirect, may."""
     try:
-        location = storage_location(url, public_base_url=public_base_url, bucket=store.bucket)
+        location = storage_location(url, public_base_url=public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
         if location is not None:
             bucket, key = location
             size = store.object_size(key, bucket=bucket)

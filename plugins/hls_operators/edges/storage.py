@@ -38,6 +38,11 @@ class ObjectStore:
         self.client = client
         self.bucket = bucket
 
+    @property
+    def endpoint(self) -> str:
+        """The S3 endpoint this store talks to (``endpoint_url`` of the connection, or AWS's)."""
+        return self.client.meta.endpoint_url
+
     def upload_file(self, path: Path, key: str, headers: dict[str, str] | None = None) -> None:
         try:
             self.client.upload_file(str(path), self.bucket, key, ExtraArgs=headers or {})
