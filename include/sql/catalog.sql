@@ -91,3 +91,21 @@ DELETE FROM hls_claims WHERE movie_id = %(movie_id)s AND run_id = %(run_id)s;
 SELECT movie_id, state, progress, step, error_class, error_message, master_url, audio_languages,
        subtitle_languages, updated_at
 FROM hls_movie_status WHERE movie_id = %(movie_id)s;
+
+-- name: referenced_urls
+-- Every URL the application's catalog points at: a set any of them names is never swept.
+SELECT video_url FROM movies WHERE video_url IS NOT NULL
+UNION SELECT trailer_url FROM movies WHERE trailer_url IS NOT NULL;
+
+-- name: kept_conversions
+-- (movie, output prefix) of each movie's latest succeeded conversion, and of every attempt
+-- still running: what a rollback, a re-flip or an attempt under way may still need.
+SELECT movie_id, output_prefix FROM (
+    SELECT DISTINCT ON (movie_id) movie_id, output_prefix FROM hls_conversions
+    WHERE status = 'succeeded' AND output_prefix IS NOT NULL ORDER BY movie_id, finished_at DESC
+) latest
+UNION
+SELECT movie_id, output_prefix FROM hls_conversions WHERE status = 'running' AND output_prefix IS NOT NULL;
+
+-- name: claimed_movies
+SELECT movie_id FROM hls_claims WHERE expires_at > now();

@@ -4,18 +4,20 @@ attempt (and telling the application), finishing the run, and rolling movies bac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from hls_operators import steps
 from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
 from hls_operators.core.waves import hold_reason
 from hls_operators.core.webhook import EVENTS, event_body
 from hls_operators.edges import catalog
 from hls_operators.edges.webhook import Delivery, deliver
-from hls_operators.hooks import CatalogHook, WebhookHook
+from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
 from hls_operators.operators import attempt_key
 from hls_operators.settings import Settings, load_settings
 
@@ -169,3 +171,20 @@ class RollbackOperator(BaseOperator):
                     self.log.info("movie %s: video_url restored to %s", movie_id, restored)
                     rolled_back.append(movie_id)
         return rolled_back
+
+
+class SweepOperator(BaseOperator):
+    """Deletes the published sets and hand-offs that nothing can reach any more: versions a forced
+    re-conversion superseded, and what attempts that failed after uploading left, once older than
+    the grace period. Reads the DAG params ``dry_run`` (default: only list them, with their bytes)
+    and ``grace_days``."""
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        settings = load_settings()
+        params = context["params"]
+        found = steps.sweep(
+            store=StorageHook().object_store(settings.bucket), settings=settings, connect=CatalogHook().connection,
+            grace=timedelta(days=float(params.get("grace_days") or settings.sweep_grace_days)),
+            dry_run=bool(params.get("dry_run", True)), log=self.log,
+        )  # fmt: skip
+        return [{"prefix": s.prefix, "objects": s.objects, "bytes": s.bytes} for s in found]

@@ -20,6 +20,7 @@ from hls_operators.core.trickplay import StoryboardPlan
 
 DAG_ID = "hls_migration"
 ROLLBACK_DAG_ID = "hls_rollback"
+SWEEP_DAG_ID = "hls_sweep"
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
 WEBHOOK_CONN_ID = "hls_webhook"  # optional: the application's URL (host) and signing secret (password)
@@ -79,6 +80,8 @@ class Settings:
     transcode_memory_limit_mb: int = 2048
     transcode_timeout_per_source_second: float = 10.0
     tmp_dir: str = ""
+    # The sweep keeps an unreachable set this long (days): a CDN may still serve it to a player mid-movie.
+    sweep_grace_days: float = 7.0
     # Waves: a scheduled run takes wave_size movies; when more than max_failure_rate of a wave fails,
     # scheduled runs take no new movies until a run is triggered with resume.
     wave_size: int = 50

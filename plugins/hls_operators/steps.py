@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hls_operators.core import publishing
@@ -21,6 +22,7 @@ from hls_operators.core.conformance import check_conformance
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung
+from hls_operators.core.sweep import StoredSet, group_sets, sweepable
 from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
 from hls_operators.core.verify import VerifiedSet, verify_hls_set
 from hls_operators.edges import catalog
@@ -236,3 +238,31 @@ def verify_and_flip(
     discarded = discard_handoffs(job.movie_id, store=store, settings=settings)
     log.info("movie %s: %d hand-off objects deleted", job.movie_id, discarded)
     return url
+
+
+def sweep(
+    *,
+    store: ObjectStore,
+    settings: Settings,
+    connect: Callable[[], AbstractContextManager],
+    grace: timedelta,
+    dry_run: bool,
+    log: logging.Logger,
+) -> list[StoredSet]:
+    """Delete the published sets and hand-offs nothing can reach any more (``core/sweep.py``), or
+    with ``dry_run`` only list them; returns them, with their objects and bytes."""
+    with connect() as conn:
+        references = catalog.sweep_references(conn)
+    found = []
+    for root in (settings.output_prefix, settings.work_prefix):
+        sets = group_sets(root, store.list_sizes(root))
+        found += sweepable(
+            sets, references, master_url=lambda s: settings.public_url(f"{s.prefix}/{publishing.MASTER_PLAYLIST}"),
+            now=datetime.now(timezone.utc), grace=grace,
+        )  # fmt: skip
+    for stored in found:
+        log.info("%s %s: %d objects, %d bytes", "would delete" if dry_run else "deleting", stored.prefix, stored.objects, stored.bytes)
+        if not dry_run:
+            store.delete_prefix(stored.prefix)
+    log.info("%s %d set(s), %d bytes", "would reclaim" if dry_run else "reclaimed", len(found), sum(s.bytes for s in found))
+    return found

@@ -30,7 +30,7 @@ def parsed(tmp_path_factory) -> dict:
 
 def test_dags_import_without_errors_or_network(parsed):
     assert parsed["import_errors"] == {}
-    assert set(parsed["dags"]) == {"hls_migration", "hls_rollback"}
+    assert set(parsed["dags"]) == {"hls_migration", "hls_rollback", "hls_sweep"}
 
 
 def test_every_dag_has_tags_owner_and_retries(parsed):
@@ -52,3 +52,8 @@ def test_migration_dag_contract(parsed):
 
 def test_rollback_dag_takes_movie_ids(parsed):
     assert parsed["dags"]["hls_rollback"]["params"] == ["movie_ids"]
+
+
+def test_the_sweep_lists_before_it_deletes(parsed):
+    dag = parsed["dags"]["hls_sweep"]
+    assert dag["params"] == ["dry_run", "grace_days"] and dag["schedule"] is None and dag["tasks"] == ["sweep"]

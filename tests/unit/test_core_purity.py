@@ -43,8 +43,8 @@ def impurities(source: str, filename: str) -> list[str]:
         if isinstance(node, ast.Call):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            # str.replace is everywhere: only a call on something path-like counts, which a str never is.
-            if called in FILESYSTEM_CALLS and not (called == "replace" and len(node.args) == 2):
+            # replace() is str's (two arguments) and datetime's (keywords) too: Path.replace takes one target.
+            if called in FILESYSTEM_CALLS and not (called == "replace" and (len(node.args) != 1 or node.keywords)):
                 found.append(f"{filename}:{node.lineno} calls {called}()")
     return found
 
@@ -68,6 +68,8 @@ def test_the_check_catches_each_kind_of_impurity():
     assert impurities("def size(path):\n    return path.stat().st_size\n", "x.py") == ["x.py:2 calls stat()"]
     assert impurities("with open('f') as f:\n    pass\n", "x.py") == ["x.py:1 calls open()"]
     assert impurities("text = 'a-b'.replace('-', '')\nfrom hls_operators.core import ladder\n", "x.py") == []
+    assert impurities("moment = moment.replace(tzinfo=None)\n", "x.py") == []
+    assert impurities("path.replace(target)\n", "x.py") == ["x.py:1 calls replace()"]
 
 
 def test_importing_the_core_loads_no_service_client():

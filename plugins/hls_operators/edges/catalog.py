@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from hls_operators.core.errors import BAD_INPUT, ErrorClass, MigrationError
 from hls_operators.core.estimate import Estimate, ProbedMovie
+from hls_operators.core.sweep import References
 from hls_operators.core.view import RECENT_LIMIT, Conversion, Failure, Summary
 from hls_operators.edges.sql import queries, sql_file
 from hls_operators.settings import DAG_ID
@@ -285,6 +286,18 @@ def record_delivery(conn, *, movie_id: int, run_id: str, event: str, attempt: in
             _ledger("record_delivery"),
             {"movie_id": movie_id, "run_id": run_id, "event": event, "attempt": attempt, "status_code": status_code, "detail": detail},
         )
+
+
+def sweep_references(conn) -> References:
+    """What may still point at a stored set (see ``core/sweep.py``)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("referenced_urls"))
+        urls = frozenset(row[0] for row in cur.fetchall())
+        cur.execute(_catalog("kept_conversions"))
+        kept = frozenset((movie_id, prefix.rstrip("/").rsplit("/", 1)[-1]) for movie_id, prefix in cur.fetchall())
+        cur.execute(_catalog("claimed_movies"))
+        claimed = frozenset(row[0] for row in cur.fetchall())
+    return References(catalog_urls=urls, kept_versions=kept, claimed_movies=claimed)
 
 
 STATUS_FIELDS = ("movie_id", "state", "progress", "step", "error_class", "error_message", "master_url",
