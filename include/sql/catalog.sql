@@ -109,3 +109,34 @@ SELECT movie_id, output_prefix FROM hls_conversions WHERE status = 'running' AND
 
 -- name: claimed_movies
 SELECT movie_id FROM hls_claims WHERE expires_at > now();
+
+-- name: retirement_candidates
+-- Ready movies (hls_movie_status) whose published conversion has played for the grace period,
+-- with what retiring their MP4 needs; %(movie_ids)s narrows them when not NULL.
+SELECT s.movie_id, c.source_url, c.output_prefix, (c.probe ->> 'duration')::float
+FROM hls_movie_status s
+JOIN movies m ON m.id = s.movie_id
+JOIN LATERAL (
+    SELECT * FROM hls_conversions c
+    WHERE c.movie_id = s.movie_id AND c.status = 'succeeded' AND c.master_url = m.video_url
+    ORDER BY c.finished_at DESC LIMIT 1
+) c ON true
+WHERE s.state = 'ready'
+  AND c.finished_at < now() - make_interval(secs => %(grace_seconds)s)
+  AND (%(movie_ids)s::bigint[] IS NULL OR s.movie_id = ANY(%(movie_ids)s::bigint[]))
+ORDER BY s.movie_id;
+
+-- name: url_references
+-- How many rows of the catalog name a URL as their video or trailer: a shared MP4 is never retired.
+SELECT count(*) FROM movies WHERE video_url = %(url)s OR trailer_url = %(url)s;
+
+-- name: record_retirement
+INSERT INTO hls_retirements (movie_id, run_id, status, source_url, archive, bytes, sha256, reason)
+VALUES (%(movie_id)s, %(run_id)s, %(status)s, %(source_url)s, %(archive)s, %(bytes)s, %(sha256)s, %(reason)s);
+
+-- name: latest_retirement
+-- The movie's archived original, while it is retired (not restored since).
+SELECT source_url, archive, bytes, sha256 FROM (
+    SELECT * FROM hls_retirements WHERE movie_id = %(movie_id)s AND status IN ('retired', 'restored')
+    ORDER BY id DESC LIMIT 1
+) latest WHERE status = 'retired';

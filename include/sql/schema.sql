@@ -65,16 +65,48 @@ CREATE TABLE IF NOT EXISTS hls_estimates (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
--- The application's read of the migration (the README's contract): one row per movie the pipeline
--- has claimed or attempted, from the latest attempt that is not a dry run. Reading one movie costs
--- a primary-key lookup and an index scan of its own ledger rows, whatever the catalog's size.
+-- Each movie's ledger rows, newest first: what hls_movie_status (below) reads of one movie, so that
+-- reading one costs a primary-key lookup and an index scan, whatever the catalog's size.
 CREATE INDEX IF NOT EXISTS hls_conversions_movie_latest ON hls_conversions (movie_id, id DESC);
 
+-- Every try to deliver the application's webhook, with its answer (hls_webhook connection).
+CREATE TABLE IF NOT EXISTS hls_webhook_deliveries (
+    id           bigserial PRIMARY KEY,
+    movie_id     bigint NOT NULL,
+    run_id       text NOT NULL,
+    event        text NOT NULL,
+    attempt      integer NOT NULL,
+    status_code  integer,            -- NULL: no answer (refused, timed out)
+    detail       text,               -- the start of the answer, or what went wrong
+    delivered_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS hls_webhook_deliveries_movie ON hls_webhook_deliveries (movie_id, id);
+
+-- Originals retired once their HLS has proven itself: each movie's MP4 archived (copy checked by
+-- size and SHA-256) before it is deleted, and restored from the archive by a rollback.
+CREATE TABLE IF NOT EXISTS hls_retirements (
+    id          bigserial PRIMARY KEY,
+    movie_id    bigint NOT NULL,
+    run_id      text NOT NULL,
+    status      text NOT NULL CHECK (status IN ('dry_run', 'retired', 'refused', 'restored')),
+    source_url  text NOT NULL,
+    archive     text,            -- bucket/key of the archived copy
+    bytes       bigint,
+    sha256      text,
+    reason      text,            -- why a movie was refused
+    at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS hls_retirements_movie ON hls_retirements (movie_id, id DESC);
+
+-- The application's read of the migration (the README's contract): one row per movie the pipeline
+-- has claimed or attempted, from the latest attempt that is not a dry run; a ready movie whose
+-- original was archived and deleted is 'retired'.
 CREATE OR REPLACE VIEW hls_movie_status AS
 SELECT m.id AS movie_id,
        CASE
            WHEN latest.status = 'running' THEN 'converting'
            WHEN claim.expires_at > now() AND (latest.id IS NULL OR latest.started_at < claim.claimed_at) THEN 'queued'
+           WHEN latest.status = 'succeeded' AND m.video_url = latest.master_url AND retirement.status = 'retired' THEN 'retired'
            WHEN latest.status = 'succeeded' AND m.video_url = latest.master_url THEN 'ready'
            WHEN latest.status = 'rolled_back' THEN 'rolled_back'
            WHEN latest.status = 'failed' THEN 'failed'
@@ -105,6 +137,10 @@ LEFT JOIN LATERAL (
     ORDER BY c.id DESC LIMIT 1
 ) latest ON true
 LEFT JOIN LATERAL (
+    SELECT r.status FROM hls_retirements r WHERE r.movie_id = m.id AND r.status IN ('retired', 'restored')
+    ORDER BY r.id DESC LIMIT 1
+) retirement ON true
+LEFT JOIN LATERAL (
     -- the step that has started and not finished, and how far its ffmpeg has got
     SELECT step.key AS step, round((step.value -> 'progress' ->> 'percent')::float) AS percent
     FROM jsonb_each(latest.steps) AS step
@@ -112,16 +148,3 @@ LEFT JOIN LATERAL (
     ORDER BY step.value ->> 'started_at' DESC LIMIT 1
 ) running ON latest.status = 'running'
 WHERE latest.id IS NOT NULL OR claim.movie_id IS NOT NULL;
-
--- Every try to deliver the application's webhook, with its answer (hls_webhook connection).
-CREATE TABLE IF NOT EXISTS hls_webhook_deliveries (
-    id           bigserial PRIMARY KEY,
-    movie_id     bigint NOT NULL,
-    run_id       text NOT NULL,
-    event        text NOT NULL,
-    attempt      integer NOT NULL,
-    status_code  integer,            -- NULL: no answer (refused, timed out)
-    detail       text,               -- the start of the answer, or what went wrong
-    delivered_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS hls_webhook_deliveries_movie ON hls_webhook_deliveries (movie_id, id);

@@ -155,15 +155,21 @@ class FinishRunOperator(BaseOperator):
 
 class RollbackOperator(BaseOperator):
     """Puts each movie's original MP4 URL back into ``video_url`` and ledgers it; the HLS objects
-    stay in storage. Reads the DAG param ``movie_ids``."""
+    stay in storage. A retired movie's MP4 is first restored from the archive. Reads the DAG param
+    ``movie_ids``."""
 
     def execute(self, context: Any) -> list[int]:
         movie_ids = [int(i) for i in context["params"].get("movie_ids") or []]
         if not movie_ids:
             raise AirflowFailException("no movie_ids given: nothing to roll back")
+        settings = load_settings()
+        store = StorageHook().object_store(settings.bucket)
         rolled_back = []
         with CatalogHook().connection() as conn:
             for movie_id in movie_ids:
+                if catalog.published_master(conn, movie_id) is not None:
+                    steps.restore_original(movie_id, store=store, settings=settings, connect=CatalogHook().connection,
+                                           run_id=context["run_id"], log=self.log)  # fmt: skip
                 restored = catalog.roll_back(conn, attempt_key(context, movie_id))
                 if restored is None:
                     self.log.warning("movie %s: video_url is not a published conversion, nothing to roll back", movie_id)
@@ -188,3 +194,22 @@ class SweepOperator(BaseOperator):
             dry_run=bool(params.get("dry_run", True)), log=self.log,
         )  # fmt: skip
         return [{"prefix": s.prefix, "objects": s.objects, "bytes": s.bytes} for s in found]
+
+
+class RetireOriginalsOperator(BaseOperator):
+    """Archives, then deletes, the MP4 of each movie that has played from HLS for the grace period
+    and whose published set passes verification again; never an MP4 another catalog row names.
+    Reads the DAG params ``movie_ids``, ``older_than_days`` and ``dry_run`` (default: only say
+    which, and the bytes that would be reclaimed)."""
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        settings = load_settings()
+        params = context["params"]
+        outcomes = steps.retire_originals(
+            store=StorageHook().object_store(settings.bucket), settings=settings, connect=CatalogHook().connection,
+            movie_ids=[int(i) for i in params.get("movie_ids") or []] or None,
+            grace=timedelta(days=float(params.get("older_than_days") if params.get("older_than_days") is not None
+                                       else settings.retire_grace_days)),
+            dry_run=bool(params.get("dry_run", True)), run_id=context["run_id"], log=self.log,
+        )  # fmt: skip
+        return [{"movie_id": o.movie_id, "status": o.status, "bytes": o.bytes, "reason": o.reason} for o in outcomes]

@@ -21,6 +21,7 @@ from hls_operators.core.trickplay import StoryboardPlan
 DAG_ID = "hls_migration"
 ROLLBACK_DAG_ID = "hls_rollback"
 SWEEP_DAG_ID = "hls_sweep"
+RETIRE_DAG_ID = "hls_retire_originals"
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
 WEBHOOK_CONN_ID = "hls_webhook"  # optional: the application's URL (host) and signing secret (password)
@@ -82,6 +83,13 @@ class Settings:
     tmp_dir: str = ""
     # The sweep keeps an unreachable set this long (days): a CDN may still serve it to a player mid-movie.
     sweep_grace_days: float = 7.0
+    # Retiring originals (DAG hls_retire_originals): how long a movie must have played from HLS, and
+    # where its MP4 is archived before it is deleted (bucket: empty for hls_bucket; a storage class
+    # such as GLACIER_IR or DEEP_ARCHIVE where the storage has one, empty for the bucket's default).
+    retire_grace_days: float = 30.0
+    archive_bucket: str = ""
+    archive_prefix: str = "archive/originals"
+    archive_storage_class: str = ""
     # Waves: a scheduled run takes wave_size movies; when more than max_failure_rate of a wave fails,
     # scheduled runs take no new movies until a run is triggered with resume.
     wave_size: int = 50

@@ -13,7 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from hls_operators.core.conformance import check_conformance
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung
+from hls_operators.core.retirement import Retirement, archive_location
 from hls_operators.core.sweep import StoredSet, group_sets, sweepable
 from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
 from hls_operators.core.verify import VerifiedSet, verify_hls_set
@@ -39,6 +40,7 @@ from hls_operators.edges.handoff import (
     receive,
     worker_cache,
 )
+from hls_operators.edges.source import storage_location
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.media.master import build_master, local_files
 from hls_operators.media.previews import make_thumbnails
@@ -187,8 +189,13 @@ def publish_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work
 def verify_movie(job: MovieJob, *, store: ObjectStore, settings: Settings) -> VerifiedSet:
     """Check the stored set against the upload manifest, the playlists and the source duration, and
     against the rules players hold it to (Apple's HLS authoring rules, RFC 8216's bandwidths)."""
-    prefix = job.output_prefix(settings.output_prefix)
     expected = json.loads(store.read_text(job.work_key(settings.work_prefix, MANIFEST)))
+    return verify_stored_set(store, job.output_prefix(settings.output_prefix), expected, job.probe.duration)
+
+
+def verify_stored_set(store: ObjectStore, prefix: str, expected: dict[str, int], source_duration: float) -> VerifiedSet:
+    """Check the set stored under ``prefix`` against ``expected`` (``{path: size}``), its playlists,
+    the source's duration and Apple's rules; raises ``verification_failed`` naming what is wrong."""
     stored = store.list_sizes(prefix)
     master = store.read_text(f"{prefix}/{publishing.MASTER_PLAYLIST}")
     media = {
@@ -200,7 +207,7 @@ def verify_movie(job: MovieJob, *, store: ObjectStore, settings: Settings) -> Ve
     storyboard = store.read_text(storyboard_key) if f"{STORYBOARD_DIR}/{STORYBOARD_VTT}" in stored else None
     verified = verify_hls_set(
         stored=stored, expected=expected, master_text=master, media_texts=media,
-        source_duration=job.probe.duration, storyboard_text=storyboard,
+        source_duration=source_duration, storyboard_text=storyboard,
     )  # fmt: skip
     check_conformance(master, media, stored)
     return verified
@@ -266,3 +273,86 @@ def sweep(
             store.delete_prefix(stored.prefix)
     log.info("%s %d set(s), %d bytes", "would reclaim" if dry_run else "reclaimed", len(found), sum(s.bytes for s in found))
     return found
+
+
+def retire_originals(
+    *,
+    store: ObjectStore,
+    settings: Settings,
+    connect: Callable[[], AbstractContextManager],
+    movie_ids: list[int] | None,
+    grace: timedelta,
+    dry_run: bool,
+    run_id: str,
+    log: logging.Logger,
+) -> list[Retirement]:
+    """Archive and then delete the MP4 of each ready movie that has played from HLS for ``grace``
+    (or, with ``dry_run``, only say which and how many bytes), each outcome ledgered."""
+    with connect() as conn:
+        candidates = catalog.retirement_candidates(conn, grace_seconds=grace.total_seconds(), movie_ids=movie_ids)
+    outcomes = []
+    for movie_id, source_url, output_prefix, duration in candidates:
+        with connect() as conn:
+            shared = catalog.url_references(conn, source_url)
+        outcome = _retire(movie_id, source_url, output_prefix, duration, shared, store=store, settings=settings, dry_run=dry_run)
+        with connect() as conn:
+            catalog.record_retirement(conn, run_id=run_id, retirement=outcome)
+        log.info("movie %s: %s %s%s", movie_id, outcome.status, source_url, f" ({outcome.reason})" if outcome.reason else "")
+        outcomes.append(outcome)
+    reclaimed = sum(o.bytes or 0 for o in outcomes if o.status in ("retired", "dry_run"))
+    log.info("%s %d bytes of originals", "would reclaim" if dry_run else "reclaimed", reclaimed)
+    return outcomes
+
+
+def _retire(
+    movie_id: int, source_url: str, output_prefix: str, duration: float, shared: int, *, store: ObjectStore, settings: Settings,
+    dry_run: bool,
+) -> Retirement:  # fmt: skip
+    """One movie: refused unless nothing else names its MP4, the storage holds it, and its
+    published set passes verification again now; then archived, the copy checked, and deleted."""
+    def refused(reason: str) -> Retirement:
+        return Retirement(movie_id, "refused", source_url, reason=reason)
+
+    if shared:
+        return refused(f"{shared} catalog row(s) still name this MP4 as their video or trailer")
+    source = storage_location(source_url, public_base_url=settings.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
+    if source is None:
+        return refused("the MP4 is not in the storage the pipeline's connection reaches")
+    size = store.object_size(source[1], bucket=source[0])
+    if size is None:
+        return refused("the MP4 is gone already")
+    try:
+        verify_stored_set(store, output_prefix, store.list_sizes(output_prefix), duration)
+    except MigrationError as error:
+        return refused(f"its published set fails verification now: {error.message}")
+    archive = archive_location(settings.archive_bucket or store.bucket, settings.archive_prefix, source)
+    if dry_run:
+        return Retirement(movie_id, "dry_run", source_url, "/".join(archive), size)
+    store.copy(source, archive, storage_class=settings.archive_storage_class)
+    checksum = store.sha256(source[1], bucket=source[0])
+    if store.object_size(archive[1], bucket=archive[0]) != size or store.sha256(archive[1], bucket=archive[0]) != checksum:
+        return refused("the archived copy differs from the original: the original stays")
+    store.delete(source[1], bucket=source[0])
+    return Retirement(movie_id, "retired", source_url, "/".join(archive), size, checksum)
+
+
+def restore_original(
+    movie_id: int, *, store: ObjectStore, settings: Settings, connect: Callable[[], AbstractContextManager], run_id: str,
+    log: logging.Logger,
+) -> bool:  # fmt: skip
+    """Put a retired movie's MP4 back from the archive (checked against the SHA-256 it was archived
+    with) before a rollback points the catalog at it; False when the movie is not retired."""
+    with connect() as conn:
+        retired = catalog.latest_retirement(conn, movie_id)
+    if retired is None:
+        return False
+    archive_bucket, archive_key = retired.archive.split("/", 1)
+    source = storage_location(retired.source_url, public_base_url=settings.public_base_url, bucket=store.bucket,
+                              storage_endpoint=store.endpoint)  # fmt: skip
+    store.copy((archive_bucket, archive_key), source)
+    if store.sha256(source[1], bucket=source[0]) != retired.sha256:
+        raise MigrationError(ErrorClass.STORAGE_UNAVAILABLE, f"the MP4 restored for movie {movie_id} differs from the one archived")
+    with connect() as conn:
+        catalog.record_retirement(conn, run_id=run_id, retirement=replace(retired, status="restored"))
+    log.info("movie %s: %s restored from %s", movie_id, retired.source_url, retired.archive)
+    return True

@@ -30,7 +30,7 @@ def parsed(tmp_path_factory) -> dict:
 
 def test_dags_import_without_errors_or_network(parsed):
     assert parsed["import_errors"] == {}
-    assert set(parsed["dags"]) == {"hls_migration", "hls_rollback", "hls_sweep"}
+    assert set(parsed["dags"]) == {"hls_migration", "hls_rollback", "hls_sweep", "hls_retire_originals"}
 
 
 def test_every_dag_has_tags_owner_and_retries(parsed):
@@ -57,3 +57,8 @@ def test_rollback_dag_takes_movie_ids(parsed):
 def test_the_sweep_lists_before_it_deletes(parsed):
     dag = parsed["dags"]["hls_sweep"]
     assert dag["params"] == ["dry_run", "grace_days"] and dag["schedule"] is None and dag["tasks"] == ["sweep"]
+
+
+def test_retiring_originals_is_a_dry_run_unless_said_otherwise(parsed):
+    dag = parsed["dags"]["hls_retire_originals"]
+    assert dag["params"] == ["dry_run", "movie_ids", "older_than_days"] and dag["schedule"] is None

@@ -7,10 +7,11 @@ Each function is one transaction: it commits on return and rolls back on error. 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from hls_operators.core.errors import BAD_INPUT, ErrorClass, MigrationError
 from hls_operators.core.estimate import Estimate, ProbedMovie
+from hls_operators.core.retirement import Retirement
 from hls_operators.core.sweep import References
 from hls_operators.core.view import RECENT_LIMIT, Conversion, Failure, Summary
 from hls_operators.edges.sql import queries, sql_file
@@ -211,6 +212,14 @@ def run_outcome(conn, *, dag_id: str, run_id: str) -> list[tuple[int, str, str |
         return cur.fetchall()
 
 
+def published_master(conn, movie_id: int) -> str | None:
+    """The master URL the movie plays from now, when it plays from one of our conversions."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("published_conversion"), {"movie_id": movie_id})
+        row = cur.fetchone()
+    return None if row is None else row[2]
+
+
 def roll_back(conn, key: AttemptKey) -> str | None:
     """Restore the MP4 URL of a movie on HLS and ledger it; returns the restored URL, or None when
     the movie's video_url is not a published conversion (nothing to roll back)."""
@@ -298,6 +307,33 @@ def sweep_references(conn) -> References:
         cur.execute(_catalog("claimed_movies"))
         claimed = frozenset(row[0] for row in cur.fetchall())
     return References(catalog_urls=urls, kept_versions=kept, claimed_movies=claimed)
+
+
+def retirement_candidates(conn, *, grace_seconds: float, movie_ids: list[int] | None) -> list[tuple[int, str, str, float]]:
+    """(movie, MP4 URL, output prefix, source seconds) of each ready movie whose conversion has
+    played for ``grace_seconds``."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("retirement_candidates"), {"grace_seconds": grace_seconds, "movie_ids": movie_ids})
+        return cur.fetchall()
+
+
+def url_references(conn, url: str) -> int:
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("url_references"), {"url": url})
+        return cur.fetchone()[0]
+
+
+def record_retirement(conn, *, run_id: str, retirement: Retirement) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("record_retirement"), {"run_id": run_id, **asdict(retirement)})
+
+
+def latest_retirement(conn, movie_id: int) -> Retirement | None:
+    """The movie's archived original while it is retired (None: not retired, or restored since)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_catalog("latest_retirement"), {"movie_id": movie_id})
+        row = cur.fetchone()
+    return None if row is None else Retirement(movie_id, "retired", *row)
 
 
 STATUS_FIELDS = ("movie_id", "state", "progress", "step", "error_class", "error_message", "master_url",

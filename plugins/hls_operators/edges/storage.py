@@ -6,6 +6,7 @@ errors; ``hooks.StorageHook`` builds it from the ``hls_storage`` Airflow connect
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -21,6 +22,8 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 log = logging.getLogger(__name__)
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+COPY_BLOCK_BYTES = 8 * 1024 * 1024
 
 
 def is_missing(error: ClientError) -> bool:
@@ -152,6 +155,31 @@ class ObjectStore:
             self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
         except (BotoCoreError, ClientError) as error:
             raise storage_error(f"CORS of bucket {self.bucket}", error) from error
+
+    def copy(self, source: tuple[str, str], target: tuple[str, str], *, storage_class: str = "") -> None:
+        """Copy (bucket, key) to (bucket, key) inside the storage (multipart for large objects)."""
+        extra = {"StorageClass": storage_class} if storage_class else None
+        try:
+            self.client.copy({"Bucket": source[0], "Key": source[1]}, target[0], target[1], ExtraArgs=extra)
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"copy of {source[0]}/{source[1]}", error) from error
+
+    def sha256(self, key: str, *, bucket: str | None = None) -> str:
+        """The object's SHA-256, read through once: what proves a copy equal to its original."""
+        digest = hashlib.sha256()
+        try:
+            body = self.client.get_object(Bucket=bucket or self.bucket, Key=key)["Body"]
+            for block in iter(lambda: body.read(COPY_BLOCK_BYTES), b""):
+                digest.update(block)
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"read of {key}", error) from error
+        return digest.hexdigest()
+
+    def delete(self, key: str, *, bucket: str | None = None) -> None:
+        try:
+            self.client.delete_object(Bucket=bucket or self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as error:
+            raise storage_error(f"delete of {key}", error) from error
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix/``; returns how many."""
