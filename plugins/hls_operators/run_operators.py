@@ -16,9 +16,10 @@ from hls_operators.core.view import utc
 from hls_operators.core.waves import hold_reason
 from hls_operators.core.webhook import EVENTS, event_body
 from hls_operators.edges import catalog
+from hls_operators.edges.cdn import warm_up
 from hls_operators.edges.webhook import Delivery, deliver
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
-from hls_operators.operators import attempt_key
+from hls_operators.operators import MOVIES_PUBLISHED, attempt_key
 from hls_operators.settings import Settings, load_settings
 
 
@@ -213,3 +214,26 @@ class RetireOriginalsOperator(BaseOperator):
             dry_run=bool(params.get("dry_run", True)), run_id=context["run_id"], log=self.log,
         )  # fmt: skip
         return [{"movie_id": o.movie_id, "status": o.status, "bytes": o.bytes, "reason": o.reason} for o in outcomes]
+
+
+class WarmUpOperator(BaseOperator):
+    """For each movie published since the last run (the ``hls_movies_published`` Asset events that
+    triggered this one), requests from the CDN what a player asks for first: the master, its
+    playlists and their first ``segments`` segments.
+
+    :param segments: how many segments of each rendition to request.
+    """
+
+    def __init__(self, *, segments: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.segments = segments
+
+    def execute(self, context: Any) -> list[int]:
+        settings = load_settings()
+        warmed = []
+        for event in context["triggering_asset_events"][MOVIES_PUBLISHED]:
+            movie_id, master_url = event.extra["movie_id"], event.extra["master_url"]
+            requested = warm_up(master_url, segments=self.segments, timeout=settings.http_timeout_seconds)
+            self.log.info("movie %s: %d objects requested from %s", movie_id, requested, master_url)
+            warmed.append(movie_id)
+        return warmed

@@ -22,6 +22,7 @@ DAG_ID = "hls_migration"
 ROLLBACK_DAG_ID = "hls_rollback"
 SWEEP_DAG_ID = "hls_sweep"
 RETIRE_DAG_ID = "hls_retire_originals"
+WARM_UP_DAG_ID = "hls_cdn_warm_up"
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
 WEBHOOK_CONN_ID = "hls_webhook"  # optional: the application's URL (host) and signing secret (password)

@@ -30,7 +30,7 @@ def parsed(tmp_path_factory) -> dict:
 
 def test_dags_import_without_errors_or_network(parsed):
     assert parsed["import_errors"] == {}
-    assert set(parsed["dags"]) == {"hls_migration", "hls_rollback", "hls_sweep", "hls_retire_originals"}
+    assert set(parsed["dags"]) == {"hls_migration", "hls_rollback", "hls_sweep", "hls_retire_originals", "hls_cdn_warm_up"}
 
 
 def test_every_dag_has_tags_owner_and_retries(parsed):
@@ -62,3 +62,8 @@ def test_the_sweep_lists_before_it_deletes(parsed):
 def test_retiring_originals_is_a_dry_run_unless_said_otherwise(parsed):
     dag = parsed["dags"]["hls_retire_originals"]
     assert dag["params"] == ["dry_run", "movie_ids", "older_than_days"] and dag["schedule"] is None
+
+
+def test_the_cdn_warm_up_runs_on_published_movies(parsed):
+    dag = parsed["dags"]["hls_cdn_warm_up"]
+    assert dag["tasks"] == ["warm_up"] and dag["schedule_assets"] == ["hls_movies_published"]

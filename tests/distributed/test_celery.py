@@ -68,6 +68,7 @@ def finished_run(pipeline, cluster, tmp_path_factory):
     ]  # fmt: skip
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
                  public_base_url=pipeline.public_base_url, movies=movies)  # fmt: skip
+    cluster.request("PATCH", "/api/v2/dags/hls_cdn_warm_up", {"is_paused": False})  # it runs on what is published
     return cluster.run_dag("hls_migration", {"movie_ids": MOVIES})
 
 
@@ -110,6 +111,22 @@ def test_workers_leave_no_temporary_files(artifacts, finished_run):
     for name in WORKERS:
         leftovers = (artifacts / f"tmp-{name}").iterdir()
         assert [p.name for p in leftovers if p.name.startswith("hls-") and p.name != WORKER_CACHE_DIR] == []
+
+
+def test_each_published_movie_triggers_the_cdn_warm_up_dag(cluster, finished_run):
+    """The hls_movies_published Asset events, seen by a downstream DAG the scheduler starts."""
+    deadline, warmed = time.monotonic() + 300, set()
+    while warmed != set(MOVIES):
+        assert time.monotonic() < deadline, f"the warm-up warmed {sorted(warmed)} of {MOVIES}"
+        time.sleep(3)
+        runs = cluster.request("GET", "/api/v2/dags/hls_cdn_warm_up/dagRuns?limit=100")["dag_runs"]
+        warmed = set()
+        for run in runs:
+            assert run["state"] in ("queued", "running", "success"), run
+            if run["state"] == "success":
+                path = f"/api/v2/dags/hls_cdn_warm_up/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances/warm_up/xcomEntries/return_value"
+                warmed |= set(cluster.request("GET", path)["value"])
+    assert all(run["run_type"] == "asset_triggered" for run in runs)
 
 
 def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finished_run, artifacts, tmp_path):
