@@ -5,8 +5,6 @@ Trigger one movie by hand with ``{"movie_ids": [42]}`` (trigger form, CLI or RES
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from airflow.sdk import DAG, Param, task_group
 from hls_operators.operators import (
     EncodeChunkOperator,
@@ -17,7 +15,7 @@ from hls_operators.operators import (
     VerifyAndFlipOperator,
 )
 from hls_operators.run_operators import FinishRunOperator, RecordOperator, SelectMoviesOperator
-from hls_operators.settings import DAG_ID, TRANSCODE_POOL, dag_schedule, retry_delay_seconds, transcode_chunk_slots
+from hls_operators.settings import DAG_ID, TRANSCODE_POOL, dag_defaults, dag_schedule, transcode_chunk_slots
 
 # Airflow cannot map a task inside a mapped task group, so each movie gets a fixed number of chunk
 # tasks; a short movie uses the first and skips the others.
@@ -27,16 +25,8 @@ with DAG(
     dag_id=DAG_ID,
     description="Convert progressive MP4 movies to adaptive HLS and point the catalog at them",
     schedule=dag_schedule(),
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
     max_active_runs=1,
-    tags=["hls", "video"],
-    default_args={
-        "owner": "video-platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=retry_delay_seconds()),
-        "retry_exponential_backoff": True,
-    },
+    **dag_defaults(retries=2),
     params={
         "movie_ids": Param(
             [],

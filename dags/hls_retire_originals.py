@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from airflow.sdk import DAG, Param
 from hls_operators.run_operators import RetireOriginalsOperator
-from hls_operators.settings import RETIRE_DAG_ID, retry_delay_seconds
+from hls_operators.settings import RETIRE_DAG_ID, dag_defaults
 
 with DAG(
     dag_id=RETIRE_DAG_ID,
     description="Archive, check and delete the original MP4s of movies that have played from HLS for a grace period",
     schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
     max_active_runs=1,
-    tags=["hls", "video"],
-    default_args={"owner": "video-platform", "retries": 1, "retry_delay": timedelta(seconds=retry_delay_seconds())},
+    **dag_defaults(retries=1),
     params={
         "movie_ids": Param(
             [], type="array", items={"type": "integer"}, title="Movie ids",

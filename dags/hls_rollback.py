@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from airflow.sdk import DAG, Param
 from hls_operators.run_operators import RollbackOperator
-from hls_operators.settings import ROLLBACK_DAG_ID, retry_delay_seconds
+from hls_operators.settings import ROLLBACK_DAG_ID, dag_defaults
 
 with DAG(
     dag_id=ROLLBACK_DAG_ID,
     description="Point video_url back at the original MP4 for the given movies",
     schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    tags=["hls", "video"],
-    default_args={"owner": "video-platform", "retries": 1, "retry_delay": timedelta(seconds=retry_delay_seconds())},
+    **dag_defaults(retries=1),
     params={
         "movie_ids": Param(
             [], type="array", items={"type": "integer"},

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from airflow.sdk import DAG, Param
 from hls_operators.run_operators import SweepOperator
-from hls_operators.settings import SWEEP_DAG_ID, retry_delay_seconds
+from hls_operators.settings import SWEEP_DAG_ID, dag_defaults
 
 with DAG(
     dag_id=SWEEP_DAG_ID,
     description="Delete superseded HLS versions and what failed attempts uploaded, after a grace period",
     schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
     max_active_runs=1,
-    tags=["hls", "video"],
-    default_args={"owner": "video-platform", "retries": 1, "retry_delay": timedelta(seconds=retry_delay_seconds())},
+    **dag_defaults(retries=1),
     params={
         "dry_run": Param(True, type="boolean", title="Dry run", description="Only list what would go, with its bytes."),
         "grace_days": Param(

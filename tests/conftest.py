@@ -10,11 +10,16 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
 import pytest
+from hls_operators.edges import catalog
+from hls_operators.edges.sql import sql_file
+from hls_operators.edges.storage import ObjectStore
 
 from devenv import airflow_env, services
 
@@ -132,3 +137,34 @@ def make_pipeline(postgres, seaweedfs, airflow_home, artifacts):
         yield Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
     finally:
         postgres.drop_database(name)
+
+
+@dataclass
+class CatalogAndBucket:
+    """A catalog database (the application's table and the pipeline's own) and a bucket, for the
+    steps that take a ``connect()`` and a store."""
+
+    store: ObjectStore
+    connect: Callable[[], AbstractContextManager]
+
+
+@pytest.fixture
+def catalog_and_bucket(postgres, seaweedfs):
+    name = f"hls_steps_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    services.create_bucket(seaweedfs.client(), name.replace("_", "-"))
+
+    @contextmanager
+    def connect():
+        conn = psycopg2.connect(postgres.dsn(name))
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    with connect() as conn:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql_file("movies.sql"))
+        catalog.ensure_schema(conn)
+    yield CatalogAndBucket(ObjectStore(seaweedfs.client(), name.replace("_", "-")), connect)
+    postgres.drop_database(name)

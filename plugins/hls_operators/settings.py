@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from hls_operators.core.commands import EncodingOptions
@@ -168,6 +169,22 @@ def load_settings() -> Settings:
 
     values = {field.name: Variable.get(f"hls_{field.name}", default=None) for field in fields(Settings)}
     return Settings.from_values(values)
+
+
+def dag_defaults(*, retries: int) -> dict:
+    """What every DAG of the project shares: its start, no catchup, its tags, its owner, and
+    ``retries`` retries of each task, the delay doubling from ``HLS_RETRY_DELAY_SECONDS``."""
+    return {
+        "start_date": datetime(2026, 1, 1),
+        "catchup": False,
+        "tags": ["hls", "video"],
+        "default_args": {
+            "owner": "video-platform",
+            "retries": retries,
+            "retry_delay": timedelta(seconds=retry_delay_seconds()),
+            "retry_exponential_backoff": True,
+        },
+    }
 
 
 def retry_delay_seconds() -> int:

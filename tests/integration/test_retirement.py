@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
-import psycopg2
 import pytest
 from hls_operators.edges import catalog
-from hls_operators.edges.sql import sql_file
-from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import restore_original, retire_originals
 
-from devenv import media, services
+from devenv import media
 from tests.transcoding import publish
 
 RETIRED, SHARED, TRAILER_OWNER, RECENT = 1, 2, 3, 4
@@ -25,26 +20,9 @@ LOG = logging.getLogger("retire")
 
 
 @pytest.fixture
-def world(postgres, seaweedfs, tmp_path):
-    name = f"hls_retire_{uuid.uuid4().hex[:8]}"
-    postgres.create_database(name)
-    bucket = name.replace("_", "-")
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+def world(catalog_and_bucket, seaweedfs, tmp_path):
+    store, connect, bucket = catalog_and_bucket.store, catalog_and_bucket.connect, catalog_and_bucket.store.bucket
     settings = Settings.from_values({"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "2"})
-
-    @contextmanager
-    def connect():
-        conn = psycopg2.connect(postgres.dsn(name))
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    with connect() as conn:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql_file("movies.sql"))
-        catalog.ensure_schema(conn)
     source = media.generate_movie(tmp_path / "film.mp4", width=320, height=240, seconds=2)
     job, prefix = publish(source, RETIRED, store=store, settings=settings, work=tmp_path / "work")
     master = settings.public_url(f"{prefix}/master.m3u8")
@@ -62,8 +40,7 @@ def world(postgres, seaweedfs, tmp_path):
             )  # fmt: skip
         cur.execute("INSERT INTO movies (id, title, slug, video_url, trailer_url) VALUES (%s, 'Other', 'o', %s, %s)",
                     (TRAILER_OWNER, "https://cdn.example/o.mp4", mp4[SHARED]))  # fmt: skip
-    yield store, settings, connect, mp4
-    postgres.drop_database(name)
+    return store, settings, connect, mp4
 
 
 def retire(world, *, dry_run: bool, run_id: str):

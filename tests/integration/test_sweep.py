@@ -3,46 +3,20 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
-import psycopg2
 import pytest
-from hls_operators.edges import catalog
-from hls_operators.edges.sql import sql_file
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import sweep
-
-from devenv import services
 
 OLD, NEW = "20261101T000000Z-aaaaaa", "20261110T000000Z-bbbbbb"
 
 
 @pytest.fixture
-def world(postgres, seaweedfs):
-    name = f"hls_sweep_{uuid.uuid4().hex[:8]}"
-    postgres.create_database(name)
-    bucket = name.replace("_", "-")
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
-    settings = Settings.from_values({"bucket": bucket, "public_base_url": "https://cdn.example/m"})
-
-    @contextmanager
-    def connect():
-        conn = psycopg2.connect(postgres.dsn(name))
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    with connect() as conn:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql_file("movies.sql"))
-        catalog.ensure_schema(conn)
-    yield store, settings, connect
-    postgres.drop_database(name)
+def world(catalog_and_bucket):
+    store = catalog_and_bucket.store
+    return store, Settings.from_values({"bucket": store.bucket, "public_base_url": "https://cdn.example/m"}), catalog_and_bucket.connect
 
 
 def publish(store: ObjectStore, prefix: str, objects: int = 2) -> None:
