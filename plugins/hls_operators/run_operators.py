@@ -1,5 +1,6 @@
 """Airflow operators of a run as a whole: selecting and claiming movies, closing each movie's
-attempt (and telling the application), finishing the run, and rolling movies back."""
+attempt (and telling the application), finishing the run, rolling movies back; and the tasks of
+the maintenance DAGs (sweep, retire originals, CDN warm-up)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,8 @@ from hls_operators import steps
 from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
 from hls_operators.core.waves import hold_reason
-from hls_operators.core.webhook import EVENTS, event_body
 from hls_operators.edges import catalog
 from hls_operators.edges.cdn import warm_up
-from hls_operators.edges.webhook import Delivery, deliver
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
 from hls_operators.operators import MOVIES_PUBLISHED, attempt_key
 from hls_operators.settings import Settings, load_settings
@@ -47,29 +46,12 @@ class RecordOperator(BaseOperator):
         return status
 
     def notify_application(self, movie_id: int, run_id: str) -> None:
-        """The application's webhook, when one is configured, for a movie now ready or failed:
-        signed, retried, every try recorded; never a reason for this task to fail."""
+        """The application's webhook, when one is configured; never a reason for this task to fail."""
         try:
             endpoint = WebhookHook().endpoint()
-            if endpoint is None:
-                return
-            settings = load_settings()
-            with CatalogHook().connection() as conn:
-                status = catalog.movie_status(conn, movie_id)
-            if status is None or status["state"] not in EVENTS:
-                return
-            event = EVENTS[status["state"]]
-
-            def record(delivery: Delivery) -> None:
-                with CatalogHook().connection() as conn:
-                    catalog.record_delivery(conn, movie_id=movie_id, run_id=run_id, event=event, attempt=delivery.attempt,
-                                            status_code=delivery.status_code, detail=delivery.detail)  # fmt: skip
-
-            deliver(
-                endpoint[0], endpoint[1], event_body(status, run_id), attempts=settings.webhook_attempts,
-                first_backoff=settings.webhook_first_backoff_seconds, timeout=settings.webhook_timeout_seconds,
-                record=record, log=self.log,
-            )  # fmt: skip
+            if endpoint is not None:
+                steps.notify_application(movie_id, run_id, endpoint=endpoint, settings=load_settings(),
+                                         connect=CatalogHook().connection, log=self.log)  # fmt: skip
         except Exception as error:  # the conversion is done whatever the application hears of it
             self.log.warning("movie %s: the webhook was not sent: %s", movie_id, error)
 

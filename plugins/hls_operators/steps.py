@@ -26,6 +26,7 @@ from hls_operators.core.retirement import Retirement, archive_location
 from hls_operators.core.sweep import StoredSet, group_sets, sweepable
 from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
 from hls_operators.core.verify import VerifiedSet, verify_hls_set
+from hls_operators.core.webhook import EVENTS, event_body
 from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress
 from hls_operators.edges.handoff import (
@@ -42,6 +43,7 @@ from hls_operators.edges.handoff import (
 )
 from hls_operators.edges.source import storage_location
 from hls_operators.edges.storage import ObjectStore
+from hls_operators.edges.webhook import Delivery, deliver
 from hls_operators.media.master import build_master, local_files
 from hls_operators.media.previews import make_thumbnails
 from hls_operators.media.probing import plan_movie
@@ -245,6 +247,30 @@ def verify_and_flip(
     discarded = discard_handoffs(job.movie_id, store=store, settings=settings)
     log.info("movie %s: %d hand-off objects deleted", job.movie_id, discarded)
     return url
+
+
+def notify_application(
+    movie_id: int, run_id: str, *, endpoint: tuple[str, str], settings: Settings, connect: Callable[[], AbstractContextManager],
+    log: logging.Logger,
+) -> bool:  # fmt: skip
+    """POST a movie that is now ready or failed to the application's webhook (``endpoint``: URL and
+    secret): its status row, signed, retried, every try recorded. Returns whether it was delivered."""
+    with connect() as conn:
+        status = catalog.movie_status(conn, movie_id)
+    if status is None or status["state"] not in EVENTS:
+        return False
+    event = EVENTS[status["state"]]
+
+    def record(delivery: Delivery) -> None:
+        with connect() as conn:
+            catalog.record_delivery(conn, movie_id=movie_id, run_id=run_id, event=event, attempt=delivery.attempt,
+                                    status_code=delivery.status_code, detail=delivery.detail)  # fmt: skip
+
+    url, secret = endpoint
+    return deliver(
+        url, secret, event_body(status, run_id), attempts=settings.webhook_attempts,
+        first_backoff=settings.webhook_first_backoff_seconds, timeout=settings.webhook_timeout_seconds, record=record, log=log,
+    )  # fmt: skip
 
 
 def sweep(
