@@ -150,8 +150,11 @@ def run_pipeline(source: Path, duration: float, work: Path, variant: str | None 
     with open(os.devnull, "wb") as upload:  # the hand-off tar streams into its upload: no disk
         pack(out, upload)
     usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, (ffmpeg + packaging).max_rss_bytes))
+    # What a viewer of a rung downloads: its video and the audio rendition beside it (the seed's
+    # rungs carry their audio inside).
+    audio = sum(rung_bytes(out / a["name"]) for a in renditions["audio"][:1])
     rungs = {
-        r["name"]: {"height": r["height"], "kbps": r["video_kbps"], "bytes": rung_bytes(out / r["name"]),
+        r["name"]: {"height": r["height"], "kbps": r["video_kbps"], "bytes": rung_bytes(out / r["name"]) + audio,
                     "dir": str(out / r["name"]), "copied": r["source_copy"]}
         for r in renditions["video"]
     }  # fmt: skip
