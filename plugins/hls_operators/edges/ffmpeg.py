@@ -112,15 +112,17 @@ def resident_bytes(pid: int) -> int:
 
 
 def run_ffprobe(args: list[str], *, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ffprobe and return the finished process; the caller classifies a non-zero exit. An
-    ffprobe killed by a signal is the worker's fault, never the file's: it is classified here."""
+    """Run a short reading command (ffprobe, or ffmpeg copying to a listing such as the IDR frames'
+    ``framecrc``) and return the finished process; the caller classifies a non-zero exit. A reader
+    killed by a signal is the worker's fault, never the file's: it is classified here."""
+    program = Path(args[0]).name
     oom_before = oom_kills()
     try:
         completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
     except subprocess.TimeoutExpired as error:
-        raise MigrationError(ErrorClass.TIMEOUT, f"ffprobe took more than {timeout:.0f} s") from error
+        raise MigrationError(ErrorClass.TIMEOUT, f"{program} took more than {timeout:.0f} s") from error
     if completed.returncode < 0:
-        raise _failure("ffprobe", completed.returncode, completed.stderr, oom_before)
+        raise _failure(program, completed.returncode, completed.stderr, oom_before)
     return completed
 
 

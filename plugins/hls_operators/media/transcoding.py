@@ -123,10 +123,8 @@ def package_renditions(
     # One rung's read-back is a chain of single-threaded ffprobe runs: the rungs go side by side.
     with ThreadPoolExecutor(max_workers=len(job.ladder)) as pool:
         video = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), job.ladder))
-    subtitles = []
     for number, track in enumerate(job.probe.subtitle_tracks):
         usage += _write_subtitle_rendition(job, number, track, source, out, scratch, log)
-        subtitles.append(number)
     renditions = {
         "video": video,
         "audio": _track_renditions(job.probe.audio_tracks, "Audio", commands.audio_rendition, channels=2),
