@@ -14,7 +14,7 @@ from hls_operators.operators import (
     UploadOperator,
     VerifyAndFlipOperator,
 )
-from hls_operators.run_operators import FinishRunOperator, RecordOperator, SelectMoviesOperator
+from hls_operators.run_operators import ApproveWaveOperator, FinishRunOperator, RecordOperator, SelectMoviesOperator
 from hls_operators.settings import DAG_ID, TRANSCODE_POOL, dag_defaults, dag_schedule, transcode_chunk_slots
 
 # Airflow cannot map a task inside a mapped task group, so each movie gets a fixed number of chunk
@@ -55,11 +55,13 @@ with DAG(
             False,
             type="boolean",
             title="Resume",
-            description="Lift the hold set when a wave failed more often than hls_max_failure_rate.",
+            description="Lift the hold set when a wave failed more often than hls_max_failure_rate, without asking in Required Actions.",
         ),
     },
 ) as dag:
+    approve = ApproveWaveOperator(task_id="approve_wave")
     claimed = SelectMoviesOperator(task_id="select_movies")
+    approve >> claimed
 
     @task_group(group_id="convert")
     def convert(movie):

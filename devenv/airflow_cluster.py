@@ -139,6 +139,25 @@ class Cluster:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000"
         return self.request("GET", path)["task_instances"]
 
+    def wait_for_task(self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 300) -> dict:
+        """Poll until the task instance is in ``state``; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            instance = next((ti for ti in self.task_instances(dag_id, run_id) if ti["task_id"] == task_id), None)
+            if instance is not None and instance["state"] == state:
+                return instance
+            time.sleep(1)
+        raise TimeoutError(f"{task_id} of {run_id} not {state} after {timeout} s")
+
+    def required_action(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        """What a human-in-the-loop task asks (Browse -> Required Actions in the UI)."""
+        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
+
+    def respond(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
+        """Answer a human-in-the-loop task as the logged-in user, as the Required Actions page does."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
+        return self.request("PATCH", path, {"chosen_options": [option], "params_input": {}})
+
 
 def start_cluster(
     home: Path,

@@ -1,6 +1,6 @@
-"""Airflow operators of a run as a whole: selecting and claiming movies, closing each movie's
-attempt (and telling the application), finishing the run, rolling movies back; and the tasks of
-the maintenance DAGs (sweep, retire originals, CDN warm-up)."""
+"""Airflow operators of a run as a whole: asking to go on after a wave was held, selecting and
+claiming movies, closing each movie's attempt (and telling the application), finishing the run,
+rolling movies back; and the tasks of the maintenance DAGs (sweep, retire originals, CDN warm-up)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from hls_operators import steps
 from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
-from hls_operators.core.waves import hold_reason
+from hls_operators.core.waves import approval_request, hold_reason
 from hls_operators.edges import catalog
 from hls_operators.edges.cdn import warm_up
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
@@ -56,12 +57,61 @@ class RecordOperator(BaseOperator):
             self.log.warning("movie %s: the webhook was not sent: %s", movie_id, error)
 
 
+class ApproveWaveOperator(ApprovalOperator):
+    """The run's first task: creates the pipeline's tables if needed and, while the migration is on
+    hold, asks a person in Airflow's Required Actions whether this run may take the next wave.
+
+    Nothing is asked when no hold is set, or for runs a hold does not stop (``movie_ids``, dry
+    runs); ``resume`` lifts the hold without asking. Otherwise the task waits (holding no worker
+    slot) with the held run's failures by class: **Approve** lifts the hold and the run goes on;
+    **Reject**, or no answer within ``hls_approval_timeout_hours``, skips the rest of the run and
+    keeps the hold.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            subject="The HLS migration is on hold: take the next wave?",
+            defaults=ApprovalOperator.REJECT,
+            ignore_downstream_trigger_rules=True,  # a rejected run skips finish too: it converted nothing
+            **kwargs,
+        )
+
+    def execute(self, context: Any) -> Any:
+        params = context["params"]
+        with CatalogHook().connection() as conn:
+            catalog.ensure_schema(conn)
+            if params.get("resume"):
+                lifted = catalog.lift_hold(conn)
+                self.log.info("resume: %s", f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set")
+                return None
+            hold = catalog.current_hold(conn)
+            if hold is None or params.get("movie_ids") or params.get("dry_run"):
+                return None
+            held_by, reason, held_at = hold
+            outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=held_by)
+        self.log.warning("on hold since %s (run %s): %s; asking for approval in Required Actions", utc(held_at), held_by, reason)
+        self.body = approval_request(held_by, reason, outcome)
+        self.response_timeout = timedelta(hours=load_settings().approval_timeout_hours)
+        return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        response = super().execute_complete(context, event)  # on Reject, skips everything downstream
+        who = (response.get("responded_by_user") or {}).get("name") or "nobody (timed out)"
+        if response["chosen_options"] == [self.APPROVE]:
+            with CatalogHook().connection() as conn:
+                lifted = catalog.lift_hold(conn)
+            self.log.info("approved by %s: lifted the hold set by run %s", who, lifted[0] if lifted else "-")
+        else:
+            self.log.warning("rejected by %s: this run takes no movie and the hold stays", who)
+        return response
+
+
 class SelectMoviesOperator(BaseOperator):
-    """Creates the pipeline's tables if needed, then selects and claims the movies to convert.
+    """Selects and claims the movies to convert.
 
     Reads the DAG params ``movie_ids``, ``limit`` (default: the ``hls_wave_size`` setting),
-    ``force``, ``dry_run`` and ``resume``. While a hold is set (a wave failed too often), a run
-    without ``movie_ids`` takes no movie and says why, unless it is a dry run or ``resume`` lifts it.
+    ``force`` and ``dry_run``. A run without ``movie_ids`` takes no movie while a hold is still set
+    (``approve_wave`` lifts it on approval), unless it is a dry run.
     """
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
@@ -70,14 +120,10 @@ class SelectMoviesOperator(BaseOperator):
         movie_ids = [int(i) for i in params.get("movie_ids") or []] or None
         dry_run = bool(params.get("dry_run"))
         with CatalogHook().connection() as conn:
-            catalog.ensure_schema(conn)
-            if params.get("resume"):
-                lifted = catalog.lift_hold(conn)
-                self.log.info("resume: %s", f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set")
             hold = catalog.current_hold(conn)
             if hold and not movie_ids and not dry_run:
                 held_by, reason, held_at = hold
-                message = f"the migration is on hold since {utc(held_at)} (run {held_by}): {reason}; trigger with resume=true to go on"
+                message = f"the migration is on hold since {utc(held_at)} (run {held_by}): {reason}; approve it in Required Actions or trigger with resume=true"
                 self.log.warning("%s", message)
                 raise AirflowSkipException(message)
             claimed = catalog.claim_movies(

@@ -93,9 +93,12 @@ class Settings:
     archive_prefix: str = "archive/originals"
     archive_storage_class: str = ""
     # Waves: a scheduled run takes wave_size movies; when more than max_failure_rate of a wave fails,
-    # scheduled runs take no new movies until a run is triggered with resume.
+    # the next runs ask for approval in Airflow's Required Actions before they take new movies; an
+    # unanswered request counts as Reject after approval_timeout_hours (less than a day, so that
+    # the next nightly run asks again).
     wave_size: int = 50
     max_failure_rate: float = 0.25
+    approval_timeout_hours: float = 20.0
     # The dry run's estimate: prices in your currency, and the speed assumed before any is measured
     # (a 4-rung 1080p ladder took 1.6 CPU-s per output megapixel-second at veryfast on 2 cores,
     # and faster costs about 1.3 times that in bench/transcode.py).

@@ -193,6 +193,59 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     assert screenshot.stat().st_size > 20_000
 
 
+def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluster, tmp_path):
+    """A wave that fails too often holds the migration; the next run that selects movies itself
+    asks in Airflow's Required Actions, with the failures by class. Reject, or no answer in time,
+    takes nothing and keeps the hold; Approve lifts it and the run takes its wave."""
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a movie\n" * 50)
+    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
+                 movies=[SeedMovie(7, "Broken", broken),
+                         SeedMovie(8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2))])  # fmt: skip
+    failed_wave = cluster.run_dag("hls_migration", {"movie_ids": [7]})
+    assert failed_wave["state"] == "failed"
+    [(held_by, reason)] = pipeline.query("SELECT run_id, reason FROM hls_hold")
+    assert held_by == failed_wave["dag_run_id"] and reason.endswith("not_video x1")
+
+    def held_run(answer: str | None) -> tuple[dict, dict, dict]:
+        run_id = cluster.trigger("hls_migration", {"limit": 1})
+        cluster.wait_for_task("hls_migration", run_id, "approve_wave", "awaiting_input")
+        asked = cluster.required_action("hls_migration", run_id, "approve_wave")
+        if answer is not None:
+            cluster.respond("hls_migration", run_id, "approve_wave", answer)
+        run = cluster.wait_for_run("hls_migration", run_id, timeout=300)
+        answered = cluster.required_action("hls_migration", run_id, "approve_wave")
+        return run, asked, answered
+
+    run, asked, answered = held_run("Reject")
+    assert asked["options"] == ["Approve", "Reject"] and asked["defaults"] == ["Reject"]
+    assert f"Run `{held_by}` put the migration on hold" in asked["body"]
+    assert "| not_video | 7 | not an MP4/MOV file: " in asked["body"], asked["body"]
+    assert answered["chosen_options"] == ["Reject"] and answered["responded_by_user"]["name"] == airflow_cluster.ADMIN
+    states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
+    assert run["state"] == "success"
+    assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("success", "skipped", "skipped")
+    assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
+
+    # Nobody answers: after hls_approval_timeout_hours the scheduler answers Reject.
+    cluster.request("POST", "/api/v2/variables", {"key": "hls_approval_timeout_hours", "value": str(20 / 3600)})
+    try:
+        run, _asked, answered = held_run(None)
+    finally:
+        cluster.request("DELETE", "/api/v2/variables/hls_approval_timeout_hours")
+    assert run["state"] == "success" and answered["chosen_options"] == ["Reject"] and answered["responded_by_user"] is None
+    assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
+
+    run, _asked, answered = held_run("Approve")
+    assert run["state"] == "success" and answered["chosen_options"] == ["Approve"]
+    assert pipeline.query("SELECT count(*) FROM hls_hold") == [(0,)]
+    # the wave of one it was allowed: the oldest unconverted movie, converted (never the refused movie 7)
+    converted = pipeline.query(
+        "SELECT movie_id FROM hls_conversions WHERE run_id = %s AND status = 'succeeded'", (run["dag_run_id"],)
+    )
+    assert len(converted) == 1 and converted[0][0] != 7
+
+
 def kill_machine(cluster, hostname: str, tmp_dir) -> None:
     """What a worker machine dying looks like: SIGKILL to the worker and everything it started."""
     os.killpg(cluster.processes[f"worker-{hostname}"].pid, signal.SIGKILL)

@@ -1,6 +1,6 @@
 import pytest
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate
-from hls_operators.core.waves import hold_reason
+from hls_operators.core.waves import approval_request, hold_reason
 
 LADDER = [
     {"name": "720p", "width": 1280, "height": 720, "video_kbps": 2800},
@@ -49,3 +49,20 @@ def test_a_wave_over_the_failure_rate_holds_the_migration(statuses, classes, hel
     assert (reason is not None) == held
     if held:
         assert reason == "2 of 4 movies failed (50%, over the 25% allowed): timeout x2"
+
+
+def test_the_approval_request_lists_the_held_runs_failures_by_class():
+    outcome = [
+        (1, "succeeded", None, None),
+        (2, "failed", "corrupt", "movie 2: moov atom not found | twice\nat 0 s"),
+        (3, "failed", "timeout", "movie 3: transcode ran past 3600 s"),
+        (4, "failed", "corrupt", "movie 4: invalid data"),
+    ]
+    body = approval_request("scheduled__2026-11-29", "3 of 4 movies failed", outcome)
+    rows = [line for line in body.splitlines() if line.startswith("| ")][2:]
+    # the most frequent class first, every failed movie named once, a message cell never breaks the table
+    assert rows == [
+        "| corrupt | 2, 4 | movie 2: moov atom not found \\| twice at 0 s |",
+        "| timeout | 3 | movie 3: transcode ran past 3600 s |",
+    ]
+    assert body.startswith("Run `scheduled__2026-11-29` put the migration on hold: 3 of 4 movies failed.")

@@ -121,7 +121,8 @@ def render_page(summary: Summary) -> str:
         parts.append(
             f"<p class='hold' id='hold'><b>On hold</b> since {utc(held_at)} "
             f"(<a target='_top' href='{e(run_link(summary.dag_id, run_id))}'>{e(run_id)}</a>): {e(reason)}. "
-            "Scheduled runs take no new movies until a run is triggered with <code>resume</code>.</p>"
+            "The next run that selects movies itself asks for approval in Required Actions "
+            "(or trigger one with <code>resume</code>).</p>"
         )
     eta = human_seconds(summary.eta_hours * 3600) if summary.eta_hours is not None else "no conversion in the last 24 h"
     totals = [
