@@ -1,5 +1,7 @@
 """A real distributed Airflow on one machine: api-server, scheduler, dag-processor and Celery
-workers over Redis, with a PostgreSQL metadata database.
+workers over Redis, with a PostgreSQL metadata database, and either the simple auth manager or,
+as in production, the FAB auth manager with the users and roles ``deploy/airflow/init_auth.py``
+creates.
 
 Each worker runs in its own UTS namespace (``unshare --uts``) so that it has its own hostname, as
 separate machines would, and with its own temporary folder. Every process is started in its own
@@ -25,6 +27,8 @@ from devenv import services
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 ADMIN = "admin"
+REPO = Path(__file__).resolve().parents[1]
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
 def redis_url(data_dir: Path) -> tuple[str, subprocess.Popen | None]:
@@ -49,6 +53,7 @@ class Cluster:
     api_port: int
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     token: str = ""
+    admin_password: str | None = None  # known with the FAB auth manager; the simple one generates it
 
     @property
     def api(self) -> str:
@@ -88,14 +93,20 @@ class Cluster:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([AIRFLOW, *args], env=self.env, check=True, capture_output=True, text=True)
 
-    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+    def request(self, method: str, path: str, body: dict | None = None, *, token: str | None = None) -> dict:
+        """A REST call as the admin, or with ``token`` (another user's; empty: anonymous)."""
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token if token is None else token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(self.api + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"{}")
+
+    def login(self, username: str, password: str) -> str:
+        """A user's API token (``POST /auth/token``, as the UI and the CLI get one)."""
+        return self.request("POST", "/auth/token", {"username": username, "password": password}, token="")["access_token"]
 
     def wait_until_ready(self, timeout: float = 180) -> None:
         """API up, token issued, DAG parsed."""
@@ -106,9 +117,10 @@ class Cluster:
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited with {process.returncode}; see {self.home / (name + '.log')}")
             try:
-                if not self.token and password_file.exists():
-                    password = json.loads(password_file.read_text())[ADMIN]
-                    self.token = self.request("POST", "/auth/token", {"username": ADMIN, "password": password})["access_token"]
+                if not self.token and self.admin_password is None and password_file.exists():
+                    self.admin_password = json.loads(password_file.read_text())[ADMIN]
+                if not self.token and self.admin_password is not None:
+                    self.token = self.login(ADMIN, self.admin_password)
                 if self.token:
                     self.request("GET", f"/api/v2/dags/{DAG_ID}")
                     return
@@ -153,10 +165,11 @@ class Cluster:
         """What a human-in-the-loop task asks (Browse -> Required Actions in the UI)."""
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
 
-    def respond(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
-        """Answer a human-in-the-loop task as the logged-in user, as the Required Actions page does."""
+    def respond(self, dag_id: str, run_id: str, task_id: str, option: str, *, token: str | None = None) -> dict:
+        """Answer a human-in-the-loop task as the admin (or the user of ``token``), as the Required
+        Actions page does."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
-        return self.request("PATCH", path, {"chosen_options": [option], "params_input": {}})
+        return self.request("PATCH", path, {"chosen_options": [option], "params_input": {}}, token=token)
 
 
 def start_cluster(
@@ -169,9 +182,12 @@ def start_cluster(
     transcode_slots: int,
     worker_concurrency: int = 2,
     worker_cpus: dict[str, int] | None = None,
+    fab_users: dict[str, str] | None = None,
 ) -> Cluster:
     """Start every component; ``workers`` maps each worker's hostname to its temporary folder,
-    ``worker_cpus`` (optional) to the one core it may use."""
+    ``worker_cpus`` (optional) to the one core it may use. With ``fab_users`` (the variables
+    ``init_auth.py`` reads from .env: ``AIRFLOW_ADMIN_PASSWORD``, ``HLS_OPERATOR_USER``, ...), the
+    FAB auth manager, initialised as docker-compose.yaml's airflow-init does."""
     home.mkdir(parents=True, exist_ok=True)
     api_port = services.free_port()
     env = {
@@ -188,14 +204,22 @@ def start_cluster(
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",  # only read by the simple auth manager
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
     }
+    if fab_users is not None:
+        env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
     cluster = Cluster(home, env, api_port)
     cluster.cli("db", "migrate")
+    if fab_users is not None:
+        subprocess.run(
+            [sys.executable, str(REPO / "deploy" / "airflow" / "init_auth.py")],
+            env={**env, **fab_users, "PYTHONPATH": str(REPO / "plugins")}, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        cluster.admin_password = fab_users["AIRFLOW_ADMIN_PASSWORD"]
     cluster.cli(
         "pools", "set", "hls_transcode", str(transcode_slots), "ffmpeg transcodes: one per 4 worker cores, at least one per worker"
     )

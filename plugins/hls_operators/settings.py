@@ -24,6 +24,8 @@ ROLLBACK_DAG_ID = "hls_rollback"
 SWEEP_DAG_ID = "hls_sweep"
 RETIRE_DAG_ID = "hls_retire_originals"
 WARM_UP_DAG_ID = "hls_cdn_warm_up"
+# Every DAG of the pipeline: what the migration operator's role may trigger, clear and edit.
+PIPELINE_DAG_IDS = (DAG_ID, ROLLBACK_DAG_ID, SWEEP_DAG_ID, RETIRE_DAG_ID, WARM_UP_DAG_ID)
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
 WEBHOOK_CONN_ID = "hls_webhook"  # optional: the application's URL (host) and signing secret (password)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hls_operators.settings import PIPELINE_DAG_IDS
 
 from devenv import airflow_env
 
@@ -31,6 +32,7 @@ def parsed(tmp_path_factory) -> dict:
 def test_dags_import_without_errors_or_network(parsed):
     assert parsed["import_errors"] == {}
     assert set(parsed["dags"]) == {"hls_migration", "hls_rollback", "hls_sweep", "hls_retire_originals", "hls_cdn_warm_up"}
+    assert set(parsed["dags"]) == set(PIPELINE_DAG_IDS)  # the operator's role covers every DAG
 
 
 def test_every_dag_has_tags_owner_and_retries(parsed):

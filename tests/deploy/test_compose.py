@@ -7,9 +7,11 @@ engine needed); without one, the file is read with PyYAML and its wiring checked
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,35 @@ def test_init_migrates_creates_the_transcode_pool_and_the_bucket(compose):
     assert storage_init["environment"]["PYTHONPATH"] == "/opt/airflow/plugins"
     assert "./plugins:/opt/airflow/plugins" in storage_init["volumes"]
     assert "/docker-entrypoint-initdb.d/" in " ".join(compose["services"]["postgres"]["volumes"])
+
+
+def test_production_uses_the_fab_auth_manager_with_users_from_the_env_file(compose):
+    for name in [*AIRFLOW_SERVICES, "airflow-init"]:
+        env = compose["services"][name]["environment"]
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+        assert not any(key.startswith("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER") for key in env), name
+    init = compose["services"]["airflow-init"]
+    script = init["command"][1]
+    # the refusal first, the users and roles once the metadata database exists
+    assert script.index("init_auth.py --check") < script.index("airflow db migrate") < script.rindex("init_auth.py\n")
+    assert "./deploy/airflow:/opt/airflow/deploy:ro" in init["volumes"]
+    for key in ["AIRFLOW_ADMIN_PASSWORD", "HLS_OPERATOR_USER", "HLS_OPERATOR_PASSWORD", "HLS_VIEWER_USER", "HLS_VIEWER_PASSWORD"]:
+        assert init["environment"][key] == "${" + key + "}"
+
+
+def run_init_check(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "deploy" / "airflow" / "init_auth.py"), "--check"],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO / "plugins"), **env}, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_init_refuses_the_example_secrets_and_names_them():
+    refused = run_init_check(env_example())
+    assert refused.returncode == 1
+    named = re.search(r"refusing to start: (.+) still hold", refused.stderr).group(1).split(", ")
+    assert {"AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "HLS_OPERATOR_PASSWORD", "HLS_VIEWER_PASSWORD",
+            "AIRFLOW_CONN_HLS_CATALOG"} <= set(named)  # fmt: skip
+    assert "change-me-admin-password" not in refused.stderr  # names, never the values
+    real = {key: value.replace("change-me", "s3cr3t") for key, value in env_example().items()}
+    assert run_init_check(real).returncode == 0

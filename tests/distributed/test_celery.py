@@ -7,6 +7,7 @@ import html
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import time
@@ -29,6 +30,14 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = ("worker-a", "worker-b")
 MOVIES = [1, 2, 3, 4]
+# As in production: the FAB auth manager, with the users .env would name (random passwords).
+USERS = {
+    "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+    "HLS_OPERATOR_USER": "operator",
+    "HLS_OPERATOR_PASSWORD": secrets.token_urlsafe(16),
+    "HLS_VIEWER_USER": "viewer",
+    "HLS_VIEWER_PASSWORD": secrets.token_urlsafe(16),
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +58,7 @@ def cluster(pipeline, postgres, artifacts, tmp_path_factory):
         pipeline_env=env,
         workers={name: artifacts / f"tmp-{name}" for name in WORKERS},
         transcode_slots=len(WORKERS),
+        fab_users=USERS,
     )
     yield running
     running.stop()
@@ -141,7 +151,7 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
 
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{cluster.api}/hls-migration/", timeout=30)
-    assert refused.value.code in (401, 403)
+    assert refused.value.code == 401
     request = urllib.request.Request(f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {cluster.token}"})
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
@@ -167,7 +177,7 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     movie_url = f"{cluster.api}/hls-migration/api/movies/{MOVIES[0]}"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(movie_url, timeout=30)
-    assert refused.value.code in (401, 403)
+    assert refused.value.code == 401
     authorized = {"Authorization": f"Bearer {cluster.token}"}
     with urllib.request.urlopen(urllib.request.Request(movie_url, headers=authorized), timeout=30) as response:
         assert response.headers["Content-Type"].startswith("application/json")
@@ -193,6 +203,54 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     assert screenshot.stat().st_size > 20_000
 
 
+def http_status(call) -> int:
+    """The HTTP status of a REST call that may be refused."""
+    try:
+        call()
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200
+
+
+def test_roles_decide_who_may_trigger_and_who_may_only_read(pipeline, cluster, finished_run):
+    """The FAB auth manager with the roles init_auth.py creates: anonymous requests get 401; a
+    viewer reads the DAG, the migration view and the status endpoint but may not trigger, clear or
+    change anything; the migration operator triggers and clears the pipeline's DAGs, not Airflow's
+    settings."""
+    operator = cluster.login(USERS["HLS_OPERATOR_USER"], USERS["HLS_OPERATOR_PASSWORD"])
+    viewer = cluster.login(USERS["HLS_VIEWER_USER"], USERS["HLS_VIEWER_PASSWORD"])
+    with pytest.raises(urllib.error.HTTPError) as wrong_password:
+        cluster.login(USERS["HLS_VIEWER_USER"], "not-the-password")
+    assert wrong_password.value.code == 401
+
+    run_id = finished_run["dag_run_id"]
+    reads = {
+        "the DAG": lambda token: cluster.request("GET", "/api/v2/dags/hls_migration", token=token),
+        "its runs": lambda token: cluster.request("GET", f"/api/v2/dags/hls_migration/dagRuns/{quote(run_id)}", token=token),
+        "the view": lambda token: urllib.request.urlopen(urllib.request.Request(
+            f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {token}"} if token else {}), timeout=60),
+        "a movie's status": lambda token: urllib.request.urlopen(urllib.request.Request(
+            f"{cluster.api}/hls-migration/api/movies/{MOVIES[0]}", headers={"Authorization": f"Bearer {token}"} if token else {}), timeout=30),
+    }  # fmt: skip
+    for what, read in reads.items():
+        assert http_status(lambda: read("")) == 401, what
+        assert http_status(lambda: read(viewer)) == 200, what
+        assert http_status(lambda: read(operator)) == 200, what
+
+    trigger = {"logical_date": None, "conf": {"dry_run": True}}
+    clear = {"dry_run": True, "task_ids": ["finish"], "dag_run_id": run_id}
+    assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_sweep/dagRuns", trigger, token="")) == 401
+    assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_sweep/dagRuns", trigger, token=viewer)) == 403
+    assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_migration/clearTaskInstances", clear, token=viewer)) == 403
+    assert http_status(lambda: cluster.request("PATCH", "/api/v2/dags/hls_sweep", {"is_paused": False}, token=viewer)) == 403
+
+    assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_migration/clearTaskInstances", clear, token=operator)) == 200
+    assert http_status(lambda: cluster.request("POST", "/api/v2/variables", {"key": "hls_wave_size", "value": "1"}, token=operator)) == 403
+    cluster.request("PATCH", "/api/v2/dags/hls_sweep", {"is_paused": False}, token=operator)
+    swept = cluster.request("POST", "/api/v2/dags/hls_sweep/dagRuns", trigger, token=operator)
+    assert cluster.wait_for_run("hls_sweep", swept["dag_run_id"], timeout=300)["state"] == "success"
+
+
 def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluster, tmp_path):
     """A wave that fails too often holds the migration; the next run that selects movies itself
     asks in Airflow's Required Actions, with the failures by class. Reject, or no answer in time,
@@ -207,12 +265,17 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     [(held_by, reason)] = pipeline.query("SELECT run_id, reason FROM hls_hold")
     assert held_by == failed_wave["dag_run_id"] and reason.endswith("not_video x1")
 
+    operator = cluster.login(USERS["HLS_OPERATOR_USER"], USERS["HLS_OPERATOR_PASSWORD"])
+    viewer = cluster.login(USERS["HLS_VIEWER_USER"], USERS["HLS_VIEWER_PASSWORD"])
+
     def held_run(answer: str | None) -> tuple[dict, dict, dict]:
         run_id = cluster.trigger("hls_migration", {"limit": 1})
         cluster.wait_for_task("hls_migration", run_id, "approve_wave", "awaiting_input")
         asked = cluster.required_action("hls_migration", run_id, "approve_wave")
         if answer is not None:
-            cluster.respond("hls_migration", run_id, "approve_wave", answer)
+            refused = http_status(lambda: cluster.respond("hls_migration", run_id, "approve_wave", answer, token=viewer))
+            assert refused == 403  # a viewer sees the question but may not answer it
+            cluster.respond("hls_migration", run_id, "approve_wave", answer, token=operator)
         run = cluster.wait_for_run("hls_migration", run_id, timeout=300)
         answered = cluster.required_action("hls_migration", run_id, "approve_wave")
         return run, asked, answered
@@ -221,7 +284,7 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert asked["options"] == ["Approve", "Reject"] and asked["defaults"] == ["Reject"]
     assert f"Run `{held_by}` put the migration on hold" in asked["body"]
     assert "| not_video | 7 | not an MP4/MOV file: " in asked["body"], asked["body"]
-    assert answered["chosen_options"] == ["Reject"] and answered["responded_by_user"]["name"] == airflow_cluster.ADMIN
+    assert answered["chosen_options"] == ["Reject"] and answered["responded_by_user"]["name"] == USERS["HLS_OPERATOR_USER"]
     states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
     assert run["state"] == "success"
     assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("success", "skipped", "skipped")
