@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -327,16 +328,34 @@ def test_the_player_page_plays_with_menus_thumbnails_and_the_source_beside_it(pi
     assert "audio switched to Version française (fr)" in films["steps"] and "subtitles English shown" in films["steps"]
 
 
+def required_action(airflow_home: Path) -> tuple[str, str] | None:
+    """(subject, body) of the question a run asks in Required Actions, read from its metadata database."""
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        return db.execute("SELECT subject, body FROM hitl_detail").fetchone()
+
+
 def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
-    """3 of the 8 movies of the first run failed: over the default 25 %, so the next scheduled run
-    takes nothing and says why."""
+    """3 of the 8 movies of the first run failed: over the default 25 %, so the next run that
+    selects movies itself asks for approval, with the failures by class, and takes nothing while
+    nobody answers (the Celery test answers it through the REST API)."""
     [(reason,)] = pipeline.query("SELECT reason FROM hls_hold")
     assert reason.startswith("3 of 8 movies failed (38%, over the 25% allowed)") and "corrupt x1" in reason
     attempts_before = pipeline.query("SELECT count(*) FROM hls_conversions")
-    result = pipeline.dags_test("hls_migration")
-    assert "the migration is on hold since" in result.stdout + result.stderr
-    assert "trigger with resume=true to go on" in result.stdout + result.stderr
+    run = pipeline.start_dags_test("hls_migration")
+    try:
+        deadline = time.monotonic() + 180
+        while (asked := required_action(run.airflow_home)) is None:
+            assert run.poll() is None and time.monotonic() < deadline, "the run never asked"
+            time.sleep(1)
+    finally:
+        run.kill()  # nobody answers; the waiting run holds no worker slot, nothing to clean up
+        run.wait(60)
+    subject, body = asked
+    assert subject == "The HLS migration is on hold: take the next wave?"
+    assert "put the migration on hold: 3 of 8 movies failed" in body and re.search(r"^\| corrupt \| \d+ \| ", body, re.MULTILINE)
+    assert "asking for approval in Required Actions" in (run.airflow_home / "dags-test.log").read_text()
     assert pipeline.query("SELECT count(*) FROM hls_conversions") == attempts_before
+    assert pipeline.query("SELECT reason FROM hls_hold") == [(reason,)]
 
 
 def test_a_resumed_night_converts_nothing_new_and_does_not_retry_bad_input(pipeline, first_run):
@@ -393,6 +412,6 @@ def test_rollback_restores_the_mp4_and_keeps_the_hls(pipeline, catalog, first_ru
     status, *_ = latest_attempts(pipeline)[FULL_HD]
     assert status == "rolled_back"
     assert hls_checks.fetch(master_url).body.startswith(b"#EXTM3U")
-    # A rolled-back movie is not converted again by the next nightly run.
-    pipeline.dags_test("hls_migration")
+    # A rolled-back movie is not converted again by the next nightly run (resumed: a hold is set).
+    pipeline.dags_test("hls_migration", {"resume": True})
     assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]
