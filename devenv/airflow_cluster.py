@@ -31,10 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
-def redis_url(data_dir: Path) -> tuple[str, subprocess.Popen | None]:
-    """The machine's Redis on 127.0.0.1:6379 when it answers, else a private one (no persistence)."""
+def redis_url(data_dir: Path, *, db: int = 5) -> tuple[str, subprocess.Popen | None]:
+    """The machine's Redis on 127.0.0.1:6379 (database ``db``, so that clusters started one after
+    the other never share a queue) when it answers, else a private one (no persistence)."""
     if not services.port_is_free(6379):
-        return "redis://127.0.0.1:6379/5", None
+        return f"redis://127.0.0.1:6379/{db}", None
     port = services.free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
@@ -72,6 +73,28 @@ class Cluster:
         self.processes[name] = subprocess.Popen(
             command, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    def start_worker(self, hostname: str, tmp_dir: Path, *, cpu: int | None = None) -> None:
+        """A Celery worker named ``hostname`` with its own temporary folder (again, after a kill)."""
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.start(
+            f"worker-{hostname}",
+            ["celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{hostname}@%h"],
+            hostname=hostname, cpu=cpu, extra_env={"TMPDIR": str(tmp_dir)},
+        )  # fmt: skip
+
+    def kill_worker(self, hostname: str, tmp_dir: Path) -> None:
+        """What a worker machine dying looks like: SIGKILL to the worker and everything it started
+        (its task processes and their ffmpeg, found by the temporary folder in their environment)."""
+        os.killpg(self.processes[f"worker-{hostname}"].pid, 9)
+        marker = f"TMPDIR={tmp_dir}".encode()
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and marker in (proc / "environ").read_bytes():
+                    os.kill(int(proc.name), 9)
+            except (OSError, ProcessLookupError):
+                pass
+        self.processes[f"worker-{hostname}"].wait()
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -228,14 +251,7 @@ def start_cluster(
         cluster.start("scheduler", ["scheduler"])
         cluster.start("dag-processor", ["dag-processor"])
         for hostname, tmp_dir in workers.items():
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            cluster.start(
-                f"worker-{hostname}",
-                ["celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{hostname}@%h"],
-                hostname=hostname,
-                cpu=(worker_cpus or {}).get(hostname),
-                extra_env={"TMPDIR": str(tmp_dir)},
-            )
+            cluster.start_worker(hostname, tmp_dir, cpu=(worker_cpus or {}).get(hostname))
         cluster.wait_until_ready()
     except BaseException:
         cluster.stop()

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import secrets
-import signal
 import subprocess
 import time
 import urllib.error
@@ -309,17 +307,6 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert len(converted) == 1 and converted[0][0] != 7
 
 
-def kill_machine(cluster, hostname: str, tmp_dir) -> None:
-    """What a worker machine dying looks like: SIGKILL to the worker and everything it started."""
-    os.killpg(cluster.processes[f"worker-{hostname}"].pid, signal.SIGKILL)
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and f"TMPDIR={tmp_dir}".encode() in (proc / "environ").read_bytes():
-                os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            pass
-
-
 def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pipeline, cluster, artifacts, tmp_path):
     """Runs last in this module: it kills one of the two workers."""
     source = media.generate_movie(tmp_path / "long.mp4", width=1920, height=1080, seconds=30, noise=True)
@@ -335,7 +322,7 @@ def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pi
         transcode = next((ti for ti in cluster.task_instances("hls_migration", run_id) if ti["task_id"] == "convert.encode_0"), None)
     time.sleep(5)  # well inside the encode
     victim = transcode["hostname"]
-    kill_machine(cluster, victim, artifacts / f"tmp-{victim}")
+    cluster.kill_worker(victim, artifacts / f"tmp-{victim}")
 
     run = cluster.wait_for_run("hls_migration", run_id, timeout=600)
     assert run["state"] == "success"
