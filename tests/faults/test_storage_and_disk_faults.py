@@ -116,6 +116,22 @@ def test_a_source_larger_than_the_disk_is_disk_full(seaweedfs, small_disk, tmp_p
     assert caught.value.error_class is ErrorClass.DISK_FULL
 
 
+def test_ffmpeg_on_a_full_disk_that_is_also_the_temporary_folder_is_disk_full(small_disk, tmp_path, monkeypatch):
+    """A worker's work disk is its TMPDIR: once it is full, nothing can be written there, not even
+    ffmpeg's messages. They must still be read, or a full disk passes for ffmpeg refusing the file
+    (final) instead of disk_full (retried, maybe on another worker)."""
+    source = media.generate_movie(tmp_path / "src.mp4", width=320, height=180, seconds=2)
+    (small_disk / "filler").write_bytes(b"")
+    with open(small_disk / "filler", "wb") as filler, pytest.raises(OSError):
+        while True:
+            filler.write(b"\0" * 1024 * 1024)  # until the disk is full
+    monkeypatch.setattr("tempfile.tempdir", str(small_disk))  # TMPDIR, as on a worker
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", str(source), "-frames:v", "30", str(small_disk / "out.mp4")]
+    with pytest.raises(MigrationError) as caught:
+        run_ffmpeg(args, label="movie 1 thumbnail 1/1", timeout=60)
+    assert caught.value.error_class is ErrorClass.DISK_FULL and caught.value.retryable
+
+
 def test_ffmpeg_stalled_on_its_input_is_stopped_by_a_timeout_scaled_to_the_source(tmp_path):
     """A FIFO that nobody writes to: ffmpeg waits on it forever, like a stalled network read."""
     settings = Settings.from_values(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -126,6 +125,24 @@ def run_ffprobe(args: list[str], *, timeout: float = 120, cwd: Path | None = Non
     return completed
 
 
+class _StderrTail(threading.Thread):
+    """Drains a process's stderr and keeps its last bytes in memory: never in a file, because the
+    work disk may be the one that is full, and then "No space left on device" is what must be read."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.tail = stream, bytearray()
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.stream.read(8192), b""):
+            self.tail += chunk
+            del self.tail[:-STDERR_TAIL_BYTES]
+
+    def text(self) -> str:
+        self.join()
+        return self.tail.decode("utf-8", "replace")
+
+
 class _Watchdog(threading.Thread):
     """Kills ffmpeg once it runs past its time or holds more memory than its limit, and says which:
     an over-large job then fails clearly instead of taking the worker down with it."""
@@ -166,37 +183,38 @@ def run_ffmpeg(
     and ETA every few seconds and hand the same to ``on_progress``. Returns what it cost."""
     log = log or logging.getLogger(__name__)
     oom_before = oom_kills()
-    with tempfile.TemporaryFile() as stderr_file:
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
-        watchdog = _Watchdog(process, timeout, memory_limit_bytes)
-        watchdog.start()
-        started = last_log = time.monotonic()
-        try:
-            block: dict[str, str] = {}
-            for line in process.stdout:
-                key, _, value = line.strip().partition("=")
-                block[key] = value
-                if key != "progress":
-                    continue
-                now = time.monotonic()
-                if now - last_log >= PROGRESS_LOG_SECONDS or value == "end":
-                    progress = parse_progress(block)
-                    log.info("%s %s", label, progress.describe(total_seconds))
-                    if on_progress is not None:
-                        on_progress(progress)
-                    last_log = now
-                block = {}
-            # wait4: this process's own CPU time and peak memory, whatever else runs beside it.
-            _, status, usage = os.wait4(process.pid, 0)
-            returncode = process.returncode = os.waitstatus_to_exitcode(status)
-        finally:
-            watchdog.finished.set()
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        stderr_file.seek(0, 2)
-        stderr_file.seek(max(0, stderr_file.tell() - STDERR_TAIL_BYTES))
-        stderr = stderr_file.read().decode("utf-8", "replace")
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr_tail = _StderrTail(process.stderr)
+    stderr_tail.start()
+    watchdog = _Watchdog(process, timeout, memory_limit_bytes)
+    watchdog.start()
+    started = last_log = time.monotonic()
+    try:
+        block: dict[str, str] = {}
+        for line in process.stdout:
+            key, _, value = line.decode("utf-8", "replace").strip().partition("=")
+            block[key] = value
+            if key != "progress":
+                continue
+            now = time.monotonic()
+            if now - last_log >= PROGRESS_LOG_SECONDS or value == "end":
+                progress = parse_progress(block)
+                log.info("%s %s", label, progress.describe(total_seconds))
+                if on_progress is not None:
+                    on_progress(progress)
+                last_log = now
+            block = {}
+        # wait4: this process's own CPU time and peak memory, whatever else runs beside it.
+        _, status, usage = os.wait4(process.pid, 0)
+        returncode = process.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        watchdog.finished.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    stderr = stderr_tail.text()
+    process.stderr.close()
     elapsed = time.monotonic() - started
     if watchdog.stopped_for == "time":
         raise MigrationError(ErrorClass.TIMEOUT, f"{label} was stopped after {timeout:.0f} s")
