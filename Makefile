@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-unit bench bench-overheads bench-scaling clean
+.PHONY: setup system-deps demo demo-stop test test-unit soak bench bench-overheads bench-scaling clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -47,6 +47,10 @@ bench-overheads: setup
 ## One movie encoded in chunks by a Celery cluster of 1, then 2 workers, each pinned to its own core.
 bench-scaling: setup
 	$(PYTHON) -m bench.scaling $(BENCH_ARGS)
+
+## The chaos soak (not part of the tests; a 12-movie version is): 60 movies on a Celery cluster under faults.
+soak: setup
+	$(PYTHON) -m devenv.soak $(SOAK_ARGS)
 
 ## Only the fast tests (no services, no pipeline runs).
 test-unit: setup

@@ -1,0 +1,340 @@
+"""A chaos soak: a Celery cluster converts a catalog of movies of mixed lengths, some of them bad,
+while a schedule injects the faults production meets; then one recovery run, and the figures.
+
+    make soak                                  # 60 movies, every fault
+    python -m devenv.soak --movies 12          # what CI runs (tests/distributed/test_soak.py)
+
+Each fault is injected when it can hurt, in this order:
+
+- ``duplicate_trigger``: the same run triggered a second time (it waits for the first, then runs)
+- ``worker_killed``: SIGKILL to one worker and all it started while it encodes; back 10 s later
+- ``ffmpeg_killed``: SIGKILL to one running ffmpeg alone (what the kernel's OOM killer does)
+- ``storage_stopped``: the S3 server stopped for 20 s while tasks run, then started again
+- ``catalog_restarted``: the catalog's PostgreSQL restarted (fast shutdown: connections cut); the
+  ledger lives in that database, so a step that failed on it shows as an Airflow retry and, when
+  it died without reporting, as ``worker_lost`` on its retry
+- ``disk_filled``: one worker's work disk (a tmpfs: needs root) filled for 30 s
+
+Afterwards one run with ``resume`` recovers what the faults failed. The figures: movies, faults
+injected, Airflow retries, good movies lost, bad movies converted, masters whose objects are not
+all stored (half-published), movies converted more than once, claims left, ledger attempts left
+open, error classes seen, wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import posixpath
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import m3u8
+import psycopg2
+from hls_operators.settings import DAG_ID
+
+from devenv import airflow_cluster, airflow_env, media, services
+from devenv.catalog_seed import SeedMovie, seed_catalog
+
+BUCKET = "soak"
+METADATA_DB = "hls_soak_airflow"
+WORKERS = ("soak-a", "soak-b")
+DISK_MB = 1024  # soak-b's work disk, the one that gets filled
+FAULTS = ("duplicate_trigger", "worker_killed", "ffmpeg_killed", "storage_stopped", "catalog_restarted", "disk_filled")
+# The error class a fault leaves in the ledger when it hits a step (a duplicate trigger leaves none).
+FAULT_CLASSES = {
+    "worker_killed": {"worker_lost"},
+    "ffmpeg_killed": {"worker_lost", "out_of_memory"},
+    "storage_stopped": {"storage_unavailable"},
+    "catalog_restarted": {"catalog_unavailable"},
+    "disk_filled": {"disk_full"},
+}
+BAD_KINDS = ("text", "truncated", "empty")
+
+
+@dataclass
+class Soak:
+    """What a soak did and what it left: the figures the README's reliability section reports."""
+
+    movies: int
+    bad: int
+    injected: dict[str, float] = field(default_factory=dict)  # fault -> seconds after the first trigger
+    skipped: dict[str, str] = field(default_factory=dict)  # fault -> why it was not injected
+    retries: int = 0
+    lost: list[int] = field(default_factory=list)
+    bad_converted: list[int] = field(default_factory=list)
+    double_converted: list[int] = field(default_factory=list)
+    half_published: list[str] = field(default_factory=list)
+    claims_left: int = 0
+    open_attempts: int = 0
+    attempts: int = 0
+    classes: Counter = field(default_factory=Counter)
+    runs: dict[str, str] = field(default_factory=dict)  # run -> state
+    wall_seconds: float = 0.0
+
+    def unseen(self) -> list[str]:
+        """Injected faults whose error class the ledger never recorded."""
+        return [f for f in self.injected if f in FAULT_CLASSES and not FAULT_CLASSES[f] & set(self.classes)]
+
+    def report(self) -> str:
+        faults = ", ".join(f"{name} at {at:.0f} s" for name, at in self.injected.items())
+        skipped = "".join(f"\n  not injected: {name} ({why})" for name, why in self.skipped.items())
+        classes = ", ".join(f"{name} x{count}" for name, count in self.classes.most_common())
+        return (
+            f"movies {self.movies} ({self.bad} bad), faults injected {len(self.injected)}: {faults}{skipped}\n"
+            f"runs: {', '.join(f'{run} {state}' for run, state in self.runs.items())}\n"
+            f"ledger attempts {self.attempts} ({classes}); Airflow task retries {self.retries}\n"
+            f"lost {len(self.lost)}, bad converted {len(self.bad_converted)}, half-published {len(self.half_published)}, "
+            f"double-converted {len(self.double_converted)}, claims left {self.claims_left}, attempts left open {self.open_attempts}\n"
+            f"faults not seen in the ledger: {', '.join(self.unseen()) or 'none'}; wall time {self.wall_seconds:.0f} s"
+        )
+
+
+def make_catalog(folder: Path, count: int) -> tuple[list[SeedMovie], set[int]]:
+    """``count`` movies: every sixth one bad (a text file, a truncated MP4, an empty file), the
+    others 2 to 13 s long (the longer ones in several chunks), half with sound."""
+    folder.mkdir(parents=True, exist_ok=True)
+    movies, bad = [], set()
+    for movie_id in range(1, count + 1):
+        path = folder / f"{movie_id}.mp4"
+        if movie_id % 6 == 0:
+            kind = BAD_KINDS[(movie_id // 6 - 1) % len(BAD_KINDS)]
+            if kind == "text":
+                path.write_text("not a movie\n" * 100)
+            elif kind == "truncated":
+                whole = media.generate_movie(folder / f"{movie_id}-whole.mp4", width=320, height=180, seconds=4)
+                media.truncated_copy(whole, path, 0.4)
+            else:
+                path.write_bytes(b"")
+            bad.add(movie_id)
+        else:
+            seconds = (2, 4, 7, 13)[movie_id % 4]
+            width, height = (320, 180) if movie_id % 2 else (640, 360)
+            media.generate_movie(path, width=width, height=height, seconds=seconds, audio=movie_id % 2 == 1)
+        movies.append(SeedMovie(movie_id, f"Soak {movie_id}", path))
+    return movies, bad
+
+
+class Faults:
+    """Injects the faults into a running cluster, each once, when it can hurt."""
+
+    def __init__(self, cluster, *, storage: services.SeaweedFS, catalog: services.Postgres, work: dict[str, Path],
+                 small_disk: Path | None, started: float):  # fmt: skip
+        self.cluster, self.storage, self.catalog, self.work = cluster, storage, catalog, work
+        self.small_disk, self.started = small_disk, started
+
+    def running(self, run_ids: list[str], prefix: str = "convert.", hostname: str | None = None) -> bool:
+        for run_id in run_ids:
+            for ti in self.cluster.task_instances(DAG_ID, run_id):
+                if ti["state"] == "running" and ti["task_id"].startswith(prefix) and hostname in (None, ti["hostname"]):
+                    return True
+        return False
+
+    def wait(self, condition, timeout: float = 240) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.5)
+        return False
+
+    def ffmpeg_pids(self, *hostnames: str) -> list[int]:
+        """The ffmpeg processes running on these workers (all of them when none is named)."""
+        markers = [f"TMPDIR={self.work[name]}".encode() for name in hostnames or self.work]
+        pids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and (proc / "comm").read_text().strip() == "ffmpeg":
+                    environ = (proc / "environ").read_bytes()
+                    if any(marker in environ for marker in markers):
+                        pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
+
+    def inject(self, name: str, run_ids: list[str], soak: Soak) -> None:
+        """Inject fault ``name``, or record in ``soak.skipped`` why it could not be."""
+        victim = WORKERS[0]
+        if name == "duplicate_trigger":
+            run_ids.append(self.cluster.trigger(DAG_ID, {}))
+        elif name == "worker_killed":
+            # while its encode's ffmpeg runs: the step is under way, not still starting
+            if not self.wait(lambda: self.running(run_ids, "convert.encode_", hostname=victim) and self.ffmpeg_pids(victim)):
+                soak.skipped[name] = f"no encode ran on {victim}"
+                return
+            self.cluster.kill_worker(victim, self.work[victim])
+            soak.injected[name] = time.monotonic() - self.started
+            time.sleep(10)
+            self.cluster.start_worker(victim, self.work[victim])
+            return
+        elif name == "ffmpeg_killed":
+            if not self.wait(self.ffmpeg_pids):
+                soak.skipped[name] = "no ffmpeg ran"
+                return
+            for pid in self.ffmpeg_pids()[:1]:
+                os.kill(pid, 9)
+        elif name == "storage_stopped":
+            if not self.wait(lambda: self.running(run_ids)):
+                soak.skipped[name] = "no task ran"
+                return
+            self.storage.stop()
+            soak.injected[name] = time.monotonic() - self.started
+            time.sleep(20)
+            self.storage.process = services.start_seaweedfs(self.storage.data_dir, s3_port=self.storage.s3_port).process
+            return
+        elif name == "catalog_restarted":
+            if not self.wait(lambda: self.running(run_ids)):
+                soak.skipped[name] = "no task ran"
+                return
+            services.restart_private_postgres(self.catalog)
+        elif name == "disk_filled":
+            if self.small_disk is None:
+                soak.skipped[name] = "a tmpfs work disk needs root"
+                return
+            filler = self.small_disk / "filler"
+            soak.injected[name] = time.monotonic() - self.started
+            subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M"], capture_output=True)  # until ENOSPC
+            time.sleep(30)
+            filler.unlink()
+            return
+        soak.injected[name] = time.monotonic() - self.started
+
+
+def half_published(client) -> list[str]:
+    """Masters in the bucket that name a playlist, segment or init section the bucket lacks."""
+    keys = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="hls/"):
+        keys.update(item["Key"] for item in page.get("Contents", []))
+    broken = []
+    for master in sorted(k for k in keys if k.endswith("/master.m3u8")):
+        missing = []
+        pending = [master]
+        while pending:
+            key = pending.pop()
+            if key not in keys:
+                missing.append(key)
+                continue
+            if not key.endswith(".m3u8"):
+                continue
+            playlist = m3u8.loads(client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode())
+            uris = [p.uri for p in playlist.playlists] + [m.uri for m in playlist.media if m.uri]
+            uris += [p.uri for p in playlist.iframe_playlists] + [s.uri for s in playlist.segments]
+            uris += [s.init_section.uri for s in playlist.segments if s.init_section]
+            pending += [posixpath.normpath(posixpath.join(posixpath.dirname(key), uri)) for uri in uris]
+        if missing:
+            broken.append(f"{master}: {len(missing)} missing, e.g. {missing[0]}")
+    return broken
+
+
+def read_outcome(soak: Soak, dsn: str, bad: set[int], movie_ids: list[int]) -> None:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT movie_id, status, error_class, master_url FROM hls_conversions")
+            attempts = cur.fetchall()
+            cur.execute("SELECT id, video_url FROM movies")
+            urls = dict(cur.fetchall())
+            cur.execute("SELECT count(*) FROM hls_claims")
+            soak.claims_left = cur.fetchone()[0]
+    finally:
+        conn.close()
+    soak.attempts = len(attempts)
+    soak.open_attempts = sum(1 for a in attempts if a[1] == "running")
+    soak.classes = Counter(a[2] for a in attempts if a[2])
+    for movie_id in movie_ids:
+        masters = [a[3] for a in attempts if a[0] == movie_id and a[1] == "succeeded"]
+        if movie_id in bad:
+            if masters:
+                soak.bad_converted.append(movie_id)
+        elif len(masters) > 1:
+            soak.double_converted.append(movie_id)
+        elif not masters or urls[movie_id] != masters[0]:
+            soak.lost.append(movie_id)
+
+
+def run_soak(root: Path, *, movies: int, faults: tuple[str, ...] = FAULTS) -> Soak:
+    """Start everything under ``root``, convert ``movies`` movies under ``faults``, recover, measure."""
+    catalog_pg = services.start_private_postgres(root / "catalog-pg")
+    metadata_pg = services.connect_postgres(root / "metadata-pg")
+    storage = services.start_seaweedfs(root / "seaweedfs")
+    small_disk = root / "disk-soak-b" if os.geteuid() == 0 else None
+    work = {WORKERS[0]: root / "tmp-soak-a", WORKERS[1]: small_disk or root / "tmp-soak-b"}
+    redis_process = cluster = None
+    try:
+        if small_disk is not None:
+            small_disk.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(small_disk)], check=True)
+        catalog_pg.create_database("catalog")
+        services.create_bucket(storage.client(), BUCKET)
+        base_url = f"{storage.endpoint}/{BUCKET}"
+        seeded, bad = make_catalog(root / "media", movies)
+        seed_catalog(catalog_pg.dsn("catalog"), storage.client(), bucket=BUCKET, public_base_url=base_url, movies=seeded)
+        env = airflow_env.airflow_env(
+            root / "airflow", catalog_conn=catalog_pg.airflow_connection("catalog"), storage_conn=storage.airflow_connection(),
+            variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url, "hls_chunk_seconds": "6",
+                       "hls_wave_size": str(movies), "hls_max_failure_rate": "1"},  # bad movies and faults are meant here
+        )  # fmt: skip
+        env.pop("AIRFLOW_VAR_HLS_TMP_DIR", None)  # each worker works in its own TMPDIR
+        env.update({"HLS_MIGRATION_SCHEDULE": "", "HLS_RETRY_DELAY_SECONDS": "3",
+                    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30"})  # fmt: skip
+        metadata_db = METADATA_DB
+        metadata_pg.create_database(metadata_db)
+        broker, redis_process = airflow_cluster.redis_url(root / "redis", db=6)
+        cluster = airflow_cluster.start_cluster(
+            root / "cluster", metadata_dsn=f"{metadata_pg.user}@{metadata_pg.host}:{metadata_pg.port}/{metadata_db}",
+            broker_url=broker, pipeline_env=env, workers=work, transcode_slots=len(WORKERS),
+        )  # fmt: skip
+        soak = Soak(movies=movies, bad=len(bad))
+        started = time.monotonic()
+        run_ids = [cluster.trigger(DAG_ID, {})]
+        injector = Faults(cluster, storage=storage, catalog=catalog_pg, work=work, small_disk=small_disk, started=started)
+        for name in faults:
+            injector.inject(name, run_ids, soak)
+        for run_id in run_ids:
+            soak.runs[run_id] = cluster.wait_for_run(DAG_ID, run_id, timeout=3600)["state"]
+        recovery = cluster.trigger(DAG_ID, {"resume": True})
+        soak.runs[recovery] = cluster.wait_for_run(DAG_ID, recovery, timeout=3600)["state"]
+        soak.wall_seconds = time.monotonic() - started
+        soak.retries = sum(
+            max(ti["try_number"] - 1, 0) for run_id in soak.runs for ti in cluster.task_instances(DAG_ID, run_id)
+        )
+        read_outcome(soak, catalog_pg.dsn("catalog"), bad, [m.id for m in seeded])
+        soak.half_published = half_published(storage.client())
+        return soak
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait()
+        storage.stop()
+        catalog_pg.stop()
+        metadata_pg.drop_database(METADATA_DB)
+        metadata_pg.stop()
+        if small_disk is not None:
+            subprocess.run(["umount", str(small_disk)], check=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--movies", type=int, default=60)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs) after the run")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hls-soak-"))
+    root.chmod(0o755)  # the private PostgreSQL runs as the postgres user
+    soak = run_soak(root, movies=args.movies)
+    print(soak.report())
+    print(f"logs: {root}" if args.keep else "")
+    if not args.keep:
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+    failed = soak.lost or soak.bad_converted or soak.double_converted or soak.half_published or soak.claims_left or soak.open_attempts
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

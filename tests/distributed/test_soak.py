@@ -1,0 +1,29 @@
+"""The chaos soak, small: 12 movies (two of them bad) on a Celery cluster while every fault of
+``devenv/soak.py`` is injected, then one recovery run. ``make soak`` runs the same with 60."""
+
+from __future__ import annotations
+
+import pytest
+from hls_operators.core.errors import BAD_INPUT, RETRYABLE
+
+from devenv import soak
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_catalog_converted_under_faults_loses_nothing_and_publishes_nothing_half(artifacts):
+    result = soak.run_soak(artifacts / "soak", movies=12)
+    print(result.report())
+    assert (artifacts / "soak-report.txt").write_text(result.report())
+    assert set(result.injected) | set(result.skipped) == set(soak.FAULTS)
+    assert "worker_killed" in result.injected and "ffmpeg_killed" in result.injected
+    # every good movie converted exactly once, no bad one, nothing half-published or left behind
+    assert result.lost == [] and result.bad_converted == [] and result.double_converted == []
+    assert result.half_published == []
+    assert result.claims_left == 0 and result.open_attempts == 0
+    # the kills are always seen for what they are; the other faults are reported (see the report)
+    assert result.classes["worker_lost"] >= 2
+    # every failure is either a bad source or a fault of the environment (retried), never a good
+    # movie refused for good: the bad movies' classes, the rest retryable
+    assert {"not_video", "corrupt"} <= set(result.classes)
+    assert set(result.classes) <= {c.value for c in RETRYABLE | BAD_INPUT}, result.classes
