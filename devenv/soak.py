@@ -8,7 +8,8 @@ Each fault is injected when it can hurt, in this order:
 
 - ``duplicate_trigger``: the same run triggered a second time (it waits for the first, then runs)
 - ``worker_killed``: SIGKILL to one worker and all it started while it encodes; back 10 s later
-- ``ffmpeg_killed``: SIGKILL to one running ffmpeg alone (what the kernel's OOM killer does)
+- ``ffmpeg_killed``: SIGKILL to one running ffmpeg alone on the other worker (what the kernel's
+  OOM killer does)
 - ``storage_stopped``: the S3 server stopped for 20 s while tasks run, then started again
 - ``catalog_restarted``: the catalog's PostgreSQL restarted (fast shutdown: connections cut); the
   ledger lives in that database, so a step that failed on it shows as an Airflow retry and, when
@@ -173,10 +174,11 @@ class Faults:
             self.cluster.start_worker(victim, self.work[victim])
             return
         elif name == "ffmpeg_killed":
-            if not self.wait(self.ffmpeg_pids):
-                soak.skipped[name] = "no ffmpeg ran"
+            other = WORKERS[1]  # not the worker just killed: a fault of its own
+            if not self.wait(lambda: self.ffmpeg_pids(other)):
+                soak.skipped[name] = f"no ffmpeg ran on {other}"
                 return
-            for pid in self.ffmpeg_pids()[:1]:
+            for pid in self.ffmpeg_pids(other)[:1]:
                 os.kill(pid, 9)
         elif name == "storage_stopped":
             if not self.wait(lambda: self.running(run_ids)):

@@ -21,8 +21,9 @@ def test_a_catalog_converted_under_faults_loses_nothing_and_publishes_nothing_ha
     assert result.lost == [] and result.bad_converted == [] and result.double_converted == []
     assert result.half_published == []
     assert result.claims_left == 0 and result.open_attempts == 0
-    # the kills are always seen for what they are; the other faults are reported (see the report)
-    assert result.classes["worker_lost"] >= 2
+    # the kills are seen for what they are (two kills may land on one movie's attempt: at least
+    # one worker_lost); the other faults are reported (see the report)
+    assert result.classes["worker_lost"] >= 1
     # every failure is either a bad source or a fault of the environment (retried), never a good
     # movie refused for good: the bad movies' classes, the rest retryable
     assert {"not_video", "corrupt"} <= set(result.classes)
