@@ -184,15 +184,19 @@ class Cluster:
             time.sleep(1)
         raise TimeoutError(f"{task_id} of {run_id} not {state} after {timeout} s")
 
+    @staticmethod
+    def hitl_path(dag_id: str, run_id: str, task_id: str) -> str:
+        return f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
+
     def required_action(self, dag_id: str, run_id: str, task_id: str) -> dict:
         """What a human-in-the-loop task asks (Browse -> Required Actions in the UI)."""
-        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
+        return self.request("GET", self.hitl_path(dag_id, run_id, task_id))
 
     def respond(self, dag_id: str, run_id: str, task_id: str, option: str, *, token: str | None = None) -> dict:
         """Answer a human-in-the-loop task as the admin (or the user of ``token``), as the Required
         Actions page does."""
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
-        return self.request("PATCH", path, {"chosen_options": [option], "params_input": {}}, token=token)
+        body = {"chosen_options": [option], "params_input": {}}
+        return self.request("PATCH", self.hitl_path(dag_id, run_id, task_id), body, token=token)
 
 
 def start_cluster(

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import m3u8
 import psycopg2
+from hls_operators.edges.sql import queries
 from hls_operators.settings import DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, services
@@ -56,6 +57,7 @@ FAULT_CLASSES = {
     "disk_filled": {"disk_full"},
 }
 BAD_KINDS = ("text", "truncated", "empty")
+SQL = queries("tools.sql")
 
 
 @dataclass
@@ -237,11 +239,11 @@ def read_outcome(soak: Soak, dsn: str, bad: set[int], movie_ids: list[int]) -> N
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT movie_id, status, error_class, master_url FROM hls_conversions")
+            cur.execute(SQL["soak_attempts"])
             attempts = cur.fetchall()
-            cur.execute("SELECT id, video_url FROM movies")
+            cur.execute(SQL["soak_video_urls"])
             urls = dict(cur.fetchall())
-            cur.execute("SELECT count(*) FROM hls_claims")
+            cur.execute(SQL["soak_claims_left"])
             soak.claims_left = cur.fetchone()[0]
     finally:
         conn.close()

@@ -49,3 +49,13 @@ SELECT state, count(*) FROM hls_movie_status GROUP BY state;
 -- name: explain_movie_status
 -- How one movie's status is read: the benchmark checks that it is index-backed.
 EXPLAIN SELECT * FROM hls_movie_status WHERE movie_id = %(movie_id)s;
+
+-- name: soak_attempts
+-- The chaos soak's reading of the ledger: every attempt, for its figures.
+SELECT movie_id, status, error_class, master_url FROM hls_conversions;
+
+-- name: soak_video_urls
+SELECT id, video_url FROM movies;
+
+-- name: soak_claims_left
+SELECT count(*) FROM hls_claims;
