@@ -230,7 +230,7 @@ class PackageOperator(MovieStepOperator):
             job, store=self.store(settings), settings=settings, work=work, log=self.log,
             on_progress=self.progress_to_ledger(ledger_id, job.probe.duration),
         )  # fmt: skip
-        details = {**packaged["usage"].ledger_details(), **packaged["carried_over"]}
+        details = {**packaged["usage"].ledger_details(), **packaged["carried_over"], "dropped_rungs": packaged["renditions"]["dropped"]}
         return None, {"ladder": packaged["renditions"]["video"], "details": details}
 
 

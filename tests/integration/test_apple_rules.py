@@ -149,3 +149,26 @@ def test_an_hlg_source_becomes_sdr_bt709_tagged_as_what_its_pixels_are(published
          "-of", "csv=p=0"], capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert 40 < float(luma) < 200
+
+
+def test_quality_mode_drops_the_rungs_a_soft_picture_does_not_need_and_keeps_the_rules(seaweedfs, tmp_path):
+    """A 1080p file holding a blurred 180p picture: at constant quality its lower rungs differ too
+    little in bytes to be worth a switch, so one goes; the top and the lowest stay, and the set
+    passes verification."""
+    source = tmp_path / "soft.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=6",
+         "-f", "lavfi", "-i", "sine=duration=6", "-vf", "scale=1920:1080:flags=bicubic,gblur=sigma=2", "-c:v", "libx264",
+         "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)], check=True,
+    )  # fmt: skip
+    bucket = f"soft-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    settings = Settings.from_values(
+        {"bucket": bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2", "rate_control": "quality"}
+    )
+    job, prefix = publish(source, 1, store=store, settings=settings, work=tmp_path / "work")  # verified, Apple's rules included
+    published = [p.uri.split("/")[0] for p in m3u8.loads(store.read_text(f"{prefix}/master.m3u8")).playlists]
+    assert [r.name for r in job.ladder] == ["1080p", "720p", "480p", "360p"]
+    assert {"1080p", "360p"} <= set(published) and len(set(published)) < 4
+    assert not any(key.startswith(f"{name}/") for key in store.list_sizes(prefix) for name in {"720p", "480p"} - set(published))

@@ -105,6 +105,13 @@ def test_bitrates_follow_the_ladder():
     assert option_values(args, "-maxrate")[0] == "5500k"
 
 
+def test_quality_mode_encodes_each_rung_at_constant_quality_under_its_cap():
+    args = encode(options=replace(OPTIONS, crf=19))
+    assert option_values(args, "-crf") == ["19"] * 4 and "-b:v" not in args
+    assert option_values(args, "-maxrate") == ["5500k", "3080k", "1540k", "880k"]
+    assert option_values(args, "-bufsize")[0] == "10000k"
+
+
 def test_interlaced_sources_are_deinterlaced_before_the_split():
     [graph] = option_values(encode(make_probe(interlaced=True)), "-filter_complex")
     assert graph.startswith("[0:1]yadif=mode=send_field,fps=30:start_time=0,trim=start_pts=0[frames]")

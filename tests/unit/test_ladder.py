@@ -10,6 +10,7 @@ from hls_operators.core.ladder import (
     max_reference_frames,
     parse_ladder,
     plan_ladder,
+    redundant_rungs,
 )
 from hls_operators.settings import DEFAULT_LADDER
 
@@ -30,8 +31,33 @@ def test_1080p_landscape_gets_the_full_ladder():
 
 
 def test_never_upscales():
-    assert [r.name for r in plan_ladder(960, 540, SPECS)] == ["480p", "360p"]
-    assert all(r.height <= 540 for r in plan_ladder(960, 540, SPECS))
+    assert all(r.height <= 540 and r.width <= 960 for r in plan_ladder(960, 540, SPECS))
+    assert all(r.height <= 480 for r in plan_ladder(854, 480, SPECS))
+
+
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        # 540p and 576p replace the 480p rung they would have been cut down to (under 1.5x its pixels).
+        ((960, 540), [("540p", 960, 540, 1697), ("360p", 640, 360, 800)]),
+        ((1024, 576), [("576p", 1024, 576, 1892), ("360p", 640, 360, 800)]),
+        # 16:10 800p would have been cut to 1152x720.
+        ((1280, 800), [("800p", 1280, 800, 3213), ("480p", 768, 480, 1400), ("360p", 576, 360, 800)]),
+        # 900p is far enough above 720p to keep it.
+        ((1600, 900), [("900p", 1600, 900, 3790), ("720p", 1280, 720, 2800), ("480p", 854, 480, 1400), ("360p", 640, 360, 800)]),
+        # Within 1.2x of a rung: cut down to it.
+        ((889, 500), [("480p", 854, 480, 1400), ("360p", 640, 360, 800)]),
+    ],
+)
+def test_a_source_between_two_rungs_gets_a_rung_at_its_own_size(size, expected):
+    rungs = plan_ladder(*size, SPECS)
+    assert sizes(rungs) == expected
+    own_size = (rungs[0].width, rungs[0].height) == size
+    assert rungs[0].reason.startswith("the source's own size") == own_size and all(r.reason for r in rungs)
+
+
+def test_above_the_top_rung_the_source_is_cut_down_to_it():
+    assert sizes(plan_ladder(2560, 1440, SPECS))[0] == ("1080p", 1920, 1080, 5000)
 
 
 def test_portrait_compares_the_short_side():
@@ -48,6 +74,31 @@ def test_source_below_the_lowest_rung_keeps_its_own_size():
     [rung] = plan_ladder(320, 240, SPECS)
     assert (rung.width, rung.height) == (320, 240)
     assert 64 <= rung.video_kbps < 800
+    assert rung.reason == "the source's own size, below the lowest rung (360p)"
+
+
+LADDER = plan_ladder(1920, 1080, SPECS)
+
+
+@pytest.mark.parametrize(
+    "kbps, dropped",
+    [
+        # At the caps, every rung is a step of 1.5 or more below the one above.
+        ({"1080p": 5000, "720p": 2800, "480p": 1400, "360p": 800}, {}),
+        # A soft picture: 720p barely cheaper than 1080p goes; 480p is then compared with 1080p.
+        ({"1080p": 1000, "720p": 800, "480p": 600, "360p": 300}, {"720p": "redundant: 800 kbit/s, 80% of 1080p's 1000"}),
+        # The lowest rung stays for the slowest links: the one above it goes instead.
+        ({"1080p": 1000, "720p": 600, "480p": 300, "360p": 250},
+         {"480p": "redundant: the lowest rung 360p is at 250 kbit/s, 83% of 480p's 300, and the lowest stays"}),
+        # ... unless that one is the top rung.
+        ({"1080p": 1000, "720p": 900, "480p": 850, "360p": 800}, {"720p": "redundant: 900 kbit/s, 90% of 1080p's 1000",
+                                                                  "480p": "redundant: 850 kbit/s, 85% of 1080p's 1000"}),
+        # A copied top rung's bitrate is not measured: the rung below it stays, the rest are compared.
+        ({"720p": 900, "480p": 850, "360p": 300}, {"480p": "redundant: 850 kbit/s, 94% of 720p's 900"}),
+    ],
+)  # fmt: skip
+def test_rungs_barely_cheaper_than_the_one_above_are_dropped(kbps, dropped):
+    assert redundant_rungs(LADDER, kbps) == dropped
 
 
 def test_odd_sizes_give_even_dimensions_without_upscaling():

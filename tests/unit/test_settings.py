@@ -19,6 +19,15 @@ def test_required_settings_and_bad_ladders_fail_at_load():
         Settings.from_values({"bucket": "b", "public_base_url": "x", "ladder": "720"})
 
 
+def test_rate_control_is_checked_at_load_and_reaches_the_encoder():
+    base = {"bucket": "b", "public_base_url": "x"}
+    assert Settings.from_values(base).encoding.crf is None  # "bitrate", the default
+    assert Settings.from_values({**base, "rate_control": "quality", "crf": "21"}).encoding.crf == 21
+    for bad in ({"rate_control": "crf"}, {"rate_control": "quality", "crf": "60"}):
+        with pytest.raises(ValueError, match="hls_rate_control"):
+            Settings.from_values({**base, **bad})
+
+
 def test_transcode_timeout_scales_with_duration():
     settings = Settings.from_values({"bucket": "b", "public_base_url": "x"})
     assert settings.transcode_timeout(3600) > settings.transcode_timeout(60) > settings.transcode_timeout(0)

@@ -48,6 +48,7 @@ class EncodingOptions:
     x264_preset: str
     x264_params: str
     audio_kbps: int
+    crf: int | None = None  # capped constant quality; None: each rung's bitrate on average
 
 
 def probe_args(source: Path) -> list[str]:
@@ -131,7 +132,9 @@ def encode_chunk_args(
             "-profile:v", "high",
             # Signalled level, within Apple's High 4.2; x264 also keeps its reference frames in it.
             "-level:v", level_name(h264_level(rung.width, rung.height, probe.fps, rung.maxrate_kbps)),
-            "-b:v", f"{rung.video_kbps}k",
+            # Constant quality under the rung's cap spends what the picture needs; an average
+            # bitrate spends the rung's bitrate whatever the picture.
+            *(["-crf", str(options.crf)] if options.crf is not None else ["-b:v", f"{rung.video_kbps}k"]),
             "-maxrate", f"{rung.maxrate_kbps}k",
             "-bufsize", f"{rung.bufsize_kbps}k",
             # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra

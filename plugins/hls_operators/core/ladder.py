@@ -3,9 +3,16 @@
 Rules: a rung named by its short side ("720p") fits that size's 16:9 box (1280x720; 9:16 for
 portrait video), so a 2.39:1 scope film's 1080p rung is 1920x802, not 2586x1080 (which H.264 Level
 4.2, Apple's limit, does not allow); a rung never exceeds the source (no upscaling); the aspect
-ratio is kept with even dimensions (H.264 4:2:0 needs them); a source smaller than the lowest rung
-gets one rung at its own size. Each rung's H.264 level is the lowest that holds its size, frame
-rate and bitrate cap.
+ratio is kept with even dimensions (H.264 4:2:0 needs them); a source between two rung sizes (540p,
+576p, 800p) gets a rung at its own size instead of being cut down to the next one, and a source
+smaller than the lowest rung gets one rung at its own size. Each rung's H.264 level is the lowest
+that holds its size, frame rate and bitrate cap. Each rung carries the reason it is there, which
+the ledger keeps.
+
+A rung's bitrate is its cap: in quality mode (``capped_crf``) each rung is encoded to a constant
+quality and spends less where the movie is easy; once the rungs are encoded, a rung that is barely
+cheaper than the one above it (the picture has no detail the lower size loses) is dropped
+(``redundant_rungs``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,15 @@ STANDARD_FRAME_RATES = [
 # bitrate (what BANDWIDTH declares) close to the average, which players' ABR logic relies on.
 MAXRATE_FACTOR = 1.1
 BUFSIZE_FACTOR = 2.0
+# Adjacent rungs must differ by at least this factor in pixels: a source whose size is more than
+# OWN_SIZE_GAIN times the rung it would be cut down to gets a rung at its own size, which replaces
+# that rung when the two are closer than RUNG_PIXEL_STEP.
+OWN_SIZE_GAIN = Fraction(6, 5)
+RUNG_PIXEL_STEP = Fraction(3, 2)
+# Apple's HLS authoring guidance spaces adjacent bit rates by a factor of 1.5 to 2: an encoded rung
+# that costs more than 1 / RUNG_BITRATE_STEP of the rung kept above it looks almost as good as that
+# one (the picture has little detail the smaller size loses) and saves too little to switch to.
+RUNG_BITRATE_STEP = 1.5
 
 
 # H.264 levels (ITU-T H.264 Table A-1) up to 4.2, the highest Apple's HLS authoring rules allow:
@@ -90,6 +106,7 @@ class Rung:
     height: int
     video_kbps: int
     source_copy: bool = False  # the source's own video stream, copied: no decode or encode
+    reason: str = ""  # why the ladder has this rung, for the ledger
 
     @property
     def maxrate_kbps(self) -> int:
@@ -106,7 +123,7 @@ class Rung:
     def from_dict(cls, data: dict) -> Rung:
         return cls(
             name=data["name"], width=data["width"], height=data["height"], video_kbps=data["video_kbps"],
-            source_copy=bool(data.get("source_copy", False)),
+            source_copy=bool(data.get("source_copy", False)), reason=data.get("reason", ""),
         )  # fmt: skip
 
 
@@ -147,19 +164,51 @@ def plan_ladder(width: int, height: int, specs: list[RungSpec]) -> list[Rung]:
     """Rungs for a source of ``width`` x ``height`` display pixels (rotation already applied)."""
     if width <= 0 or height <= 0:
         raise ValueError(f"invalid source size {width}x{height}")
-    rungs = []
-    for spec in specs:
+    own_w, own_h = max(2, width - width % 2), max(2, height - height % 2)  # round down: never upscale
+    rungs: list[Rung] = []
+    for above, spec in zip([None, *specs], specs):
         w, h = fit_box(spec.short_side, width, height)
-        if w <= width and h <= height:
-            rungs.append(Rung(f"{spec.short_side}p", w, h, spec.video_kbps))
+        if w > width or h > height:
+            continue
+        if not rungs and above is not None and own_w * own_h > OWN_SIZE_GAIN * w * h:
+            # The source sits between two rungs: its own size, at a bitrate between theirs by pixels.
+            above_w, above_h = fit_box(above.short_side, width, height)
+            share = Fraction(own_w * own_h - w * h, above_w * above_h - w * h)
+            kbps = round(spec.video_kbps + share * (above.video_kbps - spec.video_kbps))
+            reason = f"the source's own size, between the {above.short_side}p and {spec.short_side}p rungs"
+            rungs.append(Rung(f"{min(own_w, own_h)}p", own_w, own_h, kbps, reason=reason))
+            if own_w * own_h < RUNG_PIXEL_STEP * w * h:
+                continue  # the rung below would be too close to it to be worth a switch
+        rungs.append(Rung(f"{spec.short_side}p", w, h, spec.video_kbps, reason=f"fits the {spec.short_side}p box"))
     if not rungs:
         # Below the lowest rung: keep the source size, with bitrate scaled by pixel count.
         lowest = specs[-1]
         lowest_w, lowest_h = fit_box(lowest.short_side, width, height)
-        kbps = max(64, round(lowest.video_kbps * width * height / (lowest_w * lowest_h)))
-        w, h = max(2, width - width % 2), max(2, height - height % 2)  # round down: never upscale
-        rungs.append(Rung(f"{min(w, h)}p", w, h, kbps))
+        kbps = max(64, round(lowest.video_kbps * own_w * own_h / (lowest_w * lowest_h)))
+        reason = f"the source's own size, below the lowest rung ({lowest.short_side}p)"
+        rungs.append(Rung(f"{min(own_w, own_h)}p", own_w, own_h, kbps, reason=reason))
     return rungs
+
+
+def redundant_rungs(ladder: list[Rung], kbps: dict[str, float]) -> dict[str, str]:
+    """The rungs to drop, by name, each with its reason, from each encoded rung's average bitrate
+    ``kbps`` (a rung missing from it is kept). The top rung stays (the best picture) and so does
+    the lowest (the slowest links): when the lowest is too close to the rung kept above it, that
+    one goes instead, unless it is the top."""
+    dropped: dict[str, str] = {}
+    kept = [ladder[0]]
+    for rung in ladder[1:]:
+        above = kept[-1]
+        if rung.name not in kbps or above.name not in kbps or kbps[above.name] >= RUNG_BITRATE_STEP * kbps[rung.name]:
+            kept.append(rung)
+            continue
+        share = f"{kbps[rung.name]:.0f} kbit/s, {kbps[rung.name] / kbps[above.name]:.0%} of {above.name}'s {kbps[above.name]:.0f}"
+        if rung is not ladder[-1]:
+            dropped[rung.name] = f"redundant: {share}"
+        elif above is not ladder[0]:
+            dropped[above.name] = f"redundant: the lowest rung {rung.name} is at {share}, and the lowest stays"
+            kept[-1] = rung
+    return dropped
 
 
 def choose_frame_rate(avg_frame_rate: Fraction | None, r_frame_rate: Fraction | None) -> Fraction:

@@ -44,7 +44,7 @@ def plan_movie(
     check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if source_copy_refusal(source, probe, ladder[0], settings.segment_seconds) is None:
-        ladder[0] = replace(ladder[0], source_copy=True)
+        ladder[0] = replace(ladder[0], source_copy=True, reason=f"{ladder[0].reason}; the source's own stream, copied")
     # Chunks cut the frames there are: the last one holds the last frame for as long as the audio goes on.
     frames_end = probe.duration - probe.held_frame_seconds
     chunks = plan_chunks(

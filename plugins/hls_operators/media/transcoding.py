@@ -14,7 +14,7 @@ from hls_operators.core import commands
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
-from hls_operators.core.ladder import Rung
+from hls_operators.core.ladder import Rung, redundant_rungs
 from hls_operators.core.languages import bcp47, display_name, unique_names
 from hls_operators.core.playlists import avc_codec_string, parse_media_playlist, parse_target_duration
 from hls_operators.core.probe import MediaTrack
@@ -85,10 +85,16 @@ def package_renditions(
             _check_chunk_frames(job, chunk, chunks_dir / str(chunk.index) / rung.name / commands.CHUNK_VIDEO)
         for tile in (chunks_dir / str(chunk.index) / TILES_DIR).iterdir():
             tile.rename(tiles / tile.name)
+    dropped = redundant_rungs(job.ladder, _encoded_kbps(job, chunks_dir)) if settings.encoding.crf is not None else {}
+    for name, reason in dropped.items():
+        log.info("movie %s: rung %s dropped, %s", job.movie_id, name, reason)
+    ladder = [rung for rung in job.ladder if rung.name not in dropped]
     frames = [job.chunk_frames(c) for c in job.chunks]
     durations = [None if count is None else count / job.probe.fps for count in frames]
     concat_lists = {}
-    for rung in job.encoded_rungs:
+    for rung in ladder:
+        if rung.source_copy:
+            continue
         listing = chunks_dir / f"{rung.name}.ffconcat"
         listing.write_text(
             commands.concat_list([(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)])
@@ -105,12 +111,12 @@ def package_renditions(
             memory_limit_bytes=settings.transcode_memory_limit_bytes,
             log=log,
         )
-    for name in [rung.name for rung in job.ladder] + [commands.audio_rendition(n) for n in range(len(audios))]:
+    for name in [rung.name for rung in ladder] + [commands.audio_rendition(n) for n in range(len(audios))]:
         (out / name).mkdir(parents=True)
-    copies = any(rung.source_copy for rung in job.ladder)
+    copies = any(rung.source_copy for rung in ladder)
     usage += run_ffmpeg(
         commands.stitch_args(
-            out, job.probe, job.ladder, settings.encoding, concat_lists=concat_lists, source=source if copies else None, audios=audios
+            out, job.probe, ladder, settings.encoding, concat_lists=concat_lists, source=source if copies else None, audios=audios
         ),
         label=f"movie {job.movie_id} stitch of {len(job.chunks)} chunk(s)",
         timeout=settings.transcode_timeout(job.probe.duration),
@@ -121,12 +127,13 @@ def package_renditions(
     )
     shutil.rmtree(chunks_dir)
     # One rung's read-back is a chain of single-threaded ffprobe runs: the rungs go side by side.
-    with ThreadPoolExecutor(max_workers=len(job.ladder)) as pool:
-        video = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), job.ladder))
+    with ThreadPoolExecutor(max_workers=len(ladder)) as pool:
+        video = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), ladder))
     for number, track in enumerate(job.probe.subtitle_tracks):
         usage += _write_subtitle_rendition(job, number, track, source, out, scratch, log)
     renditions = {
         "video": video,
+        "dropped": [{"name": name, "reason": reason} for name, reason in dropped.items()],
         "audio": _track_renditions(job.probe.audio_tracks, "Audio", commands.audio_rendition, channels=2),
         "subtitles": _track_renditions(job.probe.subtitle_tracks, "Subtitles", commands.subtitle_rendition),
         "closed_captions": job.probe.closed_captions,
@@ -138,8 +145,17 @@ def package_renditions(
     top = job.top_rung
     plan = settings.storyboard_plan(top.width, top.height)
     tile_count = assemble_storyboard(plan, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
-    log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(job.ladder), tile_count)
+    log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(ladder), tile_count)
     return renditions, usage
+
+
+def _encoded_kbps(job: MovieJob, chunks_dir: Path) -> dict[str, float]:
+    """Each encoded rung's average video bitrate, from the sizes of its chunks."""
+    return {
+        rung.name: sum((chunks_dir / str(c.index) / rung.name / commands.CHUNK_VIDEO).stat().st_size for c in job.chunks)
+        * 8 / 1000 / job.probe.duration
+        for rung in job.encoded_rungs
+    }
 
 
 def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
