@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-unit soak bench bench-overheads bench-scaling clean
+.PHONY: setup system-deps demo demo-stop test test-unit soak bench bench-ladder bench-overheads bench-scaling clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -39,6 +39,11 @@ test: setup
 bench: setup
 	$(VENV)/bin/pip install -q -r bench/requirements.txt
 	$(PYTHON) -m bench.transcode $(BENCH_ARGS)
+
+## The per-title ladder against the fixed one: bytes, VMAF, peaks and encode time per source and rung.
+bench-ladder: setup
+	$(VENV)/bin/pip install -q -r bench/requirements.txt
+	$(PYTHON) -m bench.ladder $(BENCH_ARGS)
 
 ## What Airflow, storage and the database add per movie; upload concurrency; selection at 100,000 movies.
 bench-overheads: setup

@@ -23,11 +23,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from hls_operators.core.commands import MEDIA_PLAYLIST
+from hls_operators.core.ladder import MAXRATE_FACTOR
 from hls_operators.core.playlists import parse_media_playlist
 from hls_operators.edges.handoff import pack
 from hls_operators.media.probing import plan_movie, probe_file
@@ -115,6 +116,12 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def peak_kbps(rung_dir: Path) -> float:
+    """The rung's video peak as RFC 8216's BANDWIDTH counts it: its largest segment's bit rate."""
+    segments = parse_media_playlist((rung_dir / MEDIA_PLAYLIST).read_text())
+    return max((rung_dir / s.uri).stat().st_size * 8 / 1000 / s.duration for s in segments if s.duration > 0)
+
+
 def rung_bytes(rung_dir: Path) -> int:
     return sum((rung_dir / s.uri).stat().st_size for s in parse_media_playlist((rung_dir / MEDIA_PLAYLIST).read_text()))
 
@@ -129,16 +136,18 @@ def run_seed(source: Path, duration: float, work: Path) -> Result:
     return Result("seed command (baseline)", source.name, duration, usage, folder_bytes(out), rungs)
 
 
-def run_pipeline(source: Path, duration: float, work: Path, variant: str | None = None) -> Result:
+def x264_variant(variant: str) -> dict[str, str]:
+    """``PRESET/X264_PARAMS`` (``medium/``: the plain preset) as settings."""
+    preset, _, params = variant.partition("/")
+    return {"x264_preset": preset, "x264_params": params}
+
+
+def run_pipeline(source: Path, duration: float, work: Path, overrides: dict[str, str] | None = None, label: str = "") -> Result:
     """The probe, chunk encode and package steps' media work as shipped (``hls_operators.media``),
     minus their storage hand-offs: the ladder plan (with the copy decision), one chunk (the sources
     here are shorter than ``hls_chunk_seconds``), the audio encoded once, the stitch, the I-frame
-    indexes, the storyboard and the hand-off tar, with the default settings or another x264
-    ``variant``: ``PRESET/X264_PARAMS`` (``medium/``: the plain preset)."""
-    settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid"})
-    if variant:
-        preset, _, params = variant.partition("/")
-        settings = replace(settings, x264_preset=preset, x264_params=params)
+    indexes, the storyboard and the hand-off tar, with the default settings or these ``overrides``."""
+    settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid", **(overrides or {})})
     log = logging.getLogger("bench")
     root = work / "pipeline"
     chunks_dir, out = root / "chunks", root / "renditions"
@@ -155,10 +164,13 @@ def run_pipeline(source: Path, duration: float, work: Path, variant: str | None 
     audio = sum(rung_bytes(out / a["name"]) for a in renditions["audio"][:1])
     rungs = {
         r["name"]: {"height": r["height"], "kbps": r["video_kbps"], "bytes": rung_bytes(out / r["name"]) + audio,
-                    "dir": str(out / r["name"]), "copied": r["source_copy"]}
+                    "video_bytes": rung_bytes(out / r["name"]),
+                    "dir": str(out / r["name"]), "copied": r["source_copy"], "peak_kbps": peak_kbps(out / r["name"]),
+                    "cap_kbps": round(r["video_kbps"] * MAXRATE_FACTOR)}
         for r in renditions["video"]
     }  # fmt: skip
-    return Result(f"pipeline {settings.x264_preset}/{settings.x264_params}", source.name, duration, usage, folder_bytes(root), rungs)
+    label = label or f"pipeline {settings.x264_preset}/{settings.x264_params}"
+    return Result(label, source.name, duration, usage, folder_bytes(root), rungs)
 
 
 def steps_cpu() -> float:
@@ -253,7 +265,7 @@ def main() -> None:
             probe = probe_file(source)
             print(f"{name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s", flush=True)
             runners = [run_seed, run_pipeline] + [
-                functools.partial(run_pipeline, variant=variant) for variant in filter(None, args.variants.split(","))
+                functools.partial(run_pipeline, overrides=x264_variant(variant)) for variant in filter(None, args.variants.split(","))
             ]
             source_results: list[Result] = []
             for repeat in range(args.repeat):
