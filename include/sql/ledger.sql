@@ -8,7 +8,7 @@ WHERE run_id = %(run_id)s AND dag_id = %(dag_id)s
 ORDER BY movie_id, attempt DESC;
 
 -- name: latest_attempt
-SELECT id, attempt, status, steps
+SELECT id, attempt, status, steps, error_class, try_number
 FROM hls_conversions
 WHERE run_id = %(run_id)s AND movie_id = %(movie_id)s AND dag_id = %(dag_id)s
 ORDER BY attempt DESC
@@ -33,7 +33,7 @@ RETURNING id;
 -- name: start_step
 UPDATE hls_conversions
 SET steps = jsonb_set(steps, ARRAY[%(step)s], jsonb_build_object('try', %(try_number)s, 'started_at', now())),
-    try_number = %(try_number)s, map_index = %(map_index)s, updated_at = now()
+    try_number = GREATEST(try_number, %(try_number)s), map_index = %(map_index)s, updated_at = now()
 WHERE id = %(id)s;
 
 -- name: finish_step

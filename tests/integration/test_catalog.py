@@ -156,6 +156,28 @@ def test_steps_share_one_attempt_and_a_retry_after_failure_opens_the_next(conn):
     assert rows[1][3] == {"duration": 60.0} and rows[1][4] == "https://cdn.example/1.mp4"  # carried over
 
 
+def test_a_step_beside_one_that_failed_for_good_joins_its_attempt_and_a_later_try_opens_the_next(conn):
+    add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"})
+    first = catalog.begin_step(conn, key(1), "encode_0", source_url="https://cdn.example/1.mp4")
+    catalog.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "chunk 1 decodes to 10 frames of 150"))
+    assert catalog.begin_step(conn, key(1), "thumbnails") == first  # the same try: no second attempt
+    catalog.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "the thumbnail's seek found nothing"))
+    assert catalog.begin_step(conn, key(1, try_number=2), "encode_0") != first  # cleared after a fix
+    # A retryable failure is retried: the step beside it starts the attempt of the retry.
+    retried = catalog.begin_step(conn, key(2), "encode_0", source_url="https://cdn.example/2.mp4")
+    catalog.fail_attempt(conn, retried, MigrationError(ErrorClass.STORAGE_UNAVAILABLE, "timeout"))
+    assert catalog.begin_step(conn, key(2), "thumbnails") != retried
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT movie_id, attempt, status, error_message FROM hls_conversions ORDER BY id")
+        rows = cur.fetchall()
+    assert rows == [
+        (1, 1, "failed", "chunk 1 decodes to 10 frames of 150"),  # the first refusal is the one kept
+        (1, 2, "running", None),
+        (2, 1, "failed", "timeout"),
+        (2, 2, "running", None),
+    ]
+
+
 def test_a_try_that_died_without_reporting_is_ledgered_as_worker_lost(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
     first = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from hls_operators.core.errors import BAD_INPUT, ErrorClass, MigrationError
+from hls_operators.core.errors import BAD_INPUT, RETRYABLE, ErrorClass, MigrationError
 from hls_operators.core.estimate import Estimate, ProbedMovie
 from hls_operators.core.retirement import Retirement
 from hls_operators.core.sweep import References
@@ -92,19 +92,24 @@ def renew_claim(conn, *, movie_id: int, run_id: str, ttl_minutes: int) -> Claime
     return ClaimedMovie(movie_id, *row)
 
 
+FINAL_CLASSES = frozenset(c.value for c in ErrorClass if c not in RETRYABLE)
+
+
 def begin_step(conn, key: AttemptKey, step: str, *, source_url: str | None = None) -> int:
     """Ledger id of the attempt this step belongs to, opening a new attempt when needed.
 
     The running attempt continues unless it shows that this very step started in an earlier try
     and never finished: that try died without reporting (killed worker), so the attempt is closed
-    as ``worker_lost`` and a new one opens.
+    as ``worker_lost`` and a new one opens. A step of a try whose attempt already failed for good
+    (the thumbnails beside an encode that found the source truncated) joins that attempt, which
+    stays failed: one refusal is one failed attempt. A later try (a retry, a clear) opens a new one.
     """
     with conn, conn.cursor() as cur:
         cur.execute(_ledger("latest_attempt"), key.params())
         row = cur.fetchone()
         ledger_id = None
         if row is not None:
-            row_id, _attempt, status, steps = row
+            row_id, _attempt, status, steps, error_class, tried = row
             earlier = steps.get(step)
             if status == "running" and earlier and earlier["try"] != key.try_number and "seconds" not in earlier:
                 message = f"{step} try {earlier['try']} ended without reporting (worker lost)"
@@ -113,6 +118,8 @@ def begin_step(conn, key: AttemptKey, step: str, *, source_url: str | None = Non
                     {"id": row_id, "error_class": ErrorClass.WORKER_LOST.value, "error_message": message},
                 )
             elif status == "running":
+                ledger_id = row_id
+            elif status == "failed" and error_class in FINAL_CLASSES and key.try_number <= tried and earlier is None:
                 ledger_id = row_id
         if ledger_id is None:
             cur.execute(_ledger("open_attempt"), {**key.params(), "source_url": source_url})
@@ -187,8 +194,8 @@ def finalize_attempt(conn, key: AttemptKey) -> str:
         row = cur.fetchone()
         if row is None:
             cur.execute(_ledger("open_attempt"), {**key.params(), "source_url": None})
-            row = (cur.fetchone()[0], 1, "running", {})
-        ledger_id, _attempt, status, steps = row
+            row = (cur.fetchone()[0], 1, "running", {}, None, key.try_number)
+        ledger_id, _attempt, status, steps, _error_class, _tried = row
         if status == "running":
             unfinished = [name for name, step in steps.items() if "seconds" not in step]
             message = (
