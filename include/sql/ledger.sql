@@ -70,6 +70,13 @@ SET status = 'failed', error_class = %(error_class)s, error_message = %(error_me
     finished_at = now(), updated_at = now()
 WHERE id = %(id)s AND status = 'running';
 
+-- name: blame_the_input
+-- A failed attempt takes a refusal of the input found by a step beside the one that failed: the
+-- source's fault explains the other step's failure (a thumbnail's seek into a truncated file).
+UPDATE hls_conversions
+SET error_class = %(error_class)s, error_message = %(error_message)s, updated_at = now()
+WHERE id = %(id)s AND status = 'failed' AND error_class <> ALL(%(bad_input)s);
+
 -- name: record_rollback
 INSERT INTO hls_conversions
     (movie_id, dag_id, run_id, map_index, attempt, try_number, status, source_url, master_url,

@@ -157,11 +157,17 @@ def test_steps_share_one_attempt_and_a_retry_after_failure_opens_the_next(conn):
 
 
 def test_a_step_beside_one_that_failed_for_good_joins_its_attempt_and_a_later_try_opens_the_next(conn):
-    add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"})
+    """One try, one attempt: the ledger counts a refusal once, and keeps the input's fault as its cause."""
+    add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4", 3: "https://cdn.example/3.mp4"})
     first = catalog.begin_step(conn, key(1), "encode_0", source_url="https://cdn.example/1.mp4")
     catalog.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "chunk 1 decodes to 10 frames of 150"))
     assert catalog.begin_step(conn, key(1), "thumbnails") == first  # the same try: no second attempt
     catalog.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "the thumbnail's seek found nothing"))
+    # A refusal of the input found beside a failure that is not one explains it, and is kept.
+    thumbnails_first = catalog.begin_step(conn, key(3), "thumbnails", source_url="https://cdn.example/3.mp4")
+    catalog.fail_attempt(conn, thumbnails_first, MigrationError(ErrorClass.TRANSCODE_FAILED, "no frame at 4.0 s"))
+    assert catalog.begin_step(conn, key(3), "package") == thumbnails_first
+    catalog.fail_attempt(conn, thumbnails_first, MigrationError(ErrorClass.CORRUPT, "decodes to 4.0 s of 8.0"))
     assert catalog.begin_step(conn, key(1, try_number=2), "encode_0") != first  # cleared after a fix
     # A retryable failure is retried: the step beside it starts the attempt of the retry.
     retried = catalog.begin_step(conn, key(2), "encode_0", source_url="https://cdn.example/2.mp4")
@@ -172,6 +178,7 @@ def test_a_step_beside_one_that_failed_for_good_joins_its_attempt_and_a_later_tr
         rows = cur.fetchall()
     assert rows == [
         (1, 1, "failed", "chunk 1 decodes to 10 frames of 150"),  # the first refusal is the one kept
+        (3, 1, "failed", "decodes to 4.0 s of 8.0"),
         (1, 2, "running", None),
         (2, 1, "failed", "timeout"),
         (2, 2, "running", None),

@@ -159,11 +159,13 @@ def record_progress(
 
 
 def fail_attempt(conn, ledger_id: int, error: MigrationError) -> None:
+    """Close a running attempt as failed. An attempt that already failed keeps its error, unless
+    this one refuses the input and that one did not."""
+    params = {"id": ledger_id, "error_class": error.error_class.value, "error_message": error.message}
     with conn, conn.cursor() as cur:
-        cur.execute(
-            _ledger("fail_attempt"),
-            {"id": ledger_id, "error_class": error.error_class.value, "error_message": error.message},
-        )
+        cur.execute(_ledger("fail_attempt"), params)
+        if cur.rowcount == 0 and error.error_class in BAD_INPUT:
+            cur.execute(_ledger("blame_the_input"), {**params, "bad_input": sorted(c.value for c in BAD_INPUT)})
 
 
 def flip_to_hls(
