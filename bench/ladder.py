@@ -1,6 +1,7 @@
-"""Per-title ladder benchmark: the shipped ladder (each rung at constant quality under its cap,
-redundant rungs dropped) against today's fixed ladder (each rung at its bitrate on average) and
-against preset ``medium`` at the fixed bitrates, in one run.
+"""Ladder and container benchmark, in one run, against the fixed ladder in MPEG-TS segments (the
+pipeline until fMP4 became its default): the same ladder in fMP4 (CMAF) segments, the default;
+the per-title ladder (``hls_rate_control`` ``quality``: each rung at constant quality under its
+cap, redundant rungs dropped); and preset ``medium`` at the fixed bitrates.
 
     make bench-ladder
     python -m bench.ladder --sources animation,flower.mp4 --seconds 10 --repeat 1
@@ -9,8 +10,8 @@ Sources: three synthetic kinds (a still, slowly zoomed photograph with light gra
 head; flat-colour animation; high-motion noise), the first of them a minute long, and the CC0
 clips. Per source and rung: kbit/s (video and the audio beside it), VMAF of the rung upscaled to the
 source's size against the source, and the peak as RFC 8216's BANDWIDTH counts it against the rung's
-cap; per source, bytes and encode time against the fixed ladder, the variants run in turn each
-round. Prints a table and writes ``bench/results/ladder-<time>.json``.
+cap; per source, stored bytes (the rungs and the audio once) and encode time against the
+baseline, the variants run in turn each round. Prints a table and writes ``bench/results/ladder-<time>.json``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from hls_operators.media.probing import probe_file
 from bench.transcode import RESULTS, Result, run_pipeline, vmaf
 from devenv import media
 
-FIXED = "fixed ladder"
+FIXED = "fixed ladder, MPEG-TS"
 VARIANTS = {
-    FIXED: {"rate_control": "bitrate"},
-    "per-title (shipped)": {},
-    "fixed, preset medium": {"rate_control": "bitrate", "x264_preset": "medium", "x264_params": ""},
+    FIXED: {"rate_control": "bitrate", "segment_format": "ts"},
+    "fixed ladder, fMP4": {"rate_control": "bitrate", "segment_format": "fmp4"},
+    "per-title, fMP4": {"rate_control": "quality", "segment_format": "fmp4"},
+    "fixed, preset medium, fMP4": {"rate_control": "bitrate", "segment_format": "fmp4", "x264_preset": "medium", "x264_params": ""},
 }
 # Three kinds of 1080p30 picture: a frame of flower.mp4 held and slowly zoomed into, with light
 # grain (a talking head's static shot); lavfi's flat-colour test pattern; the same under heavy noise.
@@ -58,9 +60,9 @@ def synthetic_source(kind: str, folder: Path, seconds: int) -> Path:
     return path
 
 
-def video_bytes(run: Result) -> int:
-    """What the variant stores of video (the audio is the same in every variant)."""
-    return sum(rung["video_bytes"] for rung in run.rungs.values())
+def stored_bytes(run: Result) -> int:
+    """What the variant stores: every rung's video and the audio renditions once."""
+    return sum(rung["video_bytes"] for rung in run.rungs.values()) + run.audio_bytes
 
 
 def report(results: list[Result]) -> dict:
@@ -89,11 +91,11 @@ def report(results: list[Result]) -> dict:
                 )
             print(f"{source:<22} {rung_name:<6} " + " ".join(cells))
         for name, run in runs.items():
-            totals[name] += video_bytes(run)
+            totals[name] += stored_bytes(run)
             times[name] += run.usage.wall
         print(
             f"{'':<22} {'total':<6} " + " ".join(
-                f"{video_bytes(runs[n]) / 1e6:>8.2f} MB {video_bytes(runs[n]) / video_bytes(fixed):>5.2f}x "
+                f"{stored_bytes(runs[n]) / 1e6:>8.2f} MB {stored_bytes(runs[n]) / stored_bytes(fixed):>5.2f}x "
                 f"{runs[n].usage.wall:>6.1f} s {runs[n].usage.wall / fixed.usage.wall:>5.2f}x" for n in runs
             )
         )  # fmt: skip

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from hls_operators.core.commands import MEDIA_PLAYLIST
 from hls_operators.core.ladder import MAXRATE_FACTOR
-from hls_operators.core.playlists import parse_media_playlist
+from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.edges.handoff import pack
 from hls_operators.media.probing import plan_movie, probe_file
 from hls_operators.media.transcoding import encode_chunk_files, package_renditions
@@ -97,6 +97,7 @@ class Result:
     usage: Usage
     temp_bytes: int
     rungs: dict[str, dict] = field(default_factory=dict)  # name -> {height, kbps, bytes, vmaf}
+    audio_bytes: int = 0  # the audio renditions, stored once beside the rungs
     repeats: list[Usage] = field(default_factory=list)  # every run of this variant, in order
 
     def settle(self) -> None:
@@ -123,7 +124,10 @@ def peak_kbps(rung_dir: Path) -> float:
 
 
 def rung_bytes(rung_dir: Path) -> int:
-    return sum((rung_dir / s.uri).stat().st_size for s in parse_media_playlist((rung_dir / MEDIA_PLAYLIST).read_text()))
+    """A rendition's stored media: its segments and (fMP4) its init section."""
+    playlist = (rung_dir / MEDIA_PLAYLIST).read_text()
+    files = [s.uri for s in parse_media_playlist(playlist)] + [uri for uri in [parse_map_uri(playlist)] if uri]
+    return sum((rung_dir / name).stat().st_size for name in files)
 
 
 def run_seed(source: Path, duration: float, work: Path) -> Result:
@@ -170,7 +174,8 @@ def run_pipeline(source: Path, duration: float, work: Path, overrides: dict[str,
         for r in renditions["video"]
     }  # fmt: skip
     label = label or f"pipeline {settings.x264_preset}/{settings.x264_params}"
-    return Result(label, source.name, duration, usage, folder_bytes(root), rungs)
+    audio_bytes = sum(rung_bytes(out / a["name"]) for a in renditions["audio"])
+    return Result(label, source.name, duration, usage, folder_bytes(root), rungs, audio_bytes)
 
 
 def steps_cpu() -> float:

@@ -54,7 +54,31 @@ class Rendition:
         return sum(self.segment_sizes) * 8 / sum(self.durations)
 
 
-CONTENT_TYPES = {".ts": "video/mp2t", ".vtt": "text/vtt"}
+CONTENT_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".vtt": "text/vtt"}
+
+
+def fetch_media(url: str) -> bytes:
+    """A segment or init section, checked for its Content-Type and an immutable Cache-Control."""
+    got = fetch(url)
+    assert got.content_type == CONTENT_TYPES[Path(url).suffix], (url, got.content_type)
+    assert "immutable" in got.cache_control
+    return got.body
+
+
+def local_segments(rendition_dir: Path, folder: Path) -> list[Path]:
+    """Every segment of a rendition on disk (its ``index.m3u8`` and files), each readable on its own."""
+    media = m3u8.load(str(rendition_dir / "index.m3u8"))
+    init = rendition_dir / media.segment_map[0].uri if media.segment_map else None
+    return [standalone(rendition_dir / segment.uri, init, folder) for segment in media.segments]
+
+
+def standalone(segment: Path, init: Path | None, folder: Path) -> Path:
+    """``segment`` as a file ffprobe reads on its own: an fMP4 segment after its init section."""
+    if init is None:
+        return segment
+    joined = folder / f"{segment.parent.name}-{segment.name}.mp4"
+    joined.write_bytes(init.read_bytes() + segment.read_bytes())
+    return joined
 
 
 def load_set(master_url: str, download_to: Path) -> tuple[m3u8.M3U8, Fetched, list[Rendition]]:
@@ -69,17 +93,16 @@ def load_set(master_url: str, download_to: Path) -> tuple[m3u8.M3U8, Fetched, li
         media_url = urljoin(master_url, uri)
         media = m3u8.loads(fetch(media_url).body.decode(), uri=media_url)
         urls, sizes = [], []
+        # fMP4: each segment is saved after its init section, so that every file reads on its own
+        init = fetch_media(urljoin(media_url, media.segment_map[0].uri)) if media.segment_map else b""
         for index, segment in enumerate(media.segments):
             url = urljoin(media_url, segment.uri)
-            got = fetch(url)
-            suffix = Path(segment.uri).suffix
-            assert got.content_type == CONTENT_TYPES[suffix], (url, got.content_type)
-            assert "immutable" in got.cache_control
-            target = download_to / uri.replace("/", "_") / f"{index:05d}{suffix}"
+            body = fetch_media(url)
+            target = download_to / uri.replace("/", "_") / f"{index:05d}{Path(segment.uri).suffix}"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(got.body)
+            target.write_bytes(init + body)
             urls.append(url)
-            sizes.append(len(got.body))
+            sizes.append(len(body))
         durations = [s.duration for s in media.segments]
         renditions.append(Rendition(uri, stream_info, durations, urls, sizes, kind, media.target_duration))
     return master, master_response, renditions
@@ -117,10 +140,10 @@ def fetch_range(url: str, offset: int, length: int) -> bytes:
         return response.read()
 
 
-def decoded_frames(ts_bytes: bytes, folder: Path) -> list[dict]:
-    """Every video frame ffprobe decodes from an MPEG-TS byte string."""
-    path = folder / "probe.ts"
-    path.write_bytes(ts_bytes)
+def decoded_frames(media_bytes: bytes, folder: Path) -> list[dict]:
+    """Every video frame ffprobe decodes from a byte string (MPEG-TS, or fMP4 after its init section)."""
+    path = folder / "probe.media"
+    path.write_bytes(media_bytes)
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=key_frame,width,height",
          "-of", "json", str(path)], capture_output=True, text=True, check=True,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hls_operators.core.commands import EncodingOptions
+from hls_operators.core.commands import SEGMENT_FORMATS, EncodingOptions
 from hls_operators.core.estimate import Prices
 from hls_operators.core.ladder import RungSpec, parse_ladder
 from hls_operators.core.trickplay import StoryboardPlan
@@ -59,6 +59,8 @@ class Settings:
     # the lower rungs at CRF 17 to 21 (README, Performance), so not the default yet.
     rate_control: str = "bitrate"
     crf: int = 17
+    # "fmp4": fMP4 (CMAF) segments, .m4s after an init.mp4 per rendition; "ts": MPEG-TS segments.
+    segment_format: str = "fmp4"
     # A movie longer than this is cut into chunks of about this length, each encoded by its own task
     # on any worker (at most as many as the DAG has chunk tasks: HLS_TRANSCODE_CHUNK_SLOTS).
     chunk_seconds: int = 300
@@ -132,6 +134,8 @@ class Settings:
         parse_ladder(settings.ladder)  # fail at load time, not in the middle of a transcode
         if settings.rate_control not in RATE_CONTROLS or not 0 <= settings.crf <= 51:
             raise ValueError(f"hls_rate_control must be one of {', '.join(RATE_CONTROLS)} and hls_crf within 0-51")
+        if settings.segment_format not in SEGMENT_FORMATS:
+            raise ValueError(f"hls_segment_format must be one of {', '.join(SEGMENT_FORMATS)}")
         return settings
 
     @property
@@ -159,6 +163,7 @@ class Settings:
             x264_params=self.x264_params,
             audio_kbps=self.audio_bitrate_kbps,
             crf=self.crf if self.rate_control == "quality" else None,
+            segment_format=self.segment_format,
         )
 
     def storyboard_plan(self, width: int, height: int) -> StoryboardPlan:

@@ -19,6 +19,7 @@ from hls_operators.media.probing import source_copy_refusal
 from hls_operators.settings import Settings
 
 from devenv import services
+from tests import hls_checks
 from tests.hostile_media import APPLE_RULES, make_convertible
 from tests.transcoding import publish
 
@@ -44,6 +45,17 @@ def starts_with_an_idr(segment: Path) -> bool:
          "-bsf:v", "filter_units=pass_types=5", "-f", "framecrc", "-"], capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return round(float(first), 3) in {round(t, 3) for t in parse_framecrc_times(idrs)}
+
+
+def downloaded_segments(store: ObjectStore, prefix: str, rendition: str, folder: Path) -> list[Path]:
+    """The stored segments of ``rendition``, each readable on its own (fMP4 after its init section)."""
+    local = folder / rendition
+    local.mkdir()
+    (local / "index.m3u8").write_text(store.read_text(f"{prefix}/{rendition}/index.m3u8"))
+    for key in store.list_sizes(f"{prefix}/{rendition}/"):
+        if not key.endswith(".m3u8"):
+            store.download_file(f"{prefix}/{rendition}/{key}", local / key)
+    return hls_checks.local_segments(local, folder)
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +100,8 @@ def test_the_published_set_keeps_apples_rules(kind, published, tmp_path):
         peak, average = measured(playlist.uri)
         assert abs(playlist.stream_info.bandwidth - peak - audio_peak) <= 0.1 * playlist.stream_info.bandwidth
         assert abs(playlist.stream_info.average_bandwidth - average - audio_average) <= 0.1 * playlist.stream_info.average_bandwidth
-        for segment in parse_media_playlist(store.read_text(f"{prefix}/{playlist.uri}")):
-            local = tmp_path / f"{name}-{segment.uri}"
-            store.download_file(f"{prefix}/{name}/{segment.uri}", local)
-            assert starts_with_an_idr(local), f"{name}/{segment.uri} does not start with an IDR frame"
+        for local in downloaded_segments(store, prefix, name, tmp_path):
+            assert starts_with_an_idr(local), f"{local.name} does not start with an IDR frame"
 
 
 def test_a_scope_film_fits_each_rung_in_its_16_by_9_box(published):
@@ -133,8 +143,7 @@ def test_an_hlg_source_becomes_sdr_bt709_tagged_as_what_its_pixels_are(published
     job, store, prefix, _, _ = published["hlg_hevc"]
     assert job.probe.hdr and job.probe.color_transfer == "arib-std-b67"
     for rung in job.ladder:
-        segment = tmp_path / f"{rung.name}.ts"
-        store.download_file(f"{prefix}/{rung.name}/seg_00000.ts", segment)
+        segment = downloaded_segments(store, prefix, rung.name, tmp_path)[0]
         stream = json.loads(subprocess.run(
             ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
              "stream=pix_fmt,color_transfer,color_primaries,color_space", "-of", "json", str(segment)],

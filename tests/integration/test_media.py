@@ -19,7 +19,7 @@ from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie, thumbnail_movie
 
 from devenv import media, services
-from tests import hostile_media
+from tests import hls_checks, hostile_media
 from tests.hostile_media import CONVERTIBLE, REFUSED, make_convertible, make_refused
 from tests.transcoding import transcode
 
@@ -97,13 +97,13 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
     assert thumbnail_movie(job, store=store, settings=settings, work=tmp_path / "thumbs", log=logging.getLogger()) == 2
     store.download_file("hls-work/9/v1/renditions.tar", tmp_path / "r.tar")
     subprocess.run(["tar", "-xf", str(tmp_path / "r.tar"), "-C", str(tmp_path / "out")], check=True)
-    segment = sorted((tmp_path / "out" / job.ladder[0].name).glob("*.ts"))[0]
+    segment = hls_checks.local_segments(tmp_path / "out" / job.ladder[0].name, tmp_path)[0]
     streams = hls_streams(segment)
     video = streams["video"]
     assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
     assert video.get("field_order", "progressive") == "progressive"
     assert "audio" not in streams  # the video rungs are video only: the audio is a rendition of its own
-    audio_segments = sorted((tmp_path / "out").glob("audio_*/seg_00000.ts"))
+    audio_segments = [hls_checks.local_segments(folder, tmp_path)[0] for folder in sorted((tmp_path / "out").glob("audio_*"))]
     assert len(audio_segments) == len(job.probe.audio_tracks) and bool(audio_segments) == (job.probe.audio_index is not None)
     for segment in audio_segments:
         assert hls_streams(segment)["audio"]["codec_name"] == "aac"
@@ -226,7 +226,7 @@ def test_a_compliant_top_rung_is_copied_and_cut_where_the_encoded_rungs_are(gop_
     for rung in job.ladder:
         playlist = (tmp_path / "out" / rung.name / "index.m3u8").read_text()
         cuts.append(re.findall(r"#EXTINF:([\d.]+)", playlist))
-        segments = sorted((tmp_path / "out" / rung.name).glob("seg_*.ts"))
+        segments = hls_checks.local_segments(tmp_path / "out" / rung.name, tmp_path)
         assert all(first_frame_is_keyframe(segment) for segment in segments)
     assert cuts[0] == cuts[1] == cuts[2] and [float(d) for d in cuts[0]] == [6.0, 6.0, 1.0]
     # The copied rung carries the source's own pictures, bit for bit; an encoded one never does.

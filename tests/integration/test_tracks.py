@@ -46,7 +46,9 @@ def test_every_audio_language_is_a_rendition_of_one_group_shared_by_every_varian
     for rendition in audio:
         playlist = m3u8.loads(hls_checks.fetch(f"{base}/{rendition.uri}").body.decode())
         assert sum(s.duration for s in playlist.segments) == pytest.approx(10, abs=0.1)
-        segment = hls_checks.fetch(f"{base}/{rendition.uri.rsplit('/', 1)[0]}/{playlist.segments[0].uri}").body
+        folder = f"{base}/{rendition.uri.rsplit('/', 1)[0]}"
+        init = hls_checks.fetch_media(f"{folder}/{playlist.segment_map[0].uri}") if playlist.segment_map else b""
+        segment = init + hls_checks.fetch(f"{folder}/{playlist.segments[0].uri}").body
         tones.append(segment)
         stream = json.loads(subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,profile,channels,sample_rate", "-of", "json", "-"],

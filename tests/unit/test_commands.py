@@ -147,7 +147,12 @@ def test_the_stitch_only_copies_chunks_into_each_rung_and_each_audio_track_into_
     assert option_values(args, "-hls_time") == ["6"]
     # one output, so that every rendition shares one timeline: each stream into its own folder
     assert option_values(args, "-var_stream_map") == ["v:0,name:1080p v:1,name:360p a:0,name:audio_0 a:1,name:audio_1"]
-    assert option_values(args, "-hls_segment_filename") == ["/out/%v/seg_%05d.ts"] and args[-1] == "/out/%v/index.m3u8"
+    assert option_values(args, "-hls_segment_filename") == ["/out/%v/seg_%05d.m4s"] and args[-1] == "/out/%v/index.m3u8"
+    # fMP4 by default: each rendition's segments after its own init section
+    assert option_values(args, "-hls_segment_type") == ["fmp4"] and option_values(args, "-hls_fmp4_init_filename") == ["init.mp4"]
+    ts = stitch_args(Path("/out"), probe, rungs, replace(OPTIONS, segment_format="ts"), concat_lists=lists, source=None, audios=[])
+    assert option_values(ts, "-hls_segment_type") == ["mpegts"] and "-hls_fmp4_init_filename" not in ts
+    assert option_values(ts, "-hls_segment_filename") == ["/out/%v/seg_%05d.ts"]
 
 
 def test_a_silent_source_gets_no_audio_rendition():
@@ -204,6 +209,8 @@ def test_keyframes_are_indexed_from_the_segments_read_back_to_back():
     args = keyframe_index_args(["seg_00000.ts", "seg_00001.ts"])
     assert "concat:seg_00000.ts|seg_00001.ts" in args
     assert option_values(args, "-protocol_whitelist") == ["file,concat"]
+    # fMP4 segments are read after their init section, without which they cannot be read
+    assert "concat:init_0.mp4|seg_00000.m4s" in keyframe_index_args(["seg_00000.m4s"], "init_0.mp4")
 
 
 def test_a_copied_rung_takes_the_source_video_in_the_stitch_and_is_not_encoded():

@@ -26,6 +26,9 @@ def test_rate_control_is_checked_at_load_and_reaches_the_encoder():
     for bad in ({"rate_control": "crf"}, {"rate_control": "quality", "crf": "60"}):
         with pytest.raises(ValueError, match="hls_rate_control"):
             Settings.from_values({**base, **bad})
+    assert Settings.from_values(base).encoding.segment_format == "fmp4"
+    with pytest.raises(ValueError, match="hls_segment_format"):
+        Settings.from_values({**base, "segment_format": "mp4"})
 
 
 def test_transcode_timeout_scales_with_duration():

@@ -1,10 +1,12 @@
 import m3u8
+import pytest
 from hls_operators.core.trickplay import (
     IFrame,
     StoryboardPlan,
     VideoPacket,
     iframe_bandwidth,
     locate_iframes,
+    moof_offset,
     parse_iframe_playlist,
     parse_storyboard_vtt,
     storyboard_cues,
@@ -34,6 +36,25 @@ def test_each_keyframe_is_a_byte_range_of_its_own_segment_until_the_next_video_p
         IFrame("seg_00001.ts", 800, 100, 1.0),  # the last keyframe stands until the movie ends
     ]
     assert sum(f.duration for f in frames) == 9.0
+
+
+def test_in_fmp4_each_segments_first_keyframe_is_listed_from_its_fragments_moof():
+    segments = [("seg_00000.m4s", 1000), ("seg_00001.m4s", 900)]
+    frames = locate_iframes(PACKETS, segments, total_duration=9.0, fragment_starts={"seg_00000.m4s": 76, "seg_00001.m4s": 76})
+    # moof at 76, the keyframe's sample up to the next packet at 700 (and at 1700 - 1000)
+    assert frames == [IFrame("seg_00000.m4s", 76, 624, 6.0), IFrame("seg_00001.m4s", 76, 624, 3.0)]
+    text = write_iframe_playlist(frames, map_uri="init_0.mp4")
+    parsed = m3u8.loads(text)
+    assert parsed.version == 5 and parsed.segment_map[0].uri == "init_0.mp4" and parse_iframe_playlist(text) == frames
+
+
+def test_the_moof_is_found_after_the_boxes_before_it():
+    box = lambda kind, size: size.to_bytes(4, "big") + kind + bytes(size - 8)  # noqa: E731
+    assert moof_offset(box(b"styp", 24) + box(b"sidx", 52) + box(b"moof", 1540)[:100]) == 76
+    large = (1).to_bytes(4, "big") + b"free" + (32).to_bytes(8, "big") + bytes(16)
+    assert moof_offset(large + box(b"moof", 16)) == 32
+    with pytest.raises(ValueError):
+        moof_offset(box(b"styp", 24) + box(b"mdat", 30))
 
 
 def test_iframe_playlist_round_trips_and_is_read_by_m3u8():

@@ -69,3 +69,15 @@ def test_duration_tolerance_is_half_a_second():
     verify(duration=10.49)
     with pytest.raises(MigrationError):
         verify(duration=10.51)
+
+
+def test_an_fmp4_set_needs_the_init_section_its_playlists_name():
+    media = MEDIA.replace("#EXTINF:6.0,", '#EXT-X-MAP:URI="init_0.mp4"\n#EXTINF:6.0,', 1)
+    iframes = write_iframe_playlist(IFRAMES, map_uri="init_0.mp4")
+    texts = {"720p/index.m3u8": media, "720p/iframes.m3u8": iframes}
+    check = dict(expected=EXPECTED, master_text=MASTER, media_texts=texts, source_duration=10.0, storyboard_text=STORYBOARD)
+    verify_hls_set(stored={**EXPECTED, "720p/init_0.mp4": 800}, **check)
+    with pytest.raises(MigrationError) as caught:
+        verify_hls_set(stored=dict(EXPECTED), **check)
+    assert "segment 720p/init_0.mp4 is missing" in caught.value.message
+    assert "init section 720p/init_0.mp4 is missing" in caught.value.message

@@ -17,7 +17,10 @@ from hls_operators.core.ladder import Rung, h264_level, level_name
 from hls_operators.core.probe import ACCEPTED_DEMUXERS, MediaTrack, ProbeResult
 from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
-SEGMENT_PATTERN = "seg_%05d.ts"
+# fMP4 (CMAF) segments: less container overhead than MPEG-TS, and the format HEVC needs; each
+# rendition's Media Initialization Section is init.mp4 (init_<n>.mp4 where one muxer writes several).
+SEGMENT_FORMATS = {"fmp4": ("fmp4", "seg_%05d.m4s"), "ts": ("mpegts", "seg_%05d.ts")}
+INIT_SECTION = "init.mp4"
 MEDIA_PLAYLIST = "index.m3u8"
 CHUNK_VIDEO = "video.mp4"
 THUMBNAIL_PATTERN = "thumb_%03d.jpg"
@@ -49,6 +52,7 @@ class EncodingOptions:
     x264_params: str
     audio_kbps: int
     crf: int | None = None  # capped constant quality; None: each rung's bitrate on average
+    segment_format: str = "fmp4"  # a key of SEGMENT_FORMATS
 
 
 def probe_args(source: Path) -> list[str]:
@@ -218,15 +222,17 @@ def stitch_args(
         args += ["-map", f"{first_audio + number}:a:0"]
     streams = [f"v:{i},name:{rung.name}" for i, rung in enumerate(rungs)]
     streams += [f"a:{number},name:{audio_rendition(number)}" for number in range(len(audios))]
+    segment_type, pattern = SEGMENT_FORMATS[options.segment_format]
     args += [
         "-c", "copy",
         "-f", "hls",
         "-hls_time", str(options.segment_seconds),
         "-hls_playlist_type", "vod",
         "-hls_flags", "independent_segments",
-        "-hls_segment_type", "mpegts",
+        "-hls_segment_type", segment_type,
+        *(["-hls_fmp4_init_filename", INIT_SECTION] if segment_type == "fmp4" else []),
         "-var_stream_map", " ".join(streams),
-        "-hls_segment_filename", str(out_dir / "%v" / SEGMENT_PATTERN),
+        "-hls_segment_filename", str(out_dir / "%v" / pattern),
         str(out_dir / "%v" / MEDIA_PLAYLIST),
     ]  # fmt: skip
     return args
@@ -237,9 +243,15 @@ def subtitle_args(source: Path, track: MediaTrack, target: Path) -> list[str]:
     return [*FFMPEG, *SAFE_INPUT, "-i", str(source), "-map", f"0:{track.index}", "-c:s", "webvtt", "-f", "webvtt", str(target)]
 
 
-def start_time_args(segment: Path) -> list[str]:
-    """Where a segment's timestamps start: the first video segment's is the movie's 0 s in MPEG-TS."""
-    return ["ffprobe", *QUIET, "-show_entries", "format=start_time", "-of", "csv=p=0", str(segment)]
+def segments_input(segments: list[str], init: str | None = None) -> list[str]:
+    """Segments read back to back as one input, after their Media Initialization Section (fMP4's
+    ``EXT-X-MAP``, without which an fMP4 segment cannot be read)."""
+    return ["-protocol_whitelist", "file,concat", "-i", "concat:" + "|".join(([init] if init else []) + segments)]
+
+
+def start_time_args(segment: str, init: str | None = None) -> list[str]:
+    """Where a segment's timestamps start: the first video segment's is the movie's 0 s."""
+    return ["ffprobe", *QUIET, *segments_input([segment], init), "-show_entries", "format=start_time", "-of", "csv=p=0"]
 
 
 def concat_list(files: list[tuple[str, Fraction | None]]) -> str:
@@ -254,9 +266,9 @@ def concat_list(files: list[tuple[str, Fraction | None]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def video_profile_args(path: Path) -> list[str]:
+def video_profile_args(segment: str, init: str | None = None) -> list[str]:
     """The profile and level the encoder really wrote, for the CODECS attribute."""
-    return ["ffprobe", *QUIET, "-select_streams", "v:0", "-show_entries", "stream=profile,level", "-of", "json", str(path)]
+    return ["ffprobe", *QUIET, *segments_input([segment], init), "-select_streams", "v:0", "-show_entries", "stream=profile,level", "-of", "json"]
 
 
 def frame_count_args(path: Path) -> list[str]:
@@ -283,11 +295,11 @@ def idr_packets_args(source: Path, video_index: int) -> list[str]:
     ]  # fmt: skip
 
 
-def keyframe_index_args(segment_names: list[str]) -> list[str]:
+def keyframe_index_args(segment_names: list[str], init: str | None = None) -> list[str]:
     """Every video packet (time, byte position, key flag) of segments read back to back, run in
-    their folder: positions count from the first byte of the first segment."""
+    their folder: positions count from the first byte of the ``init`` section, or of the first segment."""
     return [
-        "ffprobe", *QUIET, "-protocol_whitelist", "file,concat", "-i", "concat:" + "|".join(segment_names),
+        "ffprobe", *QUIET, *segments_input(segment_names, init),
         "-select_streams", "v:0", "-show_entries", "packet=pts_time,pos,flags", "-of", "csv=p=0",
     ]  # fmt: skip
 

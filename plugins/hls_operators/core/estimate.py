@@ -1,6 +1,6 @@
 """What converting a selection would cost, from a dry run's probes: pure arithmetic.
 
-Output bytes come from the ladder's bitrates (audio included) plus MPEG-TS overhead; CPU time from
+Output bytes come from the ladder's bitrates (audio included) plus container overhead; CPU time from
 the CPU seconds per output megapixel-second that recent transcodes measured (a configured value until
 there are some); money from the prices in the settings.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-# MPEG-TS packetization (188-byte packets, PES headers, PAT/PMT per segment) over elementary streams.
+# MPEG-TS packetization (188-byte packets, PES headers, PAT/PMT per segment) over elementary
+# streams; fMP4's boxes cost less, so with fMP4 segments the estimate errs high.
 TS_OVERHEAD = 1.05
 GB = 1e9
 

@@ -89,6 +89,12 @@ def parse_media_playlist(text: str) -> list[Segment]:
     return segments
 
 
+def parse_map_uri(text: str) -> str | None:
+    """The Media Initialization Section a media playlist names (``EXT-X-MAP``; fMP4), if any."""
+    found = re.search(r'^#EXT-X-MAP:.*?URI="([^"]+)"', text, flags=re.MULTILINE)
+    return found.group(1) if found else None
+
+
 def parse_master_playlist(text: str) -> list[str]:
     """The variant URIs a master playlist names, in order."""
     if not text.startswith("#EXTM3U"):

@@ -1,7 +1,10 @@
 """Seek previews and trick play: I-frame playlists and storyboards, as pure functions.
 
 An I-frame playlist (RFC 8216 4.3.3.6, ``EXT-X-I-FRAMES-ONLY``) points with byte ranges at the
-keyframes inside a rung's own segments, so scrubbing and fast-forward cost no extra media. A
+keyframes inside a rung's own segments, so scrubbing and fast-forward cost no extra media: in
+MPEG-TS every keyframe; in fMP4, where a keyframe can only be read with the movie fragment box
+(``moof``) that describes it and ffmpeg writes one fragment per segment, the first keyframe of each
+segment, its range starting at that box. A
 storyboard is a set of sprite sheets of small tiles plus a WebVTT file whose cues say which tile
 (``sheet.jpg#xywh=x,y,w,h``) to show for which stretch of the movie.
 """
@@ -27,7 +30,7 @@ class VideoPacket:
     """One video packet as ffprobe reports it for a rung's segments read back to back."""
 
     pts: float
-    pos: int  # byte offset of the packet's first TS packet in the concatenated segments
+    pos: int  # byte offset of the packet's first byte in the concatenated segments
     key: bool
 
 
@@ -41,13 +44,17 @@ class IFrame:
     duration: float
 
 
-def locate_iframes(packets: list[VideoPacket], segments: list[tuple[str, int]], total_duration: float) -> list[IFrame]:
+def locate_iframes(
+    packets: list[VideoPacket], segments: list[tuple[str, int]], total_duration: float, fragment_starts: dict[str, int] | None = None
+) -> list[IFrame]:
     """The keyframes of a rung, each as a byte range inside its segment.
 
     ``segments`` are (uri, size) in playlist order, as they were concatenated for ffprobe. A
-    keyframe's range runs from its first TS packet to the next video packet (or the segment's end),
-    so it may hold interleaved audio packets, which players skip. Each keyframe stands until the
-    next one; the last until the end of the movie.
+    keyframe's range runs from its first byte to the next video packet (or the segment's end), so
+    in MPEG-TS it may hold interleaved audio packets, which players skip. With ``fragment_starts``
+    (fMP4: each segment's ``moof`` offset), only each segment's first keyframe is listed, its range
+    starting at the fragment's ``moof``. Each keyframe stands until the next one listed; the last
+    until the end of the movie.
     """
     starts, offset = [], 0
     for uri, size in segments:
@@ -57,24 +64,48 @@ def locate_iframes(packets: list[VideoPacket], segments: list[tuple[str, int]], 
         return []
     by_pos = sorted(packets, key=lambda p: p.pos)
     origin = min(p.pts for p in packets)
-    keys = [(i, p) for i, p in enumerate(by_pos) if p.key]
+    located, listed = [], set()
+    for i, packet in enumerate(by_pos):
+        if packet.key:
+            segment_start, segment_end, uri = next(s for s in starts if s[0] <= packet.pos < s[1])
+            if fragment_starts is None or uri not in listed:
+                listed.add(uri)
+                following = by_pos[i + 1].pos if i + 1 < len(by_pos) else segment_end
+                first = packet.pos - segment_start if fragment_starts is None else fragment_starts[uri]
+                located.append((packet.pts - origin, first, uri, min(following, segment_end) - segment_start))
     iframes = []
-    for k, (i, packet) in enumerate(keys):
-        segment_start, segment_end, uri = next(s for s in starts if s[0] <= packet.pos < s[1])
-        following = by_pos[i + 1].pos if i + 1 < len(by_pos) else segment_end
-        end = min(following, segment_end)
-        until = keys[k + 1][1].pts - origin if k + 1 < len(keys) else total_duration
-        iframes.append(IFrame(uri, packet.pos - segment_start, end - packet.pos, round(until - (packet.pts - origin), 6)))
+    for k, (at, first, uri, end) in enumerate(located):
+        until = located[k + 1][0] if k + 1 < len(located) else total_duration
+        iframes.append(IFrame(uri, first, end - first, round(until - at, 6)))
     return iframes
 
 
-def write_iframe_playlist(iframes: list[IFrame]) -> str:
-    """A VOD I-frame playlist; version 4 for EXT-X-BYTERANGE and EXT-X-I-FRAMES-ONLY."""
+def moof_offset(head: bytes) -> int:
+    """Where the first movie fragment box starts in an fMP4 segment, from its first bytes (the
+    top-level boxes before it: ``styp``, ``sidx``)."""
+    offset = 0
+    while offset + 8 <= len(head):
+        size, kind = int.from_bytes(head[offset : offset + 4], "big"), head[offset + 4 : offset + 8]
+        if kind == b"moof":
+            return offset
+        if size == 1 and offset + 16 <= len(head):  # a 64-bit size follows the type
+            size = int.from_bytes(head[offset + 8 : offset + 16], "big")
+        if size < 8:
+            break
+        offset += size
+    raise ValueError("no moof box at the start of the segment")
+
+
+def write_iframe_playlist(iframes: list[IFrame], map_uri: str | None = None) -> str:
+    """A VOD I-frame playlist; version 4 for EXT-X-BYTERANGE and EXT-X-I-FRAMES-ONLY, 5 with the
+    fMP4 segments' Media Initialization Section (``EXT-X-MAP``)."""
     target = max(1, math.ceil(max(f.duration for f in iframes)))
     lines = [
-        "#EXTM3U", "#EXT-X-VERSION:4", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXTM3U", f"#EXT-X-VERSION:{5 if map_uri else 4}", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
         "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-I-FRAMES-ONLY",
     ]  # fmt: skip
+    if map_uri:
+        lines.append(f'#EXT-X-MAP:URI="{map_uri}"')
     for frame in iframes:
         lines += [f"#EXTINF:{frame.duration:.6f},", f"#EXT-X-BYTERANGE:{frame.length}@{frame.offset}", frame.uri]
     return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.playlists import parse_iframe_uris, parse_master_playlist, parse_media_playlist, parse_rendition_uris
+from hls_operators.core.playlists import (
+    parse_iframe_uris,
+    parse_map_uri,
+    parse_master_playlist,
+    parse_media_playlist,
+    parse_rendition_uris,
+)
 from hls_operators.core.trickplay import STORYBOARD_DIR, parse_iframe_playlist, parse_storyboard_vtt
 
 DURATION_TOLERANCE_SECONDS = 0.5
@@ -49,8 +55,7 @@ def verify_hls_set(
         folder = PurePosixPath(uri).parent
         segments = parse_media_playlist(media_texts[uri])
         segment_count += len(segments)
-        for segment in segments:
-            path = (folder / segment.uri).as_posix()
+        for path in _map_paths(uri, media_texts[uri]) + [(folder / segment.uri).as_posix() for segment in segments]:
             if stored.get(path, 0) <= 0:
                 problems.append(f"segment {path} is missing or empty")
         total = sum(s.duration for s in segments)
@@ -74,7 +79,8 @@ def _iframe_problems(uri: str, text: str | None, stored: dict[str, int], source_
         return [f"I-frame playlist {uri} is missing"]
     folder = PurePosixPath(uri).parent
     frames = parse_iframe_playlist(text)
-    problems = [
+    problems = [f"init section {path} is missing or empty" for path in _map_paths(uri, text) if stored.get(path, 0) <= 0]
+    problems += [
         f"{uri}: {frame.length}@{frame.offset} lies outside {frame.uri}"
         for frame in frames
         if frame.length <= 0 or frame.offset + frame.length > stored.get((folder / frame.uri).as_posix(), 0)
@@ -83,6 +89,12 @@ def _iframe_problems(uri: str, text: str | None, stored: dict[str, int], source_
     if abs(total - source_duration) > DURATION_TOLERANCE_SECONDS:
         problems.append(f"{uri} lasts {total:.3f} s, the source {source_duration:.3f} s")
     return problems
+
+
+def _map_paths(uri: str, text: str) -> list[str]:
+    """The stored path of the Media Initialization Section the playlist ``uri`` names, if any (fMP4)."""
+    init = parse_map_uri(text)
+    return [(PurePosixPath(uri).parent / init).as_posix()] if init else []
 
 
 def _storyboard_problems(text: str | None, stored: dict[str, int], source_duration: float) -> list[str]:

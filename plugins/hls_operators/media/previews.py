@@ -9,7 +9,7 @@ from pathlib import Path
 from hls_operators.core import commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
-from hls_operators.core.playlists import parse_media_playlist
+from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.core.trickplay import (
     IFRAME_PLAYLIST,
     STORYBOARD_SHEET_PATTERN,
@@ -18,6 +18,7 @@ from hls_operators.core.trickplay import (
     StoryboardPlan,
     VideoPacket,
     locate_iframes,
+    moof_offset,
     storyboard_cues,
     write_iframe_playlist,
     write_storyboard_vtt,
@@ -27,32 +28,43 @@ from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
 # Segments per ffprobe call when indexing keyframes: keeps the concat: argument well under the
 # kernel's 128 KiB limit for one argument, whatever the movie's length.
 KEYFRAME_INDEX_BATCH = 2000
+# An fMP4 segment's boxes before its moof (styp, sidx) fit well within this.
+FRAGMENT_HEAD_BYTES = 4096
 
 
-def _video_packets(rung_dir: Path, segments: list[tuple[str, int]]) -> list[VideoPacket]:
+def _video_packets(rung_dir: Path, segments: list[tuple[str, int]], init: str | None) -> list[VideoPacket]:
+    """Every video packet of the segments, positions counted from the first byte of the first."""
     packets: list[VideoPacket] = []
+    init_size = (rung_dir / init).stat().st_size if init else 0
     base = 0
     for start in range(0, len(segments), KEYFRAME_INDEX_BATCH):
         batch = segments[start : start + KEYFRAME_INDEX_BATCH]
-        completed = run_ffprobe(commands.keyframe_index_args([name for name, _ in batch]), cwd=rung_dir, timeout=600)
+        completed = run_ffprobe(commands.keyframe_index_args([name for name, _ in batch], init), cwd=rung_dir, timeout=600)
         if completed.returncode != 0:
             raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot index keyframes of {rung_dir.name}: {completed.stderr}")
         for line in completed.stdout.splitlines():
             fields = line.split(",")
             if len(fields) >= 3 and fields[0] not in ("", "N/A") and fields[1].isdigit():
-                packets.append(VideoPacket(float(fields[0]), base + int(fields[1]), "K" in fields[2]))
+                packets.append(VideoPacket(float(fields[0]), base + int(fields[1]) - init_size, "K" in fields[2]))
         base += sum(size for _, size in batch)
     return packets
 
 
 def write_iframe_index(rung_dir: Path, duration: float) -> None:
-    """The rung's I-frame playlist, pointing into its own segments."""
-    segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+    """The rung's I-frame playlist, pointing into its own segments (fMP4: with their init section)."""
+    playlist = (rung_dir / commands.MEDIA_PLAYLIST).read_text()
+    segments, init = parse_media_playlist(playlist), parse_map_uri(playlist)
     sizes = [(s.uri, (rung_dir / s.uri).stat().st_size) for s in segments]
-    iframes = locate_iframes(_video_packets(rung_dir, sizes), sizes, duration)
+    fragment_starts = None
+    if init:
+        fragment_starts = {}
+        for uri, _ in sizes:
+            with (rung_dir / uri).open("rb") as segment:
+                fragment_starts[uri] = moof_offset(segment.read(FRAGMENT_HEAD_BYTES))
+    iframes = locate_iframes(_video_packets(rung_dir, sizes, init), sizes, duration, fragment_starts)
     if not iframes:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"{rung_dir.name} has no keyframe")
-    (rung_dir / IFRAME_PLAYLIST).write_text(write_iframe_playlist(iframes))
+    (rung_dir / IFRAME_PLAYLIST).write_text(write_iframe_playlist(iframes, init))
 
 
 def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, duration: float, log: logging.Logger) -> int:

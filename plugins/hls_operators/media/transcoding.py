@@ -16,7 +16,7 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, redundant_rungs
 from hls_operators.core.languages import bcp47, display_name, unique_names
-from hls_operators.core.playlists import avc_codec_string, parse_media_playlist, parse_target_duration
+from hls_operators.core.playlists import avc_codec_string, parse_map_uri, parse_media_playlist, parse_target_duration
 from hls_operators.core.probe import MediaTrack
 from hls_operators.core.subtitles import MPEGTS_CLOCK, SUBTITLE_SEGMENT_PATTERN, parse_webvtt, segment_webvtt, subtitle_playlist
 from hls_operators.core.trickplay import STORYBOARD_DIR
@@ -174,23 +174,24 @@ def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
 
 def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
     """Check that the rung lasts as long as the source, read back its codecs, index its I-frames."""
-    segments = parse_media_playlist((rung_dir / commands.MEDIA_PLAYLIST).read_text())
+    playlist = (rung_dir / commands.MEDIA_PLAYLIST).read_text()
+    segments = parse_media_playlist(playlist)
     decoded = sum(s.duration for s in segments)
     if job.probe.duration - decoded > DURATION_TOLERANCE_SECONDS:
         raise MigrationError(
             ErrorClass.CORRUPT,
             f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
         )
-    codecs = _codecs(rung_dir / segments[0].uri)
+    codecs = _codecs(rung_dir, segments[0].uri, parse_map_uri(playlist))
     write_iframe_index(rung_dir, job.probe.duration)
     return {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
 
 
-def _codecs(segment: Path) -> str:
+def _codecs(rung_dir: Path, segment: str, init: str | None) -> str:
     """The video's CODECS from what the encoder really produced (profile and level of the stream)."""
-    completed = run_ffprobe(commands.video_profile_args(segment))
+    completed = run_ffprobe(commands.video_profile_args(segment, init), cwd=rung_dir)
     if completed.returncode != 0:
-        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {segment.name}: {completed.stderr}")
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {rung_dir.name}/{segment}: {completed.stderr}")
     stream = json.loads(completed.stdout)["streams"][0]
     return avc_codec_string(stream["profile"], int(stream["level"]))
 
@@ -219,7 +220,7 @@ def _write_subtitle_rendition(
     top = out / job.top_rung.name
     playlist = (top / commands.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
-    started = run_ffprobe(commands.start_time_args(top / segments[0].uri))
+    started = run_ffprobe(commands.start_time_args(segments[0].uri, parse_map_uri(playlist)), cwd=top)
     if started.returncode != 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read the start of {top.name}: {started.stderr}")
     mpegts_start = round(float(started.stdout.strip()) * MPEGTS_CLOCK)
