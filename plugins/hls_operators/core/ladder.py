@@ -9,7 +9,7 @@ smaller than the lowest rung gets one rung at its own size. Each rung's H.264 le
 that holds its size, frame rate and bitrate cap. Each rung carries the reason it is there, which
 the ledger keeps.
 
-A rung's bitrate is its cap: in quality mode (``capped_crf``) each rung is encoded to a constant
+A rung's bitrate is its cap: with ``hls_rate_control`` ``quality`` each rung is encoded to a constant
 quality and spends less where the movie is easy; once the rungs are encoded, a rung that is barely
 cheaper than the one above it (the picture has no detail the lower size loses) is dropped
 (``redundant_rungs``).
