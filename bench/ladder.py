@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import tempfile
 from datetime import datetime, timezone
@@ -138,7 +139,7 @@ def main() -> None:
                             rung["vmaf"] = vmaf(ffmpeg9, Path(rung.pop("dir")), source, probe.width, probe.height, work / f"vmaf-{rung_name}.json")
                         by_variant[variant] = run
                     by_variant[variant].repeats.append(run.usage)
-                    subprocess.run(["rm", "-rf", str(work)], check=True)
+                    shutil.rmtree(work)
             for run in by_variant.values():
                 run.settle()
             results += by_variant.values()

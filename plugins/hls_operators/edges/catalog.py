@@ -17,6 +17,9 @@ from hls_operators.core.view import RECENT_LIMIT, Conversion, Failure, Summary
 from hls_operators.edges.sql import queries, sql_file
 from hls_operators.settings import DAG_ID
 
+# Classes of a failure that is not retried: a step of the same try beside it joins its attempt.
+FINAL_CLASSES = frozenset(c.value for c in ErrorClass if c not in RETRYABLE)
+
 
 @dataclass(frozen=True)
 class ClaimedMovie:
@@ -90,9 +93,6 @@ def renew_claim(conn, *, movie_id: int, run_id: str, ttl_minutes: int) -> Claime
             ErrorClass.CLAIMED_ELSEWHERE, f"movie {movie_id} is claimed by another run or no longer claimed"
         )
     return ClaimedMovie(movie_id, *row)
-
-
-FINAL_CLASSES = frozenset(c.value for c in ErrorClass if c not in RETRYABLE)
 
 
 def begin_step(conn, key: AttemptKey, step: str, *, source_url: str | None = None) -> int:

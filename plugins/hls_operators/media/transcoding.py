@@ -92,9 +92,7 @@ def package_renditions(
     frames = [job.chunk_frames(c) for c in job.chunks]
     durations = [None if count is None else count / job.probe.fps for count in frames]
     concat_lists = {}
-    for rung in ladder:
-        if rung.source_copy:
-            continue
+    for rung in [rung for rung in ladder if not rung.source_copy]:
         listing = chunks_dir / f"{rung.name}.ffconcat"
         listing.write_text(
             commands.concat_list([(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)])
