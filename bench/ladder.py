@@ -1,10 +1,12 @@
 """Ladder and container benchmark, in one run, against the fixed ladder in MPEG-TS segments (the
 pipeline until fMP4 became its default): the same ladder in fMP4 (CMAF) segments, the default;
 the per-title ladder (``hls_rate_control`` ``quality``: each rung at constant quality under its
-cap, redundant rungs dropped); and preset ``medium`` at the fixed bitrates.
+cap, redundant rungs dropped); preset ``medium`` at the fixed bitrates; and the fixed ladder with
+HEVC rungs beside it (``hls_video_codecs`` ``h264,hevc``), each HEVC rung compared with the H.264
+rung of its size.
 
     make bench-ladder
-    python -m bench.ladder --sources animation,flower.mp4 --seconds 10 --repeat 1
+    python -m bench.ladder --sources animation,flower.mp4 --seconds 10 --repeat 1 --variants ts,hevc
 
 Sources: three synthetic kinds (a still, slowly zoomed photograph with light grain, like a talking
 head; flat-colour animation; high-motion noise), the first of them a minute long, and the CC0
@@ -24,17 +26,20 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from hls_operators.core.ladder import HEVC_SUFFIX
 from hls_operators.media.probing import probe_file
 
 from bench.transcode import RESULTS, Result, run_pipeline, vmaf
 from devenv import media
 
-FIXED = "fixed ladder, MPEG-TS"
+# Each variant: its label and the settings it changes; "ts", the baseline, always runs.
+FIXED = "ts"
 VARIANTS = {
-    FIXED: {"rate_control": "bitrate", "segment_format": "ts"},
-    "fixed ladder, fMP4": {"rate_control": "bitrate", "segment_format": "fmp4"},
-    "per-title, fMP4": {"rate_control": "quality", "segment_format": "fmp4"},
-    "fixed, preset medium, fMP4": {"rate_control": "bitrate", "segment_format": "fmp4", "x264_preset": "medium", "x264_params": ""},
+    FIXED: ("fixed ladder, MPEG-TS", {"rate_control": "bitrate", "segment_format": "ts"}),
+    "fmp4": ("fixed ladder, fMP4", {"rate_control": "bitrate", "segment_format": "fmp4"}),
+    "per-title": ("per-title, fMP4", {"rate_control": "quality", "segment_format": "fmp4"}),
+    "medium": ("fixed, preset medium, fMP4", {"rate_control": "bitrate", "segment_format": "fmp4", "x264_preset": "medium", "x264_params": ""}),
+    "hevc": ("fixed + HEVC rungs, fMP4", {"rate_control": "bitrate", "segment_format": "fmp4", "video_codecs": "h264,hevc"}),
 }
 # Three kinds of 1080p30 picture: a frame of flower.mp4 held and slowly zoomed into, with light
 # grain (a talking head's static shot); lavfi's flat-colour test pattern; the same under heavy noise.
@@ -66,42 +71,45 @@ def stored_bytes(run: Result) -> int:
     return sum(rung["video_bytes"] for rung in run.rungs.values()) + run.audio_bytes
 
 
-def report(results: list[Result]) -> dict:
-    """Print the per-rung and per-source tables; return the totals."""
-    totals = {name: 0 for name in VARIANTS}
-    times = {name: 0.0 for name in VARIANTS}
-    print(f"\n{'source':<22} {'rung':<6} " + " ".join(f"{name:>34}" for name in VARIANTS))
-    print(f"{'':<22} {'':<6} " + " ".join(f"{'kbit/s  VMAF  dVMAF peak/cap':>34}" for _ in VARIANTS))
+def report(results: list[Result], labels: list[str]) -> dict:
+    """Print the per-rung and per-source tables of the variants ``labels`` (the baseline's first);
+    return the totals. An HEVC rung's dVMAF is against the baseline's H.264 rung of its size."""
+    fixed_label = labels[0]
+    totals = {name: 0 for name in labels}
+    times = {name: 0.0 for name in labels}
+    print(f"\n{'source':<22} {'rung':<10} " + " ".join(f"{name:>34}" for name in labels))
+    print(f"{'':<22} {'':<10} " + " ".join(f"{'kbit/s  VMAF  dVMAF peak/cap':>34}" for _ in labels))
     for source in dict.fromkeys(r.source for r in results):
         runs = {r.variant: r for r in results if r.source == source}
-        fixed = runs[FIXED]
+        fixed = runs[fixed_label]
         for rung_name in dict.fromkeys(name for r in runs.values() for name in r.rungs):
             cells = []
             for name, run in runs.items():
                 rung = run.rungs.get(rung_name)
                 if rung is None:
-                    cells.append(f"{'dropped' if name != FIXED else '-':>34}")
+                    cells.append(f"{'dropped' if rung_name in fixed.rungs and name != fixed_label else '-':>34}")
                     continue
                 kbps = rung["bytes"] * 8 / run.source_seconds / 1000
-                same = fixed.rungs.get(rung_name)
+                same = fixed.rungs.get(rung_name.removesuffix(HEVC_SUFFIX))
                 delta = rung["vmaf"] - same["vmaf"] if same and rung.get("vmaf") is not None and same.get("vmaf") is not None else None
                 score = f"{rung['vmaf']:.2f}" if rung.get("vmaf") is not None else "-"
                 cells.append(
                     f"{kbps:>8.0f} {score:>6} {'' if delta is None else f'{delta:+.2f}':>6} "
                     f"{rung['peak_kbps']:>5.0f}/{rung['cap_kbps']:<5}"
                 )
-            print(f"{source:<22} {rung_name:<6} " + " ".join(cells))
+            print(f"{source:<22} {rung_name:<10} " + " ".join(cells))
         for name, run in runs.items():
             totals[name] += stored_bytes(run)
             times[name] += run.usage.wall
         print(
-            f"{'':<22} {'total':<6} " + " ".join(
+            f"{'':<22} {'total':<10} " + " ".join(
                 f"{stored_bytes(runs[n]) / 1e6:>8.2f} MB {stored_bytes(runs[n]) / stored_bytes(fixed):>5.2f}x "
                 f"{runs[n].usage.wall:>6.1f} s {runs[n].usage.wall / fixed.usage.wall:>5.2f}x" for n in runs
             )
         )  # fmt: skip
-    print(f"\n{'all sources':<29} " + " ".join(
-        f"{totals[n] / 1e6:>8.2f} MB {totals[n] / totals[FIXED]:>5.2f}x {times[n]:>6.1f} s {times[n] / times[FIXED]:>5.2f}x" for n in VARIANTS
+    print(f"\n{'all sources':<33} " + " ".join(
+        f"{totals[n] / 1e6:>8.2f} MB {totals[n] / totals[fixed_label]:>5.2f}x {times[n]:>6.1f} s {times[n] / times[fixed_label]:>5.2f}x"
+        for n in labels
     ))  # fmt: skip
     return {"bytes": totals, "seconds": times}
 
@@ -112,7 +120,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of the synthetic sources but the first")
     parser.add_argument("--long-seconds", type=int, default=60, help="length of the first synthetic source")
     parser.add_argument("--repeat", type=int, default=2, help="rounds, each running every variant in turn")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}; {FIXED} always runs")
     args = parser.parse_args()
+    chosen = {key: VARIANTS[key] for key in dict.fromkeys([FIXED, *args.variants.split(",")])}
     import imageio_ffmpeg  # bench/requirements.txt: an ffmpeg with libvmaf
 
     ffmpeg9 = imageio_ffmpeg.get_ffmpeg_exe()
@@ -130,7 +140,7 @@ def main() -> None:
             print(f"{source.name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s", flush=True)
             by_variant: dict[str, Result] = {}
             for repeat in range(args.repeat):
-                for index, (variant, overrides) in enumerate(VARIANTS.items()):
+                for index, (variant, overrides) in enumerate(chosen.values()):
                     work = scratch_dir / f"{source.stem}-{index}-{repeat}"
                     run = run_pipeline(source, probe.duration, work, overrides, label=variant)
                     print(f"  {variant}: {run.usage.wall:.1f} s wall, {run.usage.cpu:.1f} CPU-s", flush=True)
@@ -143,7 +153,7 @@ def main() -> None:
             for run in by_variant.values():
                 run.settle()
             results += by_variant.values()
-    summary = report(results)
+    summary = report(results, [label for label, _ in chosen.values()])
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"ladder-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
     payload = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hls_operators.core.commands import SEGMENT_FORMATS, EncodingOptions
 from hls_operators.core.estimate import Prices
-from hls_operators.core.ladder import RungSpec, parse_ladder
+from hls_operators.core.ladder import VIDEO_CODECS, RungSpec, parse_ladder
 from hls_operators.core.trickplay import StoryboardPlan
 
 DAG_ID = "hls_migration"
@@ -61,6 +61,10 @@ class Settings:
     crf: int = 17
     # "fmp4": fMP4 (CMAF) segments, .m4s after an init.mp4 per rendition; "ts": MPEG-TS segments.
     segment_format: str = "fmp4"
+    # "h264", or "h264,hevc": every rung also in HEVC (fMP4 only), at two thirds of its bitrate, for
+    # the players that decode it; x265 costs several times x264's CPU (README, Performance).
+    video_codecs: str = "h264"
+    x265_preset: str = "fast"
     # A movie longer than this is cut into chunks of about this length, each encoded by its own task
     # on any worker (at most as many as the DAG has chunk tasks: HLS_TRANSCODE_CHUNK_SLOTS).
     chunk_seconds: int = 300
@@ -136,7 +140,15 @@ class Settings:
             raise ValueError(f"hls_rate_control must be one of {', '.join(RATE_CONTROLS)} and hls_crf within 0-51")
         if settings.segment_format not in SEGMENT_FORMATS:
             raise ValueError(f"hls_segment_format must be one of {', '.join(SEGMENT_FORMATS)}")
+        if "h264" not in settings.codecs or not settings.codecs <= set(VIDEO_CODECS):
+            raise ValueError(f"hls_video_codecs must name h264 and may add hevc (of {', '.join(VIDEO_CODECS)})")
+        if "hevc" in settings.codecs and settings.segment_format != "fmp4":
+            raise ValueError("HEVC rungs need fMP4 segments (Apple's rule 1.5): set hls_segment_format to fmp4")
         return settings
+
+    @property
+    def codecs(self) -> set[str]:
+        return {codec.strip() for codec in self.video_codecs.split(",") if codec.strip()}
 
     @property
     def rungs(self) -> list[RungSpec]:
@@ -164,6 +176,7 @@ class Settings:
             audio_kbps=self.audio_bitrate_kbps,
             crf=self.crf if self.rate_control == "quality" else None,
             segment_format=self.segment_format,
+            x265_preset=self.x265_preset,
         )
 
     def storyboard_plan(self, width: int, height: int) -> StoryboardPlan:

@@ -34,7 +34,11 @@ def folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("apple")
 
 
-def starts_with_an_idr(segment: Path) -> bool:
+# The NAL unit types of an IDR picture: H.264's 5, HEVC's IDR_W_RADL and IDR_N_LP.
+IDR_NAL_TYPES = {"h264": "5", "hevc": "19-20"}
+
+
+def starts_with_an_idr(segment: Path, codec: str = "h264") -> bool:
     """The segment's first video frame is an IDR, so it decodes without the segment before it."""
     first = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-read_intervals", "%+#1",
@@ -42,7 +46,7 @@ def starts_with_an_idr(segment: Path) -> bool:
     ).stdout.split()[0].rstrip(",")  # fmt: skip
     idrs = subprocess.run(
         ["ffmpeg", "-v", "error", "-copyts", "-i", str(segment), "-map", "0:v:0", "-c", "copy",
-         "-bsf:v", "filter_units=pass_types=5", "-f", "framecrc", "-"], capture_output=True, text=True, check=True,
+         "-bsf:v", f"filter_units=pass_types={IDR_NAL_TYPES[codec]}", "-f", "framecrc", "-"], capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return round(float(first), 3) in {round(t, 3) for t in parse_framecrc_times(idrs)}
 
@@ -181,3 +185,51 @@ def test_quality_mode_drops_the_rungs_a_soft_picture_does_not_need_and_keeps_the
     assert [r.name for r in job.ladder] == ["1080p", "720p", "480p", "360p"]
     assert {"1080p", "360p"} <= set(published) and len(set(published)) < 4
     assert not any(key.startswith(f"{name}/") for key in store.list_sizes(prefix) for name in {"720p", "480p"} - set(published))
+
+
+def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_players_that_decode_hevc_see_them(seaweedfs, tmp_path):
+    """With ``hls_video_codecs`` ``h264,hevc`` every rung also comes in HEVC, in fMP4 with the ``hvc1``
+    sample entry, at a lower bitrate, each segment starting on an IDR, with CODECS read from the
+    stream; the set passes verification with Apple's rules, and hls.js in a browser without HEVC
+    (Chromium here) plays it on the H.264 rungs alone."""
+    source = tmp_path / "720p.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=8",
+         "-f", "lavfi", "-i", "sine=duration=8", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18",
+         "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)], check=True,
+    )  # fmt: skip
+    bucket = f"hevc-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    store.allow_origins(["*"])
+    settings = Settings.from_values(
+        {"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "2",
+         "segment_seconds": "2", "video_codecs": "h264,hevc"}
+    )  # fmt: skip
+    job, prefix = publish(source, 1, store=store, settings=settings, work=tmp_path / "work")  # verified, Apple's rules included
+    master_text = store.read_text(f"{prefix}/master.m3u8")
+    streams = parse_stream_infs(master_text)
+    variants = {s.uri.split("/")[0]: s for s in streams if not s.iframes}
+    assert sorted(variants) == ["360p", "360p-hevc", "480p", "480p-hevc", "720p", "720p-hevc"]
+    assert {s.uri for s in streams if s.iframes} == {f"{name}/iframes.m3u8" for name in variants}
+    assert streams[0].attributes["CODECS"].startswith("avc1."), "a player without HEVC starts on H.264"
+    for name in ("720p", "480p", "360p"):
+        h264, hevc = variants[name], variants[f"{name}-hevc"]
+        assert h264.attributes["RESOLUTION"] == hevc.attributes["RESOLUTION"]
+        assert hevc.number("AVERAGE-BANDWIDTH") < 0.8 * h264.number("AVERAGE-BANDWIDTH")
+        segments = downloaded_segments(store, prefix, f"{name}-hevc", tmp_path)
+        # CODECS as ffprobe reads the stream: the hvc1 sample entry, Main profile, its level
+        stream = json.loads(subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,codec_tag_string,profile,level",
+             "-of", "json", str(segments[0])], capture_output=True, text=True, check=True,
+        ).stdout)["streams"][0]  # fmt: skip
+        assert (stream["codec_name"], stream["codec_tag_string"], stream["profile"]) == ("hevc", "hvc1", "Main")
+        assert hevc.attributes["CODECS"].startswith(f"hvc1.1.6.L{stream['level']}.")
+        assert len(segments) == 4 and all(starts_with_an_idr(segment, "hevc") for segment in segments)
+    result = subprocess.run(
+        ["node", str(Path(__file__).resolve().parents[2] / "player" / "check_playback.mjs"), f"{settings.public_url(prefix)}/master.m3u8"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0 and outcome["ok"], outcome
+    assert sorted((level["height"], level["codec"][:5]) for level in outcome["levels"]) == [(360, "avc1."), (480, "avc1."), (720, "avc1.")]

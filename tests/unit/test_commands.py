@@ -19,7 +19,7 @@ from hls_operators.core.commands import (
     thumbnail_size,
     thumbnail_times,
 )
-from hls_operators.core.ladder import Rung, parse_ladder, plan_ladder
+from hls_operators.core.ladder import Rung, parse_ladder, plan_ladder, with_hevc_rungs
 from hls_operators.core.probe import MediaTrack, ProbeResult
 from hls_operators.core.trickplay import StoryboardPlan
 
@@ -74,6 +74,31 @@ def test_every_rung_has_aligned_keyframes_and_is_video_only():
     assert option_values(args, "-g") == ["60"] * 4
     assert args.count("-an") == 4 and "-c:a" not in args
     assert args[-1] == "/out/360p/video.mp4"
+
+
+def test_hevc_twins_share_their_size_s_frames_and_are_closed_gop_idr_hvc1_in_main_profile():
+    probe = make_probe(width=1280, height=720)
+    ladder = with_hevc_rungs([Rung("720p", 1280, 720, 2800, source_copy=True), *plan_ladder(1280, 720, parse_ladder("720:2800,360:800"))[1:]])
+    encoded = [rung for rung in ladder if not rung.source_copy]
+    args = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, encoded, OPTIONS, WHOLE)
+    [graph] = option_values(args, "-filter_complex")
+    # one scale per size, largest first, whichever codec's rung comes first in the ladder
+    assert graph.split(";")[1:] == [
+        "[frames]setpts=PTS-STARTPTS,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=2[v1][below0]",
+        "[below0]scale=640:360:flags=bicubic,setsar=1,format=yuv420p,split=2[v0][v2]",
+    ]
+    assert option_values(args, "-map") == ["[v0]", "[v1]", "[v2]"]
+    assert option_values(args, "-c:v") == ["libx264", "libx265", "libx265"]
+    assert option_values(args, "-x265-params") == ["log-level=error:scenecut=0:open-gop=0"] * 2
+    assert option_values(args, "-forced-idr") == ["1"] * 2 and option_values(args, "-tag:v") == ["hvc1"] * 2
+    assert option_values(args, "-profile:v") == ["high", "main", "main"] and option_values(args, "-preset") == ["faster", "fast", "fast"]
+    assert option_values(args, "-b:v") == ["800k", "1867k", "533k"] and option_values(args, "-maxrate") == ["880k", "2054k", "586k"]
+    assert option_values(args, "-force_key_frames") == ["expr:gte(n+0,ceil((n_forced+0)*60/1))"] * 3
+    assert option_values(args, "-g") == ["60"] * 3 and option_values(args, "-sc_threshold") == ["0"]  # x264's only
+    stitched = stitch_args(Path("/out"), probe, ladder, OPTIONS, concat_lists={r.name: Path(f"/c/{r.name}") for r in encoded},
+                           source=Path("/in/s.mp4"), audios=[])  # fmt: skip
+    assert option_values(stitched, "-tag:v:2") == ["hvc1"] and option_values(stitched, "-tag:v:3") == ["hvc1"]
+    assert "-tag:v:0" not in stitched and "-tag:v:1" not in stitched
 
 
 def test_a_later_chunk_seeks_before_its_first_frame_and_keeps_the_movies_timestamps():

@@ -66,7 +66,13 @@ def test_a_set_written_by_the_pipeline_conforms():
         ({"RESOLUTION=1280x720,FRAME-RATE=30.000": "RESOLUTION=1280x720,FRAME-RATE=120.000"}, "120.000 fps is above 60"),
         ({"RESOLUTION=640x360,FRAME-RATE": "RESOLUTION=1920x1080,FRAME-RATE"}, "1920x1080 is larger than Level 3.0 allows"),
         ({"#EXT-X-INDEPENDENT-SEGMENTS\n": ""}, "[independent segments]"),
-        ({'CODECS="avc1.64001E,mp4a.40.2"': 'CODECS="mp4a.40.2"'}, "declares no H.264 video codec"),
+        ({'CODECS="avc1.64001E,mp4a.40.2"': 'CODECS="mp4a.40.2"'}, "declares no H.264 or HEVC video codec"),
+        ({'"avc1.64001F,': '"hvc1.2.4.L153.B0,'}, "[apple 1.6 HEVC level] 720p/index.m3u8: hvc1.2.4.L153.B0 is above Level 5.0"),
+        ({'"avc1.64001F,': '"hvc1.4.10.L93.90,'}, "[apple 1.6 HEVC profile] 720p/index.m3u8: hvc1.4.10.L93.90 is not Main or Main10"),
+        ({'"avc1.64001F,': '"hvc1.1.6.L63.90,'}, "[apple 1.6 HEVC level] 720p/index.m3u8: 1280x720 is larger than Level 2.1 allows"),
+        # the test's media playlists are MPEG-TS: no EXT-X-MAP
+        ({'"avc1.64001F,': '"hvc1.1.6.L93.90,'}, "[apple 1.5 HEVC container] 720p/index.m3u8: HEVC in segments that are not fMP4"),
+        ({'"avc1.64001F,': '"hvc1.x,'}, "[CODECS] 720p/index.m3u8: hvc1.x is not an RFC 6381 HEVC string"),
     ],
 )
 def test_each_broken_rule_is_named(overrides, rule):

@@ -11,6 +11,7 @@ from hls_operators.core.ladder import (
     parse_ladder,
     plan_ladder,
     redundant_rungs,
+    with_hevc_rungs,
 )
 from hls_operators.settings import DEFAULT_LADDER
 
@@ -99,6 +100,27 @@ LADDER = plan_ladder(1920, 1080, SPECS)
 )  # fmt: skip
 def test_rungs_barely_cheaper_than_the_one_above_are_dropped(kbps, dropped):
     assert redundant_rungs(LADDER, kbps) == dropped
+
+
+def test_hevc_twins_follow_the_h264_rungs_at_two_thirds_of_their_bitrate_and_are_always_encoded():
+    copied = [Rung("720p", 1280, 720, 2800, source_copy=True), *plan_ladder(1280, 720, SPECS)[1:]]
+    ladder = with_hevc_rungs(copied)
+    assert [(r.name, r.codec, r.width, r.height, r.video_kbps, r.source_copy) for r in ladder[3:]] == [
+        ("720p-hevc", "hevc", 1280, 720, 1867, False), ("480p-hevc", "hevc", 854, 480, 933, False),
+        ("360p-hevc", "hevc", 640, 360, 533, False),
+    ]  # fmt: skip
+    assert ladder[:3] == copied and ladder[3].reason == "HEVC beside 720p, for the players that decode it"
+    assert Rung.from_dict(ladder[3].to_dict()) == ladder[3]
+    planned_before_hevc = {key: value for key, value in copied[0].to_dict().items() if key != "codec"}
+    assert Rung.from_dict(planned_before_hevc) == copied[0]  # a job planned before the codec field reads as H.264
+
+
+def test_each_codec_drops_its_redundant_rungs_on_its_own():
+    ladder = with_hevc_rungs(LADDER)
+    kbps = {"1080p": 5000, "720p": 2800, "480p": 1400, "360p": 800,
+            "1080p-hevc": 700, "720p-hevc": 600, "480p-hevc": 300, "360p-hevc": 200}  # fmt: skip
+    # HEVC 720p is compared with HEVC 1080p, not with an H.264 rung; H.264 keeps every rung.
+    assert redundant_rungs(ladder, kbps) == {"720p-hevc": "redundant: 600 kbit/s, 86% of 1080p-hevc's 700"}
 
 
 def test_odd_sizes_give_even_dimensions_without_upscaling():

@@ -9,6 +9,7 @@ from hls_operators.core.playlists import (
     Segment,
     Variant,
     avc_codec_string,
+    hevc_codec_string,
     measure_bandwidth,
     parse_iframe_uris,
     parse_master_playlist,
@@ -70,6 +71,37 @@ def test_a_short_tail_segment_alone_is_no_peak():
 )
 def test_avc_codec_strings(profile, level, expected):
     assert avc_codec_string(profile, level) == expected
+
+
+def init_section(sample_entry: bytes, record: bytes) -> bytes:
+    """The boxes an fMP4 init section nests its sample entry in, down to the HEVC record (sizes aside)."""
+    return b"\0\0\0\x18ftypiso5" + b"\0" * 12 + b"\0\0\0\0stsd" + b"\0" * 8 + b"\0\0\0\0" + sample_entry + b"\0" * 78 + b"\0\0\0\0hvcC" + record
+
+
+@pytest.mark.parametrize(
+    ("entry", "record", "expected"),
+    [
+        # x265 Main, Level 4, progressive frame-only content: profile 1, compatible with 1 and 2 (bits reversed: 6)
+        (b"hvc1", bytes([1, 0x01, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 120]), "hvc1.1.6.L120.90"),
+        # Main10 in High tier at Level 5.1, in-band parameter sets, two constraint bytes
+        (b"hev1", bytes([1, 0x22, 0x20, 0, 0, 0, 0xB0, 0x01, 0, 0, 0, 0, 153]), "hev1.2.4.H153.B0.1"),
+        # a profile space other than 0 is a letter before the profile
+        (b"hvc1", bytes([1, 0x41, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 93]), "hvc1.A1.6.L93"),
+    ],
+)
+def test_hevc_codec_strings_are_read_from_the_init_section(entry, record, expected):
+    assert hevc_codec_string(init_section(entry, record)) == expected
+    with pytest.raises(ValueError):
+        hevc_codec_string(init_section(entry, record)[:-4])
+
+
+def test_a_player_without_hevc_starts_on_a_middle_h264_rung():
+    def variant(name: str, codec: str, bps: int) -> Variant:
+        return Variant(f"{name}/index.m3u8", 1280, 720, Fraction(30), codec, bps, bps)
+
+    ladder = [variant("720p", "avc1.64001F", 3_000_000), variant("360p", "avc1.64001E", 900_000),
+              variant("720p-hevc", "hvc1.1.6.L93.90", 2_000_000), variant("360p-hevc", "hvc1.1.6.L63.90", 600_000)]  # fmt: skip
+    assert parse_master_playlist(write_master(ladder))[0] == "360p/index.m3u8"  # the lower middle of all four would be HEVC
 
 
 def test_master_playlist_declares_what_apple_requires():

@@ -31,6 +31,17 @@ def test_rate_control_is_checked_at_load_and_reaches_the_encoder():
         Settings.from_values({**base, "segment_format": "mp4"})
 
 
+def test_hevc_rungs_are_asked_for_beside_h264_and_only_in_fmp4():
+    base = {"bucket": "b", "public_base_url": "x"}
+    assert Settings.from_values(base).codecs == {"h264"}
+    assert Settings.from_values({**base, "video_codecs": "h264, hevc", "x265_preset": "medium"}).encoding.x265_preset == "medium"
+    for bad in ("hevc", "h264,av1"):
+        with pytest.raises(ValueError, match="hls_video_codecs"):
+            Settings.from_values({**base, "video_codecs": bad})
+    with pytest.raises(ValueError, match="fMP4"):
+        Settings.from_values({**base, "video_codecs": "h264,hevc", "segment_format": "ts"})
+
+
 def test_transcode_timeout_scales_with_duration():
     settings = Settings.from_values({"bucket": "b", "public_base_url": "x"})
     assert settings.transcode_timeout(3600) > settings.transcode_timeout(60) > settings.transcode_timeout(0)

@@ -52,6 +52,7 @@ class EncodingOptions:
     x264_params: str
     audio_kbps: int
     crf: int | None = None  # capped constant quality; None: each rung's bitrate on average
+    x265_preset: str = "fast"  # for the HEVC rungs
     segment_format: str = "fmp4"  # a key of SEGMENT_FORMATS
 
 
@@ -97,15 +98,18 @@ def encode_chunk_args(
     outputs = (["[frames]"] if rungs else []) + (["[storyboard]"] if storyboard else [])
     head = _source_filters(probe, chunk) + ([f"split={len(outputs)}"] if len(outputs) > 1 else [])
     graph = [f"[0:{probe.video_index}]" + ",".join(head) + "".join(outputs)]
-    # Each rung is scaled from the one above it (rungs come highest first: 1080p -> 720p -> 480p
-    # -> 360p), not from the source: far less scaling work, within 0.15 VMAF (bench/transcode.py).
+    # Each size is scaled from the one above it (1080p -> 720p -> 480p -> 360p), not from the
+    # source: far less scaling work, within 0.15 VMAF (bench/transcode.py); the rungs of one size
+    # (H.264 and its HEVC twin) share its frames.
     # setpts: each chunk's video starts at 0 s (the stitch lays chunks end to end);
     # format=yuv420p: 10-bit and 4:4:4 sources become 8-bit 4:2:0, the only format every HLS player decodes.
+    sizes = sorted({(rung.width, rung.height) for rung in rungs}, key=lambda size: size[0] * size[1], reverse=True)
     upstream, filters = "frames", ["setpts=PTS-STARTPTS"]
-    for i, rung in enumerate(rungs):
-        filters.append(f"scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p")
-        last = i == len(rungs) - 1
-        tail = f"[{labels[rung.name]}]" if last else f",split=2[{labels[rung.name]}][below{i}]"
+    for i, (width, height) in enumerate(sizes):
+        filters.append(f"scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p")
+        outlets = [f"[{labels[rung.name]}]" for rung in rungs if (rung.width, rung.height) == (width, height)]
+        outlets += [f"[below{i}]"] if i < len(sizes) - 1 else []
+        tail = outlets[0] if len(outlets) == 1 else f",split={len(outlets)}" + "".join(outlets)
         graph.append(f"[{upstream}]" + ",".join(filters) + tail)
         upstream, filters = f"below{i}", []
     first_tile = 0
@@ -130,12 +134,7 @@ def encode_chunk_args(
     for rung in rungs:
         args += [
             "-map", f"[{labels[rung.name]}]", "-an",
-            "-c:v", "libx264",
-            "-preset", options.x264_preset,
-            *(["-x264-params", options.x264_params] if options.x264_params else []),
-            "-profile:v", "high",
-            # Signalled level, within Apple's High 4.2; x264 also keeps its reference frames in it.
-            "-level:v", level_name(h264_level(rung.width, rung.height, probe.fps, rung.maxrate_kbps)),
+            *(_hevc_args(options) if rung.codec == "hevc" else _h264_args(rung, probe, options)),
             # Constant quality under the rung's cap spends what the picture needs; an average
             # bitrate spends the rung's bitrate whatever the picture.
             *(["-crf", str(options.crf)] if options.crf is not None else ["-b:v", f"{rung.video_kbps}k"]),
@@ -145,7 +144,6 @@ def encode_chunk_args(
             # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
             "-force_key_frames", keyframes,
             "-g", str(gop_frames),
-            "-sc_threshold", "0",
             *(BT709_TAGS if probe.hdr else []),
             str(out_dir / rung.name / CHUNK_VIDEO),
         ]  # fmt: skip
@@ -154,6 +152,33 @@ def encode_chunk_args(
         args += ["-map", "[tiles]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
                  "-start_number", str(first_tile), str(tiles_dir / STORYBOARD_TILE_PATTERN)]  # fmt: skip
     return args
+
+
+def _h264_args(rung: Rung, probe: ProbeResult, options: EncodingOptions) -> list[str]:
+    return [
+        "-c:v", "libx264",
+        "-preset", options.x264_preset,
+        *(["-x264-params", options.x264_params] if options.x264_params else []),
+        "-profile:v", "high",
+        # Signalled level, within Apple's High 4.2; x264 also keeps its reference frames in it.
+        "-level:v", level_name(h264_level(rung.width, rung.height, probe.fps, rung.maxrate_kbps)),
+        "-sc_threshold", "0",
+    ]  # fmt: skip
+
+
+def _hevc_args(options: EncodingOptions) -> list[str]:
+    """x265 in Main profile (8-bit 4:2:0, within Apple's Main10 at Level 5.0; x265 signals the
+    lowest level that holds the stream). Forced keyframes become IDR frames and GOPs are closed (x265's
+    defaults are CRA frames and open GOPs, where a segment would not decode on its own); no scene-cut
+    keyframes; the ``hvc1`` sample entry, the only one Apple's players take."""
+    return [
+        "-c:v", "libx265",
+        "-preset", options.x265_preset,
+        "-x265-params", "log-level=error:scenecut=0:open-gop=0",
+        "-forced-idr", "1",
+        "-profile:v", "main",
+        "-tag:v", "hvc1",
+    ]  # fmt: skip
 
 
 def _keyframe_expression(chunk: Chunk, fps: Fraction, keyframe_seconds: int) -> str:
@@ -220,6 +245,9 @@ def stitch_args(
         args += ["-map", f"{source_input}:{probe.video_index}" if rung.source_copy else f"{inputs[rung.name]}:v:0"]
     for number in range(len(audios)):
         args += ["-map", f"{first_audio + number}:a:0"]
+    for i, rung in enumerate(rungs):
+        if rung.codec == "hevc":
+            args += [f"-tag:v:{i}", "hvc1"]  # kept through the copy: Apple's players take no other
     streams = [f"v:{i},name:{rung.name}" for i, rung in enumerate(rungs)]
     streams += [f"a:{number},name:{audio_rendition(number)}" for number in range(len(audios))]
     segment_type, pattern = SEGMENT_FORMATS[options.segment_format]

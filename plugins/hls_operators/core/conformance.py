@@ -16,6 +16,13 @@ from hls_operators.core.trickplay import parse_iframe_playlist
 
 # H.264 profile_idc at most High: Baseline, Main, Extended, High.
 APPLE_H264_PROFILES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High"}
+# HEVC general_profile_idc at most Main10, and general_level_idc (30 x the level) at most 5.0.
+APPLE_HEVC_PROFILES = {1: "Main", 2: "Main10"}
+APPLE_MAX_HEVC_LEVEL = 150
+# HEVC's largest picture in luma samples per general_level_idc (ITU-T H.265 Table A.8).
+HEVC_MAX_LUMA_PICTURE_SIZE = {
+    30: 36_864, 60: 122_880, 63: 245_760, 90: 552_960, 93: 983_040, 120: 2_228_224, 123: 2_228_224, 150: 8_912_896,
+}  # fmt: skip
 BANDWIDTH_TOLERANCE = 0.10  # Apple: measured peak and average within 10 % of what the master declares
 MAX_PEAK_TO_AVERAGE = 2.0  # Apple: the peak SHOULD be at most 200 % of the average
 ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
@@ -95,6 +102,8 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
         text = media_texts.get(stream.uri)
         if text is None:
             continue
+        if stream.attributes.get("CODECS", "").startswith(("hvc1.", "hev1.")) and "#EXT-X-MAP:" not in text:
+            problems.append(f"[apple 1.5 HEVC container] {stream.uri}: HEVC in segments that are not fMP4")
         groups = [stream.attributes[name] for name in ("AUDIO", "SUBTITLES") if name in stream.attributes]
         problems += _bandwidth_problems(stream, text, stored, [group_rates.get(group, (0, 0)) for group in groups])
         if "AUDIO" in stream.attributes and "mp4a." not in stream.attributes.get("CODECS", ""):
@@ -103,12 +112,44 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
 
 
 def _codec_problems(stream: StreamInf) -> list[str]:
-    """H.264 at most High profile, Level 4.2, with a frame size and rate that level holds."""
-    problems = []
+    """H.264 at most High profile, Level 4.2, or HEVC at most Main10, Level 5.0, each with a frame
+    size that its level holds; at most 60 fps."""
     codecs = stream.attributes.get("CODECS", "")
-    video = next((c for c in codecs.split(",") if c.startswith(("avc1.", "avc3."))), None)
+    video = next((c for c in codecs.split(",") if c.startswith(("avc1.", "avc3.", "hvc1.", "hev1."))), None)
     if video is None:
-        return [f"[CODECS] {stream.uri} declares no H.264 video codec ({codecs or 'no CODECS'})"]
+        return [f"[CODECS] {stream.uri} declares no H.264 or HEVC video codec ({codecs or 'no CODECS'})"]
+    problems = _hevc_problems(stream, video) if video.startswith(("hvc1.", "hev1.")) else _h264_problems(stream, video)
+    rate = stream.attributes.get("FRAME-RATE")
+    if rate and Fraction(rate) > MAX_FRAME_RATE:
+        problems.append(f"[apple 1.15 frame rate] {stream.uri}: {rate} fps is above 60")
+    return problems
+
+
+def _resolution(stream: StreamInf) -> tuple[int, int] | None:
+    width, _, height = stream.attributes.get("RESOLUTION", "").partition("x")
+    return (int(width), int(height)) if width.isdigit() and height.isdigit() else None
+
+
+def _hevc_problems(stream: StreamInf, video: str) -> list[str]:
+    parts = video.split(".")
+    try:
+        profile, tier, level = int(parts[1].lstrip("ABC")), parts[3][0], int(parts[3][1:])
+    except (IndexError, ValueError):
+        return [f"[CODECS] {stream.uri}: {video} is not an RFC 6381 HEVC string"]
+    problems = []
+    if parts[1][0] in "ABC" or profile not in APPLE_HEVC_PROFILES:
+        problems.append(f"[apple 1.6 HEVC profile] {stream.uri}: {video} is not Main or Main10")
+    if tier not in "LH" or level > APPLE_MAX_HEVC_LEVEL:
+        problems.append(f"[apple 1.6 HEVC level] {stream.uri}: {video} is above Level 5.0, High tier")
+    size = _resolution(stream)
+    picture_limit = HEVC_MAX_LUMA_PICTURE_SIZE.get(level)
+    if size and picture_limit is not None and size[0] * size[1] > picture_limit:
+        problems.append(f"[apple 1.6 HEVC level] {stream.uri}: {size[0]}x{size[1]} is larger than Level {level / 30:g} allows")
+    return problems
+
+
+def _h264_problems(stream: StreamInf, video: str) -> list[str]:
+    problems = []
     try:
         profile, level = int(video[5:7], 16), int(video[9:11], 16)
     except ValueError:
@@ -117,15 +158,10 @@ def _codec_problems(stream: StreamInf) -> list[str]:
         problems.append(f"[apple 1.3 H.264 profile] {stream.uri}: profile_idc {profile} is above High")
     if level > APPLE_MAX_H264_LEVEL:
         problems.append(f"[apple 1.3 H.264 level] {stream.uri}: Level {level_name(level)} is above 4.2")
-    resolution = stream.attributes.get("RESOLUTION", "")
-    if "x" in resolution:
-        width, height = (int(side) for side in resolution.split("x"))
-        frame_limit = next((size for idc, _, size, _, _ in H264_LEVELS if idc == level), None)
-        if frame_limit is not None and macroblocks(width, height) > frame_limit:
-            problems.append(f"[apple 1.3 H.264 level] {stream.uri}: {resolution} is larger than Level {level_name(level)} allows")
-    rate = stream.attributes.get("FRAME-RATE")
-    if rate and Fraction(rate) > MAX_FRAME_RATE:
-        problems.append(f"[apple 1.3 frame rate] {stream.uri}: {rate} fps is above 60")
+    size = _resolution(stream)
+    frame_limit = next((frame for idc, _, frame, _, _ in H264_LEVELS if idc == level), None)
+    if size and frame_limit is not None and macroblocks(*size) > frame_limit:
+        problems.append(f"[apple 1.3 H.264 level] {stream.uri}: {size[0]}x{size[1]} is larger than Level {level_name(level)} allows")
     return problems
 
 

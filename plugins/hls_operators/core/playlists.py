@@ -163,14 +163,35 @@ def avc_codec_string(profile: str, level: int) -> str:
     return f"avc1.{prefix}{level:02X}"
 
 
+def hevc_codec_string(init_section: bytes) -> str:
+    """RFC 6381 codec string of the HEVC video in an fMP4 Media Initialization Section, read from
+    its sample entry and HEVC decoder configuration record (ISO/IEC 14496-15 E.3): for x265's Main
+    at Level 4 in progressive frames, "hvc1.1.6.L120.90"."""
+    stsd = init_section.find(b"stsd")
+    record = init_section.find(b"hvcC", stsd) + 4
+    if stsd < 0 or record < 4 or len(init_section) < record + 13:
+        raise ValueError("no HEVC decoder configuration record in the initialization section")
+    sample_entry = init_section[stsd + 16 : stsd + 20].decode("ascii", "replace")  # after version, flags and count
+    space_tier_profile, level = init_section[record + 1], init_section[record + 12]
+    compatibility = int.from_bytes(init_section[record + 2 : record + 6], "big")
+    constraints = init_section[record + 6 : record + 12].rstrip(b"\0")
+    space = "" if space_tier_profile >> 6 == 0 else "ABC"[(space_tier_profile >> 6) - 1]
+    reversed_compatibility = int(f"{compatibility:032b}"[::-1], 2)
+    tier = "H" if space_tier_profile & 0x20 else "L"
+    parts = [sample_entry, f"{space}{space_tier_profile & 0x1F}", f"{reversed_compatibility:X}", f"{tier}{level}"]
+    return ".".join(parts + [f"{byte:X}" for byte in constraints])
+
+
 def start_order(variants: list[Variant]) -> list[Variant]:
-    """A middle rung first (the lower middle of an even count), then the rest from the highest down:
-    players that know nothing of the network yet (hls.js, older AVPlayer) start on the first
-    variant listed, and starting on the top rung stalls every playback on a slow link."""
+    """A middle H.264 rung first (the lower middle of an even count), then the rest from the highest
+    down: players that know nothing of the network yet (hls.js, older AVPlayer) start on the first
+    variant listed, starting on the top rung stalls every playback on a slow link, and a player
+    without HEVC must be able to start on it."""
     ascending = sorted(variants, key=lambda v: v.peak_bps)
     if not ascending:
         return []
-    first = ascending[(len(ascending) - 1) // 2]
+    h264 = [v for v in ascending if v.codecs.startswith(("avc1.", "avc3."))] or ascending
+    first = h264[(len(h264) - 1) // 2]
     return [first, *(v for v in reversed(ascending) if v is not first)]
 
 

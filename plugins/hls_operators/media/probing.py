@@ -9,7 +9,7 @@ from pathlib import Path
 from hls_operators.core import commands
 from hls_operators.core.chunks import plan_chunks
 from hls_operators.core.job import MovieJob
-from hls_operators.core.ladder import Rung, copy_refusal, plan_ladder
+from hls_operators.core.ladder import Rung, copy_refusal, plan_ladder, with_hevc_rungs
 from hls_operators.core.probe import (
     ProbeResult,
     check_limits,
@@ -39,12 +39,14 @@ def plan_movie(
     source: Path, *, movie_id: int, source_url: str, expected_url: str, version: str, settings: Settings, chunk_slots: int = 1
 ) -> MovieJob:
     """Probe ``source``, refuse bad input, plan the ladder (copying the top rung where the source
-    allows) and the chunks (at most ``chunk_slots``, the chunk tasks the DAG has)."""
+    allows; HEVC twins where the settings ask for them) and the chunks (at most ``chunk_slots``, the chunk tasks the DAG has)."""
     probe = probe_file(source)
     check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if source_copy_refusal(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True, reason=f"{ladder[0].reason}; the source's own stream, copied")
+    if "hevc" in settings.codecs:
+        ladder = with_hevc_rungs(ladder)
     # Chunks cut the frames there are: the last one holds the last frame for as long as the audio goes on.
     frames_end = probe.duration - probe.held_frame_seconds
     chunks = plan_chunks(

@@ -16,7 +16,13 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, redundant_rungs
 from hls_operators.core.languages import bcp47, display_name, unique_names
-from hls_operators.core.playlists import avc_codec_string, parse_map_uri, parse_media_playlist, parse_target_duration
+from hls_operators.core.playlists import (
+    avc_codec_string,
+    hevc_codec_string,
+    parse_map_uri,
+    parse_media_playlist,
+    parse_target_duration,
+)
 from hls_operators.core.probe import MediaTrack
 from hls_operators.core.subtitles import MPEGTS_CLOCK, SUBTITLE_SEGMENT_PATTERN, parse_webvtt, segment_webvtt, subtitle_playlist
 from hls_operators.core.trickplay import STORYBOARD_DIR
@@ -180,18 +186,27 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
             ErrorClass.CORRUPT,
             f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
         )
-    codecs = _codecs(rung_dir, segments[0].uri, parse_map_uri(playlist))
+    init = parse_map_uri(playlist)
+    codecs = _hevc_codecs(rung_dir, init) if rung.codec == "hevc" else _avc_codecs(rung_dir, segments[0].uri, init)
     write_iframe_index(rung_dir, job.probe.duration)
     return {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
 
 
-def _codecs(rung_dir: Path, segment: str, init: str | None) -> str:
-    """The video's CODECS from what the encoder really produced (profile and level of the stream)."""
+def _avc_codecs(rung_dir: Path, segment: str, init: str | None) -> str:
+    """The H.264 video's CODECS from what the encoder really produced (profile and level of the stream)."""
     completed = run_ffprobe(commands.video_profile_args(segment, init), cwd=rung_dir)
     if completed.returncode != 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {rung_dir.name}/{segment}: {completed.stderr}")
     stream = json.loads(completed.stdout)["streams"][0]
     return avc_codec_string(stream["profile"], int(stream["level"]))
+
+
+def _hevc_codecs(rung_dir: Path, init: str | None) -> str:
+    """The HEVC video's CODECS from its initialization section (HEVC is only ever fMP4)."""
+    try:
+        return hevc_codec_string((rung_dir / (init or commands.INIT_SECTION)).read_bytes())
+    except (OSError, ValueError) as error:
+        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back the HEVC codec of {rung_dir.name}: {error}") from None
 
 
 def _track_renditions(tracks: tuple[MediaTrack, ...], kind: str, folder: Callable[[int], str], channels: int | None = None) -> list[dict]:
