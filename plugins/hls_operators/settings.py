@@ -61,10 +61,11 @@ class Settings:
     crf: int = 17
     # "fmp4": fMP4 (CMAF) segments, .m4s after an init.mp4 per rendition; "ts": MPEG-TS segments.
     segment_format: str = "fmp4"
-    # "h264", or "h264,hevc": every rung also in HEVC (fMP4 only), at two thirds of its bitrate, for
-    # the players that decode it; x265 costs several times x264's CPU (README, Performance).
+    # "h264", or "h264,hevc": every rung also in HEVC (fMP4 only), at three quarters of its bitrate,
+    # for the players that decode it. x265 needs "slow" to keep x264's picture at that bitrate, and
+    # costs several times x264's CPU (README, Performance).
     video_codecs: str = "h264"
-    x265_preset: str = "fast"
+    x265_preset: str = "slow"
     # A movie longer than this is cut into chunks of about this length, each encoded by its own task
     # on any worker (at most as many as the DAG has chunk tasks: HLS_TRANSCODE_CHUNK_SLOTS).
     chunk_seconds: int = 300

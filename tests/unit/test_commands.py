@@ -91,8 +91,8 @@ def test_hevc_twins_share_their_size_s_frames_and_are_closed_gop_idr_hvc1_in_mai
     assert option_values(args, "-c:v") == ["libx264", "libx265", "libx265"]
     assert option_values(args, "-x265-params") == ["log-level=error:scenecut=0:open-gop=0"] * 2
     assert option_values(args, "-forced-idr") == ["1"] * 2 and option_values(args, "-tag:v") == ["hvc1"] * 2
-    assert option_values(args, "-profile:v") == ["high", "main", "main"] and option_values(args, "-preset") == ["faster", "fast", "fast"]
-    assert option_values(args, "-b:v") == ["800k", "1867k", "533k"] and option_values(args, "-maxrate") == ["880k", "2054k", "586k"]
+    assert option_values(args, "-profile:v") == ["high", "main", "main"] and option_values(args, "-preset") == ["faster", "slow", "slow"]
+    assert option_values(args, "-b:v") == ["800k", "2100k", "600k"] and option_values(args, "-maxrate") == ["880k", "2310k", "660k"]
     assert option_values(args, "-force_key_frames") == ["expr:gte(n+0,ceil((n_forced+0)*60/1))"] * 3
     assert option_values(args, "-g") == ["60"] * 3 and option_values(args, "-sc_threshold") == ["0"]  # x264's only
     stitched = stitch_args(Path("/out"), probe, ladder, OPTIONS, concat_lists={r.name: Path(f"/c/{r.name}") for r in encoded},

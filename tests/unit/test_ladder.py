@@ -102,12 +102,12 @@ def test_rungs_barely_cheaper_than_the_one_above_are_dropped(kbps, dropped):
     assert redundant_rungs(LADDER, kbps) == dropped
 
 
-def test_hevc_twins_follow_the_h264_rungs_at_two_thirds_of_their_bitrate_and_are_always_encoded():
+def test_hevc_twins_follow_the_h264_rungs_at_three_quarters_of_their_bitrate_and_are_always_encoded():
     copied = [Rung("720p", 1280, 720, 2800, source_copy=True), *plan_ladder(1280, 720, SPECS)[1:]]
     ladder = with_hevc_rungs(copied)
     assert [(r.name, r.codec, r.width, r.height, r.video_kbps, r.source_copy) for r in ladder[3:]] == [
-        ("720p-hevc", "hevc", 1280, 720, 1867, False), ("480p-hevc", "hevc", 854, 480, 933, False),
-        ("360p-hevc", "hevc", 640, 360, 533, False),
+        ("720p-hevc", "hevc", 1280, 720, 2100, False), ("480p-hevc", "hevc", 854, 480, 1050, False),
+        ("360p-hevc", "hevc", 640, 360, 600, False),
     ]  # fmt: skip
     assert ladder[:3] == copied and ladder[3].reason == "HEVC beside 720p, for the players that decode it"
     assert Rung.from_dict(ladder[3].to_dict()) == ladder[3]

@@ -52,7 +52,7 @@ class EncodingOptions:
     x264_params: str
     audio_kbps: int
     crf: int | None = None  # capped constant quality; None: each rung's bitrate on average
-    x265_preset: str = "fast"  # for the HEVC rungs
+    x265_preset: str = "slow"  # for the HEVC rungs
     segment_format: str = "fmp4"  # a key of SEGMENT_FORMATS
 
 
