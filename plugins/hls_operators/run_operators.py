@@ -176,6 +176,7 @@ class FinishRunOperator(BaseOperator):
             cpu_seconds_per_megapixel_second=measured or settings.cpu_seconds_per_megapixel_second,
             speed_measured_on=transcodes if measured else 0,
             prices=settings.prices,
+            segment_format=settings.segment_format,
         )
         for line in result.lines():
             self.log.info("estimate: %s", line)

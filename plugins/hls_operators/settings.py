@@ -54,7 +54,7 @@ class Settings:
     # two runs, within 0.3 VMAF of the plain preset on real footage (README, Performance).
     x264_params: str = "rc-lookahead=10:subme=3:me=dia"
     # "bitrate": every rung at its ladder bitrate on average. "quality": every rung at x264's
-    # constant quality ``crf`` under its ladder bitrate as a cap, rungs barely cheaper than the one
+    # constant quality ``crf`` limited to its ladder bitrate, rungs barely cheaper than the one
     # above dropped: fewer bytes for easy movies, but up to several VMAF points below "bitrate" on
     # the lower rungs at CRF 17 to 21 (README, Performance), so not the default yet.
     rate_control: str = "bitrate"

@@ -130,11 +130,13 @@ def test_bitrates_follow_the_ladder():
     assert option_values(args, "-maxrate")[0] == "5500k"
 
 
-def test_quality_mode_encodes_each_rung_at_constant_quality_under_its_cap():
+def test_quality_mode_encodes_each_rung_at_constant_quality_limited_to_its_bitrate_with_one_second_of_buffer():
     args = encode(options=replace(OPTIONS, crf=19))
     assert option_values(args, "-crf") == ["19"] * 4 and "-b:v" not in args
-    assert option_values(args, "-maxrate") == ["5500k", "3080k", "1540k", "880k"]
-    assert option_values(args, "-bufsize")[0] == "10000k"
+    assert option_values(args, "-maxrate") == ["5000k", "2800k", "1400k", "800k"]
+    assert option_values(args, "-bufsize") == ["5000k", "2800k", "1400k", "800k"]
+    # an average bitrate keeps its cap at 1.1 times the rung's with 2 s of buffer
+    assert option_values(encode(), "-maxrate")[0] == "5500k" and option_values(encode(), "-bufsize")[0] == "10000k"
 
 
 def test_interlaced_sources_are_deinterlaced_before_the_split():

@@ -18,7 +18,7 @@ def test_estimate_from_a_dry_run():
     ]
     result = estimate(
         movies, audio_kbps=128, cpu_seconds_per_megapixel_second=2.0, speed_measured_on=7,
-        prices=Prices(storage_per_gb_month=0.02, egress_per_gb=0.05, views_per_movie_month=10),
+        prices=Prices(storage_per_gb_month=0.02, egress_per_gb=0.05, views_per_movie_month=10), segment_format="ts",
     )  # fmt: skip
     assert result.would_convert == [1, 2]
     assert result.refused == {"corrupt": [3, 5], "not_video": [4]}
@@ -34,6 +34,10 @@ def test_estimate_from_a_dry_run():
     lines = "\n".join(result.lines())
     assert "would refuse 3 movie(s): corrupt: [3, 5], not_video: [4]" in lines
     assert "measured on 7 recent transcodes" in lines
+    # fMP4's boxes cost less than MPEG-TS's packets
+    fmp4 = estimate(movies, audio_kbps=128, cpu_seconds_per_megapixel_second=2.0, speed_measured_on=7,
+                    prices=Prices(0.02, 0.05, 10), segment_format="fmp4")  # fmt: skip
+    assert fmp4.output_bytes == pytest.approx(expected_bytes / 1.05 * 1.01, rel=1e-9)
 
 
 @pytest.mark.parametrize(

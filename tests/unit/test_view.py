@@ -42,7 +42,7 @@ def test_failures_recent_conversions_and_links_are_escaped():
 
 def test_hold_and_estimate_are_shown():
     result = estimate([ProbedMovie(3, refused_as="not_video")], audio_kbps=128, cpu_seconds_per_megapixel_second=1.6,
-                      speed_measured_on=0, prices=Prices(0.015, 0.0, 10))  # fmt: skip
+                      speed_measured_on=0, prices=Prices(0.015, 0.0, 10), segment_format="fmp4")  # fmt: skip
     page = render_page(summary(hold=("manual__x", "3 of 4 movies failed", AT), estimate=("manual__dry", result, AT)))
     assert "<b>On hold</b> since 2026-11-23 02:30 UTC" in page and "3 of 4 movies failed" in page
     assert "would refuse 1 movie(s): not_video: [3]" in page
