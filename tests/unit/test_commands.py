@@ -95,6 +95,8 @@ def test_hevc_twins_share_their_size_s_frames_and_are_closed_gop_idr_hvc1_in_mai
     assert option_values(args, "-b:v") == ["800k", "2100k", "600k"] and option_values(args, "-maxrate") == ["880k", "2310k", "660k"]
     assert option_values(args, "-force_key_frames") == ["expr:gte(n+0,ceil((n_forced+0)*60/1))"] * 3
     assert option_values(args, "-g") == ["60"] * 3 and option_values(args, "-sc_threshold") == ["0"]  # x264's only
+    quality = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, encoded, replace(OPTIONS, crf=17), WHOLE)
+    assert option_values(quality, "-crf") == ["17", "22", "22"]  # on x265's scale, the same picture
     stitched = stitch_args(Path("/out"), probe, ladder, OPTIONS, concat_lists={r.name: Path(f"/c/{r.name}") for r in encoded},
                            source=Path("/in/s.mp4"), audios=[])  # fmt: skip
     assert option_values(stitched, "-tag:v:2") == ["hvc1"] and option_values(stitched, "-tag:v:3") == ["hvc1"]

@@ -40,6 +40,9 @@ TONE_MAP_TO_SDR = (
 # The colour tags of a tone-mapped rung: what its pixels now are.
 BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
 FFMPEG = ["ffmpeg", *QUIET, "-nostdin", "-y"]
+# x265's CRF scale sits higher than x264's: its default 28 looks about like x264's 23 (FFmpeg's H.265
+# guide), so an HEVC rung in quality mode gets hls_crf plus this.
+X265_CRF_OFFSET = 5
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def encode_chunk_args(
         args += [
             "-map", f"[{labels[rung.name]}]", "-an",
             *(_hevc_args(options) if rung.codec == "hevc" else _h264_args(rung, probe, options)),
-            *_rate_control_args(rung, options),
+            *_rate_control_args(rung, options, X265_CRF_OFFSET if rung.codec == "hevc" else 0),
             # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
             # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
             "-force_key_frames", keyframes,
@@ -150,7 +153,7 @@ def encode_chunk_args(
     return args
 
 
-def _rate_control_args(rung: Rung, options: EncodingOptions) -> list[str]:
+def _rate_control_args(rung: Rung, options: EncodingOptions, crf_offset: int) -> list[str]:
     """An average bitrate spends the rung's bitrate whatever the picture, under its cap; constant
     quality spends what the picture needs. Constant quality presses against its limit wherever the
     picture is hard, and a segment can exceed -maxrate by the VBV buffer over the segment's length:
@@ -158,7 +161,7 @@ def _rate_control_args(rung: Rung, options: EncodingOptions) -> list[str]:
     the rung's cap where -maxrate at the cap with 2 s had hard pictures 11 % over it (README, Performance)."""
     if options.crf is None:
         return ["-b:v", f"{rung.video_kbps}k", "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k"]
-    return ["-crf", str(options.crf), "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps}k"]
+    return ["-crf", str(options.crf + crf_offset), "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps}k"]
 
 
 def _h264_args(rung: Rung, probe: ProbeResult, options: EncodingOptions) -> list[str]:
