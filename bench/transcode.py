@@ -32,7 +32,7 @@ from hls_operators.core.ladder import MAXRATE_FACTOR
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.edges.handoff import pack
 from hls_operators.media.probing import plan_movie, probe_file
-from hls_operators.media.transcoding import encode_chunk_files, package_renditions
+from hls_operators.media.transcoding import audio_files, encode_audio_files, encode_chunk_files, package_renditions
 from hls_operators.settings import Settings
 
 from devenv import media
@@ -159,7 +159,8 @@ def run_pipeline(source: Path, duration: float, work: Path, overrides: dict[str,
     cpu_before, started = steps_cpu(), time.monotonic()
     job = plan_movie(source, movie_id=1, source_url=str(source), expected_url=str(source), version="bench", settings=settings)
     ffmpeg = encode_chunk_files(source, job, 0, chunks_dir / "0", settings=settings, log=log)
-    renditions, packaging = package_renditions(job, chunks_dir, source, out, settings=settings, log=log)
+    ffmpeg += encode_audio_files(source, job, root / "audio", settings=settings, log=log)
+    renditions, packaging = package_renditions(job, chunks_dir, audio_files(job, root / "audio"), source, out, settings=settings, log=log)
     with open(os.devnull, "wb") as upload:  # the hand-off tar streams into its upload: no disk
         pack(out, upload)
     usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, (ffmpeg + packaging).max_rss_bytes))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param, task_group
 from hls_operators.operators import (
+    AudioOperator,
     EncodeChunkOperator,
     PackageOperator,
     ProbeOperator,
@@ -70,12 +71,14 @@ with DAG(
             EncodeChunkOperator(task_id=f"encode_{i}", movie=probe.output, chunk_index=i, pool=TRANSCODE_POOL)
             for i in range(CHUNK_SLOTS)
         ]
+        audio = AudioOperator(task_id="audio", movie=probe.output)
         package = PackageOperator(task_id="package", movie=probe.output)
         thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
         upload = UploadOperator(task_id="upload", movie=probe.output)
         verify_and_flip = VerifyAndFlipOperator(task_id="verify_and_flip", movie=probe.output)
         record = RecordOperator(task_id="record", movie=movie)
         probe >> encode >> package
+        probe >> audio >> package
         probe >> thumbnails
         [package, thumbnails] >> upload >> verify_and_flip >> record
 

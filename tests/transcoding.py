@@ -9,17 +9,21 @@ from pathlib import Path
 from hls_operators.core.job import MovieJob
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
-from hls_operators.steps import encode_chunk, package_movie, probe_movie, publish_movie, thumbnail_movie, verify_movie
+from hls_operators.steps import encode_audio, encode_chunk, package_movie, probe_movie, publish_movie, thumbnail_movie, verify_movie
 
 
 def transcode(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None) -> dict:
-    """Every chunk in turn, each in a folder of its own, then the package: the tasks of one worker,
-    which share its cache (``tests/integration/test_handoffs.py`` hands over between workers)."""
+    """Every chunk in turn, each in a folder of its own, the audio (when there is some), then the
+    package: the tasks of one worker, which share its cache (``tests/integration/test_handoffs.py``
+    hands over between workers)."""
     log = log or logging.getLogger(__name__)
     for chunk in job.chunks:
         folder = work / f"encode_{chunk.index}"
         folder.mkdir(parents=True)
         encode_chunk(job, chunk.index, store=store, settings=settings, work=folder, log=log)
+    if job.probe.audio_tracks:
+        (work / "audio").mkdir()
+        encode_audio(job, store=store, settings=settings, work=work / "audio", log=log)
     (work / "package").mkdir()
     return package_movie(job, store=store, settings=settings, work=work / "package", log=log)
 

@@ -208,8 +208,27 @@ class EncodeChunkOperator(MovieStepOperator):
         return None, {"details": usage.ledger_details()}
 
 
+class AudioOperator(MovieStepOperator):
+    """Encodes each audio track once for every rung, beside the chunk encodes, so that the package
+    step only copies; skipped when the movie has no audio.
+
+    :param movie: the probe step's payload.
+    """
+
+    step = "audio"
+
+    def execute(self, context: Any) -> Any:
+        if not self.movie.get("probe", {}).get("audio_tracks"):
+            raise AirflowSkipException(f"movie {self.movie['movie_id']} has no audio track")
+        return super().execute(context)
+
+    def run_step(self, settings, ledger_id, work, context):
+        usage = steps.encode_audio(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
+        return None, {"details": usage.ledger_details()}
+
+
 class PackageOperator(MovieStepOperator):
-    """Encodes each audio track once and stitches the chunks of each rung into its HLS folder, with
+    """Stitches the chunks of each rung and the encoded audio tracks into their HLS folders, with
     I-frame playlists, subtitle renditions and the storyboard: copies only, so it takes seconds
     where the encode took minutes. The ledger's step says which audio and subtitle tracks were
     carried over, and which could not be.
@@ -220,7 +239,8 @@ class PackageOperator(MovieStepOperator):
     step = "package"
 
     def __init__(self, **kwargs: Any) -> None:
-        # Runs after its chunk tasks, some of which are skipped when a movie has fewer chunks.
+        # Runs after its chunk tasks, some of which are skipped when a movie has fewer chunks, and
+        # the audio task, skipped for a silent movie.
         kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
 

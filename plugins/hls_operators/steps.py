@@ -31,6 +31,7 @@ from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress
 from hls_operators.edges.handoff import (
     MANIFEST,
+    AUDIO_TAR,
     RENDITIONS_TAR,
     THUMBNAILS_TAR,
     chunk_tar,
@@ -47,7 +48,7 @@ from hls_operators.edges.webhook import Delivery, deliver
 from hls_operators.media.master import build_master, local_files
 from hls_operators.media.previews import make_thumbnails
 from hls_operators.media.probing import plan_movie
-from hls_operators.media.transcoding import encode_chunk_files, package_renditions
+from hls_operators.media.transcoding import audio_files, encode_audio_files, encode_chunk_files, package_renditions
 from hls_operators.settings import Settings
 
 RENDITIONS_INFO = "renditions.json"  # in the renditions hand-off: what the master playlist needs of each
@@ -119,6 +120,15 @@ def encode_chunk(
     return usage
 
 
+def encode_audio(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> FfmpegUsage:
+    """Encode each audio track once for every rung, beside the chunk encodes, and hand them over."""
+    source = local_source(job.source_url, job.movie_id, job.version, store=store, settings=settings, work=work)
+    out = work / "audio"
+    usage = encode_audio_files(source, job, out, settings=settings, log=log)
+    hand_over(out, job, AUDIO_TAR, store=store, settings=settings, work=work)
+    return usage
+
+
 def package_movie(
     job: MovieJob,
     *,
@@ -129,15 +139,20 @@ def package_movie(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> dict:
     """Stitch the chunks the encode tasks handed over into each rung's HLS folder, with the audio
-    and subtitle renditions, I-frame playlists and storyboard, and hand the renditions over."""
+    tracks the audio task handed over, the subtitle renditions, I-frame playlists and storyboard,
+    and hand the renditions over."""
     probe = job.probe
-    needs_source = any(rung.source_copy for rung in job.ladder) or bool(probe.audio_tracks or probe.subtitle_tracks)
+    needs_source = any(rung.source_copy for rung in job.ladder) or bool(probe.subtitle_tracks)
     source = local_source(job.source_url, job.movie_id, job.version, store=store, settings=settings, work=work) if needs_source else None
     check_free_space(work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps), settings)
     chunks_dir, out = work / "chunks", work / "renditions"
     for chunk in job.chunks:
         receive(job, chunk_tar(chunk.index), chunks_dir / str(chunk.index), store=store, settings=settings, work=work, log=log)
-    renditions, usage = package_renditions(job, chunks_dir, source, out, settings=settings, log=log, on_progress=on_progress)
+    if probe.audio_tracks:
+        receive(job, AUDIO_TAR, work / "audio", store=store, settings=settings, work=work, log=log)
+    renditions, usage = package_renditions(
+        job, chunks_dir, audio_files(job, work / "audio"), source, out, settings=settings, log=log, on_progress=on_progress
+    )
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
     hand_over(out, job, RENDITIONS_TAR, store=store, settings=settings, work=work)
     for dropped in renditions["not_carried"]:

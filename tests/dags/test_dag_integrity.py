@@ -47,7 +47,7 @@ def test_migration_dag_contract(parsed):
     assert dag["schedule"] == "0 2 * * *" and dag["catchup"] is False and dag["max_active_runs"] == 1
     assert dag["tasks"] == sorted(
         ["approve_wave", "select_movies", "finish"]
-        + [f"convert.{step}" for step in ("probe", "package", "thumbnails", "upload", "verify_and_flip", "record")]
+        + [f"convert.{step}" for step in ("probe", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record")]
         + [f"convert.encode_{i}" for i in range(4)]  # HLS_TRANSCODE_CHUNK_SLOTS' default
     )
 

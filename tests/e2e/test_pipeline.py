@@ -106,7 +106,7 @@ def test_transcode_progress_is_in_the_task_log_and_the_ledger(pipeline, first_ru
 
 def test_the_ledger_keeps_what_ffmpeg_cost_inside_each_transcode_step(pipeline, first_run):
     [(steps,)] = pipeline.query("SELECT steps FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (FULL_HD,))
-    for name in ("encode_0", "package"):
+    for name in ("encode_0", "audio", "package"):
         step = steps[name]
         assert step["cpu_seconds"] > 0 and 0 < step["ffmpeg_seconds"] < step["seconds"], (name, step)
 
@@ -125,7 +125,7 @@ def test_credentials_never_reach_logs_xcom_or_the_ledger(pipeline, first_run):
 
 def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first_run):
     # What stays is the worker's cache: one download per conversion, which the probe made and the
-    # chunk, package and thumbnail tasks reused; the hand-offs of a conversion that succeeded were
+    # chunk, audio, package and thumbnail tasks reused; the hand-offs of a conversion that succeeded were
     # each taken by the next step, on this one worker, rather than downloaded.
     assert [p.name for p in pipeline.work_dir.iterdir()] == [handoff.WORKER_CACHE_DIR]
     cached = [p.name for p in (pipeline.work_dir / handoff.WORKER_CACHE_DIR).iterdir()]
@@ -133,7 +133,7 @@ def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first
     assert {int(name.split("-")[0]) for name in cached if name.endswith(".mp4")} >= succeeded
     assert not [name for name in cached if not name.endswith(".mp4") and int(name.split("-")[0]) in succeeded]
     logs = first_run.stdout + first_run.stderr + "".join(p.read_text(errors="replace") for p in Path(pipeline.env["AIRFLOW_HOME"]).rglob("*.log"))
-    for name in (handoff.chunk_tar(0), handoff.RENDITIONS_TAR, handoff.THUMBNAILS_TAR):
+    for name in (handoff.chunk_tar(0), handoff.AUDIO_TAR, handoff.RENDITIONS_TAR, handoff.THUMBNAILS_TAR):
         assert f"{name} taken from this worker's cache" in logs
 
 

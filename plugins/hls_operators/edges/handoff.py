@@ -19,6 +19,7 @@ from hls_operators.edges.storage import ObjectStore
 from hls_operators.edges.worker_cache import WorkerCache
 from hls_operators.settings import Settings
 
+AUDIO_TAR = "audio.tar"
 RENDITIONS_TAR = "renditions.tar"
 THUMBNAILS_TAR = "thumbnails.tar"
 MANIFEST = "manifest.json"  # what the upload step stored: the verification's list of expected objects

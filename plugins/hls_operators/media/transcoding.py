@@ -66,9 +66,31 @@ def encode_chunk_files(
     )
 
 
+def encode_audio_files(source: Path, job: MovieJob, out: Path, *, settings: Settings, log: logging.Logger) -> FfmpegUsage:
+    """Each audio track of the source encoded once for every variant, into ``out/audio_N.m4a``
+    (``audio_files``): its own task, beside the chunk encodes."""
+    out.mkdir(parents=True)
+    usage = FfmpegUsage()
+    for number, (track, target) in enumerate(zip(job.probe.audio_tracks, audio_files(job, out))):
+        usage += run_ffmpeg(
+            commands.audio_args(source, track, settings.encoding, target, job.probe.duration),
+            label=f"movie {job.movie_id} audio track {number + 1}/{len(job.probe.audio_tracks)}",
+            timeout=settings.transcode_timeout(job.probe.duration),
+            memory_limit_bytes=settings.transcode_memory_limit_bytes,
+            log=log,
+        )
+    return usage
+
+
+def audio_files(job: MovieJob, folder: Path) -> list[Path]:
+    """Where ``encode_audio_files`` puts each audio track in ``folder``, in the source's order."""
+    return [folder / f"{commands.audio_rendition(number)}.m4a" for number in range(len(job.probe.audio_tracks))]
+
+
 def package_renditions(
     job: MovieJob,
     chunks_dir: Path,
+    audios: list[Path],
     source: Path | None,
     out: Path,
     *,
@@ -78,11 +100,11 @@ def package_renditions(
 ) -> tuple[dict, FfmpegUsage]:
     """From the encoded chunks in ``chunks_dir/<index>/`` (removed once stitched): each rung's chunks
     laid end to end into its video-only HLS folder ``out/<rung>/`` (copying, never re-encoding; the
-    copied rung from ``source``) with its I-frame playlist; each audio track encoded once into its
-    rendition ``out/audio_N/``; each text subtitle track as WebVTT on the same segment grid in
-    ``out/subs_N/``; and the storyboard. Returns the renditions as the ledger and the master
-    playlist need them (``video``, ``audio``, ``subtitles``, and what could not be carried over),
-    and what ffmpeg cost."""
+    copied rung from ``source``) with its I-frame playlist; each encoded audio track (``audios``)
+    cut into its rendition ``out/audio_N/``; each text subtitle track as WebVTT on the same segment
+    grid in ``out/subs_N/``; and the storyboard. Returns the renditions as the ledger and the
+    master playlist need them (``video``, ``audio``, ``subtitles``, and what could not be carried
+    over), and what ffmpeg cost."""
     scratch = chunks_dir.parent
     tiles = scratch / TILES_DIR
     tiles.mkdir()
@@ -104,21 +126,10 @@ def package_renditions(
             commands.concat_list([(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)])
         )
         concat_lists[rung.name] = listing
-    usage = FfmpegUsage()
-    audios = []
-    for number, track in enumerate(job.probe.audio_tracks):
-        audios.append(scratch / f"{commands.audio_rendition(number)}.m4a")
-        usage += run_ffmpeg(
-            commands.audio_args(source, track, settings.encoding, audios[-1], job.probe.duration),
-            label=f"movie {job.movie_id} audio track {number + 1}/{len(job.probe.audio_tracks)}",
-            timeout=settings.transcode_timeout(job.probe.duration),
-            memory_limit_bytes=settings.transcode_memory_limit_bytes,
-            log=log,
-        )
     for name in [rung.name for rung in ladder] + [commands.audio_rendition(n) for n in range(len(audios))]:
         (out / name).mkdir(parents=True)
     copies = any(rung.source_copy for rung in ladder)
-    usage += run_ffmpeg(
+    usage = run_ffmpeg(
         commands.stitch_args(
             out, job.probe, ladder, settings.encoding, concat_lists=concat_lists, source=source if copies else None, audios=audios
         ),
