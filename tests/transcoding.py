@@ -9,7 +9,15 @@ from pathlib import Path
 from hls_operators.core.job import MovieJob
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
-from hls_operators.steps import encode_audio, encode_chunk, package_movie, probe_movie, publish_movie, thumbnail_movie, verify_movie
+from hls_operators.steps import (
+    encode_audio,
+    encode_chunk,
+    package_movie,
+    probe_movie,
+    publish_movie,
+    thumbnail_movie,
+    verify_movie,
+)
 
 
 def transcode(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None) -> dict:

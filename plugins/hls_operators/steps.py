@@ -30,8 +30,8 @@ from hls_operators.core.webhook import EVENTS, event_body
 from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress
 from hls_operators.edges.handoff import (
-    MANIFEST,
     AUDIO_TAR,
+    MANIFEST,
     RENDITIONS_TAR,
     THUMBNAILS_TAR,
     chunk_tar,
