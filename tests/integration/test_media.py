@@ -63,8 +63,9 @@ def test_a_truncated_faststart_file_is_never_published(store, folder, tmp_path):
     with pytest.raises(MigrationError) as caught:
         transcode(job, store=store, settings=settings, work=tmp_path / "transcode")
     assert caught.value.error_class is ErrorClass.CORRUPT
-    # Only the chunk's hand-off (kept for a retry of the package step); no renditions, nothing published.
-    assert [key.rsplit("/", 1)[-1] for key in store.list_sizes("hls-work")] == ["chunk_000.tar"]
+    # Only the chunk's and the audio's hand-offs (kept for a retry of the package step); no
+    # renditions, nothing published.
+    assert sorted(key.rsplit("/", 1)[-1] for key in store.list_sizes("hls-work")) == ["audio.tar", "chunk_000.tar"]
     assert store.list_sizes("hls/") == {}
 
 
