@@ -16,6 +16,8 @@ from urllib.parse import urljoin
 import ffmpeg
 import m3u8
 
+PLAYER = Path(__file__).resolve().parents[1] / "player" / "check_playback.mjs"
+
 
 @dataclass
 class Fetched:
@@ -156,3 +158,12 @@ def image_size(url: str, folder: Path) -> tuple[int, int]:
     path.write_bytes(fetch(url).body)
     stream = stream_summary(str(path))["video"]
     return stream["width"], stream["height"]
+
+
+def play_in_browser(master_url: str, screenshot: Path | None = None) -> tuple[int, dict]:
+    """``player/check_playback.mjs``: hls.js in headless Chromium plays the set; its exit status
+    and the JSON line it prints last."""
+    result = subprocess.run(
+        ["node", str(PLAYER), master_url, *([str(screenshot)] if screenshot else [])], capture_output=True, text=True, timeout=300
+    )
+    return result.returncode, json.loads(result.stdout.strip().splitlines()[-1])

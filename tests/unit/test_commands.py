@@ -41,7 +41,7 @@ def option_values(args: list[str], flag: str) -> list[str]:
 WHOLE = Chunk(0, 0, None)
 FRENCH = MediaTrack(2, "aac", "fra", "Version française", False)
 # The tests' own encoder choices: no extra x264 options, so that a test can tell when they are passed.
-OPTIONS = EncodingOptions(segment_seconds=6, keyframe_seconds=2, x264_preset="faster", x264_params="", audio_kbps=128)
+OPTIONS = EncodingOptions(segment_seconds=6, keyframe_seconds=2, x264_preset="faster", x264_params="", x265_preset="slow", audio_kbps=128)
 
 
 def encode(probe=None, options=OPTIONS, chunk=WHOLE, ladder="1080:5000,720:2800,480:1400,360:800", storyboard=None):

@@ -53,9 +53,9 @@ class EncodingOptions:
     keyframe_seconds: int
     x264_preset: str
     x264_params: str
+    x265_preset: str  # for the HEVC rungs
     audio_kbps: int
     crf: int | None = None  # capped constant quality; None: each rung's bitrate on average
-    x265_preset: str = "slow"  # for the HEVC rungs
     segment_format: str = "fmp4"  # a key of SEGMENT_FORMATS
 
 

@@ -11,7 +11,14 @@ from pathlib import PurePosixPath
 
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.ladder import APPLE_MAX_H264_LEVEL, H264_LEVELS, MAX_FRAME_RATE, level_name, macroblocks
-from hls_operators.core.playlists import average_bit_rate, parse_media_playlist, parse_target_duration, peak_bit_rate
+from hls_operators.core.playlists import (
+    H264_CODECS,
+    HEVC_CODECS,
+    average_bit_rate,
+    parse_media_playlist,
+    parse_target_duration,
+    peak_bit_rate,
+)
 from hls_operators.core.trickplay import parse_iframe_playlist
 
 # H.264 profile_idc at most High: Baseline, Main, Extended, High.
@@ -102,7 +109,7 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
         text = media_texts.get(stream.uri)
         if text is None:
             continue
-        if stream.attributes.get("CODECS", "").startswith(("hvc1.", "hev1.")) and "#EXT-X-MAP:" not in text:
+        if stream.attributes.get("CODECS", "").startswith(HEVC_CODECS) and "#EXT-X-MAP:" not in text:
             problems.append(f"[apple 1.5 HEVC container] {stream.uri}: HEVC in segments that are not fMP4")
         groups = [stream.attributes[name] for name in ("AUDIO", "SUBTITLES") if name in stream.attributes]
         problems += _bandwidth_problems(stream, text, stored, [group_rates.get(group, (0, 0)) for group in groups])
@@ -115,10 +122,10 @@ def _codec_problems(stream: StreamInf) -> list[str]:
     """H.264 at most High profile, Level 4.2, or HEVC at most Main10, Level 5.0, each with a frame
     size that its level holds; at most 60 fps."""
     codecs = stream.attributes.get("CODECS", "")
-    video = next((c for c in codecs.split(",") if c.startswith(("avc1.", "avc3.", "hvc1.", "hev1."))), None)
+    video = next((c for c in codecs.split(",") if c.startswith(H264_CODECS + HEVC_CODECS)), None)
     if video is None:
         return [f"[CODECS] {stream.uri} declares no H.264 or HEVC video codec ({codecs or 'no CODECS'})"]
-    problems = _hevc_problems(stream, video) if video.startswith(("hvc1.", "hev1.")) else _h264_problems(stream, video)
+    problems = _hevc_problems(stream, video) if video.startswith(HEVC_CODECS) else _h264_problems(stream, video)
     rate = stream.attributes.get("FRAME-RATE")
     if rate and Fraction(rate) > MAX_FRAME_RATE:
         problems.append(f"[apple 1.15 frame rate] {stream.uri}: {rate} fps is above 60")

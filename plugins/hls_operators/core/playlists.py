@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 AUDIO_AAC_LC = "mp4a.40.2"
+# RFC 6381 video codec strings by sample entry: parameter sets out of band (avc1, hvc1) or in band.
+H264_CODECS = ("avc1.", "avc3.")
+HEVC_CODECS = ("hvc1.", "hev1.")
 AUDIO_GROUP = "audio"
 SUBTITLE_GROUP = "subs"
 # First two bytes of avc1.PPCCLL: profile_idc and constraint flags, per H.264 profile name.
@@ -190,7 +193,7 @@ def start_order(variants: list[Variant]) -> list[Variant]:
     ascending = sorted(variants, key=lambda v: v.peak_bps)
     if not ascending:
         return []
-    h264 = [v for v in ascending if v.codecs.startswith(("avc1.", "avc3."))] or ascending
+    h264 = [v for v in ascending if v.codecs.startswith(H264_CODECS)] or ascending
     first = h264[(len(h264) - 1) // 2]
     return [first, *(v for v in reversed(ascending) if v is not first)]
 
