@@ -10,6 +10,7 @@ import json
 import subprocess
 import urllib.request
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -167,3 +168,26 @@ def play_in_browser(master_url: str, screenshot: Path | None = None) -> tuple[in
         ["node", str(PLAYER), master_url, *([str(screenshot)] if screenshot else [])], capture_output=True, text=True, timeout=300
     )
     return result.returncode, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def packets(playlist: Path, stream: str) -> list[tuple[int, int]]:
+    """(pts, duration) of every packet of the stream, in 90 kHz ticks, in presentation order, read
+    from the playlist's segments back to back as a player receives them, after the init section
+    for fMP4 (ffmpeg's own HLS demuxer loses a packet of an audio-only rendition now and then)."""
+    listed_media = m3u8.loads(playlist.read_text())
+    init = [listed_media.segment_map[0].uri] if listed_media.segment_map else []
+    segments = "|".join(init + [s.uri for s in listed_media.segments])
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-protocol_whitelist", "file,concat", "-select_streams", stream,
+         "-show_entries", "packet=pts,duration:stream=time_base", "-of", "json", f"concat:{segments}"],
+        capture_output=True, text=True, check=True, cwd=playlist.parent,
+    )  # fmt: skip
+    found = json.loads(result.stdout)
+    if not found["packets"]:
+        return []
+    ticks = Fraction(found["streams"][0]["time_base"]) * 90000  # fMP4 keeps the track's own time base
+    listed = sorted((int(p["pts"]), p.get("duration")) for p in found["packets"])
+    starts = [pts for pts, _ in listed] + [listed[-1][0]]
+    # fMP4 gives the first audio packet (the encoder's priming) no duration: it lasts until the next one
+    durations = [int(d) if d is not None else starts[i + 1] - starts[i] for i, (_, d) in enumerate(listed)]
+    return [(int(pts * ticks), int(duration * ticks)) for (pts, _), duration in zip(listed, durations)]

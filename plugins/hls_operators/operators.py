@@ -43,10 +43,13 @@ def classify(error: Exception) -> MigrationError:
 
 
 def attempt_key(context: Any, movie_id: int) -> catalog.AttemptKey:
+    """The movie's attempt in this run; its map index is the movie's place in a wave's mapped
+    group (-1 in a per-movie run, whose chunk tasks are mapped over chunks, not movies)."""
     ti = context["ti"]
+    in_a_wave = context["task"].get_closest_mapped_task_group() is not None
     return catalog.AttemptKey(
         dag_id=ti.dag_id, run_id=context["run_id"], movie_id=int(movie_id),
-        map_index=ti.map_index, try_number=ti.try_number,
+        map_index=ti.map_index if in_a_wave else -1, try_number=ti.try_number,
     )  # fmt: skip
 
 
@@ -142,13 +145,14 @@ class ProbeOperator(MovieStepOperator):
     """Fetches the source, runs ffprobe, refuses bad input and plans the ladder.
 
     :param movie: a claimed movie: ``movie_id``, ``source_url``, ``expected_url``.
-    :param chunk_slots: how many chunk tasks the DAG has for each movie: the most chunks to plan.
+    :param chunk_slots: how many chunk tasks the DAG has for each movie: the most chunks to plan
+        (None: as many as the movie's length asks for, for a DAG that maps one task per chunk).
     """
 
     step = "probe"
     skip_in_dry_run = False
 
-    def __init__(self, *, chunk_slots: int = 1, **kwargs: Any) -> None:
+    def __init__(self, *, chunk_slots: int | None = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.chunk_slots = chunk_slots
 
@@ -180,12 +184,32 @@ class ProbeOperator(MovieStepOperator):
         return job.to_dict(), fields
 
 
+class ChunksOperator(BaseOperator):
+    """The indexes of a probed movie's chunks, for a DAG that maps one encode task over each (an
+    empty list in a dry run, which encodes nothing).
+
+    :param movie: the probe step's payload.
+    """
+
+    template_fields: Sequence[str] = ("movie",)
+
+    def __init__(self, *, movie: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.movie = movie
+
+    def execute(self, context: Any) -> list[int]:
+        if context["params"].get("dry_run"):
+            return []
+        return list(range(len(self.movie["chunks"])))
+
+
 class EncodeChunkOperator(MovieStepOperator):
     """Encodes one chunk of the movie's timeline for every rung in one ffmpeg process (one decode);
     skipped when the movie has fewer chunks than the DAG has chunk tasks.
 
     :param movie: the probe step's payload.
-    :param chunk_index: which chunk of the movie this task encodes.
+    :param chunk_index: which chunk of the movie this task encodes (mapped over ``ChunksOperator``'s
+        list in a per-movie DAG).
     """
 
     def __init__(self, *, chunk_index: int, **kwargs: Any) -> None:

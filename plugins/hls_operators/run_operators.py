@@ -1,5 +1,5 @@
 """Airflow operators of a run as a whole: asking to go on after a wave was held, selecting and
-claiming movies, closing each movie's attempt (and telling the application), finishing the run,
+claiming movies (a wave's, or the one of a per-movie run), closing each movie's attempt (and telling the application), finishing the run,
 rolling movies back; and the tasks of the maintenance DAGs (sweep, retire originals, CDN warm-up)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import BaseOperator
+from airflow.sdk.bases.skipmixin import SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from hls_operators import steps
@@ -126,10 +127,7 @@ class SelectMoviesOperator(BaseOperator):
                 message = f"the migration is on hold since {utc(held_at)} (run {held_by}): {reason}; approve it in Required Actions or trigger with resume=true"
                 self.log.warning("%s", message)
                 raise AirflowSkipException(message)
-            claimed = catalog.claim_movies(
-                conn, run_id=context["run_id"], movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size),
-                force=bool(params.get("force")), ttl_minutes=settings.claim_ttl_minutes, dry_run=dry_run,
-            )  # fmt: skip
+            claimed = claim(conn, context, settings, movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size))
         self.log.info("selected %d movie(s): %s", len(claimed), [c.movie_id for c in claimed])
         if movie_ids:
             passed_over = sorted(set(movie_ids) - {c.movie_id for c in claimed})
@@ -141,14 +139,51 @@ class SelectMoviesOperator(BaseOperator):
         return [vars(c) for c in claimed]
 
 
+def claim(conn, context: Any, settings: Settings, *, movie_ids: list[int] | None, limit: int) -> list[catalog.ClaimedMovie]:
+    """Claim movies for this run with the run's ``force`` and ``dry_run`` params (a dry run keeps no claim)."""
+    params = context["params"]
+    return catalog.claim_movies(
+        conn, run_id=context["run_id"], movie_ids=movie_ids, limit=limit, force=bool(params.get("force")),
+        ttl_minutes=settings.claim_ttl_minutes, dry_run=bool(params.get("dry_run")),
+    )  # fmt: skip
+
+
+class ClaimMovieOperator(BaseOperator, SkipMixin):
+    """The first task of a per-movie run: creates the pipeline's tables if needed and claims the
+    movie of the param ``movie_id``. A movie that cannot be converted now (missing, not an MP4,
+    already converted without ``force``, or claimed by another run, such as the nightly wave)
+    skips the whole run, with the reason in the log. A held wave does not stop it (as ``movie_ids``
+    does not stop ``hls_migration``)."""
+
+    def execute(self, context: Any) -> dict[str, Any] | None:
+        movie_id = int(context["params"]["movie_id"])
+        with CatalogHook().connection() as conn:
+            catalog.ensure_schema(conn)
+            claimed = claim(conn, context, load_settings(), movie_ids=[movie_id], limit=1)
+        if not claimed:
+            self.log.warning(
+                "movie %s not converted: missing, not an MP4, already converted without force, or claimed by another run",
+                movie_id,
+            )
+            self.skip(ti=context["ti"], tasks=context["task"].get_flat_relatives(upstream=False))
+            return None
+        self.log.info("claimed movie %s", movie_id)
+        return vars(claimed[0])
+
+
 class FinishRunOperator(BaseOperator):
     """Closes the run: logs one line per movie; after a dry run, logs and saves the estimate;
     otherwise sets a hold when the wave's failure rate is over ``hls_max_failure_rate``, and fails
-    the run when any movie failed, so that the run shows red and a clear re-runs only what failed."""
+    the run when any movie failed, so that the run shows red and a clear re-runs only what failed.
 
-    def __init__(self, **kwargs: Any) -> None:
+    :param holds_waves: whether this run is a wave whose failure rate may hold the migration (not a
+        per-movie run: one movie's failure says nothing of the catalog's).
+    """
+
+    def __init__(self, *, holds_waves: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
+        self.holds_waves = holds_waves
 
     def execute(self, context: Any) -> None:
         settings = load_settings()
@@ -160,7 +195,7 @@ class FinishRunOperator(BaseOperator):
             if context["params"].get("dry_run"):
                 self.report_estimate(conn, settings, dag_id, run_id)
                 return
-            reason = hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
+            reason = self.holds_waves and hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
             if reason:
                 catalog.set_hold(conn, run_id=run_id, reason=reason)
                 self.log.error("scheduled runs take no new movies until resumed: %s", reason)

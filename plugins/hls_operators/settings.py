@@ -20,12 +20,13 @@ from hls_operators.core.ladder import VIDEO_CODECS, RungSpec, parse_ladder
 from hls_operators.core.trickplay import StoryboardPlan
 
 DAG_ID = "hls_migration"
+CONVERT_DAG_ID = "hls_convert_movie"  # one movie, one mapped encode task per chunk
 ROLLBACK_DAG_ID = "hls_rollback"
 SWEEP_DAG_ID = "hls_sweep"
 RETIRE_DAG_ID = "hls_retire_originals"
 WARM_UP_DAG_ID = "hls_cdn_warm_up"
 # Every DAG of the pipeline: what the migration operator's role may trigger, clear and edit.
-PIPELINE_DAG_IDS = (DAG_ID, ROLLBACK_DAG_ID, SWEEP_DAG_ID, RETIRE_DAG_ID, WARM_UP_DAG_ID)
+PIPELINE_DAG_IDS = (DAG_ID, CONVERT_DAG_ID, ROLLBACK_DAG_ID, SWEEP_DAG_ID, RETIRE_DAG_ID, WARM_UP_DAG_ID)
 CATALOG_CONN_ID = "hls_catalog"
 STORAGE_CONN_ID = "hls_storage"
 WEBHOOK_CONN_ID = "hls_webhook"  # optional: the application's URL (host) and signing secret (password)
@@ -67,7 +68,8 @@ class Settings:
     video_codecs: str = "h264"
     x265_preset: str = "slow"
     # A movie longer than this is cut into chunks of about this length, each encoded by its own task
-    # on any worker (at most as many as the DAG has chunk tasks: HLS_TRANSCODE_CHUNK_SLOTS).
+    # on any worker (in hls_migration at most HLS_TRANSCODE_CHUNK_SLOTS; in hls_convert_movie as many
+    # as the movie's length asks for).
     chunk_seconds: int = 300
     audio_bitrate_kbps: int = 128
     thumbnail_count: int = 10
@@ -227,8 +229,8 @@ def retry_delay_seconds() -> int:
 
 
 def transcode_chunk_slots() -> int:
-    """How many chunk tasks each movie has in the DAG, from the environment like the schedule: the
-    most workers that can encode one movie at once."""
+    """How many chunk tasks each movie has in ``hls_migration``, from the environment like the
+    schedule: the most workers that can encode one movie of a wave at once."""
     return max(1, int(os.environ.get("HLS_TRANSCODE_CHUNK_SLOTS", "4")))
 
 

@@ -91,7 +91,7 @@ def probe_movie(
     store: ObjectStore,
     settings: Settings,
     work: Path,
-    chunk_slots: int = 1,
+    chunk_slots: int | None = 1,
 ) -> MovieJob:
     """Download the source, probe it, refuse bad input, plan the ladder and the chunks."""
     source = local_source(source_url, movie_id, version, store=store, settings=settings, work=work)

@@ -36,6 +36,7 @@ print(
                     "catchup": dag.catchup,
                     "max_active_runs": dag.max_active_runs,
                     "tasks": sorted(t.task_id for t in dag.tasks),
+                    "mapped": sorted(t.task_id for t in dag.tasks if t.is_mapped),
                     # the Assets a DAG is scheduled on, by name (none for a cron or manual schedule)
                     "schedule_assets": sorted(
                         asset.name for asset in getattr(getattr(dag.timetable, "asset_condition", None), "objects", ())

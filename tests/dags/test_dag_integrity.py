@@ -31,7 +31,7 @@ def parsed(tmp_path_factory) -> dict:
 
 def test_dags_import_without_errors_or_network(parsed):
     assert parsed["import_errors"] == {}
-    assert set(parsed["dags"]) == {"hls_migration", "hls_rollback", "hls_sweep", "hls_retire_originals", "hls_cdn_warm_up"}
+    assert set(parsed["dags"]) == {"hls_migration", "hls_convert_movie", "hls_rollback", "hls_sweep", "hls_retire_originals", "hls_cdn_warm_up"}
     assert set(parsed["dags"]) == set(PIPELINE_DAG_IDS)  # the operator's role covers every DAG
 
 
@@ -50,6 +50,15 @@ def test_migration_dag_contract(parsed):
         + [f"convert.{step}" for step in ("probe", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record")]
         + [f"convert.encode_{i}" for i in range(4)]  # HLS_TRANSCODE_CHUNK_SLOTS' default
     )
+
+
+def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
+    dag = parsed["dags"]["hls_convert_movie"]
+    assert dag["params"] == ["dry_run", "force", "movie_id"] and dag["schedule"] is None
+    assert dag["tasks"] == sorted(
+        ["claim_movie", "probe", "chunks", "encode", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record", "finish"]
+    )
+    assert dag["mapped"] == ["encode"]
 
 
 def test_rollback_dag_takes_movie_ids(parsed):

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import uuid
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie
 
 from devenv import services
 from tests import hostile_media
+from tests.hls_checks import packets
 from tests.transcoding import transcode
 
 LADDER = "360:800,240:400"
@@ -55,28 +53,6 @@ def convert(source: Path, seaweedfs, folder: Path, *, chunk_slots: int) -> tuple
     (folder / "out").mkdir()
     subprocess.run(["tar", "-xf", str(folder / "renditions.tar"), "-C", str(folder / "out")], check=True)
     return folder / "out", job.chunks
-
-
-def packets(playlist: Path, stream: str) -> list[tuple[int, int]]:
-    """(pts, duration) of every packet of the stream, in 90 kHz ticks, in presentation order, read
-    from the playlist's segments back to back as a player receives them, after the init section
-    for fMP4 (ffmpeg's own HLS demuxer loses a packet of an audio-only rendition now and then)."""
-    text = playlist.read_text()
-    segments = "|".join([uri for uri in [parse_map_uri(text)] if uri] + [s.uri for s in parse_media_playlist(text)])
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-protocol_whitelist", "file,concat", "-select_streams", stream,
-         "-show_entries", "packet=pts,duration:stream=time_base", "-of", "json", f"concat:{segments}"],
-        capture_output=True, text=True, check=True, cwd=playlist.parent,
-    )  # fmt: skip
-    found = json.loads(result.stdout)
-    if not found["packets"]:
-        return []
-    ticks = Fraction(found["streams"][0]["time_base"]) * 90000  # fMP4 keeps the track's own time base
-    listed = sorted((int(p["pts"]), p.get("duration")) for p in found["packets"])
-    starts = [pts for pts, _ in listed] + [listed[-1][0]]
-    # fMP4 gives the first audio packet (the encoder's priming) no duration: it lasts until the next one
-    durations = [int(d) if d is not None else starts[i + 1] - starts[i] for i, (_, d) in enumerate(listed)]
-    return [(int(pts * ticks), int(duration * ticks)) for (pts, _), duration in zip(listed, durations)]
 
 
 def frame_psnr(a: Path, b: Path) -> list[float]:

@@ -45,3 +45,9 @@ def test_every_frame_and_every_tile_belongs_to_exactly_one_chunk(fps):
 def test_chunks_travel_as_json():
     chunk = Chunk(2, 600, None)
     assert Chunk.from_dict(chunk.to_dict()) == chunk and chunk.seek == 598
+
+
+def test_without_a_ceiling_a_long_movie_gets_a_chunk_per_chunk_length():
+    chunks = plan_chunks(7200.0, chunk_seconds=300, segment_seconds=6, slots=None)
+    assert len(chunks) == 24 and [c.start for c in chunks[:3]] == [0, 300, 600] and chunks[-1] == Chunk(23, 6900, None)
+    assert len(plan_chunks(50.0, chunk_seconds=6, segment_seconds=6, slots=None)) == 9

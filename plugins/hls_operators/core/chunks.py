@@ -46,12 +46,15 @@ class Chunk:
         return cls(**data)
 
 
-def plan_chunks(duration: float, *, chunk_seconds: int, segment_seconds: int, slots: int) -> list[Chunk]:
+def plan_chunks(duration: float, *, chunk_seconds: int, segment_seconds: int, slots: int | None) -> list[Chunk]:
     """One chunk for a movie up to ``chunk_seconds`` long; a longer one gets a chunk per
-    ``chunk_seconds`` (at most ``slots``, the chunk tasks there are). The movie's whole segments are
-    shared out as evenly as they go (60 s of 6 s segments in 4 chunks: 3, 3, 2, 2), so that no
-    worker waits on one long chunk while another has finished a short one."""
-    wanted = max(1, min(slots, math.ceil(duration / chunk_seconds)))
+    ``chunk_seconds`` (at most ``slots``, the chunk tasks a DAG with fixed ones has; None: no
+    ceiling, one mapped task per chunk). The movie's whole segments are shared out as evenly as
+    they go (60 s of 6 s segments in 4 chunks: 3, 3, 2, 2), so that no worker waits on one long
+    chunk while another has finished a short one."""
+    wanted = max(1, math.ceil(duration / chunk_seconds))
+    if slots is not None:
+        wanted = min(slots, wanted)
     segments = max(1, math.ceil((duration - SHORTEST_LAST_CHUNK_SECONDS) / segment_seconds))
     count = min(wanted, segments)
     share, larger = divmod(segments, count)

@@ -36,10 +36,10 @@ def probe_file(path: Path) -> ProbeResult:
 
 
 def plan_movie(
-    source: Path, *, movie_id: int, source_url: str, expected_url: str, version: str, settings: Settings, chunk_slots: int = 1
+    source: Path, *, movie_id: int, source_url: str, expected_url: str, version: str, settings: Settings, chunk_slots: int | None = 1
 ) -> MovieJob:
     """Probe ``source``, refuse bad input, plan the ladder (copying the top rung where the source
-    allows; HEVC twins where the settings ask for them) and the chunks (at most ``chunk_slots``, the chunk tasks the DAG has)."""
+    allows; HEVC twins where the settings ask for them) and the chunks (at most ``chunk_slots``, the chunk tasks a DAG with fixed ones has; None: no ceiling)."""
     probe = probe_file(source)
     check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)

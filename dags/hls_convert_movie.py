@@ -1,0 +1,52 @@
+"""One movie converted with one mapped encode task per chunk: as many workers as its length asks for.
+
+What a "Convert to HLS" button triggers: ``{"movie_id": 42}`` (trigger form, CLI or REST API).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Param
+from hls_operators.operators import (
+    AudioOperator,
+    ChunksOperator,
+    EncodeChunkOperator,
+    PackageOperator,
+    ProbeOperator,
+    ThumbnailsOperator,
+    UploadOperator,
+    VerifyAndFlipOperator,
+)
+from hls_operators.run_operators import ClaimMovieOperator, FinishRunOperator, RecordOperator
+from hls_operators.settings import CONVERT_DAG_ID, TRANSCODE_POOL, dag_defaults
+
+with DAG(
+    dag_id=CONVERT_DAG_ID,
+    description="Convert one MP4 movie to adaptive HLS, its chunks encoded on any number of workers",
+    schedule=None,
+    **dag_defaults(retries=2),
+    params={
+        "movie_id": Param(type="integer", minimum=1, title="Movie id", description="The movie to convert."),
+        "force": Param(False, type="boolean", title="Force", description="Re-convert a movie that was already converted."),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Probe only; publish nothing. The finish task logs an estimate of output, CPU and cost.",
+        ),
+    },
+) as dag:
+    movie = ClaimMovieOperator(task_id="claim_movie").output
+    probe = ProbeOperator(task_id="probe", movie=movie, chunk_slots=None)
+    chunks = ChunksOperator(task_id="chunks", movie=probe.output)
+    encode = EncodeChunkOperator.partial(task_id="encode", movie=probe.output, pool=TRANSCODE_POOL).expand(
+        chunk_index=chunks.output
+    )
+    audio = AudioOperator(task_id="audio", movie=probe.output)
+    package = PackageOperator(task_id="package", movie=probe.output)
+    thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
+    upload = UploadOperator(task_id="upload", movie=probe.output)
+    verify_and_flip = VerifyAndFlipOperator(task_id="verify_and_flip", movie=probe.output)
+    record = RecordOperator(task_id="record", movie=movie)
+    probe >> [audio, thumbnails]
+    [encode, audio] >> package
+    [package, thumbnails] >> upload >> verify_and_flip >> record >> FinishRunOperator(task_id="finish", holds_waves=False)

@@ -1,0 +1,91 @@
+"""The per-movie DAG ``hls_convert_movie`` through ``airflow dags test``: a movie of six chunks is
+encoded by six mapped chunk tasks (more than ``hls_migration``'s four slots) and plays as if it had
+been encoded whole; a second trigger for the converted movie takes nothing."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from urllib.parse import urljoin
+
+import m3u8
+import pytest
+
+from devenv import media
+from devenv.catalog_seed import SeedMovie, seed_catalog
+from tests import hls_checks
+
+pytestmark = pytest.mark.e2e
+MOVIE = 1
+SECONDS = 36.5  # six 6 s segments and a half: six chunks of 6 s (the last one 6.5 s)
+FPS = 30
+
+
+@pytest.fixture(scope="module")
+def six_chunk_pipeline(pipeline):
+    pipeline.env["AIRFLOW_VAR_HLS_CHUNK_SECONDS"] = "6"
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def converted(six_chunk_pipeline, tmp_path_factory):
+    pipeline = six_chunk_pipeline
+    source = media.generate_movie(tmp_path_factory.mktemp("media") / "long.mp4", width=854, height=480, seconds=SECONDS, fps=FPS)
+    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
+                 movies=[SeedMovie(MOVIE, "Six chunks", source)])  # fmt: skip
+    return pipeline.dags_test("hls_convert_movie", {"movie_id": MOVIE})
+
+
+def task_states(pipeline, dag_id: str) -> list[tuple[str, int, str]]:
+    """(task_id, map_index, state) of every task instance of the DAG's runs, from the metadata DB."""
+    with sqlite3.connect(Path(pipeline.env["AIRFLOW_HOME"]) / "airflow.db") as metadata:
+        return metadata.execute(
+            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? ORDER BY task_id, map_index", (dag_id,)
+        ).fetchall()
+
+
+def test_six_chunks_are_encoded_by_six_mapped_tasks(six_chunk_pipeline, converted):
+    pipeline = six_chunk_pipeline
+    assert converted.returncode == 0, converted.stdout[-3000:] + converted.stderr[-3000:]
+    encodes = [(index, state) for task, index, state in task_states(pipeline, "hls_convert_movie") if task == "encode"]
+    assert encodes == [(i, "success") for i in range(6)]
+    [(status, steps, map_index, ladder)] = pipeline.query(
+        "SELECT status, steps, map_index, ladder FROM hls_conversions WHERE movie_id = %s", (MOVIE,)
+    )
+    assert status == "succeeded" and map_index == -1
+    assert [r["name"] for r in ladder if not r.get("source_copy")] == ["480p", "360p"]  # both from the chunk tasks
+    assert sorted(name for name in steps if name.startswith("encode_")) == [f"encode_{i}" for i in range(6)]
+    assert all("seconds" in steps[f"encode_{i}"] for i in range(6))
+
+
+def test_the_stitched_set_plays_as_if_encoded_whole(six_chunk_pipeline, converted, tmp_path):
+    pipeline = six_chunk_pipeline
+    [(video_url,)] = pipeline.query("SELECT video_url FROM movies WHERE id = %s", (MOVIE,))
+    assert re.search(rf"/hls/movies/{MOVIE}/[^/]+/master\.m3u8$", video_url)
+    master = m3u8.loads(hls_checks.fetch(video_url).body.decode(), uri=video_url)
+    assert master.playlists
+    frame = 90000 // FPS
+    for variant in master.playlists:
+        media_url = urljoin(video_url, variant.uri)
+        playlist = m3u8.loads(hls_checks.fetch(media_url).body.decode(), uri=media_url)
+        folder = tmp_path / Path(variant.uri).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "index.m3u8").write_text(playlist.dumps())
+        for uri in [playlist.segment_map[0].uri] + [s.uri for s in playlist.segments]:
+            (folder / uri).write_bytes(hls_checks.fetch_media(urljoin(media_url, uri)))
+        frames = hls_checks.packets(folder / "index.m3u8", "v:0")
+        # every frame of the source once, one frame duration apart across the five joins
+        assert len(frames) == round(SECONDS * FPS), variant.uri
+        assert [b[0] - a[0] for a, b in zip(frames, frames[1:])] == [frame] * (len(frames) - 1), variant.uri
+        # cut where a whole encode cuts: 6 s segments on the grid, the movie's half second last
+        durations = [s.duration for s in playlist.segments]
+        assert durations == pytest.approx([6.0] * 6 + [0.5], abs=0.05), variant.uri
+
+
+def test_a_second_trigger_for_a_converted_movie_takes_nothing(six_chunk_pipeline, converted):
+    pipeline = six_chunk_pipeline
+    again = pipeline.dags_test("hls_convert_movie", {"movie_id": MOVIE})
+    assert again.returncode == 0
+    assert "movie 1 not converted: missing, not an MP4, already converted without force" in again.stdout + again.stderr
+    assert pipeline.query("SELECT count(*) FROM hls_conversions WHERE movie_id = %s", (MOVIE,)) == [(1,)]
