@@ -49,7 +49,7 @@ bench-ladder: setup
 bench-overheads: setup
 	$(PYTHON) -m bench.overheads $(BENCH_ARGS)
 
-## One movie encoded in chunks by a Celery cluster of 1, then 2 workers, each pinned to its own core.
+## One movie (hls_convert_movie, 8 chunks) encoded by a Celery cluster of 1, then 2 workers, each pinned to its own core.
 bench-scaling: setup
 	$(PYTHON) -m bench.scaling $(BENCH_ARGS)
 

@@ -1,12 +1,13 @@
-"""Segment-parallel encoding: one movie converted by a Celery cluster with one worker, then with
-two, each worker pinned to a core of its own with taskset, in one run.
+"""Segment-parallel encoding: one movie converted by ``hls_convert_movie`` (one mapped encode task
+per chunk) on a Celery cluster with one worker, then with two, each worker pinned to a core of its
+own with taskset, in one run.
 
     make bench-scaling
-    python -m bench.scaling --size 1280x720 --seconds 60 --chunk-seconds 15
+    python -m bench.scaling --size 1280x720 --seconds 96 --chunk-seconds 12 --workers 1,2
 
-Reports the transcode stage (first chunk encode started to package finished, from the ledger) and
-the whole run's wall time, and the speed-up of two workers over one. Writes
-``bench/results/scaling-<time>.json``.
+Reports the transcode stage (first chunk encode started to package finished, from the ledger), the
+whole run's wall time, each worker's busy time (the tasks it ran, from Airflow) and the speed-up
+over one worker. Writes ``bench/results/scaling-<time>.json``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import psycopg2
 from hls_operators.edges.sql import queries
-from hls_operators.settings import DAG_ID
+from hls_operators.settings import CONVERT_DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
@@ -39,7 +40,9 @@ def transcode_stage_seconds(steps: dict) -> float:
     return end - start.timestamp()
 
 
-def convert_with(workers: int, *, source: Path, movie_id: int, seaweed, postgres, scratch: Path, chunk_seconds: int) -> dict:
+def convert_with(
+    workers: int, *, source: Path, movie_id: int, seaweed, postgres, scratch: Path, chunk_seconds: int, variables: dict[str, str]
+) -> dict:
     database = f"hls_bench_scaling_{workers}"
     postgres.create_database(database)
     metadata = f"hls_bench_scaling_meta_{workers}"
@@ -48,7 +51,7 @@ def convert_with(workers: int, *, source: Path, movie_id: int, seaweed, postgres
     env = airflow_env.airflow_env(
         scratch / f"airflow-{workers}", catalog_conn=postgres.airflow_connection(database),
         storage_conn=seaweed.airflow_connection(),
-        variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url, "hls_chunk_seconds": str(chunk_seconds)},
+        variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url, "hls_chunk_seconds": str(chunk_seconds), **variables},
     )  # fmt: skip
     env["HLS_MIGRATION_SCHEDULE"] = ""
     seed_catalog(postgres.dsn(database), seaweed.client(), bucket=BUCKET, public_base_url=base_url,
@@ -67,9 +70,9 @@ def convert_with(workers: int, *, source: Path, movie_id: int, seaweed, postgres
     )
     try:
         started = time.monotonic()
-        run = cluster.run_dag(DAG_ID, {"movie_ids": [movie_id]}, timeout=3600)
+        run = cluster.run_dag(CONVERT_DAG_ID, {"movie_id": movie_id}, timeout=3600)
         wall = time.monotonic() - started
-        hosts = {ti["task_id"]: ti["hostname"] for ti in cluster.task_instances(DAG_ID, run["dag_run_id"])}
+        instances = cluster.task_instances(CONVERT_DAG_ID, run["dag_run_id"])
     finally:
         cluster.stop()
         if redis_process is not None:
@@ -82,23 +85,41 @@ def convert_with(workers: int, *, source: Path, movie_id: int, seaweed, postgres
     for name in (database, metadata):
         postgres.drop_database(name)
     stage = transcode_stage_seconds(steps)
-    encodes = {name: round(step["seconds"], 1) for name, step in sorted(steps.items()) if name.startswith("encode_")}
+    encodes = {name: round(step["seconds"], 1) for name, step in steps.items() if name.startswith("encode_")}
+    encode_hosts = {f"encode_{ti['map_index']}": ti["hostname"] for ti in instances if ti["task_id"] == "encode"}
+    busy = busy_seconds(instances)
     print(f"  {workers} worker(s): run {run['state']} in {wall:.0f} s, transcode stage {stage:.0f} s, "
-          f"chunk encodes {encodes} on {sorted({hosts[f'convert.{n}'] for n in encodes})}", flush=True)  # fmt: skip
+          f"{len(encodes)} chunk encodes {encodes}, busy {busy} s", flush=True)  # fmt: skip
     return {
         "workers": workers, "state": run["state"], "status": status, "run_wall_s": round(wall, 1),
         "transcode_stage_s": round(stage, 1), "chunk_encode_s": encodes,
-        "package_s": round(steps["package"]["seconds"], 1),
-        "encode_hosts": {n: hosts[f"convert.{n}"] for n in encodes},
+        "steps_s": {name: round(step["seconds"], 1) for name, step in steps.items() if "seconds" in step},
+        "encode_hosts": encode_hosts, "busy_s": busy,
     }  # fmt: skip
+
+
+def busy_seconds(instances: list[dict]) -> dict[str, dict[str, float]]:
+    """Per worker: seconds spent in chunk encodes, and in all the run's tasks."""
+    busy: dict[str, dict[str, float]] = {}
+    for ti in instances:
+        if ti.get("hostname") and ti.get("duration"):
+            host = busy.setdefault(ti["hostname"], {"encodes": 0.0, "all_tasks": 0.0})
+            host["all_tasks"] = round(host["all_tasks"] + ti["duration"], 1)
+            if ti["task_id"] == "encode":
+                host["encodes"] = round(host["encodes"] + ti["duration"], 1)
+    return dict(sorted(busy.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1280x720")
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--chunk-seconds", type=int, default=15, help="hls_chunk_seconds: 60 s makes 4 chunks of 18, 18, 12 and 12 s")
+    parser.add_argument("--seconds", type=float, default=96)
+    parser.add_argument("--chunk-seconds", type=int, default=12, help="hls_chunk_seconds: 96 s makes 8 chunks of 12 s")
+    parser.add_argument("--workers", default="1,2", help="the cluster sizes to run, one after the other (the first is the baseline)")
+    parser.add_argument("--set", action="append", default=[], metavar="hls_x=VALUE", help="a pipeline Variable, e.g. hls_x264_preset=ultrafast")
     args = parser.parse_args()
+    variables = dict(item.split("=", 1) for item in args.set)
+    sizes = [int(n) for n in args.workers.split(",")]
     width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory(prefix="hls-bench-scaling-") as scratch_name:
         scratch = Path(scratch_name)
@@ -110,23 +131,28 @@ def main() -> None:
         try:
             runs = [
                 convert_with(workers, source=source, movie_id=workers, seaweed=seaweed, postgres=postgres,
-                             scratch=scratch, chunk_seconds=args.chunk_seconds)  # fmt: skip
-                for workers in (1, 2)
+                             scratch=scratch, chunk_seconds=args.chunk_seconds, variables=variables)  # fmt: skip
+                for workers in sizes
             ]
         finally:
             seaweed.stop()
             postgres.stop()
-    one, two = runs
+    baseline = runs[0]
     speedup = {
-        "transcode_stage": round(one["transcode_stage_s"] / two["transcode_stage_s"], 2),
-        "run_wall": round(one["run_wall_s"] / two["run_wall_s"], 2),
+        run["workers"]: {
+            "transcode_stage": round(baseline["transcode_stage_s"] / run["transcode_stage_s"], 2),
+            "run_wall": round(baseline["run_wall_s"] / run["run_wall_s"], 2),
+        }
+        for run in runs[1:]
     }
-    print(f"\nspeed-up of 2 pinned workers over 1: transcode stage {speedup['transcode_stage']}x, whole run {speedup['run_wall']}x")
+    for workers, ratio in speedup.items():
+        print(f"speed-up of {workers} pinned workers over {baseline['workers']}: transcode stage "
+              f"{ratio['transcode_stage']}x, whole run {ratio['run_wall']}x")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"scaling-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
     target.write_text(json.dumps({
         "cores": os.cpu_count(), "source": {"size": args.size, "seconds": args.seconds},
-        "chunk_seconds": args.chunk_seconds, "runs": runs, "speedup": speedup,
+        "chunk_seconds": args.chunk_seconds, "variables": variables, "runs": runs, "speedup": speedup,
     }, indent=2))  # fmt: skip
     print(f"written: {target}")
 

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hls_operators.settings import DAG_ID
+from hls_operators.settings import PIPELINE_DAG_IDS
 
 from devenv import services
 
@@ -132,7 +132,7 @@ class Cluster:
         return self.request("POST", "/auth/token", {"username": username, "password": password}, token="")["access_token"]
 
     def wait_until_ready(self, timeout: float = 180) -> None:
-        """API up, token issued, DAG parsed."""
+        """API up, token issued, every DAG of the pipeline parsed."""
         deadline = time.monotonic() + timeout
         password_file = self.home / "simple_auth_manager_passwords.json.generated"
         while time.monotonic() < deadline:
@@ -145,7 +145,8 @@ class Cluster:
                 if not self.token and self.admin_password is not None:
                     self.token = self.login(ADMIN, self.admin_password)
                 if self.token:
-                    self.request("GET", f"/api/v2/dags/{DAG_ID}")
+                    for dag_id in PIPELINE_DAG_IDS:
+                        self.request("GET", f"/api/v2/dags/{dag_id}")
                     return
             except (urllib.error.URLError, ConnectionError, KeyError, json.JSONDecodeError):
                 pass

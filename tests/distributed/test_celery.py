@@ -263,6 +263,31 @@ def test_roles_decide_who_may_trigger_and_who_may_only_read(pipeline, cluster, f
     assert cluster.wait_for_run("hls_sweep", swept["dag_run_id"], timeout=300)["state"] == "success"
 
 
+def test_one_long_movie_gets_a_chunk_task_per_chunk_from_the_per_movie_dag(pipeline, cluster, finished_run, tmp_path):
+    """``hls_convert_movie`` on the Celery workers, triggered by the migration operator (its role
+    covers the per-movie DAG): a 60 s movie is five 12 s chunks, encoded by five mapped tasks of the
+    transcode pool, more than the wave's four slots; the run succeeds and the catalog points at the set."""
+    movie_id = 20
+    source = media.generate_movie(tmp_path / "long.mp4", width=640, height=360, seconds=60)
+    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
+                 movies=[SeedMovie(movie_id, "Five chunks", source)])  # fmt: skip
+    operator = cluster.login(USERS["HLS_OPERATOR_USER"], USERS["HLS_OPERATOR_PASSWORD"])
+    cluster.request("PATCH", "/api/v2/dags/hls_convert_movie", {"is_paused": False}, token=operator)
+    trigger = {"logical_date": None, "conf": {"movie_id": movie_id}}
+    run_id = cluster.request("POST", "/api/v2/dags/hls_convert_movie/dagRuns", trigger, token=operator)["dag_run_id"]
+    assert cluster.wait_for_run("hls_convert_movie", run_id)["state"] == "success"
+    encodes = [ti for ti in cluster.task_instances("hls_convert_movie", run_id) if ti["task_id"] == "encode"]
+    assert sorted(ti["map_index"] for ti in encodes) == [0, 1, 2, 3, 4]
+    assert {(ti["state"], ti["pool"]) for ti in encodes} == {("success", "hls_transcode")}
+    assert {ti["hostname"] for ti in encodes} <= set(WORKERS)
+    [(status, steps)] = pipeline.query(
+        "SELECT status, steps FROM hls_conversions WHERE dag_id = 'hls_convert_movie' AND run_id = %s", (run_id,)
+    )
+    assert status == "succeeded" and sorted(n for n in steps if n.startswith("encode_")) == [f"encode_{i}" for i in range(5)]
+    [(video_url,)] = pipeline.query("SELECT video_url FROM movies WHERE id = %s", (movie_id,))
+    assert video_url.endswith("/master.m3u8")
+
+
 def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluster, tmp_path):
     """A wave that fails too often holds the migration; the next run that selects movies itself
     asks in Airflow's Required Actions, with the failures by class. Reject, or no answer in time,
