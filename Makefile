@@ -49,7 +49,7 @@ bench-ladder: setup
 bench-overheads: setup
 	$(PYTHON) -m bench.overheads $(BENCH_ARGS)
 
-## One movie (hls_convert_movie, 8 chunks) encoded by a Celery cluster of 1, then 2 workers, each pinned to its own core.
+## One movie (hls_convert_movie, 8 chunks) encoded by Celery clusters of 1, then 2 pinned workers (BENCH_ARGS="--workers 1,4,8,16" on a larger machine).
 bench-scaling: setup
 	$(PYTHON) -m bench.scaling $(BENCH_ARGS)
 
