@@ -6,18 +6,9 @@ What a "Convert to HLS" button triggers: ``{"movie_id": 42}`` (trigger form, CLI
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
-from hls_operators.operators import (
-    AudioOperator,
-    ChunksOperator,
-    EncodeChunkOperator,
-    PackageOperator,
-    ProbeOperator,
-    ThumbnailsOperator,
-    UploadOperator,
-    VerifyAndFlipOperator,
-)
-from hls_operators.run_operators import ClaimMovieOperator, FinishRunOperator, RecordOperator
-from hls_operators.settings import CONVERT_DAG_ID, TRANSCODE_POOL, dag_defaults
+from hls_operators.conversion import movie_conversion
+from hls_operators.run_operators import ClaimMovieOperator, FinishRunOperator
+from hls_operators.settings import CONVERT_DAG_ID, dag_defaults
 
 with DAG(
     dag_id=CONVERT_DAG_ID,
@@ -36,17 +27,4 @@ with DAG(
     },
 ) as dag:
     movie = ClaimMovieOperator(task_id="claim_movie").output
-    probe = ProbeOperator(task_id="probe", movie=movie, chunk_slots=None)
-    chunks = ChunksOperator(task_id="chunks", movie=probe.output)
-    encode = EncodeChunkOperator.partial(task_id="encode", movie=probe.output, pool=TRANSCODE_POOL).expand(
-        chunk_index=chunks.output
-    )
-    audio = AudioOperator(task_id="audio", movie=probe.output)
-    package = PackageOperator(task_id="package", movie=probe.output)
-    thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
-    upload = UploadOperator(task_id="upload", movie=probe.output)
-    verify_and_flip = VerifyAndFlipOperator(task_id="verify_and_flip", movie=probe.output)
-    record = RecordOperator(task_id="record", movie=movie)
-    probe >> [audio, thumbnails]
-    [encode, audio] >> package
-    [package, thumbnails] >> upload >> verify_and_flip >> record >> FinishRunOperator(task_id="finish", holds_waves=False)
+    movie_conversion(movie, chunk_slots=None) >> FinishRunOperator(task_id="finish", holds_waves=False)

@@ -6,20 +6,12 @@ Trigger one movie by hand with ``{"movie_ids": [42]}`` (trigger form, CLI or RES
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param, task_group
-from hls_operators.operators import (
-    AudioOperator,
-    EncodeChunkOperator,
-    PackageOperator,
-    ProbeOperator,
-    ThumbnailsOperator,
-    UploadOperator,
-    VerifyAndFlipOperator,
-)
-from hls_operators.run_operators import ApproveWaveOperator, FinishRunOperator, RecordOperator, SelectMoviesOperator
-from hls_operators.settings import DAG_ID, TRANSCODE_POOL, dag_defaults, dag_schedule, transcode_chunk_slots
+from hls_operators.conversion import movie_conversion
+from hls_operators.run_operators import ApproveWaveOperator, FinishRunOperator, SelectMoviesOperator
+from hls_operators.settings import DAG_ID, dag_defaults, dag_schedule, transcode_chunk_slots
 
 # Airflow cannot map a task inside a mapped task group, so each movie gets a fixed number of chunk
-# tasks; a short movie uses the first and skips the others.
+# tasks; a short movie uses the first and skips the others (hls_convert_movie has no such ceiling).
 CHUNK_SLOTS = transcode_chunk_slots()
 
 with DAG(
@@ -66,20 +58,6 @@ with DAG(
 
     @task_group(group_id="convert")
     def convert(movie):
-        probe = ProbeOperator(task_id="probe", movie=movie, chunk_slots=CHUNK_SLOTS)
-        encode = [
-            EncodeChunkOperator(task_id=f"encode_{i}", movie=probe.output, chunk_index=i, pool=TRANSCODE_POOL)
-            for i in range(CHUNK_SLOTS)
-        ]
-        audio = AudioOperator(task_id="audio", movie=probe.output)
-        package = PackageOperator(task_id="package", movie=probe.output)
-        thumbnails = ThumbnailsOperator(task_id="thumbnails", movie=probe.output)
-        upload = UploadOperator(task_id="upload", movie=probe.output)
-        verify_and_flip = VerifyAndFlipOperator(task_id="verify_and_flip", movie=probe.output)
-        record = RecordOperator(task_id="record", movie=movie)
-        probe >> encode >> package
-        probe >> audio >> package
-        probe >> thumbnails
-        [package, thumbnails] >> upload >> verify_and_flip >> record
+        movie_conversion(movie, chunk_slots=CHUNK_SLOTS)
 
     convert.expand(movie=claimed.output) >> FinishRunOperator(task_id="finish")

@@ -59,6 +59,20 @@ def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
         ["claim_movie", "probe", "chunks", "encode", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record", "finish"]
     )
     assert dag["mapped"] == ["encode"]
+    upstream = dag["upstream"]
+    assert upstream["encode"] == ["chunks", "probe"] and upstream["chunks"] == ["probe"]
+    # the probe's payload reaches every step; audio and thumbnails run beside the encodes
+    assert upstream["package"] == ["audio", "encode", "probe"] and upstream["thumbnails"] == ["probe"]
+    assert upstream["upload"] == ["package", "probe", "thumbnails"] and upstream["finish"] == ["record"]
+
+
+def test_a_waves_movie_has_the_same_steps_with_fixed_chunk_slots(parsed):
+    upstream = parsed["dags"]["hls_migration"]["upstream"]
+    encodes = [f"convert.encode_{i}" for i in range(4)]
+    assert all(upstream[encode] == ["convert.probe"] for encode in encodes)
+    assert upstream["convert.package"] == sorted(["convert.audio", "convert.probe", *encodes])
+    assert upstream["convert.upload"] == ["convert.package", "convert.probe", "convert.thumbnails"]
+    assert upstream["convert.record"] == ["convert.verify_and_flip", "select_movies"] and upstream["finish"] == ["convert.record"]
 
 
 def test_rollback_dag_takes_movie_ids(parsed):
