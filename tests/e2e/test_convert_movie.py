@@ -89,3 +89,31 @@ def test_a_second_trigger_for_a_converted_movie_takes_nothing(six_chunk_pipeline
     assert again.returncode == 0
     assert "movie 1 not converted: missing, not an MP4, already converted without force" in again.stdout + again.stderr
     assert pipeline.query("SELECT count(*) FROM hls_conversions WHERE movie_id = %s", (MOVIE,)) == [(1,)]
+
+
+def test_a_dry_run_probes_and_estimates_but_encodes_nothing(six_chunk_pipeline, converted):
+    pipeline = six_chunk_pipeline
+    url = f"{pipeline.public_base_url}/uploads/{MOVIE}/long.mp4"
+    pipeline.query("INSERT INTO movies (id, title, slug, video_url) VALUES (2, 'Dry run', 'dry-run', %s)", (url,))
+    result = pipeline.dags_test("hls_convert_movie", {"movie_id": 2, "dry_run": True})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "estimate: would convert 1 movie(s): [2]" in result.stdout + result.stderr
+    assert pipeline.query("SELECT status FROM hls_conversions WHERE movie_id = 2") == [("dry_run",)]
+    assert pipeline.query("SELECT video_url FROM movies WHERE id = 2") == [(url,)]
+    assert pipeline.query("SELECT count(*) FROM hls_claims WHERE movie_id = 2") == [(0,)]
+    listed = pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix="hls/movies/2/")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_refused_movie_fails_its_run_without_holding_the_migration(six_chunk_pipeline, converted, tmp_path):
+    pipeline = six_chunk_pipeline
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a movie\n" * 50)
+    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
+                 movies=[SeedMovie(3, "Text named mp4", text)])  # fmt: skip
+    [(original,)] = pipeline.query("SELECT video_url FROM movies WHERE id = 3")
+    result = pipeline.dags_test("hls_convert_movie", {"movie_id": 3})
+    assert result.returncode != 0
+    assert pipeline.query("SELECT status, error_class FROM hls_conversions WHERE movie_id = 3") == [("failed", "not_video")]
+    assert pipeline.query("SELECT video_url FROM movies WHERE id = 3") == [(original,)]
+    assert pipeline.query("SELECT count(*) FROM hls_hold") == [(0,)]  # one movie's refusal is not a wave's failure rate
