@@ -27,4 +27,4 @@ with DAG(
     },
 ) as dag:
     movie = ClaimMovieOperator(task_id="claim_movie").output
-    movie_conversion(movie, chunk_slots=None) >> FinishRunOperator(task_id="finish", holds_waves=False)
+    movie_conversion(movie, chunk_slots=None) >> FinishRunOperator(task_id="finish", wave=False)

@@ -172,18 +172,19 @@ class ClaimMovieOperator(BaseOperator, SkipMixin):
 
 
 class FinishRunOperator(BaseOperator):
-    """Closes the run: logs one line per movie; after a dry run, logs and saves the estimate;
-    otherwise sets a hold when the wave's failure rate is over ``hls_max_failure_rate``, and fails
-    the run when any movie failed, so that the run shows red and a clear re-runs only what failed.
+    """Closes the run: logs one line per movie; after a dry run, logs the estimate (and saves a
+    wave's for the migration view); otherwise sets a hold when a wave's failure rate is over
+    ``hls_max_failure_rate``, and fails the run when any movie failed, so that the run shows red
+    and a clear re-runs only what failed.
 
-    :param holds_waves: whether this run is a wave whose failure rate may hold the migration (not a
-        per-movie run: one movie's failure says nothing of the catalog's).
+    :param wave: whether the run is a wave of the catalog (not a per-movie run: one movie's
+        failure says nothing of the catalog's, nor its estimate of the next wave's).
     """
 
-    def __init__(self, *, holds_waves: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, wave: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
-        self.holds_waves = holds_waves
+        self.wave = wave
 
     def execute(self, context: Any) -> None:
         settings = load_settings()
@@ -195,7 +196,7 @@ class FinishRunOperator(BaseOperator):
             if context["params"].get("dry_run"):
                 self.report_estimate(conn, settings, dag_id, run_id)
                 return
-            reason = self.holds_waves and hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
+            reason = self.wave and hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
             if reason:
                 catalog.set_hold(conn, run_id=run_id, reason=reason)
                 self.log.error("scheduled runs take no new movies until resumed: %s", reason)
@@ -215,7 +216,8 @@ class FinishRunOperator(BaseOperator):
         )
         for line in result.lines():
             self.log.info("estimate: %s", line)
-        catalog.save_estimate(conn, run_id=run_id, estimate=result)
+        if self.wave:
+            catalog.save_estimate(conn, run_id=run_id, estimate=result)
 
 
 class RollbackOperator(BaseOperator):

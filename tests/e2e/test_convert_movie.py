@@ -101,6 +101,7 @@ def test_a_dry_run_probes_and_estimates_but_encodes_nothing(six_chunk_pipeline, 
     assert pipeline.query("SELECT status FROM hls_conversions WHERE movie_id = 2") == [("dry_run",)]
     assert pipeline.query("SELECT video_url FROM movies WHERE id = 2") == [(url,)]
     assert pipeline.query("SELECT count(*) FROM hls_claims WHERE movie_id = 2") == [(0,)]
+    assert pipeline.query("SELECT count(*) FROM hls_estimates") == [(0,)]  # the view shows waves' estimates only
     listed = pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix="hls/movies/2/")
     assert listed.get("KeyCount", 0) == 0
 
