@@ -25,6 +25,7 @@ from devenv import airflow_env, services
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".test-artifacts"
+MIGRATED_DB = "migrated.db"  # in the session's Airflow home: the metadata database before any run
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +87,11 @@ class Pipeline:
 
     def start_dags_test(self, dag_id: str, conf: dict | None = None, *, extra_env: dict | None = None) -> subprocess.Popen:
         """``airflow dags test`` in the background, in an Airflow home of its own (a copy of the
-        migrated one), so that several runs can overlap; its output goes to a log in that home."""
+        migrated one, without other modules' runs), so that several runs can overlap; its output
+        goes to a log in that home."""
         home = Path(self.env["AIRFLOW_HOME"]).with_name(f"airflow-{uuid.uuid4().hex[:8]}")
         home.mkdir()
-        shutil.copy(Path(self.env["AIRFLOW_HOME"]) / "airflow.db", home / "airflow.db")
+        shutil.copy(Path(self.env["AIRFLOW_HOME"]) / MIGRATED_DB, home / "airflow.db")
         env = {**self.env, **(extra_env or {}), "AIRFLOW_HOME": str(home),
                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}  # fmt: skip
         log = (home / "dags-test.log").open("w")
@@ -105,6 +107,7 @@ def airflow_home(artifacts) -> Path:
     home = artifacts / "airflow"
     env = airflow_env.airflow_env(home, catalog_conn="{}", storage_conn="{}", variables={})
     airflow_env.migrate(env)
+    shutil.copy(home / "airflow.db", home / MIGRATED_DB)
     return home
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from devenv import media
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from tests import hls_checks
+from tests import hls_checks, hostile_media
 
 pytestmark = pytest.mark.e2e
 MOVIE = 1
@@ -108,10 +108,8 @@ def test_a_dry_run_probes_and_estimates_but_encodes_nothing(six_chunk_pipeline, 
 
 def test_a_refused_movie_fails_its_run_without_holding_the_migration(six_chunk_pipeline, converted, tmp_path):
     pipeline = six_chunk_pipeline
-    text = tmp_path / "notes.mp4"
-    text.write_text("not a movie\n" * 50)
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(3, "Text named mp4", text)])  # fmt: skip
+                 movies=[SeedMovie(3, "Text named mp4", hostile_media.make_refused("text", tmp_path))])  # fmt: skip
     [(original,)] = pipeline.query("SELECT video_url FROM movies WHERE id = 3")
     result = pipeline.dags_test("hls_convert_movie", {"movie_id": 3})
     assert result.returncode != 0
