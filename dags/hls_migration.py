@@ -1,6 +1,7 @@
 """Nightly conversion of MP4 movies to adaptive HLS, one mapped task group per movie.
 
-Trigger one movie by hand with ``{"movie_ids": [42]}`` (trigger form, CLI or REST API).
+One movie by hand is ``hls_convert_movie`` (its chunks without a ceiling); ``{"movie_ids": [42]}``
+here converts chosen movies as a wave (trigger form, CLI or REST API).
 """
 
 from __future__ import annotations

@@ -53,21 +53,27 @@ def attempt_key(context: Any, movie_id: int) -> catalog.AttemptKey:
     )  # fmt: skip
 
 
-class MovieStepOperator(BaseOperator):
-    """Runs one step for one movie: renews the run's claim, opens or continues the movie's ledger
-    attempt, runs ``run_step`` in a temporary folder that is always removed, and records the
-    outcome. Bad input fails at once (no retry); faults of the environment are retried.
+class MovieOperator(BaseOperator):
+    """An operator of one movie, whose payload comes from an upstream task's XCom (templated).
 
-    :param movie: the movie's payload from the previous step (mapped per movie).
+    :param movie: the movie's payload from the previous step (mapped per movie in a wave).
     """
 
-    step = ""
     template_fields: Sequence[str] = ("movie",)
-    skip_in_dry_run = True
 
     def __init__(self, *, movie: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.movie = movie
+
+
+class MovieStepOperator(MovieOperator):
+    """Runs one step for one movie: renews the run's claim, opens or continues the movie's ledger
+    attempt, runs ``run_step`` in a temporary folder that is always removed, and records the
+    outcome. Bad input fails at once (no retry); faults of the environment are retried.
+    """
+
+    step = ""
+    skip_in_dry_run = True
 
     def run_step(self, settings: Settings, ledger_id: int, work: Path, context: Any) -> tuple[Any, dict | None]:
         """Do the step; return (XCom value, ledger fields, or None when the step closed its ledger entry)."""
@@ -184,18 +190,10 @@ class ProbeOperator(MovieStepOperator):
         return job.to_dict(), fields
 
 
-class ChunksOperator(BaseOperator):
+class ChunksOperator(MovieOperator):
     """The indexes of a probed movie's chunks, for a DAG that maps one encode task over each (an
-    empty list in a dry run, which encodes nothing).
-
-    :param movie: the probe step's payload.
+    empty list in a dry run, which encodes nothing). ``movie`` is the probe step's payload.
     """
-
-    template_fields: Sequence[str] = ("movie",)
-
-    def __init__(self, *, movie: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.movie = movie
 
     def execute(self, context: Any) -> list[int]:
         if context["params"].get("dry_run"):

@@ -4,7 +4,6 @@ rolling movies back; and the tasks of the maintenance DAGs (sweep, retire origin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -20,23 +19,19 @@ from hls_operators.core.waves import approval_request, hold_reason
 from hls_operators.edges import catalog
 from hls_operators.edges.cdn import warm_up
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
-from hls_operators.operators import MOVIES_PUBLISHED, attempt_key
+from hls_operators.operators import MOVIES_PUBLISHED, MovieOperator, attempt_key
 from hls_operators.settings import Settings, load_settings
 
 
-class RecordOperator(BaseOperator):
+class RecordOperator(MovieOperator):
     """Closes the movie's attempt in the ledger (a task that died without reporting becomes
-    ``worker_lost``) and releases the movie's claim. Runs whatever happened upstream.
-
-    :param movie: the claimed movie (from the selection).
+    ``worker_lost``) and releases the movie's claim. Runs whatever happened upstream. ``movie`` is
+    the claimed movie (from the selection).
     """
 
-    template_fields: Sequence[str] = ("movie",)
-
-    def __init__(self, *, movie: Any, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
-        self.movie = movie
 
     def execute(self, context: Any) -> str:
         movie_id = int(self.movie["movie_id"])

@@ -22,7 +22,7 @@ from hls_operators.settings import PUBLISHED_ASSET_NAME
 
 from devenv import airflow_cluster, media
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from tests import hls_checks
+from tests import hls_checks, hostile_media
 
 pytestmark = pytest.mark.e2e
 
@@ -154,10 +154,8 @@ def test_each_published_movie_is_an_asset_event_and_the_warm_up_warms_the_events
 def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finished_run, artifacts, tmp_path):
     """The plugin's page over HTTP from the running api-server: it needs a user, and it shows what
     the ledger holds, including a dry run's refusals and estimate. A screenshot is kept."""
-    text = tmp_path / "notes.mp4"
-    text.write_text("not a movie\n" * 50)
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(5, "Text named mp4", text),
+                 movies=[SeedMovie(5, "Text named mp4", hostile_media.make_refused("text", tmp_path)),
                          SeedMovie(6, "Waiting", media.generate_movie(tmp_path / "6.mp4", width=640, height=360, seconds=3))])  # fmt: skip
     dry_run = cluster.run_dag("hls_migration", {"movie_ids": [5, 6], "dry_run": True})
 
@@ -292,10 +290,8 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     """A wave that fails too often holds the migration; the next run that selects movies itself
     asks in Airflow's Required Actions, with the failures by class. Reject, or no answer in time,
     takes nothing and keeps the hold; Approve lifts it and the run takes its wave."""
-    broken = tmp_path / "broken.mp4"
-    broken.write_text("not a movie\n" * 50)
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(7, "Broken", broken),
+                 movies=[SeedMovie(7, "Broken", hostile_media.make_refused("text", tmp_path)),
                          SeedMovie(8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2))])  # fmt: skip
     failed_wave = cluster.run_dag("hls_migration", {"movie_ids": [7]})
     assert failed_wave["state"] == "failed"

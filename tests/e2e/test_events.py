@@ -15,6 +15,7 @@ import pytest
 
 from devenv import media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from tests import hostile_media
 
 pytestmark = pytest.mark.e2e
 SECRET = "a-test-secret-of-the-application"
@@ -55,11 +56,9 @@ class Receiver(http.server.ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def run(pipeline, tmp_path_factory):
     folder = tmp_path_factory.mktemp("events")
-    text = folder / "notes.mp4"
-    text.write_text("not a movie\n" * 50)
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
                  movies=[SeedMovie(READY, "Ready", media.generate_movie(folder / "ready.mp4", width=640, height=360, seconds=3)),
-                         SeedMovie(FAILED, "Text named mp4", text)])  # fmt: skip
+                         SeedMovie(FAILED, "Text named mp4", hostile_media.make_refused("text", folder))])  # fmt: skip
     receiver = Receiver()
     webhook = json.dumps({"conn_type": "http", "host": receiver.url, "password": SECRET})
     env = {"AIRFLOW_CONN_HLS_WEBHOOK": webhook, "AIRFLOW_VAR_HLS_WEBHOOK_FIRST_BACKOFF_SECONDS": "0.2"}
