@@ -229,3 +229,46 @@ def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_play
     returncode, outcome = hls_checks.play_in_browser(f"{settings.public_url(prefix)}/master.m3u8")
     assert returncode == 0 and outcome["ok"], outcome
     assert sorted((level["height"], level["codec"][:5]) for level in outcome["levels"]) == [(360, "avc1."), (480, "avc1."), (720, "avc1.")]
+
+
+@pytest.mark.parametrize(("transfer", "video_range"), [("arib-std-b67", "HLG"), ("smpte2084", "PQ")])
+def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h264_ones(seaweedfs, tmp_path, transfer, video_range):
+    """An HDR source (HLG, or PQ as in HDR10) with ``hls_video_codecs`` ``h264,hevc``: its HEVC rungs
+    keep the source's pixels and colours in Main10, its H.264 rungs are SDR BT.709; every variant
+    and I-frame playlist declares its VIDEO-RANGE, and the set passes Apple's rules."""
+    source = tmp_path / f"{video_range}.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4",
+         "-f", "lavfi", "-i", "sine=duration=4", "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
+         "-x265-params", f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc", "-tag:v", "hvc1",
+         "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", "-c:a", "aac", str(source)], check=True,
+    )  # fmt: skip
+    bucket = f"hdr-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    settings = Settings.from_values(
+        {"bucket": bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2", "segment_seconds": "2",
+         "video_codecs": "h264,hevc", "x265_preset": "ultrafast"}
+    )  # fmt: skip
+    job, prefix = publish(source, 1, store=store, settings=settings, work=tmp_path / "work")  # verified, Apple's rules included
+    streams = parse_stream_infs(store.read_text(f"{prefix}/master.m3u8"))
+    declared = {(s.uri, s.attributes["VIDEO-RANGE"], s.attributes["CODECS"].split(",")[0][:7]) for s in streams}
+    assert declared == {
+        ("360p/index.m3u8", "SDR", "avc1.64"), ("360p/iframes.m3u8", "SDR", "avc1.64"),
+        ("360p-hevc/index.m3u8", video_range, "hvc1.2."), ("360p-hevc/iframes.m3u8", video_range, "hvc1.2."),
+    }  # fmt: skip
+    assert streams[0].attributes["VIDEO-RANGE"] == "SDR", "a player starts on SDR"
+    expected = {
+        "360p": {"profile": "High", "pix_fmt": "yuv420p", "color_transfer": "bt709", "color_primaries": "bt709", "color_space": "bt709"},
+        "360p-hevc": {"profile": "Main 10", "pix_fmt": "yuv420p10le", "color_transfer": transfer, "color_primaries": "bt2020",
+                      "color_space": "bt2020nc"},
+    }  # fmt: skip
+    for name, colours in expected.items():
+        segments = downloaded_segments(store, prefix, name, tmp_path)
+        stream = json.loads(subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+             "stream=profile,pix_fmt,color_transfer,color_primaries,color_space", "-of", "json", str(segments[0])],
+            capture_output=True, text=True, check=True,
+        ).stdout)["streams"][0]  # fmt: skip
+        assert stream == colours
+        assert len(segments) == 2 and all(starts_with_an_idr(s, "hevc" if name.endswith("hevc") else "h264") for s in segments)

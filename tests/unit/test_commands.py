@@ -103,6 +103,34 @@ def test_hevc_twins_share_their_size_s_frames_and_are_closed_gop_idr_hvc1_in_mai
     assert "-tag:v:0" not in stitched and "-tag:v:1" not in stitched
 
 
+@pytest.mark.parametrize(("transfer", "x265_params"), [("arib-std-b67", ""), ("smpte2084", ":hdr10-opt=1")])
+def test_hevc_rungs_of_an_hdr_source_keep_its_range_in_main10_and_the_h264_ones_are_tone_mapped(transfer, x265_params):
+    probe = make_probe(width=1280, height=720, color_transfer=transfer, color_primaries="bt2020", pix_fmt="yuv420p10le")
+    ladder = with_hevc_rungs(plan_ladder(1280, 720, parse_ladder("720:2800,360:800")))
+    storyboard = StoryboardPlan(interval=5, tile_width=160, tile_height=90)
+    args = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, ladder, OPTIONS, WHOLE, storyboard, Path("/tiles"))
+    [graph] = option_values(args, "-filter_complex")
+    chains = graph.split(";")
+    # decoded once; split before the tone mapping, which only the H.264 rungs and the storyboard take
+    assert chains[:2] == ["[0:1]fps=30:start_time=0,trim=start_pts=0,split=2[hdr][sdr]", f"[sdr]{TONE_MAP_TO_SDR},split=2[frames][storyboard]"]
+    assert chains[2:6] == [
+        "[frames]setpts=PTS-STARTPTS,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=2[v0][below0]",
+        "[below0]scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v1]",
+        "[hdr]setpts=PTS-STARTPTS,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p10le,split=2[v2][hdr_below0]",
+        "[hdr_below0]scale=640:360:flags=bicubic,setsar=1,format=yuv420p10le[v3]",
+    ]
+    assert graph.count("tonemap=hable") == 1 and chains[6].startswith("[storyboard]select=")
+    assert option_values(args, "-profile:v") == ["high", "high", "main10", "main10"]
+    assert option_values(args, "-x265-params") == [f"log-level=error:scenecut=0:open-gop=0{x265_params}"] * 2
+    assert option_values(args, "-color_trc") == ["bt709", "bt709", transfer, transfer]
+    assert option_values(args, "-color_primaries") == ["bt709", "bt709", "bt2020", "bt2020"]
+    assert option_values(args, "-colorspace") == ["bt709", "bt709", "bt2020nc", "bt2020nc"]  # unsaid in the source: BT.2020's
+    assert option_values(args, "-color_range") == ["tv", "tv"]
+    # without HEVC rungs, nothing keeps HDR: one chain tone-maps everything, as before
+    h264_only = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, ladder[:2], OPTIONS, WHOLE)
+    assert "[hdr]" not in option_values(h264_only, "-filter_complex")[0] and "-color_range" not in h264_only
+
+
 def test_a_later_chunk_seeks_before_its_first_frame_and_keeps_the_movies_timestamps():
     probe = make_probe(frame_rate="30000/1001")
     args = encode(probe, chunk=Chunk(1, 300, 600))

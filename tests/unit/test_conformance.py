@@ -32,14 +32,15 @@ def stored_set(rates: dict[str, list[int]] | None = None) -> tuple[dict[str, int
     return stored, texts
 
 
-def master_for(stored: dict[str, int], texts: dict[str, str], **overrides) -> str:
+def master_for(stored: dict[str, int], texts: dict[str, str], ranges: dict[str, str] | None = None, **overrides) -> str:
     variants, iframes = [], []
     for name, (width, height, codec, _) in RUNGS.items():
         sizes = {s.uri: stored[f"{name}/{s.uri}"] for s in parse_media_playlist(MEDIA)}
         peak, average = measure_bandwidth(parse_media_playlist(MEDIA), sizes, 6)
-        variants.append(Variant(f"{name}/index.m3u8", width, height, Fraction(30), f"{codec},mp4a.40.2", peak, average))
+        video_range = (ranges or {}).get(name)
+        variants.append(Variant(f"{name}/index.m3u8", width, height, Fraction(30), f"{codec},mp4a.40.2", peak, average, video_range))
         i_peak, i_average = iframe_bandwidth(parse_iframe_playlist(texts[f"{name}/iframes.m3u8"]), 6)
-        iframes.append(IFrameVariant(f"{name}/iframes.m3u8", width, height, codec, i_peak, i_average))
+        iframes.append(IFrameVariant(f"{name}/iframes.m3u8", width, height, codec, i_peak, i_average, video_range))
     text = write_master(variants, iframes)
     for old, new in overrides.items():
         text = text.replace(old, new)
@@ -107,6 +108,37 @@ def test_the_top_rung_listed_first_and_a_peak_over_twice_the_average_are_refused
     assert conformance_problems(top_first, texts, stored) == [
         "[first variant] 720p/index.m3u8, the top rung, is listed first: every playback would start on it"
     ]
+    # the only H.264 rung first, above an HEVC rung: where a player without HEVC must start
+    twin_below = top_first.replace('"avc1.64001E', '"hvc1.1.6.L63.90')
+    assert not any(p.startswith("[first variant]") for p in conformance_problems(twin_below, texts, stored))
     bursty, bursty_texts = stored_set({"360p": [100_000, 100_000, 1_700_000, 100_000]})
     problems = conformance_problems(master_for(bursty, bursty_texts), bursty_texts, bursty)
     assert problems == [problems[0]] and problems[0].startswith("[apple bit rates peak to average] 360p/index.m3u8")
+
+
+def range_problems(ranges: dict[str, str], **overrides) -> list[str]:
+    stored, texts = stored_set()
+    problems = conformance_problems(master_for(stored, texts, ranges, **overrides), texts, stored)
+    return [p for p in problems if "RANGE" in p or "HDR" in p or "SDR" in p]
+
+
+def test_hdr_variants_are_hevc_main10_beside_sdr_ones_and_every_stream_says_its_range():
+    hevc_main10 = {'"avc1.64001F': '"hvc1.2.4.L93.B0'}  # the 720p variant and its I-frame playlist
+    assert range_problems({"720p": "PQ", "360p": "SDR"}, **hevc_main10) == []
+    assert range_problems({"720p": "HLG", "360p": "SDR"}, **hevc_main10) == []
+    assert range_problems({"720p": "PQ", "360p": "SDR"}) == [
+        "[apple 1.7 HDR codec] 720p/index.m3u8: PQ in avc1.64001F, not HEVC Main10",
+        "[apple 1.7 HDR codec] 720p/iframes.m3u8: PQ in avc1.64001F, not HEVC Main10",
+    ]
+    assert range_problems({"720p": "HLG", "360p": "SDR"}, **{'"avc1.64001F': '"hvc1.1.6.L93.B0'})[0] == (
+        "[apple 1.7 HDR codec] 720p/index.m3u8: HLG in hvc1.1.6.L93.B0, not HEVC Main10"  # 8-bit Main is no HDR10 or HLG
+    )
+    assert range_problems({"720p": "PQ"}, **hevc_main10) == [
+        "[apple HDR VIDEO-RANGE] HDR variants beside streams that declare no VIDEO-RANGE: 360p/index.m3u8, 360p/iframes.m3u8"
+    ]
+    assert range_problems({"720p": "PQ", "360p": "PQ"}, **{'"avc1.64001': '"hvc1.2.4.L93.B0,'}) == [
+        "[apple 1.24 SDR variants] HDR variants without an SDR one",
+        "[apple 6.16 SDR trick play] HDR I-frame playlists without an SDR one",
+    ]
+    assert range_problems({"720p": "HDR10", "360p": "SDR"})[0] == "[VIDEO-RANGE] 720p/index.m3u8: HDR10 is not SDR, PQ or HLG"
+    assert range_problems({}) == []  # an SDR set need not say so

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import m3u8
@@ -126,6 +127,18 @@ def test_master_playlist_declares_what_apple_requires():
     assert (info.bandwidth, info.average_bandwidth, info.resolution) == (5_600_000, 5_100_000, (1920, 1080))
     assert info.frame_rate == pytest.approx(29.97) and info.codecs == "avc1.640028,mp4a.40.2"
     assert parse_master_playlist(text) == ["360p/index.m3u8", "1080p/index.m3u8"]
+
+
+def test_each_variant_and_iframe_playlist_says_its_video_range_when_given():
+    variants = [
+        Variant("720p/index.m3u8", 1280, 720, Fraction(30), "avc1.64001F", 3_000_000, 2_800_000, "SDR"),
+        Variant("720p-hevc/index.m3u8", 1280, 720, Fraction(30), "hvc1.2.4.L93.B0", 2_000_000, 1_900_000, "HLG"),
+    ]
+    iframes = [IFrameVariant("720p-hevc/iframes.m3u8", 1280, 720, "hvc1.2.4.L93.B0", 300_000, 200_000, "HLG")]
+    text = write_master(variants, iframes)
+    assert 'CODECS="avc1.64001F",VIDEO-RANGE=SDR,' in text and 'CODECS="hvc1.2.4.L93.B0",VIDEO-RANGE=HLG,' in text
+    assert '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=300000,AVERAGE-BANDWIDTH=200000,RESOLUTION=1280x720,CODECS="hvc1.2.4.L93.B0",VIDEO-RANGE=HLG,URI=' in text
+    assert "VIDEO-RANGE" not in write_master([replace(v, video_range=None) for v in variants])  # an SDR set says nothing
 
 
 def test_a_middle_rung_is_listed_first_then_the_rest_from_the_top():

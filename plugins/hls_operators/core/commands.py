@@ -37,6 +37,7 @@ TONE_MAP_TO_SDR = (
     "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
     "zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
 )
+HDR_PIXEL_FORMAT = "yuv420p10le"  # HEVC Main10's 4:2:0
 # The colour tags of a tone-mapped rung: what its pixels now are.
 BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
 FFMPEG = ["ffmpeg", *QUIET, "-nostdin", "-y"]
@@ -65,7 +66,7 @@ def probe_args(source: Path) -> list[str]:
 
 def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
     """Filters applied once, before the split into rungs (so the source is decoded and fixed once),
-    ending with the chunk's frames only."""
+    ending with the chunk's frames only (an HDR source's tone mapping follows, for its SDR rungs)."""
     filters = []
     if probe.interlaced:
         # Deinterlace, one frame per field (the probe doubled the rate): H.264 HLS rungs are progressive.
@@ -79,8 +80,6 @@ def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
     if end is None and probe.held_frame_seconds:
         # The audio goes on after the last frame: hold it, so that every rung lasts as long as the audio.
         filters.append(f"tpad=stop_mode=clone:stop_duration={probe.held_frame_seconds:.3f}")
-    if probe.hdr:
-        filters.append(TONE_MAP_TO_SDR)
     return filters
 
 
@@ -98,23 +97,18 @@ def encode_chunk_args(
     ``out_dir/<rung>/video.mp4`` (video only); with a ``storyboard`` plan, the same decode also
     writes the chunk's storyboard tiles, numbered for the whole movie, to ``tiles_dir``."""
     labels = {rung.name: f"v{i}" for i, rung in enumerate(rungs)}
-    outputs = (["[frames]"] if rungs else []) + (["[storyboard]"] if storyboard else [])
-    head = _source_filters(probe, chunk) + ([f"split={len(outputs)}"] if len(outputs) > 1 else [])
-    graph = [f"[0:{probe.video_index}]" + ",".join(head) + "".join(outputs)]
-    # Each size is scaled from the one above it (1080p -> 720p -> 480p -> 360p), not from the
-    # source: far less scaling work, within 0.15 VMAF (bench/transcode.py); the rungs of one size
-    # (H.264 and its HEVC twin) share its frames.
-    # setpts: each chunk's video starts at 0 s (the stitch lays chunks end to end);
-    # format=yuv420p: 10-bit and 4:4:4 sources become 8-bit 4:2:0, the only format every HLS player decodes.
-    sizes = sorted({(rung.width, rung.height) for rung in rungs}, key=lambda size: size[0] * size[1], reverse=True)
-    upstream, filters = "frames", ["setpts=PTS-STARTPTS"]
-    for i, (width, height) in enumerate(sizes):
-        filters.append(f"scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p")
-        outlets = [f"[{labels[rung.name]}]" for rung in rungs if (rung.width, rung.height) == (width, height)]
-        outlets += [f"[below{i}]"] if i < len(sizes) - 1 else []
-        tail = outlets[0] if len(outlets) == 1 else f",split={len(outlets)}" + "".join(outlets)
-        graph.append(f"[{upstream}]" + ",".join(filters) + tail)
-        upstream, filters = f"below{i}", []
+    hdr_rungs = [rung for rung in rungs if keeps_hdr(rung, probe)]
+    sdr_rungs = [rung for rung in rungs if rung not in hdr_rungs]
+    sdr_outputs = (["[frames]"] if sdr_rungs else []) + (["[storyboard]"] if storyboard else [])
+    video, tone_map = f"[0:{probe.video_index}]", [TONE_MAP_TO_SDR] if probe.hdr else []
+    if hdr_rungs:
+        # The rungs that keep HDR take the frames as decoded; the others and the storyboard, tone-mapped.
+        graph = [_chain(video, _source_filters(probe, chunk), ["[hdr]", *(["[sdr]"] if sdr_outputs else [])])]
+        graph += [_chain("[sdr]", tone_map, sdr_outputs)] if sdr_outputs else []
+    else:
+        graph = [_chain(video, _source_filters(probe, chunk) + tone_map, sdr_outputs)]
+    graph += _size_cascade("frames", "below", sdr_rungs, labels, "yuv420p")
+    graph += _size_cascade("hdr", "hdr_below", hdr_rungs, labels, HDR_PIXEL_FORMAT)
     first_tile = 0
     if storyboard:
         # Frame numbers count from the movie's start here (pts in 1/fps): tile k is the frame at or
@@ -135,15 +129,16 @@ def encode_chunk_args(
         args += ["-ss", str(chunk.seek), "-copyts", "-start_at_zero"]
     args += [*SAFE_INPUT, "-i", str(source), "-filter_complex", ";".join(graph)]
     for rung in rungs:
+        hdr = rung in hdr_rungs
         args += [
             "-map", f"[{labels[rung.name]}]", "-an",
-            *(_hevc_args(options) if rung.codec == "hevc" else _h264_args(rung, probe, options)),
+            *(_hevc_args(options, probe.color_transfer if hdr else None) if rung.codec == "hevc" else _h264_args(rung, probe, options)),
             *_rate_control_args(rung, options, X265_CRF_OFFSET if rung.codec == "hevc" else 0),
             # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
             # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
             "-force_key_frames", keyframes,
             "-g", str(gop_frames),
-            *(BT709_TAGS if probe.hdr else []),
+            *(_hdr_tags(probe) if hdr else BT709_TAGS if probe.hdr else []),
             str(out_dir / rung.name / CHUNK_VIDEO),
         ]  # fmt: skip
     if storyboard:
@@ -176,19 +171,61 @@ def _h264_args(rung: Rung, probe: ProbeResult, options: EncodingOptions) -> list
     ]  # fmt: skip
 
 
-def _hevc_args(options: EncodingOptions) -> list[str]:
-    """x265 in Main profile (8-bit 4:2:0, within Apple's Main10 at Level 5.0; x265 signals the
-    lowest level that holds the stream). Forced keyframes become IDR frames and GOPs are closed (x265's
-    defaults are CRA frames and open GOPs, where a segment would not decode on its own); no scene-cut
-    keyframes; the ``hvc1`` sample entry, the only one Apple's players take."""
+def _hevc_args(options: EncodingOptions, hdr_transfer: str | None = None) -> list[str]:
+    """x265 in Main profile (8-bit 4:2:0), or Main10 for a rung that keeps an HDR source's transfer
+    (``hdr_transfer``), within Apple's Main10 at Level 5.0 (x265 signals the lowest level that holds
+    the stream). Forced keyframes become IDR frames and GOPs are closed (x265's defaults are CRA
+    frames and open GOPs, where a segment would not decode on its own); no scene-cut keyframes; the
+    ``hvc1`` sample entry, the only one Apple's players take. PQ gets x265's HDR10 quantisation."""
+    params = "log-level=error:scenecut=0:open-gop=0" + (":hdr10-opt=1" if hdr_transfer == "smpte2084" else "")
     return [
         "-c:v", "libx265",
         "-preset", options.x265_preset,
-        "-x265-params", "log-level=error:scenecut=0:open-gop=0",
+        "-x265-params", params,
         "-forced-idr", "1",
-        "-profile:v", "main",
+        "-profile:v", "main10" if hdr_transfer else "main",
         "-tag:v", "hvc1",
     ]  # fmt: skip
+
+
+def keeps_hdr(rung: Rung, probe: ProbeResult) -> bool:
+    """An HEVC rung of an HDR source keeps its range (HEVC Main10: HDR10 for PQ, HLG), as Apple
+    asks of HDR variants; H.264 rungs are its tone-mapped SDR, which every player shows right."""
+    return probe.hdr and rung.codec == "hevc"
+
+
+def _hdr_tags(probe: ProbeResult) -> list[str]:
+    """The colour tags of a rung that keeps the source's HDR pixels: the source's own (BT.2020 where
+    the source leaves primaries or matrix unsaid, as PQ and HLG are defined with it), limited range."""
+    return [
+        "-color_primaries", probe.color_primaries or "bt2020",
+        "-color_trc", probe.color_transfer,
+        "-colorspace", probe.color_space or "bt2020nc",
+        "-color_range", "tv",
+    ]  # fmt: skip
+
+
+def _chain(inputs: str, filters: list[str], outputs: list[str]) -> str:
+    """One filtergraph chain, split when it feeds more than one output."""
+    return inputs + ",".join(filters + ([f"split={len(outputs)}"] if len(outputs) > 1 else [])) + "".join(outputs)
+
+
+def _size_cascade(upstream: str, below: str, rungs: list[Rung], labels: dict[str, str], pixel_format: str) -> list[str]:
+    """The chains from ``upstream``'s frames to each rung's label, by size. Each size is scaled from
+    the one above it (1080p -> 720p -> 480p -> 360p), not from the source: far less scaling work,
+    within 0.15 VMAF (bench/transcode.py); the rungs of one size (H.264 and its HEVC twin) share its
+    frames. setpts: each chunk's video starts at 0 s (the stitch lays chunks end to end);
+    ``pixel_format``: 4:2:0 (yuv420p, the only format every HLS player decodes, or its 10-bit for HDR)."""
+    sizes = sorted({(rung.width, rung.height) for rung in rungs}, key=lambda size: size[0] * size[1], reverse=True)
+    graph, filters = [], ["setpts=PTS-STARTPTS"]
+    for i, (width, height) in enumerate(sizes):
+        filters.append(f"scale={width}:{height}:flags=bicubic,setsar=1,format={pixel_format}")
+        outlets = [f"[{labels[rung.name]}]" for rung in rungs if (rung.width, rung.height) == (width, height)]
+        outlets += [f"[{below}{i}]"] if i < len(sizes) - 1 else []
+        tail = outlets[0] if len(outlets) == 1 else f",split={len(outlets)}" + "".join(outlets)
+        graph.append(f"[{upstream}]" + ",".join(filters) + tail)
+        upstream, filters = f"{below}{i}", []
+    return graph
 
 
 def _keyframe_expression(chunk: Chunk, fps: Fraction, keyframe_seconds: int) -> str:
@@ -305,8 +342,9 @@ def concat_list(files: list[tuple[str, Fraction | None]]) -> str:
 
 
 def video_profile_args(segment: str, init: str | None = None) -> list[str]:
-    """The profile and level the encoder really wrote, for the CODECS attribute."""
-    return ["ffprobe", *QUIET, *segments_input([segment], init), "-select_streams", "v:0", "-show_entries", "stream=profile,level", "-of", "json"]
+    """The profile, level and transfer the encoder really wrote, for the CODECS and VIDEO-RANGE attributes."""
+    return ["ffprobe", *QUIET, *segments_input([segment], init), "-select_streams", "v:0",
+            "-show_entries", "stream=profile,level,color_transfer", "-of", "json"]  # fmt: skip
 
 
 def frame_count_args(path: Path) -> list[str]:

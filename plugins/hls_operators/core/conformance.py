@@ -32,6 +32,7 @@ HEVC_MAX_LUMA_PICTURE_SIZE = {
 }  # fmt: skip
 BANDWIDTH_TOLERANCE = 0.10  # Apple: measured peak and average within 10 % of what the master declares
 MAX_PEAK_TO_AVERAGE = 2.0  # Apple: the peak SHOULD be at most 200 % of the average
+VIDEO_RANGES = ("SDR", "PQ", "HLG")
 ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 
 
@@ -91,9 +92,13 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
     problems = []
     if "#EXT-X-INDEPENDENT-SEGMENTS" not in master_text:
         problems.append("[independent segments] the master does not declare EXT-X-INDEPENDENT-SEGMENTS")
-    bandwidths = [s.number("BANDWIDTH") or 0 for s in variants]
-    if len(variants) > 1 and bandwidths[0] == max(bandwidths):
-        problems.append(f"[first variant] {variants[0].uri}, the top rung, is listed first: every playback would start on it")
+    # The first variant, where players that know nothing of the network start, is not the top rung of
+    # its codec (an H.264 rung first, for players without HEVC, may well be above an HEVC twin).
+    if variants:
+        codec = variants[0].attributes.get("CODECS", "")[:4]
+        bandwidths = [s.number("BANDWIDTH") or 0 for s in variants if s.attributes.get("CODECS", "")[:4] == codec]
+        if len(bandwidths) > 1 and bandwidths[0] == max(bandwidths):
+            problems.append(f"[first variant] {variants[0].uri}, the top rung, is listed first: every playback would start on it")
     # A variant's bit rate is its video's plus the largest of each group of renditions playing beside it.
     group_rates: dict[str, tuple[int, int]] = {}
     for rendition in parse_renditions(master_text):
@@ -104,6 +109,7 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
         group = rendition.attributes.get("GROUP-ID", "")
         known = group_rates.get(group, (0, 0))
         group_rates[group] = (max(known[0], peak), max(known[1], average))
+    problems += _video_range_problems(streams)
     for stream in streams:
         problems += _codec_problems(stream)
         text = media_texts.get(stream.uri)
@@ -115,6 +121,31 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
         problems += _bandwidth_problems(stream, text, stored, [group_rates.get(group, (0, 0)) for group in groups])
         if "AUDIO" in stream.attributes and "mp4a." not in stream.attributes.get("CODECS", ""):
             problems.append(f"[CODECS] {stream.uri} plays with the audio group {stream.attributes['AUDIO']} but declares no audio codec")
+    return problems
+
+
+def _video_range_problems(streams: list[StreamInf]) -> list[str]:
+    """HDR only in HEVC Main10 (HDR10 or HLG), every stream saying its VIDEO-RANGE once one is HDR
+    (so a player without HDR can keep to the others), and SDR variants and I-frame playlists
+    beside the HDR ones, for backward compatibility."""
+    problems = [
+        f"[VIDEO-RANGE] {s.uri}: {s.attributes['VIDEO-RANGE']} is not SDR, PQ or HLG"
+        for s in streams if s.attributes.get("VIDEO-RANGE", "SDR") not in VIDEO_RANGES
+    ]  # fmt: skip
+    hdr = [s for s in streams if s.attributes.get("VIDEO-RANGE") in ("PQ", "HLG")]
+    if not hdr:
+        return problems
+    unsaid = [s.uri for s in streams if "VIDEO-RANGE" not in s.attributes]
+    if unsaid:
+        problems.append(f"[apple HDR VIDEO-RANGE] HDR variants beside streams that declare no VIDEO-RANGE: {', '.join(unsaid)}")
+    for stream in hdr:
+        video = stream.attributes.get("CODECS", "").split(",")[0]
+        if not video.startswith(tuple(f"{entry}2." for entry in HEVC_CODECS)):
+            problems.append(f"[apple 1.7 HDR codec] {stream.uri}: {stream.attributes['VIDEO-RANGE']} in {video}, not HEVC Main10")
+    for iframes, rule in ((False, "apple 1.24 SDR variants"), (True, "apple 6.16 SDR trick play")):
+        if not any(s.attributes.get("VIDEO-RANGE", "SDR") == "SDR" for s in streams if s.iframes == iframes):  # SDR when unsaid
+            kind = "I-frame playlist" if iframes else "variant"
+            problems.append(f"[{rule}] HDR {kind}s without an SDR one")
     return problems
 
 

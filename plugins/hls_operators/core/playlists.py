@@ -44,6 +44,7 @@ class Variant:
     codecs: str
     peak_bps: int
     average_bps: int
+    video_range: str | None = None  # SDR, PQ or HLG, declared when the set holds an HDR variant
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class IFrameVariant:
     codecs: str
     peak_bps: int
     average_bps: int
+    video_range: str | None = None
 
 
 def parse_media_playlist(text: str) -> list[Segment]:
@@ -213,7 +215,8 @@ def write_master(
     """A master playlist: the audio and subtitle renditions, then the variants (a middle rung first;
     each in the groups there are, its BANDWIDTH already the sum with its renditions'), then the
     I-frame playlists from the highest down. Without captions in the video, each variant says
-    ``CLOSED-CAPTIONS=NONE``, so that players do not look for any."""
+    ``CLOSED-CAPTIONS=NONE``, so that players do not look for any. A variant's ``VIDEO-RANGE`` lets
+    a player without HDR keep to the SDR ones."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for r in renditions:
         attributes = [f"TYPE={r.kind}", f'GROUP-ID="{r.group}"']
@@ -233,6 +236,7 @@ def write_master(
             f"RESOLUTION={v.width}x{v.height}",
             f"FRAME-RATE={float(v.frame_rate):.3f}",
             f'CODECS="{v.codecs}"',
+            *([f"VIDEO-RANGE={v.video_range}"] if v.video_range else []),
         ]
         if "AUDIO" in groups:
             attributes.append(f'AUDIO="{groups["AUDIO"]}"')
@@ -247,6 +251,7 @@ def write_master(
             f"AVERAGE-BANDWIDTH={v.average_bps}",
             f"RESOLUTION={v.width}x{v.height}",
             f'CODECS="{v.codecs}"',
+            *([f"VIDEO-RANGE={v.video_range}"] if v.video_range else []),
             f'URI="{v.uri}"',
         ]
         lines.append("#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attributes))

@@ -17,7 +17,8 @@ ISO_BMFF_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pn
 # The demuxers we accept: everything else (HLS, ffconcat, images, raw streams) is refused by ffmpeg
 # itself instead of being interpreted, which is what keeps a playlist named .mp4 from reading files.
 ACCEPTED_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2"
-HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}  # PQ (HDR10, Dolby Vision base layers) and HLG (phones, broadcast)
+# HLS's VIDEO-RANGE of each HDR transfer: PQ (HDR10, Dolby Vision base layers) and HLG (phones, broadcast).
+HDR_RANGES = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 
 
 # Subtitle codecs that are text, which WebVTT can carry; the others are pictures (DVD, Blu-ray, DVB).
@@ -59,6 +60,8 @@ class ProbeResult:
     audio_channels: int | None
     video_end: float | None = None  # where the last frame ends, from the movie's start, where the file says
     color_transfer: str | None = None  # as ffprobe names it: bt709, smpte2084 (PQ), arib-std-b67 (HLG), ...
+    color_primaries: str | None = None  # bt709, bt2020, ...: carried by the rungs that keep HDR
+    color_space: str | None = None  # the matrix: bt709, bt2020nc, ...
     audio_tracks: tuple[MediaTrack, ...] = ()  # every audio track, in the file's order
     subtitle_tracks: tuple[MediaTrack, ...] = ()  # every text subtitle track
     image_subtitles: tuple[MediaTrack, ...] = ()  # subtitle tracks that are pictures: not carried over
@@ -67,7 +70,7 @@ class ProbeResult:
     @property
     def hdr(self) -> bool:
         """High dynamic range (PQ or HLG): its pixels mean other colours than SDR BT.709's."""
-        return self.color_transfer in HDR_TRANSFERS
+        return self.color_transfer in HDR_RANGES
 
     @property
     def fps(self) -> Fraction:
@@ -91,6 +94,11 @@ class ProbeResult:
 
 
 TRACK_FIELDS = ("audio_tracks", "subtitle_tracks", "image_subtitles")
+
+
+def video_range(color_transfer: str | None) -> str:
+    """HLS's VIDEO-RANGE of a stream with this transfer (as ffprobe names it): PQ, HLG or SDR."""
+    return HDR_RANGES.get(color_transfer or "", "SDR")
 
 
 def looks_like_iso_bmff(head: bytes) -> bool:
@@ -275,6 +283,8 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
         audio_channels=int(audio.get("channels") or 0) if audio else None,
         video_end=_video_end(video, fmt),
         color_transfer=video.get("color_transfer"),
+        color_primaries=video.get("color_primaries"),
+        color_space=video.get("color_space"),
         audio_tracks=tuple(_track(stream) for stream in audios),
         subtitle_tracks=tuple(_track(s) for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS),
         image_subtitles=tuple(_track(s) for s in subtitles if s.get("codec_name") not in TEXT_SUBTITLE_CODECS),

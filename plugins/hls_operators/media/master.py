@@ -57,6 +57,7 @@ def build_master(renditions: dict, folder: Path) -> str:
                 codecs=info["codecs"] + audio_codec,
                 peak_bps=peak + extra_peak,
                 average_bps=average + extra_average,
+                video_range=info.get("video_range"),
             )
         )
         iframe_playlist = (rung_dir / IFRAME_PLAYLIST).read_text()
@@ -69,6 +70,7 @@ def build_master(renditions: dict, folder: Path) -> str:
                 codecs=info["codecs"],
                 peak_bps=iframe_peak,
                 average_bps=iframe_average,
+                video_range=info.get("video_range"),
             )
         )
     return write_master(variants, iframe_variants, media, closed_captions=renditions["closed_captions"])

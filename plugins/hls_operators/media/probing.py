@@ -62,7 +62,7 @@ def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_se
     if probe.held_frame_seconds:
         return f"the video stops {probe.held_frame_seconds:.1f} s before the audio"
     if probe.hdr:
-        return f"HDR ({probe.color_transfer}): the rungs are tone-mapped to SDR"
+        return f"HDR ({probe.color_transfer}): the H.264 rungs are tone-mapped to SDR"
     completed = run_ffprobe(commands.stream_packets_args(source, probe.video_index), timeout=600)
     if completed.returncode != 0:
         return f"cannot read the packets: {completed.stderr.strip()}"

@@ -23,7 +23,7 @@ from hls_operators.core.playlists import (
     parse_media_playlist,
     parse_target_duration,
 )
-from hls_operators.core.probe import MediaTrack
+from hls_operators.core.probe import MediaTrack, video_range
 from hls_operators.core.subtitles import MPEGTS_CLOCK, SUBTITLE_SEGMENT_PATTERN, parse_webvtt, segment_webvtt, subtitle_playlist
 from hls_operators.core.trickplay import STORYBOARD_DIR
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
@@ -198,18 +198,20 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
             f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
         )
     init = parse_map_uri(playlist)
-    codecs = _hevc_codecs(rung_dir, init) if rung.codec == "hevc" else _avc_codecs(rung_dir, segments[0].uri, init)
+    # An HDR source's rungs say which range they are (VIDEO-RANGE), as their streams are tagged.
+    stream = _video_stream(rung_dir, segments[0].uri, init) if rung.codec == "h264" or job.probe.hdr else {}
+    codecs = _hevc_codecs(rung_dir, init) if rung.codec == "hevc" else avc_codec_string(stream["profile"], int(stream["level"]))
     write_iframe_index(rung_dir, job.probe.duration)
-    return {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
+    info = {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
+    return {**info, "video_range": video_range(stream.get("color_transfer"))} if job.probe.hdr else info
 
 
-def _avc_codecs(rung_dir: Path, segment: str, init: str | None) -> str:
-    """The H.264 video's CODECS from what the encoder really produced (profile and level of the stream)."""
+def _video_stream(rung_dir: Path, segment: str, init: str | None) -> dict:
+    """What the encoder really produced (profile, level, colour transfer), for CODECS and VIDEO-RANGE."""
     completed = run_ffprobe(commands.video_profile_args(segment, init), cwd=rung_dir)
     if completed.returncode != 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {rung_dir.name}/{segment}: {completed.stderr}")
-    stream = json.loads(completed.stdout)["streams"][0]
-    return avc_codec_string(stream["profile"], int(stream["level"]))
+    return json.loads(completed.stdout)["streams"][0]
 
 
 def _hevc_codecs(rung_dir: Path, init: str | None) -> str:
