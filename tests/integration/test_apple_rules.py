@@ -231,16 +231,31 @@ def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_play
     assert sorted((level["height"], level["codec"][:5]) for level in outcome["levels"]) == [(360, "avc1."), (480, "avc1."), (720, "avc1.")]
 
 
-@pytest.mark.parametrize(("transfer", "video_range"), [("arib-std-b67", "HLG"), ("smpte2084", "PQ")])
-def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h264_ones(seaweedfs, tmp_path, transfer, video_range):
-    """An HDR source (HLG, or PQ as in HDR10) with ``hls_video_codecs`` ``h264,hevc``: its HEVC rungs
-    keep the source's pixels and colours in Main10, its H.264 rungs are SDR BT.709; every variant
-    and I-frame playlist declares its VIDEO-RANGE, and the set passes Apple's rules."""
+# An HDR10 grade's static metadata: a P3 mastering display of 1000 cd/m2, MaxCLL 1000, MaxFALL 400.
+HDR10_METADATA = "hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50):max-cll=1000,400"
+
+
+def first_frame_side_data(path: Path) -> list[dict]:
+    frames = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_frames", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout)["frames"]  # fmt: skip
+    return [entry for entry in frames[0].get("side_data_list", []) if "SEI" not in entry["side_data_type"]]
+
+
+@pytest.mark.parametrize(("transfer", "video_range", "metadata"), [("arib-std-b67", "HLG", ""), ("smpte2084", "PQ", HDR10_METADATA)])
+def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h264_ones(
+    seaweedfs, tmp_path, transfer, video_range, metadata
+):
+    """An HDR source (HLG, or HDR10: PQ with its mastering display and light levels) with
+    ``hls_video_codecs`` ``h264,hevc``: its HEVC rungs keep the source's pixels, colours and static
+    metadata in Main10, its H.264 rungs are SDR BT.709; every variant and I-frame playlist declares
+    its VIDEO-RANGE, and the set passes Apple's rules."""
     source = tmp_path / f"{video_range}.mp4"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4",
          "-f", "lavfi", "-i", "sine=duration=4", "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
-         "-x265-params", f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc", "-tag:v", "hvc1",
+         "-x265-params", f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc:{metadata}", "-tag:v", "hvc1",
          "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", "-c:a", "aac", str(source)], check=True,
     )  # fmt: skip
     bucket = f"hdr-{uuid.uuid4().hex[:8]}"
@@ -263,6 +278,7 @@ def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h
         "360p-hevc": {"profile": "Main 10", "pix_fmt": "yuv420p10le", "color_transfer": transfer, "color_primaries": "bt2020",
                       "color_space": "bt2020nc"},
     }  # fmt: skip
+    first_segments = {}
     for name, colours in expected.items():
         segments = downloaded_segments(store, prefix, name, tmp_path)
         stream = json.loads(subprocess.run(
@@ -272,3 +288,7 @@ def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h
         ).stdout)["streams"][0]  # fmt: skip
         assert stream == colours
         assert len(segments) == 2 and all(starts_with_an_idr(s, "hevc" if name.endswith("hevc") else "h264") for s in segments)
+        first_segments[name] = segments[0]
+    # HDR10's static metadata reaches the HEVC rungs as the source had it (HLG has none to carry)
+    assert first_frame_side_data(first_segments["360p-hevc"]) == first_frame_side_data(source)
+    assert (first_frame_side_data(source) != []) == bool(metadata)

@@ -126,6 +126,11 @@ def test_hevc_rungs_of_an_hdr_source_keep_its_range_in_main10_and_the_h264_ones_
     assert option_values(args, "-color_primaries") == ["bt709", "bt709", "bt2020", "bt2020"]
     assert option_values(args, "-colorspace") == ["bt709", "bt709", "bt2020nc", "bt2020nc"]  # unsaid in the source: BT.2020's
     assert option_values(args, "-color_range") == ["tv", "tv"]
+    # an HDR10 source's static metadata goes into the HEVC rungs' SEI
+    hdr10 = replace(probe, color_transfer="smpte2084", master_display="G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10)", max_cll="1000,400")
+    assert option_values(encode_chunk_args(Path("/in/s.mp4"), Path("/out"), hdr10, ladder, OPTIONS, WHOLE), "-x265-params") == [
+        "log-level=error:scenecut=0:open-gop=0:hdr10-opt=1:hdr10=1:master-display=G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10):max-cll=1000,400"
+    ] * 2
     # without HEVC rungs, nothing keeps HDR: one chain tone-maps everything, as before
     h264_only = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, ladder[:2], OPTIONS, WHOLE)
     assert "[hdr]" not in option_values(h264_only, "-filter_complex")[0] and "-color_range" not in h264_only

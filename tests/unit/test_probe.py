@@ -1,6 +1,13 @@
 import pytest
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.probe import ProbeResult, check_limits, classify_probe_failure, looks_like_iso_bmff, parse_probe
+from hls_operators.core.probe import (
+    ProbeResult,
+    check_limits,
+    classify_probe_failure,
+    looks_like_iso_bmff,
+    parse_hdr10_metadata,
+    parse_probe,
+)
 
 
 def video_stream(**overrides):
@@ -153,6 +160,20 @@ def test_pq_and_hlg_sources_are_hdr(transfer, hdr):
     stream = video_stream(**({"color_transfer": transfer} if transfer else {}))
     probe = parse_probe(report(stream), file_size=1)
     assert (probe.color_transfer, probe.hdr) == (transfer, hdr)
+
+
+def test_hdr10_static_metadata_is_read_in_x265s_notation():
+    display = {"side_data_type": "Mastering display metadata", "red_x": "34000/50000", "red_y": "16000/50000",
+               "green_x": "13250/50000", "green_y": "34500/50000", "blue_x": "7500/50000", "blue_y": "3000/50000",
+               "white_point_x": "15635/50000", "white_point_y": "16450/50000", "min_luminance": "50/10000",
+               "max_luminance": "10000000/10000"}  # fmt: skip
+    light = {"side_data_type": "Content light level metadata", "max_content": 1000, "max_average": 400}
+    assert parse_hdr10_metadata({"frames": [{"side_data_list": [display, light]}]}) == (
+        "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)", "1000,400"
+    )
+    assert parse_hdr10_metadata({"frames": [{"side_data_list": [light]}]}) == (None, "1000,400")
+    assert parse_hdr10_metadata({"frames": [{}]}) == parse_hdr10_metadata({}) == (None, None)
+    assert parse_hdr10_metadata({"frames": [{"side_data_list": [{**display, "red_x": "1/0"}]}]}) == (None, None)
 
 
 def test_every_audio_and_subtitle_track_is_kept_with_its_language_title_and_flags():

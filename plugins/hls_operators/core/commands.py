@@ -64,6 +64,12 @@ def probe_args(source: Path) -> list[str]:
     return ["ffprobe", *QUIET, *SAFE_INPUT, "-print_format", "json", "-show_format", "-show_streams", str(source)]
 
 
+def first_frame_args(source: Path, video_index: int) -> list[str]:
+    """The first video frame's side data, where HDR10's static metadata travels (SEI)."""
+    return ["ffprobe", *QUIET, *SAFE_INPUT, "-select_streams", str(video_index), "-read_intervals", "%+#1",
+            "-show_frames", "-print_format", "json", str(source)]  # fmt: skip
+
+
 def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
     """Filters applied once, before the split into rungs (so the source is decoded and fixed once),
     ending with the chunk's frames only (an HDR source's tone mapping follows, for its SDR rungs)."""
@@ -132,7 +138,7 @@ def encode_chunk_args(
         hdr = rung in hdr_rungs
         args += [
             "-map", f"[{labels[rung.name]}]", "-an",
-            *(_hevc_args(options, probe.color_transfer if hdr else None) if rung.codec == "hevc" else _h264_args(rung, probe, options)),
+            *(_hevc_args(options, probe if hdr else None) if rung.codec == "hevc" else _h264_args(rung, probe, options)),
             *_rate_control_args(rung, options, X265_CRF_OFFSET if rung.codec == "hevc" else 0),
             # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
             # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
@@ -171,19 +177,26 @@ def _h264_args(rung: Rung, probe: ProbeResult, options: EncodingOptions) -> list
     ]  # fmt: skip
 
 
-def _hevc_args(options: EncodingOptions, hdr_transfer: str | None = None) -> list[str]:
-    """x265 in Main profile (8-bit 4:2:0), or Main10 for a rung that keeps an HDR source's transfer
-    (``hdr_transfer``), within Apple's Main10 at Level 5.0 (x265 signals the lowest level that holds
-    the stream). Forced keyframes become IDR frames and GOPs are closed (x265's defaults are CRA
-    frames and open GOPs, where a segment would not decode on its own); no scene-cut keyframes; the
-    ``hvc1`` sample entry, the only one Apple's players take. PQ gets x265's HDR10 quantisation."""
-    params = "log-level=error:scenecut=0:open-gop=0" + (":hdr10-opt=1" if hdr_transfer == "smpte2084" else "")
+def _hevc_args(options: EncodingOptions, hdr: ProbeResult | None = None) -> list[str]:
+    """x265 in Main profile (8-bit 4:2:0), or Main10 for a rung that keeps the ``hdr`` source's
+    range, within Apple's Main10 at Level 5.0 (x265 signals the lowest level that holds the
+    stream). Forced keyframes become IDR frames and GOPs are closed (x265's defaults are CRA frames
+    and open GOPs, where a segment would not decode on its own); no scene-cut keyframes; the ``hvc1``
+    sample entry, the only one Apple's players take. PQ gets x265's HDR10 quantisation and the
+    source's static metadata, where it has some."""
+    params = ["log-level=error", "scenecut=0", "open-gop=0"]
+    if hdr and hdr.color_transfer == "smpte2084":
+        params.append("hdr10-opt=1")
+        if hdr.master_display or hdr.max_cll:
+            params.append("hdr10=1")  # the metadata's SEI messages
+            params += [f"master-display={hdr.master_display}"] if hdr.master_display else []
+            params += [f"max-cll={hdr.max_cll}"] if hdr.max_cll else []
     return [
         "-c:v", "libx265",
         "-preset", options.x265_preset,
-        "-x265-params", params,
+        "-x265-params", ":".join(params),
         "-forced-idr", "1",
-        "-profile:v", "main10" if hdr_transfer else "main",
+        "-profile:v", "main10" if hdr else "main",
         "-tag:v", "hvc1",
     ]  # fmt: skip
 

@@ -62,6 +62,10 @@ class ProbeResult:
     color_transfer: str | None = None  # as ffprobe names it: bt709, smpte2084 (PQ), arib-std-b67 (HLG), ...
     color_primaries: str | None = None  # bt709, bt2020, ...: carried by the rungs that keep HDR
     color_space: str | None = None  # the matrix: bt709, bt2020nc, ...
+    # An HDR10 source's static metadata, in x265's notation: the mastering display (SMPTE ST 2086,
+    # "G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)") and the content light level ("MaxCLL,MaxFALL").
+    master_display: str | None = None
+    max_cll: str | None = None
     audio_tracks: tuple[MediaTrack, ...] = ()  # every audio track, in the file's order
     subtitle_tracks: tuple[MediaTrack, ...] = ()  # every text subtitle track
     image_subtitles: tuple[MediaTrack, ...] = ()  # subtitle tracks that are pictures: not carried over
@@ -94,6 +98,29 @@ class ProbeResult:
 
 
 TRACK_FIELDS = ("audio_tracks", "subtitle_tracks", "image_subtitles")
+
+
+def parse_hdr10_metadata(frames_report: dict) -> tuple[str | None, str | None]:
+    """(master_display, max_cll) in x265's notation from ffprobe's report of a first frame's side
+    data; None where the source has none. Chromaticities count in 0.00002, luminances in 0.0001 cd/m2."""
+    side_data = next(iter(frames_report.get("frames") or [{}]), {}).get("side_data_list") or []
+    by_type = {entry.get("side_data_type"): entry for entry in side_data}
+    master_display = max_cll = None
+    display = by_type.get("Mastering display metadata")
+    try:
+        if display:
+            def units(name: str, scale: int) -> int:
+                return round(Fraction(display[name]) * scale)
+
+            points = "".join(f"{label}({units(f'{c}_x', 50000)},{units(f'{c}_y', 50000)})"
+                             for label, c in (("G", "green"), ("B", "blue"), ("R", "red"), ("WP", "white_point")))  # fmt: skip
+            master_display = f"{points}L({units('max_luminance', 10000)},{units('min_luminance', 10000)})"
+        light = by_type.get("Content light level metadata")
+        if light:
+            max_cll = f"{int(light['max_content'])},{int(light['max_average'])}"
+    except (KeyError, ValueError, ZeroDivisionError):
+        return None, None  # metadata that does not parse is metadata a display could not use either
+    return master_display, max_cll
 
 
 def video_range(color_transfer: str | None) -> str:

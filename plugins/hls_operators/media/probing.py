@@ -16,6 +16,7 @@ from hls_operators.core.probe import (
     check_not_encrypted,
     classify_probe_failure,
     parse_framecrc_times,
+    parse_hdr10_metadata,
     parse_probe,
 )
 from hls_operators.edges.ffmpeg import run_ffprobe
@@ -32,6 +33,11 @@ def probe_file(path: Path) -> ProbeResult:
     probe = parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
     with path.open("rb") as handle:
         check_not_encrypted(handle)
+    if probe.color_transfer == "smpte2084":
+        first = run_ffprobe(commands.first_frame_args(path, probe.video_index))
+        if first.returncode == 0:  # without it, the HDR10 rungs go without static metadata
+            master_display, max_cll = parse_hdr10_metadata(json.loads(first.stdout))
+            probe = replace(probe, master_display=master_display, max_cll=max_cll)
     return probe
 
 
