@@ -36,6 +36,18 @@ def lavfi_movie(path: Path, *, video_args: list[str], size: str = "320x240", sec
     return path
 
 
+# An HDR10 grade's static metadata: a P3 mastering display of 1000 cd/m2, MaxCLL 1000, MaxFALL 400.
+HDR10_METADATA = "hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50):max-cll=1000,400"
+
+
+def hdr_hevc(transfer: str, x265_params: str = "") -> list[str]:
+    """10-bit HEVC tagged BT.2020 with an HDR transfer (``arib-std-b67``: HLG; ``smpte2084``: PQ),
+    with more x265 parameters (``HDR10_METADATA``) where given."""
+    params = f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc" + (f":{x265_params}" if x265_params else "")
+    return ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1", "-x265-params", params,
+            "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc"]  # fmt: skip
+
+
 CONVERTIBLE = {
     "hevc": {"video_args": ["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params", "log-level=error"]},
     "vp9": {"video_args": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"]},
@@ -67,10 +79,7 @@ APPLE_RULES = {
     "open_gop": {"video_args": ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k", "-pix_fmt", "yuv420p",
                                 "-x264-params", "keyint=60:min-keyint=60:scenecut=0:open-gop=1:bframes=3"],
                  "size": "1920x1080", "seconds": 4, "rate": 30},  # fmt: skip
-    "hlg_hevc": {"video_args": ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1",
-                                "-x265-params", "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
-                                "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"],
-                 "size": "1280x720", "seconds": 2, "audio_tracks": 1},  # an HLG phone clip, 10-bit HEVC  # fmt: skip
+    "hlg_hevc": {"video_args": hdr_hevc("arib-std-b67"), "size": "1280x720", "seconds": 2, "audio_tracks": 1},  # an HLG phone clip
     "interlaced_1080i": {"video_args": ["-vf", "tinterlace=interleave_top,fieldorder=tff", *X264, "-flags", "+ildct+ilme",
                                         "-x264opts", "tff=1"], "size": "1920x1080", "seconds": 2, "rate": 50},  # fmt: skip
 }

@@ -20,7 +20,7 @@ from hls_operators.settings import Settings
 
 from devenv import services
 from tests import hls_checks
-from tests.hostile_media import APPLE_RULES, make_convertible
+from tests.hostile_media import APPLE_RULES, HDR10_METADATA, hdr_hevc, lavfi_movie, make_convertible
 from tests.transcoding import publish
 
 # A 2 s segment grid for the sources a mezzanine-minded pipeline would copy: their 4 s then have a
@@ -231,10 +231,6 @@ def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_play
     assert sorted((level["height"], level["codec"][:5]) for level in outcome["levels"]) == [(360, "avc1."), (480, "avc1."), (720, "avc1.")]
 
 
-# An HDR10 grade's static metadata: a P3 mastering display of 1000 cd/m2, MaxCLL 1000, MaxFALL 400.
-HDR10_METADATA = "hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50):max-cll=1000,400"
-
-
 def first_frame_side_data(path: Path) -> list[dict]:
     frames = json.loads(subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_frames", "-of", "json", str(path)],
@@ -251,13 +247,8 @@ def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h
     ``hls_video_codecs`` ``h264,hevc``: its HEVC rungs keep the source's pixels, colours and static
     metadata in Main10, its H.264 rungs are SDR BT.709; every variant and I-frame playlist declares
     its VIDEO-RANGE, and the set passes Apple's rules."""
-    source = tmp_path / f"{video_range}.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4",
-         "-f", "lavfi", "-i", "sine=duration=4", "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
-         "-x265-params", f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc:{metadata}", "-tag:v", "hvc1",
-         "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", "-c:a", "aac", str(source)], check=True,
-    )  # fmt: skip
+    source = lavfi_movie(tmp_path / f"{video_range}.mp4", video_args=hdr_hevc(transfer, metadata), size="640x360", seconds=4, rate=30,
+                         audio_tracks=1)  # fmt: skip
     bucket = f"hdr-{uuid.uuid4().hex[:8]}"
     services.create_bucket(seaweedfs.client(), bucket)
     store = ObjectStore(seaweedfs.client(), bucket)

@@ -185,7 +185,7 @@ def _hevc_args(options: EncodingOptions, hdr: ProbeResult | None = None) -> list
     sample entry, the only one Apple's players take. PQ gets x265's HDR10 quantisation and the
     source's static metadata, where it has some."""
     params = ["log-level=error", "scenecut=0", "open-gop=0"]
-    if hdr and hdr.color_transfer == "smpte2084":
+    if hdr and hdr.video_range == "PQ":
         params.append("hdr10-opt=1")
         if hdr.master_display or hdr.max_cll:
             params.append("hdr10=1")  # the metadata's SEI messages

@@ -19,6 +19,7 @@ from hls_operators.core.playlists import (
     parse_target_duration,
     peak_bit_rate,
 )
+from hls_operators.core.probe import HDR_RANGES
 from hls_operators.core.trickplay import parse_iframe_playlist
 
 # H.264 profile_idc at most High: Baseline, Main, Extended, High.
@@ -32,7 +33,8 @@ HEVC_MAX_LUMA_PICTURE_SIZE = {
 }  # fmt: skip
 BANDWIDTH_TOLERANCE = 0.10  # Apple: measured peak and average within 10 % of what the master declares
 MAX_PEAK_TO_AVERAGE = 2.0  # Apple: the peak SHOULD be at most 200 % of the average
-VIDEO_RANGES = ("SDR", "PQ", "HLG")
+HDR_VIDEO_RANGES = tuple(HDR_RANGES.values())  # PQ, HLG
+VIDEO_RANGES = ("SDR", *HDR_VIDEO_RANGES)
 ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 
 
@@ -132,7 +134,7 @@ def _video_range_problems(streams: list[StreamInf]) -> list[str]:
         f"[VIDEO-RANGE] {s.uri}: {s.attributes['VIDEO-RANGE']} is not SDR, PQ or HLG"
         for s in streams if s.attributes.get("VIDEO-RANGE", "SDR") not in VIDEO_RANGES
     ]  # fmt: skip
-    hdr = [s for s in streams if s.attributes.get("VIDEO-RANGE") in ("PQ", "HLG")]
+    hdr = [s for s in streams if s.attributes.get("VIDEO-RANGE") in HDR_VIDEO_RANGES]
     if not hdr:
         return problems
     unsaid = [s.uri for s in streams if "VIDEO-RANGE" not in s.attributes]

@@ -77,6 +77,10 @@ class ProbeResult:
         return self.color_transfer in HDR_RANGES
 
     @property
+    def video_range(self) -> str:
+        return video_range(self.color_transfer)
+
+    @property
     def fps(self) -> Fraction:
         return Fraction(self.frame_rate)
 

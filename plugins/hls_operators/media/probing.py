@@ -33,7 +33,7 @@ def probe_file(path: Path) -> ProbeResult:
     probe = parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
     with path.open("rb") as handle:
         check_not_encrypted(handle)
-    if probe.color_transfer == "smpte2084":
+    if probe.video_range == "PQ":
         first = run_ffprobe(commands.first_frame_args(path, probe.video_index))
         if first.returncode == 0:  # without it, the HDR10 rungs go without static metadata
             master_display, max_cll = parse_hdr10_metadata(json.loads(first.stdout))
