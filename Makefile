@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-unit soak bench bench-ladder bench-overheads bench-scaling clean
+.PHONY: setup system-deps demo demo-stop test test-unit soak bench bench-ladder bench-overheads bench-scaling bench-chunk-scaling clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -52,6 +52,10 @@ bench-overheads: setup
 ## One movie (hls_convert_movie, 8 chunks) encoded by Celery clusters of 1, then 2 pinned workers (BENCH_ARGS="--workers 1,4,8,16" on a larger machine).
 bench-scaling: setup
 	$(PYTHON) -m bench.scaling $(BENCH_ARGS)
+
+## The chunk encode alone on 1, then 2 pinned worker processes: Python and ffmpeg only, for machines with no Airflow (BENCH_ARGS="--workers 1,4,8,16").
+bench-chunk-scaling: setup
+	$(PYTHON) -m bench.chunk_scaling $(BENCH_ARGS)
 
 ## The chaos soak (not part of the tests; a 12-movie version is): 60 movies on a Celery cluster under faults.
 soak: setup
