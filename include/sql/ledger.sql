@@ -93,20 +93,16 @@ FROM hls_conversions
 WHERE run_id = %(run_id)s AND dag_id = %(dag_id)s
 ORDER BY movie_id, attempt DESC;
 
--- name: measured_transcode_cost
--- CPU seconds per output megapixel-second of recent successful transcodes: the speed estimates use.
--- A transcode's CPU time is what all its steps that ran ffmpeg recorded (chunk encodes, packaging).
-WITH recent AS (
-    SELECT (SELECT sum((s.value ->> 'cpu_seconds')::float) FROM jsonb_each(c.steps) s) AS cpu_seconds,
-           (c.probe ->> 'duration')::float
-             * (SELECT sum((r ->> 'width')::float * (r ->> 'height')::float) / 1e6
-                FROM jsonb_array_elements(c.ladder) r) AS megapixel_seconds
-    FROM hls_conversions c
-    WHERE c.status = 'succeeded' AND jsonb_path_exists(c.steps, '$.*.cpu_seconds')
-    ORDER BY c.finished_at DESC
-    LIMIT 200
-)
-SELECT sum(cpu_seconds) / NULLIF(sum(megapixel_seconds), 0), count(*) FROM recent;
+-- name: recent_transcode_costs
+-- What recent successful transcodes cost: the CPU time of all their steps that ran ffmpeg (chunk
+-- encodes, audio, packaging), their duration and ladder; the estimate's speed comes from these.
+SELECT (SELECT sum((s.value ->> 'cpu_seconds')::float) FROM jsonb_each(c.steps) s) AS cpu_seconds,
+       (c.probe ->> 'duration')::float AS duration,
+       c.ladder
+FROM hls_conversions c
+WHERE c.status = 'succeeded' AND jsonb_path_exists(c.steps, '$.*.cpu_seconds')
+ORDER BY c.finished_at DESC
+LIMIT 200;
 
 -- name: save_estimate
 INSERT INTO hls_estimates (run_id, estimate) VALUES (%(run_id)s, %(estimate)s::jsonb)

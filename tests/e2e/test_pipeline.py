@@ -383,7 +383,7 @@ def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
     # The estimate, in the log and saved for the migration view: the 8 s 1080p movie, 4 rungs with audio.
     output = result.stdout + result.stderr
     assert f"estimate: would convert 1 movie(s): [{LATE}]" in output
-    assert re.search(r"estimate: CPU: [\d.]+ (s|min|h) of one core at [\d.]+ CPU-s per output megapixel-second \(measured on \d+ recent transcodes\)", output)
+    assert re.search(r"estimate: CPU: [\d.]+ (s|min|h) of one core at [\d.]+ CPU-s per encoded megapixel-second \(measured on \d+ recent transcodes\)", output)
     [(saved,)] = pipeline.query("SELECT estimate FROM hls_estimates")
     assert saved["would_convert"] == [LATE] and saved["source_hours"] == pytest.approx(8 / 3600, rel=0.01)
     [(ladder,)] = pipeline.query("SELECT ladder FROM hls_conversions WHERE movie_id = %s AND status = 'dry_run'", (LATE,))

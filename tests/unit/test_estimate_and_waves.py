@@ -1,5 +1,5 @@
 import pytest
-from hls_operators.core.estimate import Prices, ProbedMovie, estimate
+from hls_operators.core.estimate import Prices, ProbedMovie, estimate, measured_speed
 from hls_operators.core.waves import approval_request, hold_reason
 
 LADDER = [
@@ -39,6 +39,33 @@ def test_estimate_from_a_dry_run():
                     prices=Prices(0.02, 0.05, 10), segment_format="fmp4")  # fmt: skip
     assert fmp4.output_bytes == pytest.approx(expected_bytes / 1.05 * 1.01, rel=1e-9)
 
+
+
+def test_copied_rungs_cost_no_encode_and_hevc_rungs_cost_x265s_share():
+    ladder = [
+        {"name": "720p", "width": 1280, "height": 720, "video_kbps": 2800, "source_copy": True},
+        {"name": "360p", "width": 640, "height": 360, "video_kbps": 800},
+        {"name": "360p-hevc", "width": 640, "height": 360, "video_kbps": 600, "codec": "hevc"},
+    ]
+    result = estimate([ProbedMovie(1, 3600.0, ladder)], audio_kbps=128, cpu_seconds_per_megapixel_second=2.0,
+                      speed_measured_on=0, prices=Prices(0.02, 0.0, 10), segment_format="fmp4")  # fmt: skip
+    # Only the 360p rungs are encoded: 0.2304 megapixels in x264 and 0.2304 x 5.7 in x265, for an hour.
+    assert result.cpu_hours == pytest.approx(0.2304 * (1 + 5.7) * 3600 * 2 / 3600)
+
+
+def test_the_measured_speed_is_per_encoded_megapixel_second():
+    copied_top = [
+        {"name": "720p", "width": 1280, "height": 720, "video_kbps": 2800, "source_copy": True},
+        {"name": "360p", "width": 640, "height": 360, "video_kbps": 800},
+    ]
+    hevc_twin = [
+        {"name": "360p", "width": 640, "height": 360, "video_kbps": 800},
+        {"name": "360p-hevc", "width": 640, "height": 360, "video_kbps": 600, "codec": "hevc"},
+    ]
+    # 46.08 CPU-s for 100 s of an encoded 360p rung, 308.7 CPU-s for 100 s of 360p in both codecs.
+    assert measured_speed([(46.08, 100.0, copied_top)]) == pytest.approx(2.0)
+    assert measured_speed([(46.08, 100.0, copied_top), (308.736, 100.0, hevc_twin)]) == pytest.approx(2.0)
+    assert measured_speed([(3.0, 100.0, copied_top[:1])]) is None  # nothing was encoded
 
 @pytest.mark.parametrize(
     ("statuses", "classes", "held"),

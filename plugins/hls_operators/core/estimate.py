@@ -1,8 +1,8 @@
 """What converting a selection would cost, from a dry run's probes: pure arithmetic.
 
 Output bytes come from the ladder's bitrates (audio included) plus container overhead; CPU time from
-the CPU seconds per output megapixel-second that recent transcodes measured (a configured value until
-there are some); money from the prices in the settings.
+the CPU seconds per encoded megapixel-second that recent transcodes measured (a configured value
+until there are some); money from the prices in the settings.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from dataclasses import asdict, dataclass, field
 # the fixed ladder's video at 1.04 and 1.007 times its bitrates.
 CONTAINER_OVERHEAD = {"ts": 1.05, "fmp4": 1.01}
 GB = 1e9
+# CPU per encoded pixel against x264's, at the shipped presets: bench/ladder.py measured the HEVC
+# twins (x265 slow) at 5.7 times the encode time of their H.264 rungs (362 against 63 s, README).
+# A rung copied from the source costs no encode and counts for nothing.
+ENCODE_COST = {"h264": 1.0, "hevc": 5.7}
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Estimate:
             f"would refuse {sum(len(ids) for ids in self.refused.values())} movie(s): {refused}",
             f"source: {human_seconds(self.source_hours * 3600)} of video",
             f"output: {human_bytes(self.output_bytes)} at the ladder's bitrates",
-            f"CPU: {human_seconds(self.cpu_hours * 3600)} of one core at {self.cpu_seconds_per_megapixel_second:.2f} CPU-s per output megapixel-second ({source})",
+            f"CPU: {human_seconds(self.cpu_hours * 3600)} of one core at {self.cpu_seconds_per_megapixel_second:.2f} CPU-s per encoded megapixel-second ({source})",
             f"storage: {self.storage_per_month:.2f} per month; egress: {self.egress_per_month:.2f} per month",
         ]
 
@@ -79,6 +83,20 @@ def human_seconds(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def encoded_megapixel_seconds(duration: float, ladder: list[dict]) -> float:
+    """What a ladder costs to encode over ``duration`` seconds, in x264 megapixel-seconds: the
+    encoded rungs' pixels, each weighted by its codec's cost."""
+    pixels = sum(r["width"] * r["height"] * ENCODE_COST[r.get("codec", "h264")] for r in ladder if not r.get("source_copy"))
+    return duration * pixels / 1e6
+
+
+def measured_speed(transcodes: list[tuple[float, float, list[dict]]]) -> float | None:
+    """CPU seconds per encoded megapixel-second over past transcodes, each (CPU seconds, duration,
+    ladder); None when they encoded nothing."""
+    megapixel_seconds = sum(encoded_megapixel_seconds(duration, ladder) for _, duration, ladder in transcodes)
+    return sum(cpu for cpu, _, _ in transcodes) / megapixel_seconds if megapixel_seconds else None
 
 
 def rendition_bytes(duration: float, video_kbps: float, audio_kbps: float, overhead: float) -> float:
@@ -105,7 +123,7 @@ def estimate(
         sizes = [rendition_bytes(movie.duration, rung["video_kbps"], audio, CONTAINER_OVERHEAD[segment_format]) for rung in movie.ladder]
         output += sum(sizes)
         top_rungs += max(sizes, default=0.0)  # a full view at the best rung: egress's upper bound
-        megapixel_seconds += movie.duration * sum(r["width"] * r["height"] for r in movie.ladder) / 1e6
+        megapixel_seconds += encoded_megapixel_seconds(movie.duration, movie.ladder)
     return Estimate(
         would_convert=sorted(m.movie_id for m in convertible),
         refused={name: sorted(ids) for name, ids in refused.items()},

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from hls_operators.core.errors import BAD_INPUT, RETRYABLE, ErrorClass, MigrationError
-from hls_operators.core.estimate import Estimate, ProbedMovie
+from hls_operators.core.estimate import Estimate, ProbedMovie, measured_speed
 from hls_operators.core.retirement import Retirement
 from hls_operators.core.sweep import References
 from hls_operators.core.view import RECENT_LIMIT, Conversion, Failure, Summary
@@ -268,11 +268,11 @@ def dry_run_movies(conn, *, dag_id: str, run_id: str) -> list[ProbedMovie]:
 
 
 def measured_transcode_cost(conn) -> tuple[float | None, int]:
-    """(CPU seconds per output megapixel-second, how many transcodes it comes from) of recent ones."""
+    """(CPU seconds per encoded megapixel-second, how many transcodes it comes from) of recent ones."""
     with conn, conn.cursor() as cur:
-        cur.execute(_ledger("measured_transcode_cost"))
-        cost, count = cur.fetchone()
-    return cost, count
+        cur.execute(_ledger("recent_transcode_costs"))
+        transcodes = cur.fetchall()
+    return measured_speed(transcodes), len(transcodes)
 
 
 def save_estimate(conn, *, run_id: str, estimate: Estimate) -> None:
