@@ -119,7 +119,8 @@ class Settings:
     approval_timeout_hours: float = 20.0
     # The dry run's estimate: prices in your currency, and the speed assumed before any is measured
     # in CPU-s per encoded megapixel-second of x264 (a 4-rung 1080p ladder took 1.6 at veryfast on
-    # 2 cores, and faster costs about 1.3 times that in bench/transcode.py; HEVC rungs count 5.7x).
+    # 2 cores, and faster costs about 1.3 times that in bench/transcode.py; HEVC rungs weigh as
+    # core/estimate.ENCODE_COST says).
     storage_price_per_gb_month: float = 0.015
     egress_price_per_gb: float = 0.0
     views_per_movie_month: float = 10.0
