@@ -27,7 +27,7 @@ $(VENV)/.installed: requirements.txt constraints.txt
 demo: setup
 	$(PYTHON) -m devenv.demo
 
-## Stop the demo's storage server.
+## Stop what the demo left running: storage, Airflow and the player page.
 demo-stop:
 	$(PYTHON) -m devenv.demo --stop
 

@@ -1,6 +1,7 @@
 """What the pipeline adds around ffmpeg, measured on real services in one run:
 
-- per movie: a whole ``airflow dags test`` run for one movie, minus ffmpeg's time in its
+- per movie: a whole ``airflow dags test`` run of ``hls_convert_movie`` (the run a wave starts for
+  each of its movies), minus ffmpeg's time in its
   transcode (what remains: Airflow, storage hand-offs, probing, thumbnails, upload, verification
   and the database), for a 1-minute and a 10-minute source; also net of what the same run costs
   with no movie in it, which a wave's movies share;
@@ -27,7 +28,7 @@ import psycopg2
 from hls_operators.edges import catalog
 from hls_operators.edges.sql import queries, sql_file
 from hls_operators.edges.storage import ObjectStore
-from hls_operators.settings import DAG_ID, Settings
+from hls_operators.settings import CONVERT_DAG_ID, DAG_ID, Settings
 
 from bench.latency import DelayedLink
 from devenv import airflow_env, media, services
@@ -64,7 +65,7 @@ def per_movie_overhead(
     empty_runs = []
     for _ in range(2):  # the first one also compiles and caches what the later runs reuse
         started = time.monotonic()
-        airflow_env.airflow(env, "dags", "test", DAG_ID, "-c", json.dumps({"movie_ids": [NO_SUCH_MOVIE]}))
+        airflow_env.airflow(env, "dags", "test", CONVERT_DAG_ID, "-c", json.dumps({"movie_id": NO_SUCH_MOVIE}))
         empty_runs.append(time.monotonic() - started)
     run_cost = min(empty_runs)
     print(f"  a run with no movie: {run_cost:.1f} s", flush=True)
@@ -72,7 +73,7 @@ def per_movie_overhead(
     for movie, length in zip(movies, minutes):
         movie_id, source = movie.id, movie.source
         started = time.monotonic()
-        airflow_env.airflow(env, "dags", "test", DAG_ID, "-c", json.dumps({"movie_ids": [movie_id]}))
+        airflow_env.airflow(env, "dags", "test", CONVERT_DAG_ID, "-c", json.dumps({"movie_id": movie_id}))
         wall = time.monotonic() - started
         conn = psycopg2.connect(postgres.dsn(database))
         with conn, conn.cursor() as cur:

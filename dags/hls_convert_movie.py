@@ -1,6 +1,7 @@
 """One movie converted with one mapped encode task per chunk: as many workers as its length asks for.
 
-What a "Convert to HLS" button triggers: ``{"movie_id": 42}`` (trigger form, CLI or REST API).
+What a "Convert to HLS" button triggers: ``{"movie_id": 42}`` (trigger form, CLI or REST API), and
+what ``hls_migration`` starts for each movie of a wave (the conf then also names the wave).
 """
 
 from __future__ import annotations
@@ -27,4 +28,4 @@ with DAG(
     },
 ) as dag:
     movie = ClaimMovieOperator(task_id="claim_movie").output
-    movie_conversion(movie, chunk_slots=None) >> FinishRunOperator(task_id="finish", wave=False)
+    movie_conversion(movie) >> FinishRunOperator(task_id="finish", wave=False)

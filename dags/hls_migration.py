@@ -1,19 +1,15 @@
-"""Nightly conversion of MP4 movies to adaptive HLS, one mapped task group per movie.
+"""Nightly conversion of MP4 movies to adaptive HLS: selects a wave and converts each movie in a
+run of ``hls_convert_movie`` (as many chunk tasks as its length asks for), awaited deferred.
 
-One movie by hand is ``hls_convert_movie`` (its chunks without a ceiling); ``{"movie_ids": [42]}``
-here converts chosen movies as a wave (trigger form, CLI or REST API).
+One movie by hand is ``hls_convert_movie`` alone; ``{"movie_ids": [42]}`` here converts chosen
+movies as a wave (trigger form, CLI or REST API).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param, task_group
-from hls_operators.conversion import movie_conversion
-from hls_operators.run_operators import ApproveWaveOperator, FinishRunOperator, SelectMoviesOperator
-from hls_operators.settings import DAG_ID, dag_defaults, dag_schedule, transcode_chunk_slots
-
-# Airflow cannot map a task inside a mapped task group, so each movie gets a fixed number of chunk
-# tasks; a short movie uses the first and skips the others (hls_convert_movie has no such ceiling).
-CHUNK_SLOTS = transcode_chunk_slots()
+from airflow.sdk import DAG, Param
+from hls_operators.run_operators import ApproveWaveOperator, ConvertMovieRunOperator, FinishRunOperator, SelectMoviesOperator
+from hls_operators.settings import DAG_ID, dag_defaults, dag_schedule
 
 with DAG(
     dag_id=DAG_ID,
@@ -55,10 +51,8 @@ with DAG(
 ) as dag:
     approve = ApproveWaveOperator(task_id="approve_wave")
     claimed = SelectMoviesOperator(task_id="select_movies")
-    approve >> claimed
-
-    @task_group(group_id="convert")
-    def convert(movie):
-        movie_conversion(movie, chunk_slots=CHUNK_SLOTS)
-
-    convert.expand(movie=claimed.output) >> FinishRunOperator(task_id="finish")
+    # no retries here: the movie's own tasks retry, and a failed movie fails its wave's task at once
+    convert = ConvertMovieRunOperator.partial(
+        task_id="convert", retries=0, map_index_template=ConvertMovieRunOperator.MAP_INDEX_TEMPLATE
+    ).expand(movie=claimed.output)
+    approve >> claimed >> convert >> FinishRunOperator(task_id="finish")

@@ -1,7 +1,8 @@
-"""A real distributed Airflow on one machine: api-server, scheduler, dag-processor and Celery
-workers over Redis, with a PostgreSQL metadata database, and either the simple auth manager or,
-as in production, the FAB auth manager with the users and roles ``deploy/airflow/init_auth.py``
-creates.
+"""A real Airflow on one machine: api-server, scheduler, dag-processor and triggerer, and either
+Celery workers over Redis with a PostgreSQL metadata database (as in production) or the
+LocalExecutor with SQLite (what the end-to-end tests and the demo run the wave on: a wave starts
+one run per movie, which ``airflow dags test`` cannot run); the simple auth manager or, as in
+production, the FAB auth manager with the users and roles ``deploy/airflow/init_auth.py`` creates.
 
 Each worker runs in its own UTS namespace (``unshare --uts``) so that it has its own hostname, as
 separate machines would, and with its own temporary folder. Every process is started in its own
@@ -21,7 +22,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hls_operators.settings import PIPELINE_DAG_IDS
+from hls_operators.run_operators import movie_run_id
+from hls_operators.settings import CONVERT_DAG_ID, PIPELINE_DAG_IDS
 
 from devenv import services
 
@@ -154,8 +156,10 @@ class Cluster:
         raise TimeoutError(f"the cluster was not ready after {timeout} s; logs in {self.home}")
 
     def trigger(self, dag_id: str, conf: dict) -> str:
-        """Unpause and trigger through the REST API; returns the run id."""
-        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        """Unpause (with the per-movie DAG a wave starts runs of) and trigger through the REST API;
+        returns the run id."""
+        for unpaused in {dag_id, CONVERT_DAG_ID}:
+            self.request("PATCH", f"/api/v2/dags/{unpaused}", {"is_paused": False})
         return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> dict:
@@ -174,6 +178,12 @@ class Cluster:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000"
         return self.request("GET", path)["task_instances"]
+
+    def movie_task_instances(self, wave_run_id: str) -> list[dict]:
+        """The task instances of every movie's run that a wave's run started."""
+        runs = self.request("GET", f"/api/v2/dags/{CONVERT_DAG_ID}/dagRuns?limit=1000")["dag_runs"]
+        movie_runs = [run["dag_run_id"] for run in runs if run["dag_run_id"].startswith(movie_run_id(wave_run_id, ""))]
+        return [ti for run_id in movie_runs for ti in self.task_instances(CONVERT_DAG_ID, run_id)]
 
     def wait_for_task(self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 300) -> dict:
         """Poll until the task instance is in ``state``; returns it."""
@@ -203,30 +213,26 @@ class Cluster:
 def start_cluster(
     home: Path,
     *,
-    metadata_dsn: str,
-    broker_url: str,
     pipeline_env: dict[str, str],
-    workers: dict[str, Path],
     transcode_slots: int,
+    metadata_dsn: str | None = None,
+    broker_url: str | None = None,
+    workers: dict[str, Path] | None = None,
     worker_concurrency: int = 2,
     worker_cpus: dict[str, int] | None = None,
     fab_users: dict[str, str] | None = None,
 ) -> Cluster:
-    """Start every component; ``workers`` maps each worker's hostname to its temporary folder,
-    ``worker_cpus`` (optional) to the one core it may use. With ``fab_users`` (the variables
-    ``init_auth.py`` reads from .env: ``AIRFLOW_ADMIN_PASSWORD``, ``HLS_OPERATOR_USER``, ...), the
-    FAB auth manager, initialised as docker-compose.yaml's airflow-init does."""
+    """Start every component. With ``broker_url``, the CeleryExecutor on PostgreSQL (``metadata_dsn``)
+    and its ``workers``: each worker's hostname to its temporary folder, ``worker_cpus`` (optional)
+    to the one core it may use. Without, the LocalExecutor on a SQLite database in ``home``. With
+    ``fab_users`` (the variables ``init_auth.py`` reads from .env: ``AIRFLOW_ADMIN_PASSWORD``,
+    ``HLS_OPERATOR_USER``, ...), the FAB auth manager, initialised as docker-compose.yaml's
+    airflow-init does."""
     home.mkdir(parents=True, exist_ok=True)
     api_port = services.free_port()
     env = {
         **pipeline_env,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_dsn}",
-        "AIRFLOW__CELERY__BROKER_URL": broker_url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{metadata_dsn}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
-        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
@@ -238,6 +244,21 @@ def start_cluster(
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
     }
+    if broker_url is not None:
+        env.update({
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_dsn}",
+            "AIRFLOW__CELERY__BROKER_URL": broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{metadata_dsn}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
+            "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+        })  # fmt: skip
+    else:
+        env.update({
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__PARALLELISM": "4",  # the LocalExecutor forks this many workers up front
+        })  # fmt: skip
     if fab_users is not None:
         env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
     cluster = Cluster(home, env, api_port)
@@ -255,7 +276,8 @@ def start_cluster(
         cluster.start("api-server", ["api-server"])
         cluster.start("scheduler", ["scheduler"])
         cluster.start("dag-processor", ["dag-processor"])
-        for hostname, tmp_dir in workers.items():
+        cluster.start("triggerer", ["triggerer"])  # a wave's convert tasks wait deferred for their movies' runs
+        for hostname, tmp_dir in (workers or {}).items():
             cluster.start_worker(hostname, tmp_dir, cpu=(worker_cpus or {}).get(hostname))
         cluster.wait_until_ready()
     except BaseException:

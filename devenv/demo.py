@@ -1,13 +1,13 @@
 """``make demo``: convert a small demo catalog end to end and print how to watch the result.
 
 Starts SeaweedFS, uses the PostgreSQL on 127.0.0.1:5432 or a private one, seeds the application's
-``movies`` table, runs ``airflow dags test hls_migration``, prints one line per movie and serves the
-player page (SeaweedFS and the page stay up so the result can be watched; ``make demo-stop`` ends them).
+``movies`` table, starts Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor),
+triggers ``hls_migration``, prints one line per movie and serves the player page (SeaweedFS,
+Airflow's UI and the page stay up so the run and the result can be watched; ``make demo-stop`` ends them).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +20,7 @@ from hls_operators.edges.sql import queries
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import DAG_ID
 
-from devenv import airflow_env, media, player_site, services
+from devenv import airflow_cluster, airflow_env, media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,13 +29,15 @@ DATABASE = "hls_demo"
 BUCKET = "media"
 S3_PORT = 8333
 PLAYER_PORT = 8090
-PID_FILES = {"seaweedfs": STATE / "seaweedfs.pid", "player": STATE / "player.pid"}
+
+
+def pid_file(name: str) -> Path:
+    """Where the process group of what the demo leaves running is kept, for ``make demo-stop``."""
+    return STATE / f"{name}.pid"
 
 
 def stop_previous() -> None:
-    for pid_file in PID_FILES.values():
-        if not pid_file.exists():
-            continue
+    for pid_file in STATE.glob("*.pid"):
         try:
             os.killpg(int(pid_file.read_text()), signal.SIGTERM)
             time.sleep(1)
@@ -54,7 +56,7 @@ def serve_player(dsn: str, client, base_url: str) -> str:
         [sys.executable, "-m", "http.server", str(port), "--bind", services.LOOPBACK, "--directory", str(site)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    PID_FILES["player"].write_text(str(process.pid))
+    pid_file("player").write_text(str(process.pid))
     services.wait_for_port(port, 30, process)
     return f"http://{services.LOOPBACK}:{port}/"
 
@@ -101,7 +103,7 @@ def main() -> None:
     STATE.mkdir(exist_ok=True)
     port = S3_PORT if services.port_is_free(S3_PORT) else None
     seaweed = services.start_seaweedfs(STATE / "seaweedfs", s3_port=port)
-    PID_FILES["seaweedfs"].write_text(str(seaweed.process.pid))
+    pid_file("seaweedfs").write_text(str(seaweed.process.pid))
     postgres = services.connect_postgres(STATE / "postgres")
     postgres.create_database(DATABASE)
     client = seaweed.client()
@@ -117,12 +119,18 @@ def main() -> None:
         storage_conn=seaweed.airflow_connection(),
         variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
     )
-    airflow_env.migrate(env)
-    print(f"running: airflow dags test {DAG_ID} (task logs under .demo/airflow/logs) ...")
+    print("starting Airflow (api-server, scheduler, dag-processor, triggerer) ...")
+    env["HLS_MIGRATION_SCHEDULE"] = ""  # the demo's run is the one triggered below
+    (STATE / "airflow" / "airflow.db").unlink(missing_ok=True)  # a fresh metadata database, like the catalog's
+    airflow = airflow_cluster.start_cluster(STATE / "airflow", pipeline_env=env, transcode_slots=2)
+    for name, process in airflow.processes.items():
+        pid_file(f"airflow-{name}").write_text(str(process.pid))
     started = time.monotonic()
-    result = airflow_env.airflow(env, "dags", "test", DAG_ID, "-c", json.dumps({}), check=False)
-    (STATE / "dags-test.log").write_text(result.stdout + result.stderr)
-    print(f"run finished in {time.monotonic() - started:.0f} s ({'failed' if result.returncode else 'succeeded'}: "
+    run_id = airflow.trigger(DAG_ID, {})
+    print(f"running {DAG_ID} ({run_id}): one run of hls_convert_movie per movie; watch it in Airflow's UI at\n"
+          f"  {airflow.api}/dags/{DAG_ID}  (user {airflow_cluster.ADMIN}, password {airflow.admin_password})")
+    state = airflow.wait_for_run(DAG_ID, run_id, timeout=3600)["state"]
+    print(f"run finished in {time.monotonic() - started:.0f} s ({state}: "
           "a run fails when any movie failed; movie 6 is broken on purpose)")  # fmt: skip
     rows = report(postgres.dsn(DATABASE))
     print_report(rows)
@@ -131,7 +139,7 @@ def main() -> None:
     print(
         f"""
 Watch the converted movies beside their MP4, with a quality menu, thumbnails and seek previews
-(the page and SeaweedFS on {seaweed.endpoint} stay up until `make demo-stop`):
+(the page, Airflow's UI on {airflow.api} and SeaweedFS on {seaweed.endpoint} stay up until `make demo-stop`):
   {player}
 Or play one in any HLS player:
   ffplay {master}

@@ -131,9 +131,10 @@ class Faults:
         self.cluster, self.storage, self.catalog, self.work = cluster, storage, catalog, work
         self.small_disk, self.started = small_disk, started
 
-    def running(self, run_ids: list[str], prefix: str = "convert.", hostname: str | None = None) -> bool:
+    def running(self, run_ids: list[str], prefix: str = "", hostname: str | None = None) -> bool:
+        """Whether a task of a movie of these waves whose id starts with ``prefix`` runs (on ``hostname``)."""
         for run_id in run_ids:
-            for ti in self.cluster.task_instances(DAG_ID, run_id):
+            for ti in self.cluster.movie_task_instances(run_id):
                 if ti["state"] == "running" and ti["task_id"].startswith(prefix) and hostname in (None, ti["hostname"]):
                     return True
         return False
@@ -167,7 +168,7 @@ class Faults:
             run_ids.append(self.cluster.trigger(DAG_ID, {}))
         elif name == "worker_killed":
             # while its encode's ffmpeg runs: the step is under way, not still starting
-            if not self.wait(lambda: self.running(run_ids, "convert.encode_", hostname=victim) and self.ffmpeg_pids(victim)):
+            if not self.wait(lambda: self.running(run_ids, "encode", hostname=victim) and self.ffmpeg_pids(victim)):
                 soak.skipped[name] = f"no encode ran on {victim}"
                 return
             self.cluster.kill_worker(victim, self.work[victim])
@@ -305,7 +306,7 @@ def run_soak(root: Path, *, movies: int, faults: tuple[str, ...] = FAULTS) -> So
         soak.runs[recovery] = cluster.wait_for_run(DAG_ID, recovery, timeout=3600)["state"]
         soak.wall_seconds = time.monotonic() - started
         soak.retries = sum(
-            max(ti["try_number"] - 1, 0) for run_id in soak.runs for ti in cluster.task_instances(DAG_ID, run_id)
+            max(ti["try_number"] - 1, 0) for run_id in soak.runs for ti in cluster.movie_task_instances(run_id)
         )
         read_outcome(soak, catalog_pg.dsn("catalog"), bad, [m.id for m in seeded])
         soak.half_published = half_published(storage.client())

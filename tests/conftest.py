@@ -1,4 +1,5 @@
-"""Shared fixtures: real SeaweedFS and PostgreSQL on loopback, and a migrated Airflow home.
+"""Shared fixtures: real SeaweedFS and PostgreSQL on loopback, a migrated Airflow home for
+``airflow dags test``, and real Airflows (scheduler, triggerer, LocalExecutor) for the waves.
 
 Services start once per test session and are stopped at the end, also when tests fail.
 """
@@ -12,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -21,7 +22,7 @@ from hls_operators.edges import catalog
 from hls_operators.edges.sql import sql_file
 from hls_operators.edges.storage import ObjectStore
 
-from devenv import airflow_env, services
+from devenv import airflow_cluster, airflow_env, services
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".test-artifacts"
@@ -60,6 +61,8 @@ class Pipeline:
     bucket: str
     env: dict[str, str]
     work_dir: Path  # hls_tmp_dir: must be empty whenever no task runs
+    cluster: airflow_cluster.Cluster | None = None
+    started: list[airflow_cluster.Cluster] = field(default_factory=list)  # stopped with the pipeline
 
     @property
     def dsn(self) -> str:
@@ -85,20 +88,86 @@ class Pipeline:
         log.write_text(result.stdout + result.stderr)
         return result
 
-    def start_dags_test(self, dag_id: str, conf: dict | None = None, *, extra_env: dict | None = None) -> subprocess.Popen:
-        """``airflow dags test`` in the background, in an Airflow home of its own (a copy of the
-        migrated one, without other modules' runs), so that several runs can overlap; its output
-        goes to a log in that home."""
+    def airflow(self) -> airflow_cluster.Cluster:
+        """This module's own Airflow (LocalExecutor, triggerer, SQLite), started on first use with
+        the pipeline's environment as it is then: what runs a wave, whose movies each run in a run
+        of ``hls_convert_movie``."""
+        if self.cluster is None:
+            self.cluster = self.start_airflow()
+        return self.cluster
+
+    def run(self, dag_id: str, conf: dict | None = None, timeout: float = 900) -> AirflowRun:
+        """Trigger a run on this module's Airflow and wait for it to end."""
+        cluster = self.airflow()
+        run = cluster.run_dag(dag_id, conf or {}, timeout)
+        return AirflowRun(cluster, run["dag_run_id"], run["state"])
+
+    def start_run(self, dag_id: str, conf: dict | None = None, *, extra_env: dict | None = None) -> BackgroundRun:
+        """Trigger a run on an Airflow of its own (its own metadata, ``extra_env`` added), so that
+        several runs can overlap; ``wait`` stops that Airflow once the run ended."""
+        cluster = self.start_airflow(extra_env)
+        return BackgroundRun(cluster, dag_id, cluster.trigger(dag_id, conf or {}))
+
+    def start_airflow(self, extra_env: dict | None = None) -> airflow_cluster.Cluster:
         home = Path(self.env["AIRFLOW_HOME"]).with_name(f"airflow-{uuid.uuid4().hex[:8]}")
-        home.mkdir()
-        shutil.copy(Path(self.env["AIRFLOW_HOME"]) / MIGRATED_DB, home / "airflow.db")
-        env = {**self.env, **(extra_env or {}), "AIRFLOW_HOME": str(home),
-               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}  # fmt: skip
-        log = (home / "dags-test.log").open("w")
-        command = [str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id, "-c", json.dumps(conf or {})]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        process.airflow_home = home  # its metadata database, for what a test reads of the run
-        return process
+        env = {**self.env, **(extra_env or {}), "HLS_MIGRATION_SCHEDULE": ""}  # no scheduled run on unpause
+        cluster = airflow_cluster.start_cluster(home, pipeline_env=env, transcode_slots=2)
+        self.started.append(cluster)
+        return cluster
+
+
+@dataclass
+class AirflowRun:
+    """A run that ended on a real Airflow: its state, and the task logs of it and of the runs it started."""
+
+    cluster: airflow_cluster.Cluster
+    run_id: str
+    state: str
+
+    @property
+    def output(self) -> str:
+        return task_logs(self.cluster, self.run_id)
+
+
+def task_logs(cluster: airflow_cluster.Cluster, run_id: str) -> str:
+    """Every task log of the run and of the movies' runs it started (their run ids begin with its own)."""
+    logs = sorted(p for p in (cluster.home / "logs").rglob("*.log") if f"run_id={run_id}" in str(p))
+    return "\n".join(p.read_text(errors="replace") for p in logs)
+
+
+@dataclass
+class BackgroundRun:
+    """A run going on on an Airflow of its own, for tests that act on it while it runs."""
+
+    cluster: airflow_cluster.Cluster
+    dag_id: str
+    run_id: str
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.cluster.home
+
+    def state(self) -> str:
+        return self.cluster.request("GET", f"/api/v2/dags/{self.dag_id}/dagRuns/{self.run_id}")["state"]
+
+    def poll(self) -> str | None:
+        """The run's final state, or None while it runs."""
+        state = self.state()
+        return state if state in ("success", "failed") else None
+
+    def wait(self, timeout: float = 900) -> str:
+        """The run's final state, once it ended; its Airflow is stopped then."""
+        try:
+            return self.cluster.wait_for_run(self.dag_id, self.run_id, timeout)["state"]
+        finally:
+            self.cluster.stop()
+
+    def kill(self) -> None:
+        self.cluster.stop()
+
+    @property
+    def output(self) -> str:
+        return task_logs(self.cluster, self.run_id)
 
 
 @pytest.fixture(scope="session")
@@ -136,9 +205,12 @@ def make_pipeline(postgres, seaweedfs, airflow_home, artifacts):
     )
     # The bucket's CORS rule comes from the pipeline's own command, as in a deployment.
     subprocess.run([sys.executable, "-m", "hls_operators.storage_setup", "*"], env=env, check=True, capture_output=True)
+    pipeline = Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
     try:
-        yield Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
+        yield pipeline
     finally:
+        for cluster in pipeline.started:
+            cluster.stop()
         postgres.drop_database(name)
 
 

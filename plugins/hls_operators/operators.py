@@ -43,14 +43,21 @@ def classify(error: Exception) -> MigrationError:
 
 
 def attempt_key(context: Any, movie_id: int) -> catalog.AttemptKey:
-    """The movie's attempt in this run; its map index is the movie's place in a wave's mapped
-    group (-1 in a per-movie run, whose chunk tasks are mapped over chunks, not movies)."""
+    """The movie's attempt: in the wave's run when a wave started this per-movie run (the conf's
+    ``wave``: its DAG, run and the movie's map index there), so that the wave's claim, ledger and
+    outcome are the movie's; else in this run, map index -1."""
     ti = context["ti"]
-    in_a_wave = context["task"].get_closest_mapped_task_group() is not None
-    return catalog.AttemptKey(
-        dag_id=ti.dag_id, run_id=context["run_id"], movie_id=int(movie_id),
-        map_index=ti.map_index if in_a_wave else -1, try_number=ti.try_number,
-    )  # fmt: skip
+    wave = wave_of(context)
+    if wave is not None:
+        return catalog.AttemptKey(dag_id=wave["dag_id"], run_id=wave["run_id"], movie_id=int(movie_id),
+                                  map_index=int(wave["map_index"]), try_number=ti.try_number)  # fmt: skip
+    return catalog.AttemptKey(dag_id=ti.dag_id, run_id=context["run_id"], movie_id=int(movie_id), try_number=ti.try_number)
+
+
+def wave_of(context: Any) -> dict[str, Any] | None:
+    """The wave that started this run (``hls_migration``'s ``convert`` task puts it in the conf), or None."""
+    dag_run = context.get("dag_run")
+    return ((dag_run.conf if dag_run is not None else None) or {}).get("wave")
 
 
 class MovieOperator(BaseOperator):
@@ -151,16 +158,10 @@ class ProbeOperator(MovieStepOperator):
     """Fetches the source, runs ffprobe, refuses bad input and plans the ladder.
 
     :param movie: a claimed movie: ``movie_id``, ``source_url``, ``expected_url``.
-    :param chunk_slots: how many chunk tasks the DAG has for each movie: the most chunks to plan
-        (None: as many as the movie's length asks for, for a DAG that maps one task per chunk).
     """
 
     step = "probe"
     skip_in_dry_run = False
-
-    def __init__(self, *, chunk_slots: int | None = 1, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.chunk_slots = chunk_slots
 
     def run_step(self, settings, ledger_id, work, context):
         job = steps.probe_movie(
@@ -171,7 +172,7 @@ class ProbeOperator(MovieStepOperator):
             store=self.store(settings),
             settings=settings,
             work=work,
-            chunk_slots=self.chunk_slots,
+            chunk_slots=None,  # as many chunks as the movie's length asks for: one mapped task each
         )
         p = job.probe
         self.log.info(
@@ -191,8 +192,8 @@ class ProbeOperator(MovieStepOperator):
 
 
 class ChunksOperator(MovieOperator):
-    """The indexes of a probed movie's chunks, for a DAG that maps one encode task over each (an
-    empty list in a dry run, which encodes nothing). ``movie`` is the probe step's payload.
+    """The indexes of a probed movie's chunks, for the encode task mapped over them (an empty list
+    in a dry run, which encodes nothing). ``movie`` is the probe step's payload.
     """
 
     def execute(self, context: Any) -> list[int]:
@@ -202,24 +203,16 @@ class ChunksOperator(MovieOperator):
 
 
 class EncodeChunkOperator(MovieStepOperator):
-    """Encodes one chunk of the movie's timeline for every rung in one ffmpeg process (one decode);
-    skipped when the movie has fewer chunks than the DAG has chunk tasks.
+    """Encodes one chunk of the movie's timeline for every rung in one ffmpeg process (one decode).
 
     :param movie: the probe step's payload.
-    :param chunk_index: which chunk of the movie this task encodes (mapped over ``ChunksOperator``'s
-        list in a per-movie DAG).
+    :param chunk_index: which chunk of the movie this task encodes (mapped over ``ChunksOperator``'s list).
     """
 
     def __init__(self, *, chunk_index: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.chunk_index = chunk_index
         self.step = f"encode_{chunk_index}"
-
-    def execute(self, context: Any) -> Any:
-        chunks = self.movie.get("chunks") or []
-        if self.chunk_index >= len(chunks):
-            raise AirflowSkipException(f"movie {self.movie['movie_id']} has {len(chunks)} chunk(s): nothing for this one")
-        return super().execute(context)
 
     def run_step(self, settings, ledger_id, work, context):
         job = self.job()

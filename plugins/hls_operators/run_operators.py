@@ -1,13 +1,17 @@
 """Airflow operators of a run as a whole: asking to go on after a wave was held, selecting and
-claiming movies (a wave's, or the one of a per-movie run), closing each movie's attempt (and telling the application), finishing the run,
+claiming movies (a wave's, or the one of a per-movie run), starting and awaiting each movie's run of a
+wave, closing each movie's attempt (and telling the application), finishing the run,
 rolling movies back; and the tasks of the maintenance DAGs (sweep, retire originals, CDN warm-up)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.providers.standard.triggers.external_task import DagStateTrigger
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.skipmixin import SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -19,8 +23,8 @@ from hls_operators.core.waves import approval_request, hold_reason
 from hls_operators.edges import catalog
 from hls_operators.edges.cdn import warm_up
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
-from hls_operators.operators import MOVIES_PUBLISHED, MovieOperator, attempt_key
-from hls_operators.settings import Settings, load_settings
+from hls_operators.operators import MOVIES_PUBLISHED, MovieOperator, attempt_key, wave_of
+from hls_operators.settings import CONVERT_DAG_ID, Settings, load_settings
 
 
 class RecordOperator(MovieOperator):
@@ -35,11 +39,12 @@ class RecordOperator(MovieOperator):
 
     def execute(self, context: Any) -> str:
         movie_id = int(self.movie["movie_id"])
+        key = attempt_key(context, movie_id)
         with CatalogHook().connection() as conn:
-            status = catalog.finalize_attempt(conn, attempt_key(context, movie_id))
+            status = catalog.finalize_attempt(conn, key)
         self.log.info("movie %s: %s", movie_id, status)
         if not context["params"].get("dry_run"):
-            self.notify_application(movie_id, context["run_id"])
+            self.notify_application(movie_id, key.run_id)
         return status
 
     def notify_application(self, movie_id: int, run_id: str) -> None:
@@ -143,15 +148,70 @@ def claim(conn, context: Any, settings: Settings, *, movie_ids: list[int] | None
     )  # fmt: skip
 
 
+class ConvertMovieRunOperator(TriggerDagRunOperator):
+    """One movie of a wave: starts the movie's run of ``hls_convert_movie``, whose chunk tasks are
+    as many as its length asks for, and waits for it deferred (no worker slot held). The run id is
+    the wave's plus the movie's, and the conf names the wave, so that the movie's claim, ledger
+    attempt and outcome are the wave's. Cleared or run again, it never starts a movie over whose
+    run succeeded or still runs: it waits for it; a failed run is run again from the start.
+
+    :param movie: the claimed movie (the selection's mapped XCom).
+    """
+
+    # what the UI shows for each mapped task of a wave
+    MAP_INDEX_TEMPLATE = "movie {{ task.movie['movie_id'] }}"
+    template_fields: Sequence[str] = (*TriggerDagRunOperator.template_fields, "movie")
+
+    def __init__(self, *, movie: Any, **kwargs: Any) -> None:
+        super().__init__(trigger_dag_id=CONVERT_DAG_ID, logical_date=None, wait_for_completion=True, deferrable=True,
+                         poke_interval=5, fail_when_dag_is_paused=True, **kwargs)  # fmt: skip
+        self.movie = movie
+
+    def execute(self, context: Any) -> None:
+        ti, params = context["ti"], context["params"]
+        movie_id = int(self.movie["movie_id"])
+        self.trigger_run_id = movie_run_id(context["run_id"], movie_id)
+        self.conf = {
+            "movie_id": movie_id, "force": bool(params.get("force")), "dry_run": bool(params.get("dry_run")),
+            "movie": self.movie, "wave": {"dag_id": ti.dag_id, "run_id": context["run_id"], "map_index": ti.map_index},
+        }  # fmt: skip
+        if ti.get_dr_count(dag_id=CONVERT_DAG_ID, run_ids=[self.trigger_run_id]):
+            state = ti.get_dagrun_state(dag_id=CONVERT_DAG_ID, run_id=self.trigger_run_id)
+            if state == "success":
+                self.log.info("movie %s: its run %s has succeeded already", movie_id, self.trigger_run_id)
+                return
+            if state != "failed":
+                self.log.info("movie %s: waiting for its run %s (%s)", movie_id, self.trigger_run_id, state)
+                self.defer(
+                    trigger=DagStateTrigger(dag_id=CONVERT_DAG_ID, states=self.allowed_states + self.failed_states, run_ids=[self.trigger_run_id],
+                                            poll_interval=self.poke_interval),
+                    method_name="execute_complete",
+                )  # fmt: skip
+            self.log.info("movie %s: its run %s failed; running it again from the start", movie_id, self.trigger_run_id)
+            self.reset_dag_run = True
+        super().execute(context)
+
+
+def movie_run_id(wave_run_id: str, movie_id: int | str) -> str:
+    """The run id of a wave's movie in ``hls_convert_movie``: one run per movie and wave, found
+    again on a clear (with an empty ``movie_id``: the prefix of every movie's run of the wave)."""
+    return f"{wave_run_id}__movie_{movie_id}"
+
+
 class ClaimMovieOperator(BaseOperator, SkipMixin):
     """The first task of a per-movie run: creates the pipeline's tables if needed and claims the
     movie of the param ``movie_id``. A movie that cannot be converted now (missing, not an MP4,
     already converted without ``force``, or claimed by another run, such as the nightly wave)
     skips the whole run, with the reason in the log. A held wave does not stop it (as ``movie_ids``
-    does not stop ``hls_migration``)."""
+    does not stop ``hls_migration``). In a run a wave started, the wave has claimed the movie
+    already: its selection comes in the conf (``movie``)."""
 
     def execute(self, context: Any) -> dict[str, Any] | None:
         movie_id = int(context["params"]["movie_id"])
+        wave = wave_of(context)
+        if wave is not None:
+            self.log.info("movie %s, claimed by wave %s of %s", movie_id, wave["run_id"], wave["dag_id"])
+            return context["dag_run"].conf["movie"]
         with CatalogHook().connection() as conn:
             catalog.ensure_schema(conn)
             claimed = claim(conn, context, load_settings(), movie_ids=[movie_id], limit=1)
@@ -172,8 +232,10 @@ class FinishRunOperator(BaseOperator):
     ``hls_max_failure_rate``, and fails the run when any movie failed, so that the run shows red
     and a clear re-runs only what failed.
 
-    :param wave: whether the run is a wave of the catalog (not a per-movie run: one movie's
-        failure says nothing of the catalog's, nor its estimate of the next wave's).
+    :param wave: whether the run is a wave of the catalog, whose movies each ran in a per-movie
+        run. A per-movie run reports its own movie only, in the wave's ledger when a wave started
+        it (whose finish then reports the estimate): one movie's failure says nothing of the
+        catalog's, nor its estimate of the next wave's.
     """
 
     def __init__(self, *, wave: bool = True, **kwargs: Any) -> None:
@@ -183,13 +245,18 @@ class FinishRunOperator(BaseOperator):
 
     def execute(self, context: Any) -> None:
         settings = load_settings()
-        dag_id, run_id = context["ti"].dag_id, context["run_id"]
+        if self.wave:
+            dag_id, run_id, only = context["ti"].dag_id, context["run_id"], None
+        else:
+            key = attempt_key(context, context["params"]["movie_id"])
+            dag_id, run_id, only = key.dag_id, key.run_id, key.movie_id
         with CatalogHook().connection() as conn:
-            outcome = catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id)
+            outcome = [row for row in catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id) if only in (None, row[0])]
             for movie_id, status, error_class, message in outcome:
                 self.log.info("movie %s: %s%s", movie_id, status, f" [{error_class}] {message}" if error_class else "")
             if context["params"].get("dry_run"):
-                self.report_estimate(conn, settings, dag_id, run_id)
+                if self.wave or wave_of(context) is None:
+                    self.report_estimate(conn, settings, dag_id, run_id)
                 return
             reason = self.wave and hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
             if reason:

@@ -68,8 +68,7 @@ class Settings:
     video_codecs: str = "h264"
     x265_preset: str = "slow"
     # A movie longer than this is cut into chunks of about this length, each encoded by its own task
-    # on any worker (in hls_migration at most HLS_TRANSCODE_CHUNK_SLOTS; in hls_convert_movie as many
-    # as the movie's length asks for).
+    # on any worker: as many tasks as the movie's length asks for.
     chunk_seconds: int = 300
     audio_bitrate_kbps: int = 128
     thumbnail_count: int = 10
@@ -227,12 +226,6 @@ def dag_defaults(*, retries: int) -> dict:
 def retry_delay_seconds() -> int:
     """First retry delay of every task (doubles on each retry), from the environment like the schedule."""
     return int(os.environ.get("HLS_RETRY_DELAY_SECONDS", "60"))
-
-
-def transcode_chunk_slots() -> int:
-    """How many chunk tasks each movie has in ``hls_migration``, from the environment like the
-    schedule: the most workers that can encode one movie of a wave at once."""
-    return max(1, int(os.environ.get("HLS_TRANSCODE_CHUNK_SLOTS", "4")))
 
 
 def dag_schedule() -> str | None:

@@ -37,6 +37,7 @@ print(
                     "max_active_runs": dag.max_active_runs,
                     "tasks": sorted(t.task_id for t in dag.tasks),
                     "mapped": sorted(t.task_id for t in dag.tasks if t.is_mapped),
+                    "operators": {t.task_id: t.task_type for t in dag.tasks},
                     "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
                     # the Assets a DAG is scheduled on, by name (none for a cron or manual schedule)
                     "schedule_assets": sorted(

@@ -12,13 +12,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from hls_operators.edges.handoff import WORKER_CACHE_DIR
-from hls_operators.settings import PUBLISHED_ASSET_NAME
+from hls_operators.run_operators import movie_run_id
+from hls_operators.settings import CONVERT_DAG_ID, PUBLISHED_ASSET_NAME
 
 from devenv import airflow_cluster, media
 from devenv.catalog_seed import SeedMovie, seed_catalog
@@ -92,32 +92,32 @@ def test_every_movie_is_converted_and_verified(pipeline, finished_run):
     assert all(urls[movie_id].endswith("/master.m3u8") for movie_id in MOVIES)
 
 
+def movie_tasks(cluster, wave_run_id: str, movie_id: int) -> list[dict]:
+    """The task instances of a wave's movie: those of its run of the per-movie DAG."""
+    return cluster.task_instances(CONVERT_DAG_ID, movie_run_id(wave_run_id, movie_id))
+
+
 def test_work_is_spread_over_both_workers(cluster, finished_run):
-    instances = cluster.task_instances("hls_migration", finished_run["dag_run_id"])
-    per_movie_hosts = defaultdict(set)
-    for ti in instances:
-        if ti["task_id"] in ("convert.encode_1", "convert.encode_2", "convert.encode_3"):
-            assert ti["state"] == "skipped", ti  # 4 s movies: one chunk
-            continue
-        if ti["task_id"] == "convert.audio":
-            continue  # below
-        assert ti["state"] == "success", ti
-        if ti["task_id"].startswith("convert."):
-            per_movie_hosts[ti["map_index"]].add(ti["hostname"])
-    assert {ti["hostname"] for ti in instances} == set(WORKERS)
-    assert len(per_movie_hosts) == len(MOVIES)
-    audio = sorted(ti["state"] for ti in instances if ti["task_id"] == "convert.audio")
-    assert audio == ["skipped", "skipped", "success", "success"]  # movies 2 and 4 are silent
+    wave = cluster.task_instances("hls_migration", finished_run["dag_run_id"])
+    assert all(ti["state"] == "success" for ti in wave)
+    per_movie = {movie_id: movie_tasks(cluster, finished_run["dag_run_id"], movie_id) for movie_id in MOVIES}
+    for movie_id, instances in per_movie.items():
+        audio = next(ti["state"] for ti in instances if ti["task_id"] == "audio")
+        assert audio == ("success" if movie_id % 2 else "skipped")  # movies 2 and 4 are silent
+        assert all(ti["state"] == "success" for ti in instances if ti["task_id"] != "audio")
+        assert [ti["map_index"] for ti in instances if ti["task_id"] == "encode"] == [0]  # 4 s movies: one chunk
+    every = wave + [ti for instances in per_movie.values() for ti in instances]
+    assert {ti["hostname"] for ti in every} == set(WORKERS)
     # Steps hand off through storage, not local disk: one movie's steps ran on different machines.
-    assert any(len(hosts) > 1 for hosts in per_movie_hosts.values())
+    assert any(len({ti["hostname"] for ti in instances}) > 1 for instances in per_movie.values())
 
 
 def test_transcodes_run_in_their_pool(cluster, finished_run):
-    instances = cluster.task_instances("hls_migration", finished_run["dag_run_id"])
+    instances = movie_tasks(cluster, finished_run["dag_run_id"], MOVIES[0])
     pools = {ti["task_id"]: ti["pool"] for ti in instances}
-    assert {pools[f"convert.encode_{i}"] for i in range(4)} == {"hls_transcode"}
-    assert pools["convert.package"] == "default_pool"
-    assert pools["convert.upload"] == "default_pool"
+    assert pools["encode"] == "hls_transcode"
+    assert pools["package"] == "default_pool"
+    assert pools["upload"] == "default_pool"
 
 
 def test_workers_leave_no_temporary_files(artifacts, finished_run):
@@ -354,17 +354,20 @@ def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pi
     while transcode is None or transcode["state"] != "running":
         assert time.monotonic() < deadline, "the transcode never started"
         time.sleep(1)
-        transcode = next((ti for ti in cluster.task_instances("hls_migration", run_id) if ti["task_id"] == "convert.encode_0"), None)
+        try:
+            transcode = next((ti for ti in movie_tasks(cluster, run_id, 10) if ti["task_id"] == "encode" and ti["map_index"] == 0), None)
+        except urllib.error.HTTPError:  # the movie's run is not there yet
+            continue
     time.sleep(5)  # well inside the encode
     victim = transcode["hostname"]
     cluster.kill_worker(victim, artifacts / f"tmp-{victim}")
 
     run = cluster.wait_for_run("hls_migration", run_id, timeout=600)
     assert run["state"] == "success"
-    instances = {ti["task_id"]: ti for ti in cluster.task_instances("hls_migration", run_id)}
-    assert instances["convert.encode_0"]["try_number"] == 2 and instances["convert.encode_0"]["hostname"] != victim
-    # 30 s in chunks of 12 s: three chunk tasks on any worker, the fourth has nothing to do
-    assert [instances[f"convert.encode_{i}"]["state"] for i in range(4)] == ["success"] * 3 + ["skipped"]
+    encodes = sorted((ti for ti in movie_tasks(cluster, run_id, 10) if ti["task_id"] == "encode"), key=lambda ti: ti["map_index"])
+    assert encodes[0]["try_number"] == 2 and encodes[0]["hostname"] != victim
+    # 30 s in chunks of 12 s: three chunk tasks on any worker
+    assert [ti["state"] for ti in encodes] == ["success"] * 3
 
     attempts = pipeline.query("SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 10 ORDER BY id")
     # The machine's processes die in no set order. When the task goes first, whichever of the victim's

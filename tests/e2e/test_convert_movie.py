@@ -1,11 +1,11 @@
-"""The per-movie DAG ``hls_convert_movie`` through ``airflow dags test``: a movie of six chunks is
-encoded by six mapped chunk tasks (more than ``hls_migration``'s four slots) and plays as if it had
-been encoded whole; a second trigger for the converted movie takes nothing."""
+"""The per-movie DAG ``hls_convert_movie``: a movie of six chunks, in a wave of ``hls_migration`` on
+a real Airflow, is encoded by six mapped chunk tasks of its movie's run and plays as if it had been
+encoded whole; through ``airflow dags test``, as a "Convert to HLS" button starts it, a second
+trigger for the converted movie takes nothing, a dry run publishes nothing and bad input fails alone."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -34,26 +34,20 @@ def converted(six_chunk_pipeline, tmp_path_factory):
     source = media.generate_movie(tmp_path_factory.mktemp("media") / "long.mp4", width=854, height=480, seconds=SECONDS, fps=FPS)
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
                  movies=[SeedMovie(MOVIE, "Six chunks", source)])  # fmt: skip
-    return pipeline.dags_test("hls_convert_movie", {"movie_id": MOVIE})
-
-
-def task_states(pipeline, dag_id: str) -> list[tuple[str, int, str]]:
-    """(task_id, map_index, state) of every task instance of the DAG's runs, from the metadata DB."""
-    with sqlite3.connect(Path(pipeline.env["AIRFLOW_HOME"]) / "airflow.db") as metadata:
-        return metadata.execute(
-            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? ORDER BY task_id, map_index", (dag_id,)
-        ).fetchall()
+    return pipeline.run("hls_migration", {"movie_ids": [MOVIE]})
 
 
 def test_six_chunks_are_encoded_by_six_mapped_tasks(six_chunk_pipeline, converted):
     pipeline = six_chunk_pipeline
-    assert converted.returncode == 0, converted.stdout[-3000:] + converted.stderr[-3000:]
-    encodes = [(index, state) for task, index, state in task_states(pipeline, "hls_convert_movie") if task == "encode"]
+    assert converted.state == "success", converted.output[-3000:]
+    movie_run = f"{converted.run_id}__movie_{MOVIE}"
+    instances = converted.cluster.task_instances("hls_convert_movie", movie_run)
+    encodes = sorted((ti["map_index"], ti["state"]) for ti in instances if ti["task_id"] == "encode")
     assert encodes == [(i, "success") for i in range(6)]
     [(status, steps, map_index, ladder)] = pipeline.query(
         "SELECT status, steps, map_index, ladder FROM hls_conversions WHERE movie_id = %s", (MOVIE,)
     )
-    assert status == "succeeded" and map_index == -1
+    assert status == "succeeded" and map_index == 0  # the movie's place in its wave
     assert [r["name"] for r in ladder if not r.get("source_copy")] == ["480p", "360p"]  # both from the chunk tasks
     assert sorted(name for name in steps if name.startswith("encode_")) == [f"encode_{i}" for i in range(6)]
     assert all("seconds" in steps[f"encode_{i}"] for i in range(6))

@@ -1,4 +1,4 @@
-"""What the application hears from a real run (``airflow dags test``): an Asset event per published
+"""What the application hears from a real run (on an Airflow of its own): an Asset event per published
 movie, and its webhook, signed, retried after a 500, every try recorded."""
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def run(pipeline, tmp_path_factory):
     receiver = Receiver()
     webhook = json.dumps({"conn_type": "http", "host": receiver.url, "password": SECRET})
     env = {"AIRFLOW_CONN_HLS_WEBHOOK": webhook, "AIRFLOW_VAR_HLS_WEBHOOK_FIRST_BACKOFF_SECONDS": "0.2"}
-    process = pipeline.start_dags_test("hls_migration", {"movie_ids": [READY, FAILED]}, extra_env=env)
-    process.wait(600)
+    process = pipeline.start_run("hls_migration", {"movie_ids": [READY, FAILED]}, extra_env=env)
+    process.wait()
     receiver.shutdown()
     return receiver, process.airflow_home
 

@@ -59,8 +59,8 @@ def outcome(pipeline, redirect_server, tmp_path_factory):
     urls = seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
                         public_base_url=pipeline.public_base_url, movies=movies)  # fmt: skip
     env = {**pipeline.env, "AIRFLOW_VAR_HLS_ALLOWED_SOURCE_HOSTS": redirect_server}  # the first hop only
-    run = pipeline.start_dags_test("hls_migration", {"limit": 100}, extra_env=env)
-    assert run.wait(1500) != 0  # some movies failed, so the run fails
+    run = pipeline.start_run("hls_migration", {"limit": 100}, extra_env=env)
+    assert run.wait(1500) == "failed"  # some movies failed, so the run fails
     return expected, urls
 
 

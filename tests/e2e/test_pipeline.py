@@ -1,7 +1,9 @@
-"""The whole pipeline through ``airflow dags test``, on real PostgreSQL, SeaweedFS and ffmpeg.
+"""The whole pipeline on a real Airflow (scheduler, triggerer, LocalExecutor), PostgreSQL,
+SeaweedFS and ffmpeg.
 
-One catalog goes through the runs a user would make, in order: the nightly conversion, a second
-night with nothing left, a dry run, a forced re-conversion and a rollback.
+One catalog goes through the runs a user would make, in order: the nightly conversion (each movie
+in a run of ``hls_convert_movie`` that the wave starts), a second night with nothing left, a dry
+run, a forced re-conversion and a rollback.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def catalog(pipeline, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(pipeline, catalog):
-    return pipeline.dags_test("hls_migration")
+    return pipeline.run("hls_migration")
 
 
 def video_urls(pipeline) -> dict[int, str]:
@@ -90,12 +92,28 @@ def latest_attempts(pipeline) -> dict[int, tuple]:
 
 
 def test_the_run_fails_because_some_movies_failed(first_run):
-    assert first_run.returncode != 0
-    assert "state=failed" in first_run.stdout + first_run.stderr
+    assert first_run.state == "failed"
+    assert "3 of 8 movie(s) failed" in first_run.output
+
+
+def test_each_movie_of_the_wave_runs_in_a_run_of_the_per_movie_dag(pipeline, first_run):
+    """One mapped ``convert`` task per selected movie, each awaiting its movie's run of
+    ``hls_convert_movie``; a movie's failure is its own run's and its task's, not its neighbours'."""
+    cluster = first_run.cluster
+    converts = {ti["rendered_map_index"]: ti["state"] for ti in cluster.task_instances("hls_migration", first_run.run_id)
+                if ti["task_id"] == "convert"}  # fmt: skip
+    expected = {movie_id: "success" for movie_id in GOOD} | {movie_id: "failed" for movie_id in (CORRUPT, MISSING, TEXT)}
+    assert converts == {f"movie {movie_id}": state for movie_id, state in expected.items()}
+    for movie_id, state in expected.items():
+        run = cluster.request("GET", f"/api/v2/dags/hls_convert_movie/dagRuns/{first_run.run_id}__movie_{movie_id}")
+        assert run["state"] == state and run["conf"]["wave"]["run_id"] == first_run.run_id
+    # the ledger's attempts are the wave's: what holds the migration and what the view links to
+    waves = pipeline.query("SELECT DISTINCT dag_id, run_id FROM hls_conversions")
+    assert waves == [("hls_migration", first_run.run_id)]
 
 
 def test_transcode_progress_is_in_the_task_log_and_the_ledger(pipeline, first_run):
-    output = first_run.stdout + first_run.stderr
+    output = first_run.output
     assert re.search(rf"movie {FULL_HD} chunk 1/1 \(0-8 s\) +\d+\.\d% \([\d.]+/8\.0 s\), speed [\d.]+x, ETA \d+ s", output)
     [(progress,)] = pipeline.query(
         "SELECT steps -> 'encode_0' -> 'progress' FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'",
@@ -113,8 +131,8 @@ def test_the_ledger_keeps_what_ffmpeg_cost_inside_each_transcode_step(pipeline, 
 
 def test_credentials_never_reach_logs_xcom_or_the_ledger(pipeline, first_run):
     secret = services.SECRET_KEY
-    home = Path(pipeline.env["AIRFLOW_HOME"])
-    logs = [first_run.stdout, first_run.stderr] + [p.read_text(errors="replace") for p in home.rglob("*.log")]
+    home = first_run.cluster.home
+    logs = [p.read_text(errors="replace") for p in home.rglob("*.log")]
     assert not any(secret in text for text in logs)
     with sqlite3.connect(home / "airflow.db") as metadata:
         xcoms = [str(row) for row in metadata.execute("SELECT value FROM xcom")]
@@ -132,7 +150,7 @@ def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first
     succeeded = {movie_id for (movie_id,) in pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'succeeded'")}
     assert {int(name.split("-")[0]) for name in cached if name.endswith(".mp4")} >= succeeded
     assert not [name for name in cached if not name.endswith(".mp4") and int(name.split("-")[0]) in succeeded]
-    logs = first_run.stdout + first_run.stderr + "".join(p.read_text(errors="replace") for p in Path(pipeline.env["AIRFLOW_HOME"]).rglob("*.log"))
+    logs = first_run.output
     for name in (handoff.chunk_tar(0), handoff.AUDIO_TAR, handoff.RENDITIONS_TAR, handoff.THUMBNAILS_TAR):
         assert f"{name} taken from this worker's cache" in logs
 
@@ -337,7 +355,7 @@ def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
     [(reason,)] = pipeline.query("SELECT reason FROM hls_hold")
     assert reason.startswith("3 of 8 movies failed (38%, over the 25% allowed)") and "corrupt x1" in reason
     attempts_before = pipeline.query("SELECT count(*) FROM hls_conversions")
-    run = pipeline.start_dags_test("hls_migration")
+    run = pipeline.start_run("hls_migration")
     try:
         deadline = time.monotonic() + 180
         while (asked := required_action(run.airflow_home)) is None:
@@ -345,11 +363,10 @@ def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
             time.sleep(1)
     finally:
         run.kill()  # nobody answers; the waiting run holds no worker slot, nothing to clean up
-        run.wait(60)
     subject, body = asked
     assert subject == "The HLS migration is on hold: take the next wave?"
     assert "put the migration on hold: 3 of 8 movies failed" in body and re.search(r"^\| corrupt \| \d+ \| ", body, re.MULTILINE)
-    assert "asking for approval in Required Actions" in (run.airflow_home / "dags-test.log").read_text()
+    assert "asking for approval in Required Actions" in run.output
     assert pipeline.query("SELECT count(*) FROM hls_conversions") == attempts_before
     assert pipeline.query("SELECT reason FROM hls_hold") == [(reason,)]
 
@@ -357,7 +374,7 @@ def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
 def test_a_resumed_night_converts_nothing_new_and_does_not_retry_bad_input(pipeline, first_run):
     before = video_urls(pipeline)
     attempts_before = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
-    pipeline.dags_test("hls_migration", {"resume": True})
+    assert pipeline.run("hls_migration", {"resume": True}).state == "failed"  # the missing file again
     assert video_urls(pipeline) == before
     attempts_after = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
     for movie_id in [*GOOD, CORRUPT, TEXT]:
@@ -372,8 +389,8 @@ def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
     pipeline.query(
         "INSERT INTO movies (id, title, slug, video_url) VALUES (%s, 'Late', 'late', %s)", (LATE, url)
     )
-    result = pipeline.dags_test("hls_migration", {"movie_ids": [LATE], "dry_run": True})
-    assert result.returncode == 0, result.stdout[-3000:]
+    result = pipeline.run("hls_migration", {"movie_ids": [LATE], "dry_run": True})
+    assert result.state == "success", result.output[-3000:]
     status, error_class, *_ = latest_attempts(pipeline)[LATE]
     assert (status, error_class) == ("dry_run", None)
     assert video_urls(pipeline)[LATE] == url
@@ -381,7 +398,7 @@ def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
     assert listed.get("KeyCount", 0) == 0
     assert pipeline.query("SELECT count(*) FROM hls_claims WHERE movie_id = %s", (LATE,)) == [(0,)]
     # The estimate, in the log and saved for the migration view: the 8 s 1080p movie, 4 rungs with audio.
-    output = result.stdout + result.stderr
+    output = result.output
     assert f"estimate: would convert 1 movie(s): [{LATE}]" in output
     assert re.search(r"estimate: CPU: [\d.]+ (s|min|h) of one core at [\d.]+ CPU-s per encoded megapixel-second \(measured on \d+ recent transcodes\)", output)
     [(saved,)] = pipeline.query("SELECT estimate FROM hls_estimates")
@@ -394,8 +411,8 @@ def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
 
 def test_force_reconverts_into_a_new_version_and_keeps_the_old_one(pipeline, first_run):
     old_url = video_urls(pipeline)[AUDIO_FIRST]
-    result = pipeline.dags_test("hls_migration", {"movie_ids": [AUDIO_FIRST], "force": True})
-    assert result.returncode == 0, result.stdout[-3000:]
+    result = pipeline.run("hls_migration", {"movie_ids": [AUDIO_FIRST], "force": True})
+    assert result.state == "success", result.output[-3000:]
     new_url = video_urls(pipeline)[AUDIO_FIRST]
     assert new_url != old_url and MASTER_URL.search(new_url)
     assert hls_checks.fetch(old_url).body.startswith(b"#EXTM3U")  # the old set is never overwritten
@@ -410,5 +427,5 @@ def test_rollback_restores_the_mp4_and_keeps_the_hls(pipeline, catalog, first_ru
     assert status == "rolled_back"
     assert hls_checks.fetch(master_url).body.startswith(b"#EXTM3U")
     # A rolled-back movie is not converted again by the next nightly run (resumed: a hold is set).
-    pipeline.dags_test("hls_migration", {"resume": True})
+    pipeline.run("hls_migration", {"resume": True})
     assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]

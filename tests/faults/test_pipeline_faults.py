@@ -1,13 +1,12 @@
-"""Faults during real runs of ``hls_migration`` (``airflow dags test``): the application edits a
-movie mid-conversion, runs overlap, the work disk is full, PostgreSQL restarts, ffmpeg alone is
-killed."""
+"""Faults during real runs of ``hls_migration``, each on an Airflow of its own (scheduler,
+triggerer, LocalExecutor): the application edits a movie mid-conversion, runs overlap, the work disk
+is full, PostgreSQL restarts, ffmpeg alone is killed."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -16,18 +15,18 @@ import pytest
 
 from devenv import media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from tests.conftest import make_pipeline
+from tests.conftest import BackgroundRun, make_pipeline
 
 pytestmark = pytest.mark.e2e
 FAST_RETRIES = {"HLS_RETRY_DELAY_SECONDS": "1"}
 
 
-def wait_for(condition, *, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+def wait_for(condition, *, timeout: float, what: str, run: BackgroundRun | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        if process is not None and process.poll() is not None:
+        if run is not None and run.poll() is not None:
             raise AssertionError(f"the run ended before {what}")
         time.sleep(0.3)
     raise TimeoutError(what)
@@ -61,14 +60,14 @@ def seed(pipeline, folder, movies: dict[int, tuple[int, int, int]]) -> dict[int,
 
 def test_an_edit_by_the_application_during_conversion_wins(pipeline, tmp_path):
     urls = seed(pipeline, tmp_path, {1: (1920, 1080, 10)})
-    run = pipeline.start_dags_test("hls_migration", {"movie_ids": [1]})
-    wait_for(lambda: transcode_started(pipeline, 1), timeout=120, what="transcode started", process=run)
+    run = pipeline.start_run("hls_migration", {"movie_ids": [1]})
+    wait_for(lambda: transcode_started(pipeline, 1), timeout=120, what="transcode started", run=run)
     recut = urls[1].replace("/1.mp4", "/1-recut.mp4")
     pipeline.seaweedfs.client().copy_object(
         Bucket=pipeline.bucket, Key="uploads/1/1-recut.mp4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/1/1.mp4"}
     )
     pipeline.query("UPDATE movies SET video_url = %s WHERE id = 1", (recut,))
-    assert run.wait(300) != 0
+    assert run.wait() == "failed"
     assert video_url(pipeline, 1) == recut
     assert pipeline.query(
         "SELECT status, error_class FROM hls_conversions WHERE movie_id = 1 ORDER BY id DESC LIMIT 1"
@@ -85,12 +84,12 @@ def test_overlapping_runs_and_a_duplicate_trigger_convert_each_movie_once(pipeli
     seed(pipeline, tmp_path, {i: (480, 270, 3) for i in range(2, 6)})
     # resume: the edit above failed the only movie of its wave, which put the migration on hold.
     runs = [
-        pipeline.start_dags_test("hls_migration", {"resume": True}),
-        pipeline.start_dags_test("hls_migration", {"resume": True}),
-        pipeline.start_dags_test("hls_migration", {"movie_ids": [3]}),
+        pipeline.start_run("hls_migration", {"resume": True}),
+        pipeline.start_run("hls_migration", {"resume": True}),
+        pipeline.start_run("hls_migration", {"movie_ids": [3]}),
     ]
     for run in runs:
-        run.wait(600)
+        run.wait()
     for movie_id in range(1, 6):  # movie 1's edited URL is an MP4 again, so it is taken too
         masters = succeeded(pipeline, movie_id)
         assert len(masters) == 1, (movie_id, masters)
@@ -99,10 +98,10 @@ def test_overlapping_runs_and_a_duplicate_trigger_convert_each_movie_once(pipeli
 
 def test_a_full_work_disk_is_classified_cleaned_and_publishes_nothing(pipeline, small_disk, tmp_path):
     urls = seed(pipeline, tmp_path, {6: (1280, 720, 10)})
-    run = pipeline.start_dags_test(
+    run = pipeline.start_run(
         "hls_migration", {"movie_ids": [6]}, extra_env={**FAST_RETRIES, "AIRFLOW_VAR_HLS_TMP_DIR": str(small_disk)}
     )
-    assert run.wait(600) != 0
+    assert run.wait() == "failed"
     rows = pipeline.query("SELECT status, error_class FROM hls_conversions WHERE movie_id = 6 ORDER BY id")
     assert rows and all(row == ("failed", "disk_full") for row in rows)
     assert len(rows) == 3  # disk_full is retried (another worker may have room): 1 try + 2 retries
@@ -125,11 +124,11 @@ def private_postgres_pipeline(seaweedfs, airflow_home, artifacts):
 def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(private_postgres_pipeline, tmp_path):
     server, pipeline = private_postgres_pipeline
     seed(pipeline, tmp_path, {7: (1920, 1080, 10)})
-    run = pipeline.start_dags_test("hls_migration", {"movie_ids": [7]}, extra_env=FAST_RETRIES)
-    wait_for(lambda: transcode_started(pipeline, 7), timeout=120, what="transcode started", process=run)
+    run = pipeline.start_run("hls_migration", {"movie_ids": [7]}, extra_env=FAST_RETRIES)
+    wait_for(lambda: transcode_started(pipeline, 7), timeout=120, what="transcode started", run=run)
     services.restart_private_postgres(server)
-    if run.wait(600) != 0:
-        assert pipeline.start_dags_test("hls_migration", {"movie_ids": [7]}).wait(600) == 0
+    if run.wait() != "success":
+        assert pipeline.start_run("hls_migration", {"movie_ids": [7]}).wait() == "success"
     masters = succeeded(pipeline, 7)
     assert len(masters) == 1 and video_url(pipeline, 7) == masters[0]
 
@@ -151,14 +150,14 @@ def test_ffmpeg_alone_killed_mid_encode_is_retried_and_converts_once(pipeline, t
     """What the kernel's OOM killer does to the largest process on a worker: only ffmpeg dies, the
     task survives it. The try is ledgered as a fault of the worker, retried, and the movie converts once."""
     urls = seed(pipeline, tmp_path, {8: (1920, 1080, 10)})
-    run = pipeline.start_dags_test("hls_migration", {"movie_ids": [8]}, extra_env=FAST_RETRIES)
-    wait_for(lambda: ffmpeg_encoding_under(pipeline.work_dir), timeout=180, what="the chunk encode started", process=run)
+    run = pipeline.start_run("hls_migration", {"movie_ids": [8]}, extra_env=FAST_RETRIES)
+    wait_for(lambda: ffmpeg_encoding_under(pipeline.work_dir), timeout=180, what="the chunk encode started", run=run)
     time.sleep(0.5)  # inside the encode, not at its start: it takes several seconds
     victims = ffmpeg_encoding_under(pipeline.work_dir)
     assert victims, "the encode ended before it could be killed"
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
-    assert run.wait(600) == 0
+    assert run.wait() == "success"
     rows = pipeline.query("SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 8 ORDER BY id")
     assert rows[0][:2] == ("failed", "worker_lost")
     assert re.fullmatch(r"movie 8 chunk 1/1 \(0-10 s\) was killed by SIGKILL .*", rows[0][2])
