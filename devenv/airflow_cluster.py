@@ -185,11 +185,14 @@ class Cluster:
         movie_runs = [run["dag_run_id"] for run in runs if run["dag_run_id"].startswith(movie_run_id(wave_run_id, ""))]
         return [ti for run_id in movie_runs for ti in self.task_instances(CONVERT_DAG_ID, run_id)]
 
-    def wait_for_task(self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 300) -> dict:
+    def wait_for_task(
+        self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 300, *, map_index: int = -1
+    ) -> dict:
         """Poll until the task instance is in ``state``; returns it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            instance = next((ti for ti in self.task_instances(dag_id, run_id) if ti["task_id"] == task_id), None)
+            instance = next((ti for ti in self.task_instances(dag_id, run_id)
+                             if ti["task_id"] == task_id and ti["map_index"] == map_index), None)  # fmt: skip
             if instance is not None and instance["state"] == state:
                 return instance
             time.sleep(1)

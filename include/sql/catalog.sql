@@ -51,11 +51,14 @@ ON CONFLICT (movie_id) DO UPDATE
 RETURNING movie_id, source_url, expected_url;
 
 -- name: renew_claim
--- Extend this run's claim on a movie at the start of each step; take it back if it lapsed and nobody
--- else took it. Returns no row when another run holds the movie.
-UPDATE hls_claims
-SET run_id = %(run_id)s, expires_at = now() + make_interval(mins => %(ttl_minutes)s)
-WHERE movie_id = %(movie_id)s AND (run_id = %(run_id)s OR expires_at <= now())
+-- Extend this run's claim on a movie at the start of each step; take it back if it lapsed or was
+-- released (a task cleared after the movie's attempt closed) and nobody else took it. Returns no
+-- row when another run holds the movie.
+INSERT INTO hls_claims AS k (movie_id, run_id, source_url, expected_url, claimed_at, expires_at)
+VALUES (%(movie_id)s, %(run_id)s, %(source_url)s, %(expected_url)s, now(), now() + make_interval(mins => %(ttl_minutes)s))
+ON CONFLICT (movie_id) DO UPDATE
+    SET run_id = EXCLUDED.run_id, expires_at = EXCLUDED.expires_at
+    WHERE k.run_id = EXCLUDED.run_id OR k.expires_at <= now()
 RETURNING source_url, expected_url;
 
 -- name: flip_video_url

@@ -97,7 +97,8 @@ class MovieStepOperator(MovieOperator):
         try:
             with CatalogHook().connection() as conn:
                 if not dry_run:
-                    catalog.renew_claim(conn, movie_id=movie_id, run_id=key.run_id, ttl_minutes=settings.claim_ttl_minutes)
+                    claimed = catalog.ClaimedMovie(movie_id, self.movie["source_url"], self.movie["expected_url"])
+                    catalog.renew_claim(conn, claimed, run_id=key.run_id, ttl_minutes=settings.claim_ttl_minutes)
                 ledger_id = catalog.begin_step(conn, key, self.step, source_url=self.movie.get("source_url"))
             started = time.monotonic()
             work = Path(tempfile.mkdtemp(prefix=f"hls-{movie_id}-{self.step}-", dir=settings.work_dir))

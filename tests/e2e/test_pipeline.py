@@ -429,3 +429,42 @@ def test_rollback_restores_the_mp4_and_keeps_the_hls(pipeline, catalog, first_ru
     # A rolled-back movie is not converted again by the next nightly run (resumed: a hold is set).
     pipeline.run("hls_migration", {"resume": True})
     assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]
+
+
+def clear(cluster, dag_id: str, run_id: str, task_ids: list, *, downstream: bool = True) -> None:
+    """What Clear (with Downstream) does in the UI, through the REST API."""
+    body = {"dry_run": False, "dag_run_id": run_id, "task_ids": task_ids, "include_downstream": downstream, "only_failed": False}
+    cluster.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)
+
+
+def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, first_run):
+    """The missing file arrives. Its movie's failed task is cleared with downstream in the movie's
+    run: only that runs again, and the movie converts in the wave's own attempt; the wave's failed
+    ``convert`` task, cleared after, finds that run succeeded. A ``convert`` cleared alone whose
+    movie's run failed runs the movie again from the start, as a new attempt of the same wave."""
+    cluster, wave = first_run.cluster, first_run.run_id
+    store = pipeline.seaweedfs.client()
+    store.copy_object(Bucket=pipeline.bucket, Key=f"uploads/{MISSING}/gone.mp4",
+                      CopySource={"Bucket": pipeline.bucket, "Key": f"uploads/{FULL_HD}/fullhd.mp4"})  # fmt: skip
+    attempts_before = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
+    map_index = {ti["rendered_map_index"]: ti["map_index"] for ti in cluster.task_instances("hls_migration", wave) if ti["task_id"] == "convert"}
+
+    movie_run = f"{wave}__movie_{MISSING}"
+    clear(cluster, "hls_convert_movie", movie_run, ["probe"])
+    assert cluster.wait_for_run("hls_convert_movie", movie_run)["state"] == "success"
+    clear(cluster, "hls_migration", wave, [["convert", map_index[f"movie {MISSING}"]]])
+    assert cluster.wait_for_run("hls_migration", wave)["state"] == "failed"  # the bad movies still fail it
+    states = {ti["rendered_map_index"]: ti["state"] for ti in cluster.task_instances("hls_migration", wave) if ti["task_id"] == "convert"}
+    assert states[f"movie {MISSING}"] == "success"
+    [(status, attempt, run_id, index)] = pipeline.query(
+        "SELECT status, attempt, run_id, map_index FROM hls_conversions WHERE movie_id = %s ORDER BY id DESC LIMIT 1", (MISSING,)
+    )
+    assert (status, run_id, index) == ("succeeded", wave, map_index[f"movie {MISSING}"]) and attempt > 1
+    assert MASTER_URL.search(video_urls(pipeline)[MISSING])
+    after = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
+    assert {m: n for m, n in after.items() if m != MISSING} == {m: n for m, n in attempts_before.items() if m != MISSING}
+
+    clear(cluster, "hls_migration", wave, [["convert", map_index[f"movie {TEXT}"]]], downstream=False)
+    assert cluster.wait_for_task("hls_migration", wave, "convert", "failed", map_index=map_index[f"movie {TEXT}"])
+    text_attempts = pipeline.query("SELECT attempt, status, error_class, run_id FROM hls_conversions WHERE movie_id = %s ORDER BY id", (TEXT,))
+    assert text_attempts[-1] == (text_attempts[-2][0] + 1, "failed", "not_video", wave)

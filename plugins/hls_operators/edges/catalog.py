@@ -83,16 +83,15 @@ def claim_movies(
     return [ClaimedMovie(*row) for row in rows]
 
 
-def renew_claim(conn, *, movie_id: int, run_id: str, ttl_minutes: int) -> ClaimedMovie:
-    """Keep this run's claim alive; fail with ``claimed_elsewhere`` if another run has the movie."""
+def renew_claim(conn, claimed: ClaimedMovie, *, run_id: str, ttl_minutes: int) -> ClaimedMovie:
+    """Keep this run's claim alive, or take it again when it was released (a cleared task re-runs a
+    movie whose attempt was closed); fail with ``claimed_elsewhere`` if another run has the movie."""
     with conn, conn.cursor() as cur:
-        cur.execute(_catalog("renew_claim"), {"movie_id": movie_id, "run_id": run_id, "ttl_minutes": ttl_minutes})
+        cur.execute(_catalog("renew_claim"), {**vars(claimed), "run_id": run_id, "ttl_minutes": ttl_minutes})
         row = cur.fetchone()
     if row is None:
-        raise MigrationError(
-            ErrorClass.CLAIMED_ELSEWHERE, f"movie {movie_id} is claimed by another run or no longer claimed"
-        )
-    return ClaimedMovie(movie_id, *row)
+        raise MigrationError(ErrorClass.CLAIMED_ELSEWHERE, f"movie {claimed.movie_id} is claimed by another run")
+    return ClaimedMovie(claimed.movie_id, *row)
 
 
 def begin_step(conn, key: AttemptKey, step: str, *, source_url: str | None = None) -> int:
