@@ -1,6 +1,6 @@
-"""Segment-parallel encoding: one movie converted by ``hls_convert_movie`` (one mapped encode task
-per chunk) on a Celery cluster with one worker, then with two, each worker pinned to a core of its
-own with taskset, in one run.
+"""Segment-parallel encoding: one movie converted by a wave of ``hls_migration`` (its run of
+``hls_convert_movie``, one mapped encode task per chunk) on a Celery cluster with one worker, then
+with two, each worker pinned to a core of its own with taskset, in one run.
 
     make bench-scaling
     python -m bench.scaling --size 1280x720 --seconds 96 --chunk-seconds 12 --workers 1,2
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg2
 from hls_operators.edges.sql import queries
-from hls_operators.settings import CONVERT_DAG_ID
+from hls_operators.settings import DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
@@ -70,9 +70,10 @@ def convert_with(
     )
     try:
         started = time.monotonic()
-        run = cluster.run_dag(CONVERT_DAG_ID, {"movie_id": movie_id}, timeout=3600)
+        run = cluster.run_dag(DAG_ID, {"movie_ids": [movie_id]}, timeout=3600)
         wall = time.monotonic() - started
-        instances = cluster.task_instances(CONVERT_DAG_ID, run["dag_run_id"])
+        # the movie's own tasks: the wave's convert task only waits (deferred, on the triggerer)
+        instances = cluster.movie_task_instances(run["dag_run_id"])
     finally:
         cluster.stop()
         if redis_process is not None:

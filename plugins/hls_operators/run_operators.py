@@ -182,11 +182,9 @@ class ConvertMovieRunOperator(TriggerDagRunOperator):
                 return
             if state != "failed":
                 self.log.info("movie %s: waiting for its run %s (%s)", movie_id, self.trigger_run_id, state)
-                self.defer(
-                    trigger=DagStateTrigger(dag_id=CONVERT_DAG_ID, states=self.allowed_states + self.failed_states, run_ids=[self.trigger_run_id],
-                                            poll_interval=self.poke_interval),
-                    method_name="execute_complete",
-                )  # fmt: skip
+                states = self.allowed_states + self.failed_states
+                trigger = DagStateTrigger(CONVERT_DAG_ID, states, run_ids=[self.trigger_run_id], poll_interval=self.poke_interval)
+                self.defer(trigger=trigger, method_name="execute_complete")
             self.log.info("movie %s: its run %s failed; running it again from the start", movie_id, self.trigger_run_id)
             self.reset_dag_run = True
         super().execute(context)
