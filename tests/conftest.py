@@ -26,7 +26,6 @@ from devenv import airflow_cluster, airflow_env, services
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".test-artifacts"
-MIGRATED_DB = "migrated.db"  # in the session's Airflow home: the metadata database before any run
 
 
 @pytest.fixture(scope="session")
@@ -176,7 +175,6 @@ def airflow_home(artifacts) -> Path:
     home = artifacts / "airflow"
     env = airflow_env.airflow_env(home, catalog_conn="{}", storage_conn="{}", variables={})
     airflow_env.migrate(env)
-    shutil.copy(home / "airflow.db", home / MIGRATED_DB)
     return home
 
 
