@@ -121,8 +121,7 @@ def main() -> None:
         started = time.monotonic()
         source = media.generate_movie(scratch / "source.mp4", width=width, height=height, seconds=seconds, noise=True, audio=False)
         print(f"{seconds} s {width}x{height} noisy source made in {time.monotonic() - started:.0f} s", flush=True)
-        job = plan_movie(source, movie_id=1, source_url=str(source), expected_url=str(source), version="v1",
-                         settings=settings, chunk_slots=None)  # fmt: skip
+        job = plan_movie(source, movie_id=1, source_url=str(source), expected_url=str(source), version="v1", settings=settings)
         print(f"rungs {[rung.name for rung in job.encoded_rungs]}, {len(job.chunks)} chunks of {args.chunk_seconds} s", flush=True)
         runs = []
         for workers in sizes:

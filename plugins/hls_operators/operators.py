@@ -44,8 +44,8 @@ def classify(error: Exception) -> MigrationError:
 
 def attempt_key(context: Any, movie_id: int) -> catalog.AttemptKey:
     """The movie's attempt: in the wave's run when a wave started this per-movie run (the conf's
-    ``wave``: its DAG, run and the movie's map index there), so that the wave's claim, ledger and
-    outcome are the movie's; else in this run, map index -1."""
+    ``wave``: its DAG, run and the movie's map index there), so that the movie's claim, ledger
+    attempt and outcome are the wave's; else in this run, map index -1."""
     ti = context["ti"]
     wave = wave_of(context)
     if wave is not None:
@@ -173,7 +173,6 @@ class ProbeOperator(MovieStepOperator):
             store=self.store(settings),
             settings=settings,
             work=work,
-            chunk_slots=None,  # as many chunks as the movie's length asks for: one mapped task each
         )
         p = job.probe
         self.log.info(

@@ -91,9 +91,9 @@ def probe_movie(
     store: ObjectStore,
     settings: Settings,
     work: Path,
-    chunk_slots: int | None = 1,
+    chunk_slots: int | None = None,
 ) -> MovieJob:
-    """Download the source, probe it, refuse bad input, plan the ladder and the chunks."""
+    """Download the source, probe it, refuse bad input, plan the ladder and the chunks (see ``plan_movie``)."""
     source = local_source(source_url, movie_id, version, store=store, settings=settings, work=work)
     return plan_movie(
         source, movie_id=movie_id, source_url=source_url, expected_url=expected_url, version=version,

@@ -42,10 +42,13 @@ def probe_file(path: Path) -> ProbeResult:
 
 
 def plan_movie(
-    source: Path, *, movie_id: int, source_url: str, expected_url: str, version: str, settings: Settings, chunk_slots: int | None = 1
+    source: Path, *, movie_id: int, source_url: str, expected_url: str, version: str, settings: Settings,
+    chunk_slots: int | None = None,
 ) -> MovieJob:
     """Probe ``source``, refuse bad input, plan the ladder (copying the top rung where the source
-    allows; HEVC twins where the settings ask for them) and the chunks (at most ``chunk_slots``, the chunk tasks a DAG with fixed ones has; None: no ceiling)."""
+    allows; HEVC twins where the settings ask for them) and the chunks: as many as the movie's
+    length asks for, or at most ``chunk_slots`` (1: one whole encode, which the chunking tests and
+    benchmarks compare chunks against)."""
     probe = probe_file(source)
     check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
