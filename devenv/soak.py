@@ -73,7 +73,7 @@ class Soak:
     bad_converted: list[int] = field(default_factory=list)
     double_converted: list[int] = field(default_factory=list)
     half_published: list[str] = field(default_factory=list)
-    claims_left: int = 0
+    claims_left: list[str] = field(default_factory=list)  # "movie 7 by <run id>"
     open_attempts: int = 0
     attempts: int = 0
     classes: Counter = field(default_factory=Counter)
@@ -93,8 +93,9 @@ class Soak:
             f"runs: {', '.join(f'{run} {state}' for run, state in self.runs.items())}\n"
             f"ledger attempts {self.attempts} ({classes}); Airflow task retries {self.retries}\n"
             f"lost {len(self.lost)}, bad converted {len(self.bad_converted)}, half-published {len(self.half_published)}, "
-            f"double-converted {len(self.double_converted)}, claims left {self.claims_left}, attempts left open {self.open_attempts}\n"
+            f"double-converted {len(self.double_converted)}, claims left {len(self.claims_left)}, attempts left open {self.open_attempts}\n"
             f"faults not seen in the ledger: {', '.join(self.unseen()) or 'none'}; wall time {self.wall_seconds:.0f} s"
+            + "".join(f"\n  claim left: {claim}" for claim in self.claims_left)
         )
 
 
@@ -245,7 +246,7 @@ def read_outcome(soak: Soak, dsn: str, bad: set[int], movie_ids: list[int]) -> N
             cur.execute(SQL["soak_video_urls"])
             urls = dict(cur.fetchall())
             cur.execute(SQL["soak_claims_left"])
-            soak.claims_left = cur.fetchone()[0]
+            soak.claims_left = [f"movie {movie_id} by {run_id}" for movie_id, run_id in cur.fetchall()]
     finally:
         conn.close()
     soak.attempts = len(attempts)

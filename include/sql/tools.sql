@@ -58,4 +58,4 @@ SELECT movie_id, status, error_class, master_url FROM hls_conversions;
 SELECT id, video_url FROM movies;
 
 -- name: soak_claims_left
-SELECT count(*) FROM hls_claims;
+SELECT movie_id, run_id FROM hls_claims ORDER BY movie_id;

@@ -21,8 +21,8 @@ from hls_operators.settings import TRANSCODE_POOL
 
 def movie_conversion(movie: Any) -> RecordOperator:
     """Wire ``probe`` -> the chunk encodes and ``audio`` -> ``package``, ``thumbnails`` beside them,
-    then ``upload`` -> ``verify_and_flip`` -> ``record`` into the DAG being defined; returns
-    ``record``, the last task.
+    then ``upload`` -> ``verify_and_flip``, and ``record`` after all of them, into the DAG being
+    defined; returns ``record``, the last task.
 
     :param movie: the claimed movie (``claim_movie``'s XCom).
     """
@@ -39,5 +39,9 @@ def movie_conversion(movie: Any) -> RecordOperator:
     record = RecordOperator(task_id="record", movie=movie)
     probe >> [encodes, audio, thumbnails]
     [encodes, audio] >> package
-    [package, thumbnails] >> upload >> verify_and_flip >> record
+    [package, thumbnails] >> upload >> verify_and_flip
+    # record waits for every step, not only the last: when one branch fails, verify_and_flip is
+    # done at once (upstream failed) while the other branch may still run or retry, and a step
+    # that started after record would find its attempt closed and its claim released.
+    [encodes, audio, package, thumbnails, upload, verify_and_flip] >> record
     return record

@@ -69,6 +69,9 @@ def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
     # the probe's payload reaches every step; audio and thumbnails run beside the encodes
     assert upstream["package"] == ["audio", "encode", "probe"] and upstream["thumbnails"] == ["probe"]
     assert upstream["upload"] == ["package", "probe", "thumbnails"] and upstream["finish"] == ["record"]
+    # record closes the attempt and releases the claim only once every step is done, including a
+    # branch still running or retrying beside one that failed
+    assert upstream["record"] == ["audio", "claim_movie", "encode", "package", "thumbnails", "upload", "verify_and_flip"]
 
 
 def test_rollback_dag_takes_movie_ids(parsed):

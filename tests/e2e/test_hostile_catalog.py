@@ -98,3 +98,10 @@ def test_no_local_file_was_read_through_a_disguised_playlist(pipeline, outcome):
     assert "root:x:0:0" not in messages
     listed = pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket).get("Contents", [])
     assert listed and not any(item["Key"].endswith("passwd") for item in listed)
+
+
+def test_every_movie_is_released_and_its_attempt_closed(pipeline, outcome):
+    # A refused movie's other steps may still be queued when its first step fails: none of them
+    # may start after the movie's attempt was closed and take its claim again.
+    assert pipeline.query("SELECT movie_id, run_id FROM hls_claims") == []
+    assert pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'running'") == []
