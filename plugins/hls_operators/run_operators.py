@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.providers.standard.operators.trigger_dagrun import XCOM_RUN_ID, TriggerDagRunOperator
 from airflow.providers.standard.triggers.external_task import DagStateTrigger
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.skipmixin import SkipMixin
@@ -176,6 +176,7 @@ class ConvertMovieRunOperator(TriggerDagRunOperator):
             "movie": self.movie, "wave": {"dag_id": ti.dag_id, "run_id": context["run_id"], "map_index": ti.map_index},
         }  # fmt: skip
         if ti.get_dr_count(dag_id=CONVERT_DAG_ID, run_ids=[self.trigger_run_id]):
+            ti.xcom_push(XCOM_RUN_ID, self.trigger_run_id)  # the "Triggered DAG" link, wiped by a clear
             state = ti.get_dagrun_state(dag_id=CONVERT_DAG_ID, run_id=self.trigger_run_id)
             if state == "success":
                 self.log.info("movie %s: its run %s has succeeded already", movie_id, self.trigger_run_id)

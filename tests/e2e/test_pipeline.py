@@ -456,6 +456,8 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
     assert cluster.wait_for_run("hls_migration", wave)["state"] == "failed"  # the bad movies still fail it
     states = {ti["rendered_map_index"]: ti["state"] for ti in cluster.task_instances("hls_migration", wave) if ti["task_id"] == "convert"}
     assert states[f"movie {MISSING}"] == "success"
+    links = cluster.request("GET", f"/api/v2/dags/hls_migration/dagRuns/{wave}/taskInstances/convert/links?map_index={map_index[f'movie {MISSING}']}")
+    assert links["extra_links"]["Triggered DAG"].endswith(f"/dags/hls_convert_movie/runs/{movie_run}")  # the UI still leads to it
     [(status, attempt, run_id, index)] = pipeline.query(
         "SELECT status, attempt, run_id, map_index FROM hls_conversions WHERE movie_id = %s ORDER BY id DESC LIMIT 1", (MISSING,)
     )
