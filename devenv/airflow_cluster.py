@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,15 +176,31 @@ class Cluster:
     def run_dag(self, dag_id: str, conf: dict, timeout: float = 600) -> dict:
         return self.wait_for_run(dag_id, self.trigger(dag_id, conf), timeout)
 
+    def listing(self, path: str, key: str) -> list[dict]:
+        """Every item of a REST listing, page by page: the API caps each page at
+        ``[api] maximum_page_limit`` (100) items whatever ``limit`` asks for."""
+        items: list[dict] = []
+        separator = "&" if "?" in path else "?"
+        while True:
+            page = self.request("GET", f"{path}{separator}offset={len(items)}")
+            items += page[key]
+            if not page[key] or len(items) >= page["total_entries"]:
+                return items
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000"
-        return self.request("GET", path)["task_instances"]
+        return self.listing(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
 
     def movie_task_instances(self, wave_run_id: str) -> list[dict]:
-        """The task instances of every movie's run that a wave's run started."""
-        runs = self.request("GET", f"/api/v2/dags/{CONVERT_DAG_ID}/dagRuns?limit=1000")["dag_runs"]
-        movie_runs = [run["dag_run_id"] for run in runs if run["dag_run_id"].startswith(movie_run_id(wave_run_id, ""))]
-        return [ti for run_id in movie_runs for ti in self.task_instances(CONVERT_DAG_ID, run_id)]
+        """The task instances of every movie's run that a wave's run started (their run ids begin
+        with the wave's)."""
+        prefix = urllib.parse.quote(movie_run_id(wave_run_id, ""), safe="")
+        path = f"/api/v2/dags/{CONVERT_DAG_ID}/dagRuns/~/taskInstances?run_id_prefix_pattern={prefix}"
+        return self.listing(path, "task_instances")
+
+    def task_logs(self, run_id: str) -> str:
+        """Every task log of the run and of the movies' runs it started (their run ids begin with its own)."""
+        logs = sorted(p for p in (self.home / "logs").rglob("*.log") if f"run_id={run_id}" in str(p))
+        return "\n".join(p.read_text(errors="replace") for p in logs)
 
     def wait_for_task(
         self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 300, *, map_index: int = -1

@@ -125,13 +125,7 @@ class AirflowRun:
 
     @property
     def output(self) -> str:
-        return task_logs(self.cluster, self.run_id)
-
-
-def task_logs(cluster: airflow_cluster.Cluster, run_id: str) -> str:
-    """Every task log of the run and of the movies' runs it started (their run ids begin with its own)."""
-    logs = sorted(p for p in (cluster.home / "logs").rglob("*.log") if f"run_id={run_id}" in str(p))
-    return "\n".join(p.read_text(errors="replace") for p in logs)
+        return self.cluster.task_logs(self.run_id)
 
 
 @dataclass
@@ -166,7 +160,7 @@ class BackgroundRun:
 
     @property
     def output(self) -> str:
-        return task_logs(self.cluster, self.run_id)
+        return self.cluster.task_logs(self.run_id)
 
 
 @pytest.fixture(scope="session")

@@ -134,9 +134,9 @@ def test_each_published_movie_is_an_asset_event_and_the_warm_up_warms_the_events
     so the test waits for every movie's event, not for a run of every movie's own."""
     deadline = time.monotonic() + 300
     while True:
-        listed = cluster.request("GET", "/api/v2/assets/events?limit=100")["asset_events"]
+        listed = cluster.listing("/api/v2/assets/events", "asset_events")
         events = [event for event in listed if event["name"] == PUBLISHED_ASSET_NAME]
-        runs = cluster.request("GET", "/api/v2/dags/hls_cdn_warm_up/dagRuns?limit=100")["dag_runs"]
+        runs = cluster.listing("/api/v2/dags/hls_cdn_warm_up/dagRuns", "dag_runs")
         published = {event["extra"]["movie_id"] for event in events}
         if set(MOVIES) <= published and runs and all(run["state"] in ("success", "failed") for run in runs):
             break
