@@ -116,7 +116,8 @@ INSERT INTO hls_hold (run_id, reason) VALUES (%(run_id)s, %(reason)s)
 ON CONFLICT (singleton) DO UPDATE SET run_id = EXCLUDED.run_id, reason = EXCLUDED.reason, held_at = now();
 
 -- name: lift_hold
-DELETE FROM hls_hold RETURNING run_id, reason;
+-- Any hold, or (run_id given) only the one that run set.
+DELETE FROM hls_hold WHERE %(run_id)s::text IS NULL OR run_id = %(run_id)s RETURNING run_id, reason;
 
 -- name: record_delivery
 -- One try to deliver the application's webhook.

@@ -228,7 +228,8 @@ class ClaimMovieOperator(BaseOperator, SkipMixin):
 class FinishRunOperator(BaseOperator):
     """Closes the run: logs one line per movie; after a dry run, logs the estimate (and saves a
     wave's for the migration view); otherwise sets a hold when a wave's failure rate is over
-    ``hls_max_failure_rate``, and fails the run when any movie failed, so that the run shows red
+    ``hls_max_failure_rate`` (and lifts the hold it had set when, run again after a clear, the wave
+    no longer fails that often), and fails the run when any movie failed, so that the run shows red
     and a clear re-runs only what failed.
 
     :param wave: whether the run is a wave of the catalog, whose movies each ran in a per-movie
@@ -261,6 +262,9 @@ class FinishRunOperator(BaseOperator):
             if reason:
                 catalog.set_hold(conn, run_id=run_id, reason=reason)
                 self.log.error("scheduled runs take no new movies until resumed: %s", reason)
+            elif self.wave and (lifted := catalog.lift_hold(conn, set_by=run_id)):
+                # run again after a clear, the wave no longer fails too often: its own hold goes
+                self.log.info("lifted the hold this run had set (%s)", lifted[1])
         failed = [row[0] for row in outcome if row[1] == "failed"]
         if failed:
             raise AirflowFailException(f"{len(failed)} of {len(outcome)} movie(s) failed: {failed}")

@@ -441,7 +441,8 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
     """The missing file arrives. Its movie's failed task is cleared with downstream in the movie's
     run: only that runs again, and the movie converts in the wave's own attempt; the wave's failed
     ``convert`` task, cleared after, finds that run succeeded. A ``convert`` cleared alone whose
-    movie's run failed runs the movie again from the start, as a new attempt of the same wave."""
+    movie's run failed runs the movie again from the start, as a new attempt of the same wave. The
+    wave's finish, run again, lifts the hold it set once the wave no longer fails too often."""
     cluster, wave = first_run.cluster, first_run.run_id
     store = pipeline.seaweedfs.client()
     store.copy_object(Bucket=pipeline.bucket, Key=f"uploads/{MISSING}/gone.mp4",
@@ -449,6 +450,8 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
     attempts_before = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
     map_index = {ti["rendered_map_index"]: ti["map_index"] for ti in cluster.task_instances("hls_migration", wave) if ti["task_id"] == "convert"}
 
+    # The hold is the resumed night's now; give it back to this wave, as when its finish held last.
+    assert pipeline.query("UPDATE hls_hold SET run_id = %s RETURNING run_id", (wave,)) == [(wave,)]
     movie_run = f"{wave}__movie_{MISSING}"
     clear(cluster, "hls_convert_movie", movie_run, ["probe"])
     assert cluster.wait_for_run("hls_convert_movie", movie_run)["state"] == "success"
@@ -456,6 +459,7 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
     assert cluster.wait_for_run("hls_migration", wave)["state"] == "failed"  # the bad movies still fail it
     states = {ti["rendered_map_index"]: ti["state"] for ti in cluster.task_instances("hls_migration", wave) if ti["task_id"] == "convert"}
     assert states[f"movie {MISSING}"] == "success"
+    assert pipeline.query("SELECT run_id FROM hls_hold") == []  # 2 of 8 failed now: within 25 %, the wave's hold goes
     links = cluster.request("GET", f"/api/v2/dags/hls_migration/dagRuns/{wave}/taskInstances/convert/links?map_index={map_index[f'movie {MISSING}']}")
     assert links["extra_links"]["Triggered DAG"].endswith(f"/dags/hls_convert_movie/runs/{movie_run}")  # the UI still leads to it
     [(status, attempt, run_id, index)] = pipeline.query(

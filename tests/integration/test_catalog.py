@@ -98,6 +98,16 @@ def test_a_released_claim_is_taken_again_by_a_cleared_task_unless_another_run_ho
         assert cur.fetchall() == [("run-a",)]
 
 
+def test_a_run_lifts_only_the_hold_it_set_and_resume_lifts_any(conn):
+    catalog.set_hold(conn, run_id="run-a", reason="3 of 8 movies failed")
+    assert catalog.lift_hold(conn, set_by="run-b") is None  # another run's finish leaves it
+    assert catalog.current_hold(conn)[:2] == ("run-a", "3 of 8 movies failed")
+    assert catalog.lift_hold(conn, set_by="run-a") == ("run-a", "3 of 8 movies failed")
+    catalog.set_hold(conn, run_id="run-c", reason="2 of 2 movies failed")
+    assert catalog.lift_hold(conn) == ("run-c", "2 of 2 movies failed")
+    assert catalog.current_hold(conn) is None
+
+
 def test_concurrent_selections_skip_locked_rows_instead_of_waiting(conn, postgres):
     add_movies(conn, {i: f"https://cdn.example/{i}.mp4" for i in range(1, 5)})
     other = psycopg2.connect(conn.dsn)

@@ -291,9 +291,10 @@ def set_hold(conn, *, run_id: str, reason: str) -> None:
         cur.execute(_ledger("set_hold"), {"run_id": run_id, "reason": reason})
 
 
-def lift_hold(conn) -> tuple[str, str] | None:
+def lift_hold(conn, *, set_by: str | None = None) -> tuple[str, str] | None:
+    """Lift the hold, or only the one run ``set_by`` set; returns (run_id, reason) of what was lifted."""
     with conn, conn.cursor() as cur:
-        cur.execute(_ledger("lift_hold"))
+        cur.execute(_ledger("lift_hold"), {"run_id": set_by})
         return cur.fetchone()
 
 
