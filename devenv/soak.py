@@ -57,6 +57,7 @@ FAULT_CLASSES = {
     "disk_filled": {"disk_full"},
 }
 BAD_KINDS = ("text", "truncated", "empty")
+FFMPEG_POLL_SECONDS = 0.1  # a scan of /proc takes a few ms; a chunk's ffmpeg here lasts about a second
 SQL = queries("tools.sql")
 
 
@@ -132,24 +133,24 @@ class Faults:
         self.cluster, self.storage, self.catalog, self.work = cluster, storage, catalog, work
         self.small_disk, self.started = small_disk, started
 
-    def running(self, run_ids: list[str], prefix: str = "", hostname: str | None = None) -> bool:
-        """Whether a task of a movie of these waves whose id starts with ``prefix`` runs (on ``hostname``)."""
-        for run_id in run_ids:
-            for ti in self.cluster.movie_task_instances(run_id):
-                if ti["state"] == "running" and ti["task_id"].startswith(prefix) and hostname in (None, ti["hostname"]):
-                    return True
-        return False
+    def running(self, run_ids: list[str]) -> bool:
+        """Whether a task of a movie of these waves runs."""
+        return any(ti["state"] == "running" for run_id in run_ids for ti in self.cluster.movie_task_instances(run_id))
 
-    def wait(self, condition, timeout: float = 240) -> bool:
+    def wait(self, condition, timeout: float = 240, interval: float = 0.5) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
                 return True
-            time.sleep(0.5)
+            time.sleep(interval)
         return False
 
-    def ffmpeg_pids(self, *hostnames: str) -> list[int]:
-        """The ffmpeg processes running on these workers (all of them when none is named)."""
+    def ffmpeg_pids(self, *hostnames: str, step: str = "") -> list[int]:
+        """The ffmpeg processes running on these workers (all of them when none is named), only
+        those of ``step`` when one is named (a step works in a folder ``hls-<movie>-<step>...``).
+
+        Read from /proc, not from Airflow: an ffmpeg on these small movies lasts about a second,
+        and a REST round trip plus this scan rarely caught one in time (the soak waited minutes)."""
         markers = [f"TMPDIR={self.work[name]}".encode() for name in hostnames or self.work]
         pids = []
         for proc in Path("/proc").iterdir():
@@ -157,7 +158,8 @@ class Faults:
                 if proc.name.isdigit() and (proc / "comm").read_text().strip() == "ffmpeg":
                     environ = (proc / "environ").read_bytes()
                     if any(marker in environ for marker in markers):
-                        pids.append(int(proc.name))
+                        if not step or f"-{step}".encode() in (proc / "cmdline").read_bytes():
+                            pids.append(int(proc.name))
             except OSError:
                 continue
         return pids
@@ -168,8 +170,8 @@ class Faults:
         if name == "duplicate_trigger":
             run_ids.append(self.cluster.trigger(DAG_ID, {}))
         elif name == "worker_killed":
-            # while its encode's ffmpeg runs: the step is under way, not still starting
-            if not self.wait(lambda: self.running(run_ids, "encode", hostname=victim) and self.ffmpeg_pids(victim)):
+            # while an encode's ffmpeg runs on it: the step is under way, not still starting
+            if not self.wait(lambda: self.ffmpeg_pids(victim, step="encode_"), interval=FFMPEG_POLL_SECONDS):
                 soak.skipped[name] = f"no encode ran on {victim}"
                 return
             self.cluster.kill_worker(victim, self.work[victim])
@@ -179,7 +181,7 @@ class Faults:
             return
         elif name == "ffmpeg_killed":
             other = WORKERS[1]  # not the worker just killed: a fault of its own
-            if not self.wait(lambda: self.ffmpeg_pids(other)):
+            if not self.wait(lambda: self.ffmpeg_pids(other), interval=FFMPEG_POLL_SECONDS):
                 soak.skipped[name] = f"no ffmpeg ran on {other}"
                 return
             for pid in self.ffmpeg_pids(other)[:1]:
