@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import posixpath
+import signal
 import subprocess
 import sys
 import tempfile
@@ -150,7 +151,7 @@ class Faults:
         those of ``step`` when one is named (a step works in a folder ``hls-<movie>-<step>...``).
 
         Read from /proc, not from Airflow: an ffmpeg on these small movies lasts about a second,
-        and a REST round trip plus this scan rarely caught one in time (the soak waited minutes)."""
+        about as long as one look at Airflow's task list takes."""
         markers = [f"TMPDIR={self.work[name]}".encode() for name in hostnames or self.work]
         pids = []
         for proc in Path("/proc").iterdir():
@@ -163,6 +164,17 @@ class Faults:
             except OSError:
                 continue
         return pids
+
+    def kill_one_ffmpeg(self, hostname: str) -> bool:
+        """SIGKILL one ffmpeg running on ``hostname``; whether there was one (it may end between
+        the scan and the kill: then none was killed, and the next look tries again)."""
+        for pid in self.ffmpeg_pids(hostname):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                return True
+            except ProcessLookupError:
+                continue
+        return False
 
     def inject(self, name: str, run_ids: list[str], soak: Soak) -> None:
         """Inject fault ``name``, or record in ``soak.skipped`` why it could not be."""
@@ -181,11 +193,9 @@ class Faults:
             return
         elif name == "ffmpeg_killed":
             other = WORKERS[1]  # not the worker just killed: a fault of its own
-            if not self.wait(lambda: self.ffmpeg_pids(other), interval=FFMPEG_POLL_SECONDS):
+            if not self.wait(lambda: self.kill_one_ffmpeg(other), interval=FFMPEG_POLL_SECONDS):
                 soak.skipped[name] = f"no ffmpeg ran on {other}"
                 return
-            for pid in self.ffmpeg_pids(other)[:1]:
-                os.kill(pid, 9)
         elif name == "storage_stopped":
             if not self.wait(lambda: self.running(run_ids)):
                 soak.skipped[name] = "no task ran"
