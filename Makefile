@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-unit soak bench bench-ladder bench-overheads bench-scaling bench-chunk-scaling clean
+.PHONY: setup system-deps demo demo-stop test test-fast soak bench bench-ladder bench-overheads bench-scaling bench-chunk-scaling clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -61,9 +61,9 @@ bench-chunk-scaling: setup
 soak: setup
 	$(PYTHON) -m devenv.soak $(SOAK_ARGS)
 
-## Only the fast tests (no services, no pipeline runs).
-test-unit: setup
-	$(PYTHON) -m pytest tests/unit tests/dags
+## The tests that need no service, no ffmpeg and no running Airflow: seconds.
+test-fast: setup
+	$(PYTHON) -m pytest -m "not services and not airflow and not chaos"
 
 clean:
 	rm -rf .demo .test-artifacts

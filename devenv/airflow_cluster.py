@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hls_operators.run_operators import movie_run_id
-from hls_operators.settings import CONVERT_DAG_ID, PIPELINE_DAG_IDS
+from hls_operators.settings import CONVERT_DAG_ID, PIPELINE_DAG_IDS, TRANSCODE_POOL
 
 from devenv import services
 
@@ -134,6 +134,37 @@ class Cluster:
         """A user's API token (``POST /auth/token``, as the UI and the CLI get one)."""
         return self.request("POST", "/auth/token", {"username": username, "password": password}, token="")["access_token"]
 
+    def configure(self, *, variables: dict[str, str], connections: dict[str, str]) -> None:
+        """Make the pipeline's Variables and connections (``hls_*``) exactly these, through the REST
+        API: how tests that share one Airflow each point it at their own catalog and bucket.
+        ``connections`` maps a connection id to its ``AIRFLOW_CONN_*`` JSON. Values given to the
+        processes' environment would win over these: a shared cluster starts without them."""
+        stale = {item["key"] for item in self.listing("/api/v2/variables?variable_key_pattern=hls_%25", "variables")}
+        self._bulk("variables", delete=stale - set(variables),
+                   create=[{"key": key, "value": value} for key, value in variables.items()])  # fmt: skip
+        stale = {item["connection_id"] for item in self.listing("/api/v2/connections?connection_id_pattern=hls_%25", "connections")}
+        self._bulk("connections", delete=stale - set(connections),
+                   create=[rest_connection(conn_id, uri) for conn_id, uri in connections.items()])  # fmt: skip
+
+    def _bulk(self, kind: str, *, delete: set[str], create: list[dict]) -> None:
+        actions: list[dict] = [{"action": "create", "entities": create, "action_on_existence": "overwrite"}]
+        if delete:
+            actions.insert(0, {"action": "delete", "entities": sorted(delete), "action_on_non_existence": "skip"})
+        result = self.request("PATCH", f"/api/v2/{kind}", {"actions": actions})
+        errors = [error for outcome in result.values() if outcome for error in outcome["errors"]]
+        if errors:
+            raise RuntimeError(f"setting {kind} failed: {errors}")
+
+    def ensure_pool(self, name: str, slots: int, description: str) -> None:
+        self.request("PATCH", "/api/v2/pools", {"actions": [{
+            "action": "create", "action_on_existence": "overwrite",
+            "entities": [{"name": name, "slots": slots, "description": description}],
+        }]})  # fmt: skip
+
+    def fail_run(self, dag_id: str, run_id: str) -> None:
+        """Mark a run failed, as the UI's "Mark as failed" does: its waiting tasks stop waiting."""
+        self.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", {"state": "failed"})
+
     def wait_until_ready(self, timeout: float = 180) -> None:
         """API up, token issued, every DAG of the pipeline parsed."""
         deadline = time.monotonic() + timeout
@@ -230,6 +261,15 @@ class Cluster:
         return self.request("PATCH", self.hitl_path(dag_id, run_id, task_id), body, token=token)
 
 
+def rest_connection(conn_id: str, airflow_conn_json: str) -> dict:
+    """An ``AIRFLOW_CONN_*`` JSON value as the REST API's connection body."""
+    fields = json.loads(airflow_conn_json)
+    body = {"connection_id": conn_id, **{key: value for key, value in fields.items() if key != "extra"}}
+    if "extra" in fields:
+        body["extra"] = json.dumps(fields["extra"])
+    return body
+
+
 def start_cluster(
     home: Path,
     *,
@@ -241,13 +281,15 @@ def start_cluster(
     worker_concurrency: int = 2,
     worker_cpus: dict[str, int] | None = None,
     fab_users: dict[str, str] | None = None,
+    migrated: bool = False,
 ) -> Cluster:
     """Start every component. With ``broker_url``, the CeleryExecutor on PostgreSQL (``metadata_dsn``)
     and its ``workers``: each worker's hostname to its temporary folder, ``worker_cpus`` (optional)
     to the one core it may use. Without, the LocalExecutor on a SQLite database in ``home``. With
     ``fab_users`` (the variables ``init_auth.py`` reads from .env: ``AIRFLOW_ADMIN_PASSWORD``,
     ``HLS_OPERATOR_USER``, ...), the FAB auth manager, initialised as docker-compose.yaml's
-    airflow-init does."""
+    airflow-init does. ``migrated``: the metadata database is a copy of a migrated one (a SQLite
+    file in ``home`` or a PostgreSQL database made from a template), so no ``db migrate`` runs."""
     home.mkdir(parents=True, exist_ok=True)
     api_port = services.free_port()
     env = {
@@ -282,16 +324,14 @@ def start_cluster(
     if fab_users is not None:
         env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
     cluster = Cluster(home, env, api_port)
-    cluster.cli("db", "migrate")
+    if not migrated:
+        cluster.cli("db", "migrate")
     if fab_users is not None:
         subprocess.run(
             [sys.executable, str(REPO / "deploy" / "airflow" / "init_auth.py")],
             env={**env, **fab_users, "PYTHONPATH": str(REPO / "plugins")}, check=True, capture_output=True, text=True,
         )  # fmt: skip
         cluster.admin_password = fab_users["AIRFLOW_ADMIN_PASSWORD"]
-    cluster.cli(
-        "pools", "set", "hls_transcode", str(transcode_slots), "ffmpeg transcodes: one per 4 worker cores, at least one per worker"
-    )
     try:
         cluster.start("api-server", ["api-server"])
         cluster.start("scheduler", ["scheduler"])
@@ -300,6 +340,7 @@ def start_cluster(
         for hostname, tmp_dir in (workers or {}).items():
             cluster.start_worker(hostname, tmp_dir, cpu=(worker_cpus or {}).get(hostname))
         cluster.wait_until_ready()
+        cluster.ensure_pool(TRANSCODE_POOL, transcode_slots, "ffmpeg transcodes: one per 4 worker cores, at least one per worker")
     except BaseException:
         cluster.stop()
         raise

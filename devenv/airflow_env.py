@@ -11,7 +11,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def airflow_env(home: Path, *, catalog_conn: str, storage_conn: str, variables: dict[str, str]) -> dict[str, str]:
+def airflow_env(
+    home: Path, *, catalog_conn: str | None = None, storage_conn: str | None = None, variables: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of an Airflow on ``home``. The pipeline's connections and Variables given
+    here are environment variables, which win over any set through the API or the UI: an Airflow
+    that tests share is started without them and configured through its REST API instead."""
     env = dict(os.environ)
     env.update(
         {
@@ -22,13 +27,13 @@ def airflow_env(home: Path, *, catalog_conn: str, storage_conn: str, variables: 
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW_CONN_HLS_CATALOG": catalog_conn,
-            "AIRFLOW_CONN_HLS_STORAGE": storage_conn,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "plugins"), env.get("PYTHONPATH")])),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         }
     )
-    env.update({f"AIRFLOW_VAR_{name.upper()}": value for name, value in variables.items()})
+    connections = {"HLS_CATALOG": catalog_conn, "HLS_STORAGE": storage_conn}
+    env.update({f"AIRFLOW_CONN_{name}": value for name, value in connections.items() if value is not None})
+    env.update({f"AIRFLOW_VAR_{name.upper()}": value for name, value in (variables or {}).items()})
     return env
 
 

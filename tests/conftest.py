@@ -1,7 +1,8 @@
 """Shared fixtures: real SeaweedFS and PostgreSQL on loopback, a migrated Airflow home for
-``airflow dags test``, and real Airflows (scheduler, triggerer, LocalExecutor) for the waves.
+``airflow dags test``, and one real Airflow (scheduler, triggerer, LocalExecutor) for the waves.
 
-Services start once per test session and are stopped at the end, also when tests fail.
+Services start once per test session and are stopped at the end, also when tests fail. Tests are
+isolated by what they own (a catalog database, a bucket, movie ids), not by services of their own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
@@ -50,18 +51,46 @@ def postgres(artifacts):
     server.stop()
 
 
+class SharedAirflow:
+    """The session's one LocalExecutor Airflow (api-server, scheduler, dag-processor, triggerer on
+    SQLite), started on first use from a copy of the migrated metadata database. Tests share it and
+    are isolated by what they own: each points it at its catalog and bucket before it triggers."""
+
+    def __init__(self, template: Path, home: Path) -> None:
+        self.template, self.home = template, home
+        self.cluster: airflow_cluster.Cluster | None = None
+
+    def get(self) -> airflow_cluster.Cluster:
+        if self.cluster is None:
+            self.home.mkdir(parents=True)
+            shutil.copy(self.template, self.home / "airflow.db")
+            env = {
+                **airflow_env.airflow_env(self.home),
+                "HLS_MIGRATION_SCHEDULE": "",  # no scheduled run on unpause: only the tests' triggers
+                "HLS_RETRY_DELAY_SECONDS": "1",  # a retried fault costs a second, not a minute
+            }
+            self.cluster = airflow_cluster.start_cluster(self.home, pipeline_env=env, transcode_slots=2, migrated=True)
+        return self.cluster
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+
+
 @dataclass
 class Pipeline:
-    """Everything one test needs to drive the pipeline: its own catalog database and bucket."""
+    """Everything one test needs to drive the pipeline: its own catalog database and bucket, the
+    Variables and connections that point the pipeline at them, and the session's Airflow."""
 
     postgres: services.Postgres
     seaweedfs: services.SeaweedFS
     database: str
     bucket: str
-    env: dict[str, str]
     work_dir: Path  # hls_tmp_dir: must be empty whenever no task runs
-    cluster: airflow_cluster.Cluster | None = None
-    started: list[airflow_cluster.Cluster] = field(default_factory=list)  # stopped with the pipeline
+    variables: dict[str, str]
+    connections: dict[str, str]  # connection id: its AIRFLOW_CONN_* JSON
+    dags_test_home: Path
+    shared: SharedAirflow
 
     @property
     def dsn(self) -> str:
@@ -70,6 +99,14 @@ class Pipeline:
     @property
     def public_base_url(self) -> str:
         return f"{self.seaweedfs.endpoint}/{self.bucket}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of an Airflow of its own with this pipeline's settings (``airflow dags
+        test``, the Celery cluster)."""
+        env = airflow_env.airflow_env(self.dags_test_home, variables=self.variables)
+        env.update({f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in self.connections.items()})
+        return env
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         conn = psycopg2.connect(self.dsn)
@@ -83,36 +120,26 @@ class Pipeline:
     def dags_test(self, dag_id: str, conf: dict | None = None):
         """``airflow dags test`` as a user runs it; returns the finished process."""
         result = airflow_env.airflow(self.env, "dags", "test", dag_id, "-c", json.dumps(conf or {}), check=False)
-        log = Path(self.env["AIRFLOW_HOME"]) / f"dags-test-{dag_id}-{uuid.uuid4().hex[:6]}.log"
+        log = self.dags_test_home / f"dags-test-{dag_id}-{uuid.uuid4().hex[:6]}.log"
         log.write_text(result.stdout + result.stderr)
         return result
 
-    def airflow(self) -> airflow_cluster.Cluster:
-        """This module's own Airflow (LocalExecutor, triggerer, SQLite), started on first use with
-        the pipeline's environment as it is then: what runs a wave, whose movies each run in a run
-        of ``hls_convert_movie``."""
-        if self.cluster is None:
-            self.cluster = self.start_airflow()
-        return self.cluster
-
-    def run(self, dag_id: str, conf: dict | None = None, timeout: float = 900) -> AirflowRun:
-        """Trigger a run on this module's Airflow and wait for it to end."""
-        cluster = self.airflow()
-        run = cluster.run_dag(dag_id, conf or {}, timeout)
-        return AirflowRun(cluster, run["dag_run_id"], run["state"])
-
-    def start_run(self, dag_id: str, conf: dict | None = None, *, extra_env: dict | None = None) -> BackgroundRun:
-        """Trigger a run on an Airflow of its own (its own metadata, ``extra_env`` added), so that
-        several runs can overlap; ``wait`` stops that Airflow once the run ended."""
-        cluster = self.start_airflow(extra_env)
-        return BackgroundRun(cluster, dag_id, cluster.trigger(dag_id, conf or {}))
-
-    def start_airflow(self, extra_env: dict | None = None) -> airflow_cluster.Cluster:
-        home = Path(self.env["AIRFLOW_HOME"]).with_name(f"airflow-{uuid.uuid4().hex[:8]}")
-        env = {**self.env, **(extra_env or {}), "HLS_MIGRATION_SCHEDULE": ""}  # no scheduled run on unpause
-        cluster = airflow_cluster.start_cluster(home, pipeline_env=env, transcode_slots=2)
-        self.started.append(cluster)
+    def airflow(self, *, variables: dict | None = None, connections: dict | None = None) -> airflow_cluster.Cluster:
+        """The session's Airflow, pointed at this pipeline (plus ``variables`` and ``connections``
+        for what comes next; the next call without them takes them away again)."""
+        cluster = self.shared.get()
+        cluster.configure(variables={**self.variables, **(variables or {})}, connections={**self.connections, **(connections or {})})
         return cluster
+
+    def run(self, dag_id: str, conf: dict | None = None, timeout: float = 900, **settings) -> AirflowRun:
+        """Trigger a run and wait for it to end (``settings``: see ``airflow``)."""
+        run = self.start_run(dag_id, conf, **settings)
+        return AirflowRun(run.cluster, run.run_id, run.wait(timeout))
+
+    def start_run(self, dag_id: str, conf: dict | None = None, **settings) -> BackgroundRun:
+        """Trigger a run and return while it goes on (``settings``: see ``airflow``)."""
+        cluster = self.airflow(**settings)
+        return BackgroundRun(cluster, dag_id, cluster.trigger(dag_id, conf or {}))
 
 
 @dataclass
@@ -130,15 +157,11 @@ class AirflowRun:
 
 @dataclass
 class BackgroundRun:
-    """A run going on on an Airflow of its own, for tests that act on it while it runs."""
+    """A run going on, for tests that act on it while it runs."""
 
     cluster: airflow_cluster.Cluster
     dag_id: str
     run_id: str
-
-    @property
-    def airflow_home(self) -> Path:
-        return self.cluster.home
 
     def state(self) -> str:
         return self.cluster.request("GET", f"/api/v2/dags/{self.dag_id}/dagRuns/{self.run_id}")["state"]
@@ -149,14 +172,12 @@ class BackgroundRun:
         return state if state in ("success", "failed") else None
 
     def wait(self, timeout: float = 900) -> str:
-        """The run's final state, once it ended; its Airflow is stopped then."""
-        try:
-            return self.cluster.wait_for_run(self.dag_id, self.run_id, timeout)["state"]
-        finally:
-            self.cluster.stop()
+        """The run's final state, once it ended."""
+        return self.cluster.wait_for_run(self.dag_id, self.run_id, timeout)["state"]
 
-    def kill(self) -> None:
-        self.cluster.stop()
+    def fail(self) -> None:
+        """Mark it failed (a run waiting for an answer nobody gives), so that the next run can start."""
+        self.cluster.fail_run(self.dag_id, self.run_id)
 
     @property
     def output(self) -> str:
@@ -164,20 +185,36 @@ class BackgroundRun:
 
 
 @pytest.fixture(scope="session")
-def airflow_home(artifacts) -> Path:
-    """One migrated metadata database for the session (migrating takes seconds)."""
+def migrated_metadata(artifacts) -> Path:
+    """One migrated SQLite metadata database for the session: every Airflow of the session starts
+    from a copy of it (a migration takes seconds each time)."""
+    home = artifacts / "airflow-template"
+    airflow_env.migrate(airflow_env.airflow_env(home))
+    return home / "airflow.db"
+
+
+@pytest.fixture(scope="session")
+def airflow_home(artifacts, migrated_metadata) -> Path:
+    """The Airflow home of ``airflow dags test`` runs."""
     home = artifacts / "airflow"
-    env = airflow_env.airflow_env(home, catalog_conn="{}", storage_conn="{}", variables={})
-    airflow_env.migrate(env)
+    home.mkdir()
+    shutil.copy(migrated_metadata, home / "airflow.db")
     return home
 
 
+@pytest.fixture(scope="session")
+def shared_airflow(artifacts, migrated_metadata):
+    shared = SharedAirflow(migrated_metadata, artifacts / "airflow-local")
+    yield shared
+    shared.stop()
+
+
 @pytest.fixture(scope="module")
-def pipeline(postgres, seaweedfs, airflow_home, artifacts) -> Pipeline:
-    yield from make_pipeline(postgres, seaweedfs, airflow_home, artifacts)
+def pipeline(postgres, seaweedfs, airflow_home, shared_airflow, artifacts) -> Pipeline:
+    yield from make_pipeline(postgres, seaweedfs, airflow_home, shared_airflow, artifacts)
 
 
-def make_pipeline(postgres, seaweedfs, airflow_home, artifacts):
+def make_pipeline(postgres, seaweedfs, airflow_home, shared_airflow, artifacts):
     """A fresh catalog database and bucket on the given servers (a generator: drops the database)."""
     name = f"hls_test_{uuid.uuid4().hex[:8]}"
     postgres.create_database(name)
@@ -185,24 +222,17 @@ def make_pipeline(postgres, seaweedfs, airflow_home, artifacts):
     services.create_bucket(seaweedfs.client(), bucket)
     work_dir = artifacts / f"work-{name}"
     work_dir.mkdir()
-    env = airflow_env.airflow_env(
-        airflow_home,
-        catalog_conn=postgres.airflow_connection(name),
-        storage_conn=seaweedfs.airflow_connection(),
-        variables={
-            "hls_bucket": bucket,
-            "hls_public_base_url": f"{seaweedfs.endpoint}/{bucket}",
-            "hls_tmp_dir": str(work_dir),
-        },
-    )
+    pipeline = Pipeline(
+        postgres, seaweedfs, name, bucket, work_dir,
+        variables={"hls_bucket": bucket, "hls_public_base_url": f"{seaweedfs.endpoint}/{bucket}", "hls_tmp_dir": str(work_dir)},
+        connections={"hls_catalog": postgres.airflow_connection(name), "hls_storage": seaweedfs.airflow_connection()},
+        dags_test_home=airflow_home, shared=shared_airflow,
+    )  # fmt: skip
     # The bucket's CORS rule comes from the pipeline's own command, as in a deployment.
-    subprocess.run([sys.executable, "-m", "hls_operators.storage_setup", "*"], env=env, check=True, capture_output=True)
-    pipeline = Pipeline(postgres, seaweedfs, name, bucket, env, work_dir)
+    subprocess.run([sys.executable, "-m", "hls_operators.storage_setup", "*"], env=pipeline.env, check=True, capture_output=True)
     try:
         yield pipeline
     finally:
-        for cluster in pipeline.started:
-            cluster.stop()
         postgres.drop_database(name)
 
 

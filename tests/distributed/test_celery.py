@@ -24,7 +24,7 @@ from devenv import airflow_cluster, media
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests import hls_checks, hostile_media
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.services, pytest.mark.airflow]
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = ("worker-a", "worker-b")

@@ -8,7 +8,7 @@ from hls_operators.core.errors import BAD_INPUT, RETRYABLE
 
 from devenv import soak
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.services, pytest.mark.airflow, pytest.mark.chaos]
 
 
 def test_a_catalog_converted_under_faults_loses_nothing_and_publishes_nothing_half(artifacts):

@@ -16,7 +16,7 @@ from devenv import media
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests import hls_checks, hostile_media
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.services, pytest.mark.airflow]
 MOVIE = 1
 SECONDS = 36.5  # six 6 s segments and a half: six chunks of 6 s (the last one 6.5 s)
 FPS = 30
@@ -24,7 +24,7 @@ FPS = 30
 
 @pytest.fixture(scope="module")
 def six_chunk_pipeline(pipeline):
-    pipeline.env["AIRFLOW_VAR_HLS_CHUNK_SECONDS"] = "6"
+    pipeline.variables["hls_chunk_seconds"] = "6"
     return pipeline
 
 

@@ -14,7 +14,7 @@ from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests import hostile_media
 from tests.hostile_media import CONVERTIBLE, REFUSED
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.services, pytest.mark.airflow]
 
 HOSTILE_TITLE = "Robert'); DROP TABLE movies;-- $(rm -rf /) `id` ../../etc"
 HOSTILE_SLUG = "../../etc/passwd; rm -rf / && echo $HOME"
@@ -58,9 +58,9 @@ def outcome(pipeline, redirect_server, tmp_path_factory):
     expected[301] = "succeeded"
     urls = seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
                         public_base_url=pipeline.public_base_url, movies=movies)  # fmt: skip
-    env = {**pipeline.env, "AIRFLOW_VAR_HLS_ALLOWED_SOURCE_HOSTS": redirect_server}  # the first hop only
-    run = pipeline.start_run("hls_migration", {"limit": 100}, extra_env=env)
-    assert run.wait(1500) == "failed"  # some movies failed, so the run fails
+    allowed = {"hls_allowed_source_hosts": redirect_server}  # the first hop only
+    run = pipeline.run("hls_migration", {"limit": 100}, timeout=1500, variables=allowed)
+    assert run.state == "failed"  # some movies failed, so the run fails
     return expected, urls
 
 

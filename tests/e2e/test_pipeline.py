@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import time
+import urllib.error
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -24,7 +24,7 @@ from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests import hls_checks
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.services, pytest.mark.airflow]
 REPO = Path(__file__).resolve().parents[2]
 
 FULL_HD, SILENT, AUDIO_FIRST, CORRUPT, MISSING, TEXT, INACTIVE, QUERY_STRING, LATE, MULTILINGUAL = range(1, 11)
@@ -342,10 +342,15 @@ def test_the_player_page_plays_with_menus_thumbnails_and_the_source_beside_it(pi
     assert "audio switched to Version française (fr)" in films["steps"] and "subtitles English shown" in films["steps"]
 
 
-def required_action(airflow_home: Path) -> tuple[str, str] | None:
-    """(subject, body) of the question a run asks in Required Actions, read from its metadata database."""
-    with sqlite3.connect(airflow_home / "airflow.db") as db:
-        return db.execute("SELECT subject, body FROM hitl_detail").fetchone()
+def required_action(run) -> tuple[str, str] | None:
+    """(subject, body) of the question a run asks in Required Actions, once it asks."""
+    try:
+        asked = run.cluster.required_action(run.dag_id, run.run_id, "approve_wave")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+    return asked["subject"], asked["body"]
 
 
 def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
@@ -358,11 +363,11 @@ def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
     run = pipeline.start_run("hls_migration")
     try:
         deadline = time.monotonic() + 180
-        while (asked := required_action(run.airflow_home)) is None:
+        while (asked := required_action(run)) is None:
             assert run.poll() is None and time.monotonic() < deadline, "the run never asked"
             time.sleep(1)
     finally:
-        run.kill()  # nobody answers; the waiting run holds no worker slot, nothing to clean up
+        run.fail()  # nobody answers; the waiting run holds no worker slot, nothing to clean up
     subject, body = asked
     assert subject == "The HLS migration is on hold: take the next wave?"
     assert "put the migration on hold: 3 of 8 movies failed" in body and re.search(r"^\| corrupt \| \d+ \| ", body, re.MULTILINE)

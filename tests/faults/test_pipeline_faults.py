@@ -1,6 +1,7 @@
-"""Faults during real runs of ``hls_migration``, each on an Airflow of its own (scheduler,
-triggerer, LocalExecutor): the application edits a movie mid-conversion, runs overlap, the work disk
-is full, PostgreSQL restarts, ffmpeg alone is killed."""
+"""Faults during real runs of ``hls_migration`` on the session's Airflow (scheduler, triggerer,
+LocalExecutor): the application edits a movie mid-conversion, runs overlap, the work disk is full,
+PostgreSQL restarts, ffmpeg alone is killed. Each fault is caused for real and only where it is
+about: the work disk is a Variable, the PostgreSQL restarted is a catalog's own."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from devenv import media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from tests.conftest import BackgroundRun, make_pipeline
 
-pytestmark = pytest.mark.e2e
-FAST_RETRIES = {"HLS_RETRY_DELAY_SECONDS": "1"}
+pytestmark = [pytest.mark.services, pytest.mark.airflow]
 
 
 def wait_for(condition, *, timeout: float, what: str, run: BackgroundRun | None = None) -> None:
@@ -81,15 +81,15 @@ def test_an_edit_by_the_application_during_conversion_wins(pipeline, tmp_path):
 
 
 def test_overlapping_runs_and_a_duplicate_trigger_convert_each_movie_once(pipeline, tmp_path):
+    """A wave and, while it runs, "Convert to HLS" triggers for movies it takes, one of them twice."""
     seed(pipeline, tmp_path, {i: (480, 270, 3) for i in range(2, 6)})
     # resume: the edit above failed the only movie of its wave, which put the migration on hold.
-    runs = [
-        pipeline.start_run("hls_migration", {"resume": True}),
-        pipeline.start_run("hls_migration", {"resume": True}),
-        pipeline.start_run("hls_migration", {"movie_ids": [3]}),
-    ]
-    for run in runs:
-        run.wait()
+    wave = pipeline.start_run("hls_migration", {"resume": True})
+    cluster = wave.cluster
+    buttons = [cluster.trigger("hls_convert_movie", {"movie_id": movie_id}) for movie_id in (3, 3, 5)]
+    wave.wait()
+    for run_id in buttons:
+        cluster.wait_for_run("hls_convert_movie", run_id)
     for movie_id in range(1, 6):  # movie 1's edited URL is an MP4 again, so it is taken too
         masters = succeeded(pipeline, movie_id)
         assert len(masters) == 1, (movie_id, masters)
@@ -98,9 +98,7 @@ def test_overlapping_runs_and_a_duplicate_trigger_convert_each_movie_once(pipeli
 
 def test_a_full_work_disk_is_classified_cleaned_and_publishes_nothing(pipeline, small_disk, tmp_path):
     urls = seed(pipeline, tmp_path, {6: (1280, 720, 10)})
-    run = pipeline.start_run(
-        "hls_migration", {"movie_ids": [6]}, extra_env={**FAST_RETRIES, "AIRFLOW_VAR_HLS_TMP_DIR": str(small_disk)}
-    )
+    run = pipeline.start_run("hls_migration", {"movie_ids": [6]}, variables={"hls_tmp_dir": str(small_disk)})
     assert run.wait() == "failed"
     rows = pipeline.query("SELECT status, error_class FROM hls_conversions WHERE movie_id = 6 ORDER BY id")
     assert rows and all(row == ("failed", "disk_full") for row in rows)
@@ -111,11 +109,11 @@ def test_a_full_work_disk_is_classified_cleaned_and_publishes_nothing(pipeline, 
 
 
 @pytest.fixture
-def private_postgres_pipeline(seaweedfs, airflow_home, artifacts):
+def private_postgres_pipeline(seaweedfs, airflow_home, shared_airflow, artifacts):
     """A catalog on a PostgreSQL of this test's own, which the test restarts. Its folder lies in
     the artifacts, not pytest's tmp_path: the postgres user must be able to read its parents."""
     server = services.start_private_postgres(artifacts / f"postgres-{uuid.uuid4().hex[:8]}")
-    pipelines = make_pipeline(server, seaweedfs, airflow_home, artifacts)
+    pipelines = make_pipeline(server, seaweedfs, airflow_home, shared_airflow, artifacts)
     yield server, next(pipelines)
     pipelines.close()
     server.stop()
@@ -124,7 +122,7 @@ def private_postgres_pipeline(seaweedfs, airflow_home, artifacts):
 def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(private_postgres_pipeline, tmp_path):
     server, pipeline = private_postgres_pipeline
     seed(pipeline, tmp_path, {7: (1920, 1080, 10)})
-    run = pipeline.start_run("hls_migration", {"movie_ids": [7]}, extra_env=FAST_RETRIES)
+    run = pipeline.start_run("hls_migration", {"movie_ids": [7]})
     wait_for(lambda: transcode_started(pipeline, 7), timeout=120, what="transcode started", run=run)
     services.restart_private_postgres(server)
     if run.wait() != "success":
@@ -150,7 +148,7 @@ def test_ffmpeg_alone_killed_mid_encode_is_retried_and_converts_once(pipeline, t
     """What the kernel's OOM killer does to the largest process on a worker: only ffmpeg dies, the
     task survives it. The try is ledgered as a fault of the worker, retried, and the movie converts once."""
     urls = seed(pipeline, tmp_path, {8: (1920, 1080, 10)})
-    run = pipeline.start_run("hls_migration", {"movie_ids": [8]}, extra_env=FAST_RETRIES)
+    run = pipeline.start_run("hls_migration", {"movie_ids": [8]})
     wait_for(lambda: ffmpeg_encoding_under(pipeline.work_dir), timeout=180, what="the chunk encode started", run=run)
     time.sleep(0.5)  # inside the encode, not at its start: it takes several seconds
     victims = ffmpeg_encoding_under(pipeline.work_dir)

@@ -22,7 +22,7 @@ from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, ver
 from devenv import media, services
 from tests.transcoding import transcode
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.services
 log = logging.getLogger(__name__)
 
 

@@ -23,6 +23,8 @@ from tests import hls_checks
 from tests.hostile_media import APPLE_RULES, HDR10_METADATA, hdr_hevc, lavfi_movie, make_convertible
 from tests.transcoding import publish
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 # A 2 s segment grid for the sources a mezzanine-minded pipeline would copy: their 4 s then have a
 # segment boundary at 2 s, where an open GOP shows.
 SETTINGS = {"segment_seconds": "2", "keyframe_seconds": "2"}

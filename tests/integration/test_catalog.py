@@ -10,6 +10,8 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges import catalog
 from hls_operators.edges.sql import queries, sql_file
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 
 @pytest.fixture
 def conn(postgres):

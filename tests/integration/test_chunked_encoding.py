@@ -17,6 +17,8 @@ from tests import hostile_media
 from tests.hls_checks import packets
 from tests.transcoding import transcode
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 LADDER = "360:800,240:400"
 
 

@@ -13,6 +13,8 @@ import pytest
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 # 1080p with temporal noise, encoded and thrown away: seconds of steady work, a few hundred MB.
 BUSY_ENCODE = [
     "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi",

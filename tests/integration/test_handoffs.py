@@ -18,6 +18,8 @@ from hls_operators.settings import Settings
 
 from devenv import services
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 log = logging.getLogger(__name__)
 PROBE = ProbeResult(
     format_name="mov", duration=12.0, size_bytes=1, video_index=0, video_codec="h264", width=640, height=360,

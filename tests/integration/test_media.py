@@ -23,6 +23,8 @@ from tests import hls_checks, hostile_media
 from tests.hostile_media import CONVERTIBLE, REFUSED, make_convertible, make_refused
 from tests.transcoding import transcode
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:

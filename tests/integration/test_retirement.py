@@ -15,6 +15,8 @@ from hls_operators.steps import restore_original, retire_originals
 from devenv import media
 from tests.transcoding import publish
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 RETIRED, SHARED, TRAILER_OWNER, RECENT = 1, 2, 3, 4
 LOG = logging.getLogger("retire")
 

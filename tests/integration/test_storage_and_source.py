@@ -19,6 +19,8 @@ from hls_operators.edges.storage import ObjectStore
 
 from devenv import services
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 
 @pytest.fixture
 def store(seaweedfs) -> ObjectStore:

@@ -10,6 +10,8 @@ from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import sweep
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 OLD, NEW = "20261101T000000Z-aaaaaa", "20261110T000000Z-bbbbbb"
 
 

@@ -17,6 +17,8 @@ from devenv import media, services
 from tests import hls_checks
 from tests.transcoding import publish
 
+pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
+
 
 @pytest.fixture(scope="module")
 def film(seaweedfs, tmp_path_factory):
