@@ -31,6 +31,7 @@ from devenv import services
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 ADMIN = "admin"
 REPO = Path(__file__).resolve().parents[1]
+FINISHED = ("success", "failed", "skipped", "upstream_failed", "removed")
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
@@ -50,14 +51,37 @@ def redis_url(data_dir: Path, *, db: int = 5) -> tuple[str, subprocess.Popen | N
     return f"redis://127.0.0.1:{port}/0", process
 
 
+def stop_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM to a process and all it started, SIGKILL to what is left after ``timeout``."""
+    try:
+        os.killpg(process.pid, 15)
+    except ProcessLookupError:
+        pass
+    wait_or_kill(process, timeout)
+
+
+def wait_or_kill(process: subprocess.Popen, timeout: float) -> None:
+    """Wait for a process group's leader to end; SIGKILL the group after ``timeout``."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, 9)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
 @dataclass
 class Cluster:
     home: Path
     env: dict[str, str]
     api_port: int
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    workers: dict[str, Path] = field(default_factory=dict)  # Celery worker hostname: its temporary folder
     token: str = ""
     admin_password: str | None = None  # known with the FAB auth manager; the simple one generates it
+    fab_users: dict[str, str] = field(default_factory=dict)  # the FAB auth manager's users, as .env names them
 
     @property
     def api(self) -> str:
@@ -80,17 +104,22 @@ class Cluster:
     def start_worker(self, hostname: str, tmp_dir: Path, *, cpu: int | None = None) -> None:
         """A Celery worker named ``hostname`` with its own temporary folder (again, after a kill)."""
         tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.workers[hostname] = tmp_dir
         self.start(
             f"worker-{hostname}",
             ["celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{hostname}@%h"],
             hostname=hostname, cpu=cpu, extra_env={"TMPDIR": str(tmp_dir)},
         )  # fmt: skip
 
-    def kill_worker(self, hostname: str, tmp_dir: Path) -> None:
+    def stop_worker(self, hostname: str) -> None:
+        """Stop a worker the way its machine shuts down: SIGTERM, Celery's warm shutdown."""
+        stop_group(self.processes.pop(f"worker-{hostname}"))
+
+    def kill_worker(self, hostname: str) -> None:
         """What a worker machine dying looks like: SIGKILL to the worker and everything it started
         (its task processes and their ffmpeg, found by the temporary folder in their environment)."""
         os.killpg(self.processes[f"worker-{hostname}"].pid, 9)
-        marker = f"TMPDIR={tmp_dir}".encode()
+        marker = f"TMPDIR={self.workers[hostname]}".encode()
         for proc in Path("/proc").iterdir():
             try:
                 if proc.name.isdigit() and marker in (proc / "environ").read_bytes():
@@ -107,14 +136,7 @@ class Cluster:
                 pass
         deadline = time.monotonic() + 20
         for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, 9)
-                except ProcessLookupError:
-                    pass
-                process.wait()
+            wait_or_kill(process, max(0.1, deadline - time.monotonic()))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([AIRFLOW, *args], env=self.env, check=True, capture_output=True, text=True)
@@ -202,7 +224,17 @@ class Cluster:
             if run["state"] in ("success", "failed"):
                 return run
             time.sleep(3)
-        raise TimeoutError(f"run {run_id} still {run['state']} after {timeout} s")
+        raise TimeoutError(f"run {run_id} of {dag_id} still {run['state']} after {timeout} s; {self.waiting(dag_id, run_id)}")
+
+    def waiting(self, dag_id: str, run_id: str) -> str:
+        """What a run waits for: its unfinished tasks (and those of the movies' runs it started),
+        each with its state and pool: a task ``scheduled`` for ever is in a pool with no free slot."""
+        instances = self.task_instances(dag_id, run_id)
+        if dag_id != CONVERT_DAG_ID:
+            instances += self.movie_task_instances(run_id)
+        unfinished = [f"{ti['dag_run_id']} {ti['task_id']}[{ti['map_index']}] {ti['state']} (pool {ti['pool']})"
+                      for ti in instances if ti["state"] not in FINISHED]  # fmt: skip
+        return "waiting for: " + ("; ".join(unfinished) or "the scheduler (every task finished)")
 
     def run_dag(self, dag_id: str, conf: dict, timeout: float = 600) -> dict:
         return self.wait_for_run(dag_id, self.trigger(dag_id, conf), timeout)
@@ -331,7 +363,7 @@ def start_cluster(
             [sys.executable, str(REPO / "deploy" / "airflow" / "init_auth.py")],
             env={**env, **fab_users, "PYTHONPATH": str(REPO / "plugins")}, check=True, capture_output=True, text=True,
         )  # fmt: skip
-        cluster.admin_password = fab_users["AIRFLOW_ADMIN_PASSWORD"]
+        cluster.admin_password, cluster.fab_users = fab_users["AIRFLOW_ADMIN_PASSWORD"], fab_users
     try:
         cluster.start("api-server", ["api-server"])
         cluster.start("scheduler", ["scheduler"])
@@ -346,3 +378,29 @@ def start_cluster(
         raise
     return cluster
 
+
+
+CELERY_WORKERS = ("worker-a", "worker-b")
+
+
+def start_celery_cluster(
+    root: Path, *, metadata_dsn: str, pipeline_env: dict[str, str], fab_users: dict[str, str] | None = None
+) -> Cluster:
+    """The CeleryExecutor as production runs it, under ``root``: PostgreSQL metadata (``metadata_dsn``,
+    a migrated copy or an empty database), Redis (the machine's, else a private one, stopped with the
+    cluster) and the two workers of ``CELERY_WORKERS``, each with its hostname and its temporary
+    folder ``root/tmp-<hostname>``, one transcode slot each."""
+    broker, redis_process = redis_url(root / "redis")
+    try:
+        cluster = start_cluster(
+            root / "cluster", metadata_dsn=metadata_dsn, broker_url=broker, pipeline_env=pipeline_env,
+            workers={name: root / f"tmp-{name}" for name in CELERY_WORKERS}, transcode_slots=len(CELERY_WORKERS),
+            fab_users=fab_users,
+        )  # fmt: skip
+    except BaseException:
+        if redis_process is not None:
+            services.stop_process(redis_process)
+        raise
+    if redis_process is not None:
+        cluster.processes["redis"] = redis_process
+    return cluster

@@ -1,8 +1,11 @@
 """A chaos soak: a Celery cluster converts a catalog of movies of mixed lengths, some of them bad,
 while a schedule injects the faults production meets; then one recovery run, and the figures.
 
-    make soak                                  # 60 movies, every fault
-    python -m devenv.soak --movies 12          # what CI runs (tests/distributed/test_soak.py)
+    make soak                                  # 60 movies, every fault, on a cluster of its own
+    python -m devenv.soak --movies 12          # what the tests run on theirs (tests/distributed/test_soak.py)
+
+The catalog's PostgreSQL and the storage server are the soak's own (it restarts and stops them);
+the cluster may be one that others use: the soak points it at them and puts back what it changed.
 
 Each fault is injected when it can hurt, in this order:
 
@@ -45,9 +48,9 @@ from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 
 BUCKET = "soak"
-METADATA_DB = "hls_soak_airflow"
-WORKERS = ("soak-a", "soak-b")
-DISK_MB = 1024  # soak-b's work disk, the one that gets filled
+METADATA_DB = "hls_soak_airflow"  # make soak's cluster's, on the machine's PostgreSQL
+WORKERS = airflow_cluster.CELERY_WORKERS
+DISK_MB = 1024  # the second worker's work disk, the one that gets filled
 FAULTS = ("duplicate_trigger", "worker_killed", "ffmpeg_killed", "storage_stopped", "catalog_restarted", "disk_filled")
 # The error class a fault leaves in the ledger when it hits a step (a duplicate trigger leaves none).
 FAULT_CLASSES = {
@@ -129,9 +132,9 @@ def make_catalog(folder: Path, count: int) -> tuple[list[SeedMovie], set[int]]:
 class Faults:
     """Injects the faults into a running cluster, each once, when it can hurt."""
 
-    def __init__(self, cluster, *, storage: services.SeaweedFS, catalog: services.Postgres, work: dict[str, Path],
-                 small_disk: Path | None, started: float):  # fmt: skip
-        self.cluster, self.storage, self.catalog, self.work = cluster, storage, catalog, work
+    def __init__(self, cluster, *, storage: services.SeaweedFS, catalog: services.Postgres, small_disk: Path | None,
+                 started: float):  # fmt: skip
+        self.cluster, self.storage, self.catalog = cluster, storage, catalog
         self.small_disk, self.started = small_disk, started
 
     def running(self, run_ids: list[str]) -> bool:
@@ -152,7 +155,7 @@ class Faults:
 
         Read from /proc, not from Airflow: an ffmpeg on these small movies lasts about a second,
         about as long as one look at Airflow's task list takes."""
-        markers = [f"TMPDIR={self.work[name]}".encode() for name in hostnames or self.work]
+        markers = [f"TMPDIR={self.cluster.workers[name]}".encode() for name in hostnames or WORKERS]
         pids = []
         for proc in Path("/proc").iterdir():
             try:
@@ -186,10 +189,10 @@ class Faults:
             if not self.wait(lambda: self.ffmpeg_pids(victim, step="encode_"), interval=FFMPEG_POLL_SECONDS):
                 soak.skipped[name] = f"no encode ran on {victim}"
                 return
-            self.cluster.kill_worker(victim, self.work[victim])
+            self.cluster.kill_worker(victim)
             soak.injected[name] = time.monotonic() - self.started
             time.sleep(10)
-            self.cluster.start_worker(victim, self.work[victim])
+            self.cluster.start_worker(victim, self.cluster.workers[victim])
             return
         elif name == "ffmpeg_killed":
             other = WORKERS[1]  # not the worker just killed: a fault of its own
@@ -275,42 +278,33 @@ def read_outcome(soak: Soak, dsn: str, bad: set[int], movie_ids: list[int]) -> N
             soak.lost.append(movie_id)
 
 
-def run_soak(root: Path, *, movies: int, faults: tuple[str, ...] = FAULTS) -> Soak:
-    """Start everything under ``root``, convert ``movies`` movies under ``faults``, recover, measure."""
+def run_soak(root: Path, cluster: airflow_cluster.Cluster, *, movies: int, faults: tuple[str, ...] = FAULTS) -> Soak:
+    """Convert ``movies`` movies on ``cluster`` (running ``WORKERS``) under ``faults``, recover,
+    measure. The catalog, the storage and the filled disk are started under ``root``."""
     catalog_pg = services.start_private_postgres(root / "catalog-pg")
-    metadata_pg = services.connect_postgres(root / "metadata-pg")
     storage = services.start_seaweedfs(root / "seaweedfs")
-    small_disk = root / "disk-soak-b" if os.geteuid() == 0 else None
-    work = {WORKERS[0]: root / "tmp-soak-a", WORKERS[1]: small_disk or root / "tmp-soak-b"}
-    redis_process = cluster = None
+    small_disk = root / "small-disk" if os.geteuid() == 0 else None
+    usual_tmp = cluster.workers[WORKERS[1]]
     try:
-        if small_disk is not None:
-            small_disk.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(small_disk)], check=True)
         catalog_pg.create_database("catalog")
         services.create_bucket(storage.client(), BUCKET)
         base_url = f"{storage.endpoint}/{BUCKET}"
         seeded, bad = make_catalog(root / "media", movies)
         seed_catalog(catalog_pg.dsn("catalog"), storage.client(), bucket=BUCKET, public_base_url=base_url, movies=seeded)
-        env = airflow_env.airflow_env(
-            root / "airflow", catalog_conn=catalog_pg.airflow_connection("catalog"), storage_conn=storage.airflow_connection(),
-            variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url, "hls_chunk_seconds": "6",
+        cluster.configure(
+            connections={"hls_catalog": catalog_pg.airflow_connection("catalog"), "hls_storage": storage.airflow_connection()},
+            variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url, "hls_chunk_seconds": "6", "hls_tmp_dir": "",
                        "hls_wave_size": str(movies), "hls_max_failure_rate": "1"},  # bad movies and faults are meant here
         )  # fmt: skip
-        env.pop("AIRFLOW_VAR_HLS_TMP_DIR", None)  # each worker works in its own TMPDIR
-        env.update({"HLS_MIGRATION_SCHEDULE": "", "HLS_RETRY_DELAY_SECONDS": "3",
-                    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30"})  # fmt: skip
-        metadata_db = METADATA_DB
-        metadata_pg.create_database(metadata_db)
-        broker, redis_process = airflow_cluster.redis_url(root / "redis", db=6)
-        cluster = airflow_cluster.start_cluster(
-            root / "cluster", metadata_dsn=f"{metadata_pg.user}@{metadata_pg.host}:{metadata_pg.port}/{metadata_db}",
-            broker_url=broker, pipeline_env=env, workers=work, transcode_slots=len(WORKERS),
-        )  # fmt: skip
+        if small_disk is not None:  # the second worker works on a disk that can be filled
+            small_disk.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(small_disk)], check=True)
+            cluster.stop_worker(WORKERS[1])
+            cluster.start_worker(WORKERS[1], small_disk)
         soak = Soak(movies=movies, bad=len(bad))
         started = time.monotonic()
         run_ids = [cluster.trigger(DAG_ID, {})]
-        injector = Faults(cluster, storage=storage, catalog=catalog_pg, work=work, small_disk=small_disk, started=started)
+        injector = Faults(cluster, storage=storage, catalog=catalog_pg, small_disk=small_disk, started=started)
         for name in faults:
             injector.inject(name, run_ids, soak)
         for run_id in run_ids:
@@ -325,17 +319,26 @@ def run_soak(root: Path, *, movies: int, faults: tuple[str, ...] = FAULTS) -> So
         soak.half_published = half_published(storage.client())
         return soak
     finally:
-        if cluster is not None:
-            cluster.stop()
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait()
-        storage.stop()
-        catalog_pg.stop()
-        metadata_pg.drop_database(METADATA_DB)
-        metadata_pg.stop()
+        if cluster.workers[WORKERS[1]] != usual_tmp:
+            cluster.stop_worker(WORKERS[1])
+            cluster.start_worker(WORKERS[1], usual_tmp)
         if small_disk is not None:
             subprocess.run(["umount", str(small_disk)], check=False)
+        storage.stop()
+        catalog_pg.stop()
+
+
+def start_soak_cluster(root: Path, metadata: services.Postgres) -> airflow_cluster.Cluster:
+    """A Celery cluster of the soak's own (``make soak``), its metadata on ``metadata``."""
+    metadata.create_database(METADATA_DB)
+    env = {
+        **airflow_env.airflow_env(root / "cluster"),
+        "HLS_MIGRATION_SCHEDULE": "", "HLS_RETRY_DELAY_SECONDS": "3",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",  # notice a dead worker quickly
+    }  # fmt: skip
+    return airflow_cluster.start_celery_cluster(
+        root, metadata_dsn=f"{metadata.user}@{metadata.host}:{metadata.port}/{METADATA_DB}", pipeline_env=env
+    )
 
 
 def main() -> int:
@@ -345,7 +348,14 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hls-soak-"))
     root.chmod(0o755)  # the private PostgreSQL runs as the postgres user
-    soak = run_soak(root, movies=args.movies)
+    metadata = services.connect_postgres(root / "metadata-pg")
+    cluster = start_soak_cluster(root, metadata)
+    try:
+        soak = run_soak(root, cluster, movies=args.movies)
+    finally:
+        cluster.stop()
+        metadata.drop_database(METADATA_DB)
+        metadata.stop()
     print(soak.report())
     print(f"logs: {root}" if args.keep else "")
     if not args.keep:

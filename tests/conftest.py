@@ -8,6 +8,7 @@ isolated by what they own (a catalog database, a bucket, movie ids), not by serv
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import sys
@@ -124,14 +125,17 @@ class Pipeline:
         log.write_text(result.stdout + result.stderr)
         return result
 
-    def airflow(self, *, variables: dict | None = None, connections: dict | None = None) -> airflow_cluster.Cluster:
-        """The session's Airflow, pointed at this pipeline (plus ``variables`` and ``connections``
-        for what comes next; the next call without them takes them away again)."""
-        cluster = self.shared.get()
+    def airflow(
+        self, cluster: airflow_cluster.Cluster | None = None, *, variables: dict | None = None, connections: dict | None = None
+    ) -> airflow_cluster.Cluster:
+        """An Airflow (the session's LocalExecutor one unless ``cluster`` is given) pointed at this
+        pipeline, plus ``variables`` and ``connections`` for what comes next: the next call without
+        them takes them away again."""
+        cluster = cluster or self.shared.get()
         cluster.configure(variables={**self.variables, **(variables or {})}, connections={**self.connections, **(connections or {})})
         return cluster
 
-    def run(self, dag_id: str, conf: dict | None = None, timeout: float = 900, **settings) -> AirflowRun:
+    def run(self, dag_id: str, conf: dict | None = None, timeout: float = 480, **settings) -> AirflowRun:
         """Trigger a run and wait for it to end (``settings``: see ``airflow``)."""
         run = self.start_run(dag_id, conf, **settings)
         return AirflowRun(run.cluster, run.run_id, run.wait(timeout))
@@ -171,7 +175,7 @@ class BackgroundRun:
         state = self.state()
         return state if state in ("success", "failed") else None
 
-    def wait(self, timeout: float = 900) -> str:
+    def wait(self, timeout: float = 480) -> str:
         """The run's final state, once it ended."""
         return self.cluster.wait_for_run(self.dag_id, self.run_id, timeout)["state"]
 
@@ -207,6 +211,35 @@ def shared_airflow(artifacts, migrated_metadata):
     shared = SharedAirflow(migrated_metadata, artifacts / "airflow-local")
     yield shared
     shared.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_airflow(postgres, artifacts):
+    """The session's production-like Airflow: the CeleryExecutor with two workers of their own
+    hostnames and temporary folders, PostgreSQL metadata, the FAB auth manager and its users. The
+    distributed tests and the soak share it, each pointing it at its own catalog and storage."""
+    database = f"hls_airflow_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(database)
+    env = {
+        **airflow_env.airflow_env(artifacts / "celery" / "cluster"),
+        "HLS_MIGRATION_SCHEDULE": "",  # only the tests' triggers, no scheduled run on unpause
+        "HLS_RETRY_DELAY_SECONDS": "2",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",  # notice a dead worker quickly
+    }
+    cluster = airflow_cluster.start_celery_cluster(
+        artifacts / "celery", metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{database}",
+        pipeline_env=env,
+        fab_users={  # the users .env would name, as in production (random passwords)
+            "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+            "HLS_OPERATOR_USER": "operator",
+            "HLS_OPERATOR_PASSWORD": secrets.token_urlsafe(16),
+            "HLS_VIEWER_USER": "viewer",
+            "HLS_VIEWER_PASSWORD": secrets.token_urlsafe(16),
+        },
+    )  # fmt: skip
+    yield cluster
+    cluster.stop()
+    postgres.drop_database(database)
 
 
 @pytest.fixture(scope="module")

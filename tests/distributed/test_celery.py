@@ -6,12 +6,10 @@ from __future__ import annotations
 import html
 import json
 import re
-import secrets
 import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,44 +25,16 @@ from tests import hls_checks, hostile_media
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
 
 REPO = Path(__file__).resolve().parents[2]
-WORKERS = ("worker-a", "worker-b")
+WORKERS = airflow_cluster.CELERY_WORKERS
 MOVIES = [1, 2, 3, 4]
-# As in production: the FAB auth manager, with the users .env would name (random passwords).
-USERS = {
-    "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-    "HLS_OPERATOR_USER": "operator",
-    "HLS_OPERATOR_PASSWORD": secrets.token_urlsafe(16),
-    "HLS_VIEWER_USER": "viewer",
-    "HLS_VIEWER_PASSWORD": secrets.token_urlsafe(16),
-}
 
 
 @pytest.fixture(scope="module")
-def cluster(pipeline, postgres, artifacts, tmp_path_factory):
-    metadata_db = f"hls_airflow_{uuid.uuid4().hex[:8]}"
-    postgres.create_database(metadata_db)
-    broker, redis_process = airflow_cluster.redis_url(artifacts / "redis")
-    env = dict(pipeline.env)
-    env.pop("AIRFLOW_VAR_HLS_TMP_DIR")  # each worker uses its own TMPDIR instead
-    env["HLS_MIGRATION_SCHEDULE"] = ""  # only the REST trigger below, no scheduled run on unpause
-    env["HLS_RETRY_DELAY_SECONDS"] = "2"
-    env["AIRFLOW_VAR_HLS_CHUNK_SECONDS"] = "12"  # a movie over 12 s is encoded by several chunk tasks
-    env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = "30"  # notice a dead worker quickly
-    running = airflow_cluster.start_cluster(
-        artifacts / "celery-cluster",
-        metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{metadata_db}",
-        broker_url=broker,
-        pipeline_env=env,
-        workers={name: artifacts / f"tmp-{name}" for name in WORKERS},
-        transcode_slots=len(WORKERS),
-        fab_users=USERS,
-    )
-    yield running
-    running.stop()
-    if redis_process is not None:
-        redis_process.terminate()
-        redis_process.wait()
-    postgres.drop_database(metadata_db)
+def cluster(pipeline, celery_airflow):
+    """The session's Celery cluster pointed at this module's catalog and bucket; each worker works
+    in its own temporary folder, and a movie over 12 s is encoded by several chunk tasks."""
+    yield pipeline.airflow(celery_airflow, variables={"hls_tmp_dir": "", "hls_chunk_seconds": "12"})
+    celery_airflow.request("PATCH", "/api/v2/dags/hls_cdn_warm_up", {"is_paused": True})  # unpaused below
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +90,9 @@ def test_transcodes_run_in_their_pool(cluster, finished_run):
     assert pools["upload"] == "default_pool"
 
 
-def test_workers_leave_no_temporary_files(artifacts, finished_run):
+def test_workers_leave_no_temporary_files(cluster, finished_run):
     for name in WORKERS:
-        leftovers = (artifacts / f"tmp-{name}").iterdir()
+        leftovers = cluster.workers[name].iterdir()
         assert [p.name for p in leftovers if p.name.startswith("hls-") and p.name != WORKER_CACHE_DIR] == []
 
 
@@ -227,10 +197,10 @@ def test_roles_decide_who_may_trigger_and_who_may_only_read(pipeline, cluster, f
     viewer reads the DAG, the migration view and the status endpoint but may not trigger, clear or
     change anything; the migration operator triggers and clears the pipeline's DAGs, not Airflow's
     settings."""
-    operator = cluster.login(USERS["HLS_OPERATOR_USER"], USERS["HLS_OPERATOR_PASSWORD"])
-    viewer = cluster.login(USERS["HLS_VIEWER_USER"], USERS["HLS_VIEWER_PASSWORD"])
+    operator = cluster.login(cluster.fab_users["HLS_OPERATOR_USER"], cluster.fab_users["HLS_OPERATOR_PASSWORD"])
+    viewer = cluster.login(cluster.fab_users["HLS_VIEWER_USER"], cluster.fab_users["HLS_VIEWER_PASSWORD"])
     with pytest.raises(urllib.error.HTTPError) as wrong_password:
-        cluster.login(USERS["HLS_VIEWER_USER"], "not-the-password")
+        cluster.login(cluster.fab_users["HLS_VIEWER_USER"], "not-the-password")
     assert wrong_password.value.code == 401
 
     run_id = finished_run["dag_run_id"]
@@ -269,7 +239,7 @@ def test_one_long_movie_gets_a_chunk_task_per_chunk_from_the_per_movie_dag(pipel
     source = media.generate_movie(tmp_path / "long.mp4", width=640, height=360, seconds=60)
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
                  movies=[SeedMovie(movie_id, "Five chunks", source)])  # fmt: skip
-    operator = cluster.login(USERS["HLS_OPERATOR_USER"], USERS["HLS_OPERATOR_PASSWORD"])
+    operator = cluster.login(cluster.fab_users["HLS_OPERATOR_USER"], cluster.fab_users["HLS_OPERATOR_PASSWORD"])
     cluster.request("PATCH", "/api/v2/dags/hls_convert_movie", {"is_paused": False}, token=operator)
     trigger = {"logical_date": None, "conf": {"movie_id": movie_id}}
     run_id = cluster.request("POST", "/api/v2/dags/hls_convert_movie/dagRuns", trigger, token=operator)["dag_run_id"]
@@ -298,8 +268,8 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     [(held_by, reason)] = pipeline.query("SELECT run_id, reason FROM hls_hold")
     assert held_by == failed_wave["dag_run_id"] and reason.endswith("not_video x1")
 
-    operator = cluster.login(USERS["HLS_OPERATOR_USER"], USERS["HLS_OPERATOR_PASSWORD"])
-    viewer = cluster.login(USERS["HLS_VIEWER_USER"], USERS["HLS_VIEWER_PASSWORD"])
+    operator = cluster.login(cluster.fab_users["HLS_OPERATOR_USER"], cluster.fab_users["HLS_OPERATOR_PASSWORD"])
+    viewer = cluster.login(cluster.fab_users["HLS_VIEWER_USER"], cluster.fab_users["HLS_VIEWER_PASSWORD"])
 
     def held_run(answer: str | None) -> tuple[dict, dict, dict]:
         run_id = cluster.trigger("hls_migration", {"limit": 1})
@@ -317,7 +287,7 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert asked["options"] == ["Approve", "Reject"] and asked["defaults"] == ["Reject"]
     assert f"Run `{held_by}` put the migration on hold" in asked["body"]
     assert "| not_video | 7 | not an MP4/MOV file: " in asked["body"], asked["body"]
-    assert answered["chosen_options"] == ["Reject"] and answered["responded_by_user"]["name"] == USERS["HLS_OPERATOR_USER"]
+    assert answered["chosen_options"] == ["Reject"] and answered["responded_by_user"]["name"] == cluster.fab_users["HLS_OPERATOR_USER"]
     states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
     assert run["state"] == "success"
     assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("success", "skipped", "skipped")
@@ -342,8 +312,8 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert len(converted) == 1 and converted[0][0] != 7
 
 
-def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pipeline, cluster, artifacts, tmp_path):
-    """Runs last in this module: it kills one of the two workers."""
+def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pipeline, cluster, tmp_path):
+    """Runs last in this module: it kills one of the two workers, and starts it again at the end."""
     source = media.generate_movie(tmp_path / "long.mp4", width=1920, height=1080, seconds=30, noise=True)
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
                  public_base_url=pipeline.public_base_url, movies=[SeedMovie(10, "Killed mid-transcode", source)])  # fmt: skip
@@ -360,9 +330,11 @@ def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pi
             continue
     time.sleep(5)  # well inside the encode
     victim = transcode["hostname"]
-    cluster.kill_worker(victim, artifacts / f"tmp-{victim}")
-
-    run = cluster.wait_for_run("hls_migration", run_id, timeout=600)
+    cluster.kill_worker(victim)
+    try:
+        run = cluster.wait_for_run("hls_migration", run_id, timeout=600)
+    finally:
+        cluster.start_worker(victim, cluster.workers[victim])
     assert run["state"] == "success"
     encodes = sorted((ti for ti in movie_tasks(cluster, run_id, 10) if ti["task_id"] == "encode"), key=lambda ti: ti["map_index"])
     assert encodes[0]["try_number"] == 2 and encodes[0]["hostname"] != victim
