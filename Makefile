@@ -31,9 +31,10 @@ demo: setup
 demo-stop:
 	$(PYTHON) -m devenv.demo --stop
 
-## The whole test suite, end-to-end tests included.
+## The whole test suite, end-to-end tests included, in three processes (one per Airflow, one for the
+## rest): most tests wait on Airflow, leaving the cores idle (tests/conftest.py says which tests go where).
 test: setup
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 3
 
 ## The transcode benchmark (not part of the tests): the seed's command against the pipeline's.
 bench: setup

@@ -19,6 +19,8 @@ Each fault is injected when it can hurt, in this order:
   it died without reporting, as ``worker_lost`` on its retry
 - ``disk_filled``: one worker's work disk (a tmpfs: needs root) filled for 30 s
 
+How long each outage lasts is ``OUTAGES``; the tests' small soak passes shorter ones.
+
 Afterwards one run with ``resume`` recovers what the faults failed. The figures: movies, faults
 injected, Airflow retries, good movies lost, bad movies converted, masters whose objects are not
 all stored (half-published), movies converted more than once, claims left, ledger attempts left
@@ -60,6 +62,8 @@ FAULT_CLASSES = {
     "catalog_restarted": {"catalog_unavailable"},
     "disk_filled": {"disk_full"},
 }
+# Seconds a worker stays dead, the storage stopped, the disk full.
+OUTAGES = {"worker_killed": 10.0, "storage_stopped": 20.0, "disk_filled": 30.0}
 BAD_KINDS = ("text", "truncated", "empty")
 FFMPEG_POLL_SECONDS = 0.1  # a scan of /proc takes a few ms; a chunk's ffmpeg here lasts about a second
 SQL = queries("tools.sql")
@@ -133,9 +137,9 @@ class Faults:
     """Injects the faults into a running cluster, each once, when it can hurt."""
 
     def __init__(self, cluster, *, storage: services.SeaweedFS, catalog: services.Postgres, small_disk: Path | None,
-                 started: float):  # fmt: skip
+                 started: float, outages: dict[str, float]):  # fmt: skip
         self.cluster, self.storage, self.catalog = cluster, storage, catalog
-        self.small_disk, self.started = small_disk, started
+        self.small_disk, self.started, self.outages = small_disk, started, outages
 
     def running(self, run_ids: list[str]) -> bool:
         """Whether a task of a movie of these waves runs."""
@@ -149,29 +153,10 @@ class Faults:
             time.sleep(interval)
         return False
 
-    def ffmpeg_pids(self, *hostnames: str, step: str = "") -> list[int]:
-        """The ffmpeg processes running on these workers (all of them when none is named), only
-        those of ``step`` when one is named (a step works in a folder ``hls-<movie>-<step>...``).
-
-        Read from /proc, not from Airflow: an ffmpeg on these small movies lasts about a second,
-        about as long as one look at Airflow's task list takes."""
-        markers = [f"TMPDIR={self.cluster.workers[name]}".encode() for name in hostnames or WORKERS]
-        pids = []
-        for proc in Path("/proc").iterdir():
-            try:
-                if proc.name.isdigit() and (proc / "comm").read_text().strip() == "ffmpeg":
-                    environ = (proc / "environ").read_bytes()
-                    if any(marker in environ for marker in markers):
-                        if not step or f"-{step}".encode() in (proc / "cmdline").read_bytes():
-                            pids.append(int(proc.name))
-            except OSError:
-                continue
-        return pids
-
     def kill_one_ffmpeg(self, hostname: str) -> bool:
         """SIGKILL one ffmpeg running on ``hostname``; whether there was one (it may end between
         the scan and the kill: then none was killed, and the next look tries again)."""
-        for pid in self.ffmpeg_pids(hostname):
+        for pid in self.cluster.ffmpeg_pids(hostname):
             try:
                 os.kill(pid, signal.SIGKILL)
                 return True
@@ -186,12 +171,12 @@ class Faults:
             run_ids.append(self.cluster.trigger(DAG_ID, {}))
         elif name == "worker_killed":
             # while an encode's ffmpeg runs on it: the step is under way, not still starting
-            if not self.wait(lambda: self.ffmpeg_pids(victim, step="encode_"), interval=FFMPEG_POLL_SECONDS):
+            if not self.wait(lambda: self.cluster.ffmpeg_pids(victim, step="encode_"), interval=FFMPEG_POLL_SECONDS):
                 soak.skipped[name] = f"no encode ran on {victim}"
                 return
             self.cluster.kill_worker(victim)
             soak.injected[name] = time.monotonic() - self.started
-            time.sleep(10)
+            time.sleep(self.outages["worker_killed"])
             self.cluster.start_worker(victim, self.cluster.workers[victim])
             return
         elif name == "ffmpeg_killed":
@@ -205,7 +190,7 @@ class Faults:
                 return
             self.storage.stop()
             soak.injected[name] = time.monotonic() - self.started
-            time.sleep(20)
+            time.sleep(self.outages["storage_stopped"])
             self.storage.process = services.start_seaweedfs(self.storage.data_dir, s3_port=self.storage.s3_port).process
             return
         elif name == "catalog_restarted":
@@ -220,7 +205,7 @@ class Faults:
             filler = self.small_disk / "filler"
             soak.injected[name] = time.monotonic() - self.started
             subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M"], capture_output=True)  # until ENOSPC
-            time.sleep(30)
+            time.sleep(self.outages["disk_filled"])
             filler.unlink()
             return
         soak.injected[name] = time.monotonic() - self.started
@@ -278,7 +263,10 @@ def read_outcome(soak: Soak, dsn: str, bad: set[int], movie_ids: list[int]) -> N
             soak.lost.append(movie_id)
 
 
-def run_soak(root: Path, cluster: airflow_cluster.Cluster, *, movies: int, faults: tuple[str, ...] = FAULTS) -> Soak:
+def run_soak(
+    root: Path, cluster: airflow_cluster.Cluster, *, movies: int, faults: tuple[str, ...] = FAULTS,
+    outages: dict[str, float] = OUTAGES,
+) -> Soak:
     """Convert ``movies`` movies on ``cluster`` (running ``WORKERS``) under ``faults``, recover,
     measure. The catalog, the storage and the filled disk are started under ``root``."""
     catalog_pg = services.start_private_postgres(root / "catalog-pg")
@@ -304,7 +292,7 @@ def run_soak(root: Path, cluster: airflow_cluster.Cluster, *, movies: int, fault
         soak = Soak(movies=movies, bad=len(bad))
         started = time.monotonic()
         run_ids = [cluster.trigger(DAG_ID, {})]
-        injector = Faults(cluster, storage=storage, catalog=catalog_pg, small_disk=small_disk, started=started)
+        injector = Faults(cluster, storage=storage, catalog=catalog_pg, small_disk=small_disk, started=started, outages=outages)
         for name in faults:
             injector.inject(name, run_ids, soak)
         for run_id in run_ids:

@@ -30,12 +30,53 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".test-artifacts"
 
 
+# Where each test runs when test processes share the work (``make test``: ``-n 3``): the tests
+# of each Airflow in one process, so that each Airflow is started once; the tests of any other
+# module together, so that its module fixtures are made once.
+AIRFLOW_MODULES = {  # the first prefix that matches
+    "tests/e2e/test_hostile_catalog.py": "celery_airflow",
+    "tests/e2e/": "shared_airflow",
+    "tests/faults/test_pipeline_faults.py": "shared_airflow",
+    "tests/distributed/": "celery_airflow",
+}
+
+
+def process_group(nodeid: str) -> str:
+    """The group of tests that run in one process: an Airflow fixture's name, or the module's path."""
+    module = nodeid.split("::")[0]
+    return next((airflow for prefix, airflow in AIRFLOW_MODULES.items() if module.startswith(prefix)), module)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test that uses an Airflow is in that Airflow's group (or it would start a second one)."""
+    for airflow in ("celery_airflow", "shared_airflow"):
+        if airflow in item.fixturenames:
+            assert process_group(item.nodeid) == airflow, f"{item.nodeid} uses {airflow}: list its module in AIRFLOW_MODULES"
+            return
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Groups handed out in collection order, not largest first: the Celery group (tests/distributed)
+    and the LocalExecutor group (tests/e2e) go to two processes within seconds of the start, as
+    they take longest, and a third process takes the other modules meanwhile."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByProcessGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return process_group(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByProcessGroup(config, log)
+
+
 @pytest.fixture(scope="session")
-def artifacts() -> Path:
-    """Test outputs kept after the run (service logs, Airflow logs) for a look when CI fails."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir()
-    return ARTIFACTS
+def artifacts(worker_id) -> Path:
+    """Test outputs kept after the run (service logs, Airflow logs) for a look when CI fails: one
+    folder per test process."""
+    folder = ARTIFACTS / worker_id  # "master" without parallel processes
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ def seed(pipeline, folder, movies: dict[int, tuple[int, int, int]]) -> dict[int,
 
 
 def test_an_edit_by_the_application_during_conversion_wins(pipeline, tmp_path):
-    urls = seed(pipeline, tmp_path, {1: (1920, 1080, 10)})
+    urls = seed(pipeline, tmp_path, {1: (640, 360, 10)})
     run = pipeline.start_run("hls_migration", {"movie_ids": [1]})
     wait_for(lambda: transcode_started(pipeline, 1), timeout=120, what="transcode started", run=run)
     recut = urls[1].replace("/1.mp4", "/1-recut.mp4")
@@ -121,7 +121,7 @@ def private_postgres_pipeline(seaweedfs, airflow_home, shared_airflow, artifacts
 
 def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(private_postgres_pipeline, tmp_path):
     server, pipeline = private_postgres_pipeline
-    seed(pipeline, tmp_path, {7: (1920, 1080, 10)})
+    seed(pipeline, tmp_path, {7: (640, 360, 10)})
     run = pipeline.start_run("hls_migration", {"movie_ids": [7]})
     wait_for(lambda: transcode_started(pipeline, 7), timeout=120, what="transcode started", run=run)
     services.restart_private_postgres(server)
@@ -147,7 +147,7 @@ def ffmpeg_encoding_under(work_dir) -> list[int]:
 def test_ffmpeg_alone_killed_mid_encode_is_retried_and_converts_once(pipeline, tmp_path):
     """What the kernel's OOM killer does to the largest process on a worker: only ffmpeg dies, the
     task survives it. The try is ledgered as a fault of the worker, retried, and the movie converts once."""
-    urls = seed(pipeline, tmp_path, {8: (1920, 1080, 10)})
+    urls = seed(pipeline, tmp_path, {8: (1280, 720, 10)})
     run = pipeline.start_run("hls_migration", {"movie_ids": [8]})
     wait_for(lambda: ffmpeg_encoding_under(pipeline.work_dir), timeout=180, what="the chunk encode started", run=run)
     time.sleep(0.5)  # inside the encode, not at its start: it takes several seconds

@@ -15,12 +15,18 @@ from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
-# 1080p with temporal noise, encoded and thrown away: seconds of steady work, a few hundred MB.
-BUSY_ENCODE = [
-    "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi",
-    "-i", "testsrc2=size=1920x1080:rate=30:duration=20,noise=alls=12:allf=t",
-    "-c:v", "libx264", "-preset", "faster", "-f", "null", "-",
-]  # fmt: skip
+
+
+def busy_encode(seconds: float) -> list[str]:
+    """1080p with temporal noise, encoded and thrown away: steady work, a few hundred MB."""
+    return [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi",
+        "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds},noise=alls=12:allf=t",
+        "-c:v", "libx264", "-preset", "faster", "-f", "null", "-",
+    ]  # fmt: skip
+
+
+BUSY_ENCODE = busy_encode(20)  # longer than any test lets it run
 
 
 def kill_children_named(name: str, after: float, sig: int = signal.SIGKILL) -> threading.Thread:
@@ -61,8 +67,7 @@ def test_ffmpeg_over_its_memory_limit_is_stopped_and_refused_clearly():
 
 
 def test_the_same_encode_within_its_limit_reports_its_peak_memory():
-    usage = run_ffmpeg([*BUSY_ENCODE[:9], BUSY_ENCODE[9].replace("duration=20", "duration=1"), *BUSY_ENCODE[10:]],
-                       label="short", timeout=120, memory_limit_bytes=2 * 2**30)  # fmt: skip
+    usage = run_ffmpeg(busy_encode(1), label="short", timeout=120, memory_limit_bytes=2 * 2**30)
     assert 40 * 2**20 < usage.max_rss_bytes < 2 * 2**30 and usage.cpu_seconds > 0
 
 
