@@ -400,18 +400,19 @@ CELERY_WORKERS = ("worker-a", "worker-b")
 
 
 def start_celery_cluster(
-    root: Path, *, metadata_dsn: str, pipeline_env: dict[str, str], fab_users: dict[str, str] | None = None
+    root: Path, *, metadata_dsn: str, pipeline_env: dict[str, str], fab_users: dict[str, str] | None = None,
+    worker_concurrency: int = 2,
 ) -> Cluster:
     """The CeleryExecutor as production runs it, under ``root``: PostgreSQL metadata (``metadata_dsn``,
     a migrated copy or an empty database), Redis (the machine's, else a private one, stopped with the
     cluster) and the two workers of ``CELERY_WORKERS``, each with its hostname and its temporary
-    folder ``root/tmp-<hostname>``, one transcode slot each."""
+    folder ``root/tmp-<hostname>``, ``worker_concurrency`` task slots and one transcode slot each."""
     broker, redis_process = redis_url(root / "redis")
     try:
         cluster = start_cluster(
             root / "cluster", metadata_dsn=metadata_dsn, broker_url=broker, pipeline_env=pipeline_env,
             workers={name: root / f"tmp-{name}" for name in CELERY_WORKERS}, transcode_slots=len(CELERY_WORKERS),
-            fab_users=fab_users,
+            worker_concurrency=worker_concurrency, fab_users=fab_users,
         )  # fmt: skip
     except BaseException:
         if redis_process is not None:

@@ -270,6 +270,7 @@ def celery_airflow(postgres, artifacts):
     cluster = airflow_cluster.start_celery_cluster(
         artifacts / "celery", metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{database}",
         pipeline_env=env,
+        worker_concurrency=3,  # a slot more than production's 2 per worker: tasks here mostly wait, not compute
         fab_users={  # the users .env would name, as in production (random passwords)
             "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
             "HLS_OPERATOR_USER": "operator",
