@@ -93,19 +93,35 @@ def postgres(artifacts):
     server.stop()
 
 
+class MigratedMetadata:
+    """One migrated SQLite metadata database for the session, made on first use: every Airflow of
+    the session starts from a copy (a migration takes seconds each time), and a test process that
+    starts none makes none."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def copy_to(self, home: Path) -> None:
+        """Give ``home`` a migrated metadata database, unless it has one."""
+        if not (self.home / "airflow.db").exists():
+            airflow_env.migrate(airflow_env.airflow_env(self.home))
+        home.mkdir(parents=True, exist_ok=True)
+        if not (home / "airflow.db").exists():
+            shutil.copy(self.home / "airflow.db", home / "airflow.db")
+
+
 class SharedAirflow:
     """The session's one LocalExecutor Airflow (api-server, scheduler, dag-processor, triggerer on
     SQLite), started on first use from a copy of the migrated metadata database. Tests share it and
     are isolated by what they own: each points it at its catalog and bucket before it triggers."""
 
-    def __init__(self, template: Path, home: Path) -> None:
-        self.template, self.home = template, home
+    def __init__(self, metadata: MigratedMetadata, home: Path) -> None:
+        self.metadata, self.home = metadata, home
         self.cluster: airflow_cluster.Cluster | None = None
 
     def get(self) -> airflow_cluster.Cluster:
         if self.cluster is None:
-            self.home.mkdir(parents=True)
-            shutil.copy(self.template, self.home / "airflow.db")
+            self.metadata.copy_to(self.home)
             env = {
                 **airflow_env.airflow_env(self.home),
                 "HLS_MIGRATION_SCHEDULE": "",  # no scheduled run on unpause: only the tests' triggers
@@ -144,8 +160,8 @@ class Pipeline:
 
     @property
     def env(self) -> dict[str, str]:
-        """The environment of an Airflow of its own with this pipeline's settings (``airflow dags
-        test``, the Celery cluster)."""
+        """The environment of ``airflow dags test`` and the pipeline's own commands, with this
+        pipeline's settings."""
         env = airflow_env.airflow_env(self.dags_test_home, variables=self.variables)
         env.update({f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in self.connections.items()})
         return env
@@ -161,6 +177,7 @@ class Pipeline:
 
     def dags_test(self, dag_id: str, conf: dict | None = None):
         """``airflow dags test`` as a user runs it; returns the finished process."""
+        self.shared.metadata.copy_to(self.dags_test_home)
         result = airflow_env.airflow(self.env, "dags", "test", dag_id, "-c", json.dumps(conf or {}), check=False)
         log = self.dags_test_home / f"dags-test-{dag_id}-{uuid.uuid4().hex[:6]}.log"
         log.write_text(result.stdout + result.stderr)
@@ -230,26 +247,14 @@ class BackgroundRun:
 
 
 @pytest.fixture(scope="session")
-def migrated_metadata(artifacts) -> Path:
-    """One migrated SQLite metadata database for the session: every Airflow of the session starts
-    from a copy of it (a migration takes seconds each time)."""
-    home = artifacts / "airflow-template"
-    airflow_env.migrate(airflow_env.airflow_env(home))
-    return home / "airflow.db"
+def airflow_home(artifacts) -> Path:
+    """The Airflow home of ``airflow dags test`` runs (its metadata database comes with the first)."""
+    return artifacts / "airflow"
 
 
 @pytest.fixture(scope="session")
-def airflow_home(artifacts, migrated_metadata) -> Path:
-    """The Airflow home of ``airflow dags test`` runs."""
-    home = artifacts / "airflow"
-    home.mkdir()
-    shutil.copy(migrated_metadata, home / "airflow.db")
-    return home
-
-
-@pytest.fixture(scope="session")
-def shared_airflow(artifacts, migrated_metadata):
-    shared = SharedAirflow(migrated_metadata, artifacts / "airflow-local")
+def shared_airflow(artifacts):
+    shared = SharedAirflow(MigratedMetadata(artifacts / "airflow-template"), artifacts / "airflow-local")
     yield shared
     shared.stop()
 
