@@ -132,6 +132,21 @@ def test_ffmpeg_on_a_full_disk_that_is_also_the_temporary_folder_is_disk_full(sm
     assert caught.value.error_class is ErrorClass.DISK_FULL and caught.value.retryable
 
 
+def test_a_disk_that_fills_while_ffmpeg_writes_the_index_is_disk_full(small_disk, tmp_path):
+    """ffmpeg 5.1 exits 0 when it cannot write an MP4's trailer (its moov index) and leaves a file no
+    player can open; handed over, the next step fails on it as a broken file (final). The disk is
+    filled to 64 KiB short of full, so the samples fit and the index does not."""
+    with open(small_disk / "filler", "wb") as filler, pytest.raises(OSError):
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
+    os.truncate(small_disk / "filler", (small_disk / "filler").stat().st_size - 65536)
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-f", "lavfi", "-i", "sine=duration=10", "-c:a", "aac", str(small_disk / "audio_0.m4a")]
+    with pytest.raises(MigrationError) as caught:
+        run_ffmpeg(args, label="movie 1 audio track 1/1", timeout=60)
+    assert caught.value.error_class is ErrorClass.DISK_FULL and caught.value.retryable
+
+
 def test_ffmpeg_stalled_on_its_input_is_stopped_by_a_timeout_scaled_to_the_source(tmp_path):
     """A FIFO that nobody writes to: ffmpeg waits on it forever, like a stalled network read."""
     settings = Settings.from_values(

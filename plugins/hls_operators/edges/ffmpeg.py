@@ -18,6 +18,9 @@ PROGRESS_LOG_SECONDS = 5.0
 STDERR_TAIL_BYTES = 4000
 # ffmpeg catches SIGINT and SIGTERM, stops cleanly and exits with this code instead of dying.
 FFMPEG_EXIT_ON_SIGNAL = 255
+# What ffmpeg 5.1 prints, and still exits 0, when it cannot finish an output (an MP4 without its
+# index, for one): a disk that fills up while the trailer is written leaves such a file.
+UNFINISHED_OUTPUT_TEXTS = ("Error writing trailer", "Error closing file")
 WATCH_SECONDS = 0.2  # how often the watchdog looks at a running ffmpeg's clock and memory
 # Where the kernel counts its OOM kills in this worker's memory cgroup (v2, then v1).
 OOM_COUNTERS = (Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memory/memory.oom_control"))
@@ -82,7 +85,13 @@ def _failure(label: str, returncode: int, stderr: str, oom_kills_before: int | N
         return killed_by_signal(label, None, oom_killed=False)
     if is_disk_full(stderr):
         return MigrationError(ErrorClass.DISK_FULL, f"{label}: no space left on device")
+    if returncode == 0:
+        return MigrationError(ErrorClass.TRANSCODE_FAILED, f"{label} could not finish its output: {stderr.strip()}")
     return MigrationError(ErrorClass.TRANSCODE_FAILED, f"{label} exited with {returncode}: {stderr.strip()}")
+
+
+def _unfinished_output(stderr: str) -> bool:
+    return any(text in stderr for text in UNFINISHED_OUTPUT_TEXTS)
 
 
 def oom_kills() -> int | None:
@@ -224,6 +233,6 @@ def run_ffmpeg(
             f"{label} was stopped at {watchdog.peak_bytes / 2**20:.0f} MB of memory, over the limit of "
             f"{memory_limit_bytes / 2**20:.0f} MB per transcode (hls_transcode_memory_limit_mb)",
         )
-    if returncode != 0:
+    if returncode != 0 or _unfinished_output(stderr):
         raise _failure(label, returncode, stderr, oom_before)
     return FfmpegUsage(usage.ru_utime + usage.ru_stime, elapsed, usage.ru_maxrss * 1024)
