@@ -129,9 +129,17 @@ WHERE s.state = 'ready'
   AND (%(movie_ids)s::bigint[] IS NULL OR s.movie_id = ANY(%(movie_ids)s::bigint[]))
 ORDER BY s.movie_id;
 
--- name: url_references
--- How many rows of the catalog name a URL as their video or trailer: a shared MP4 is never retired.
-SELECT count(*) FROM movies WHERE video_url = %(url)s OR trailer_url = %(url)s;
+-- name: mp4_references
+-- Every URL a movie plays or may roll back to: its video, its trailer and, while it plays from HLS,
+-- the MP4 its published conversion came from. An original that any other of them resolves to (the
+-- same object however spelled: s3://, the public base, a query) is never retired.
+SELECT id, 'video', video_url FROM movies WHERE video_url IS NOT NULL
+UNION ALL
+SELECT id, 'trailer', trailer_url FROM movies WHERE trailer_url IS NOT NULL
+UNION ALL
+SELECT c.movie_id, 'rollback point', c.source_url
+FROM hls_conversions c JOIN movies m ON m.id = c.movie_id AND m.video_url = c.master_url
+WHERE c.status = 'succeeded' AND c.source_url IS NOT NULL;
 
 -- name: record_retirement
 INSERT INTO hls_retirements (movie_id, run_id, status, source_url, archive, bytes, sha256, reason)

@@ -82,7 +82,14 @@ class Settings:
     max_pixels: int = 8192 * 4320
     max_duration_hours: float = 12.0
     http_timeout_seconds: float = 30.0
+    # An http(s) source must arrive at this average rate at least: its whole download may take the
+    # timeout plus its declared size (else hls_max_source_bytes) at this rate, then it is retried.
+    min_source_kbps: float = 2000.0
     allowed_source_hosts: str = ""  # comma-separated host or host:port allowed to be internal
+    # Comma-separated bucket or bucket/prefix that sources may be read from through the storage
+    # connection (s3:// URLs, the public base, the endpoint's path-style URLs); empty: ``bucket``
+    # alone. Whoever writes video_url could otherwise have any object the connection reads published.
+    source_buckets: str = ""
     upload_concurrency: int = 8
     # The application's webhook (connection hls_webhook): tries per event, the wait before the
     # second (doubling after), and each try's connect and read timeout.
@@ -160,6 +167,12 @@ class Settings:
     @property
     def source_hosts_allowed(self) -> frozenset[str]:
         return frozenset(host.strip() for host in self.allowed_source_hosts.split(",") if host.strip())
+
+    @property
+    def source_locations_allowed(self) -> tuple[tuple[str, str], ...]:
+        """(bucket, key prefix) pairs a source in storage must lie under; prefix "" for a whole bucket."""
+        entries = [entry.strip().strip("/") for entry in self.source_buckets.split(",") if entry.strip()]
+        return tuple((bucket, prefix.strip("/")) for bucket, _, prefix in (e.partition("/") for e in entries or [self.bucket]))
 
     @property
     def work_dir(self) -> str:

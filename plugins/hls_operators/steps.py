@@ -22,7 +22,7 @@ from hls_operators.core.conformance import check_conformance
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung
-from hls_operators.core.retirement import Retirement, archive_location
+from hls_operators.core.retirement import Retirement, archive_location, other_references
 from hls_operators.core.sweep import StoredSet, group_sets, sweepable
 from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
 from hls_operators.core.verify import VerifiedSet, verify_hls_set
@@ -333,9 +333,9 @@ def retire_originals(
         candidates = catalog.retirement_candidates(conn, grace_seconds=grace.total_seconds(), movie_ids=movie_ids)
     outcomes = []
     for movie_id, source_url, output_prefix, duration in candidates:
-        with connect() as conn:
-            shared = catalog.url_references(conn, source_url)
-        outcome = _retire(movie_id, source_url, output_prefix, duration, shared, store=store, settings=settings, dry_run=dry_run)
+        with connect() as conn:  # read again for each movie: the catalog changes while originals are copied
+            references = [(movie, what, _stored_at(url, store, settings)) for movie, what, url in catalog.mp4_references(conn)]
+        outcome = _retire(movie_id, source_url, output_prefix, duration, references, store=store, settings=settings, dry_run=dry_run)
         with connect() as conn:
             catalog.record_retirement(conn, run_id=run_id, retirement=outcome)
         log.info("movie %s: %s %s%s", movie_id, outcome.status, source_url, f" ({outcome.reason})" if outcome.reason else "")
@@ -345,20 +345,26 @@ def retire_originals(
     return outcomes
 
 
+def _stored_at(url: str, store: ObjectStore, settings: Settings) -> tuple[str, str] | None:
+    return storage_location(url, public_base_url=settings.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
+
+
 def _retire(
-    movie_id: int, source_url: str, output_prefix: str, duration: float, shared: int, *, store: ObjectStore, settings: Settings,
-    dry_run: bool,
+    movie_id: int, source_url: str, output_prefix: str, duration: float,
+    references: list[tuple[int, str, tuple[str, str] | None]], *, store: ObjectStore, settings: Settings, dry_run: bool,
 ) -> Retirement:  # fmt: skip
-    """One movie: refused unless nothing else names its MP4, the storage holds it, and its
-    published set passes verification again now; then archived, the copy checked, and deleted."""
+    """One movie: refused unless nothing else in the catalog resolves to its MP4, the storage holds
+    it, and its published set passes verification again now; then archived, the copy checked, and
+    deleted."""
     def refused(reason: str) -> Retirement:
         return Retirement(movie_id, "refused", source_url, reason=reason)
 
-    if shared:
-        return refused(f"{shared} catalog row(s) still name this MP4 as their video or trailer")
-    source = storage_location(source_url, public_base_url=settings.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
+    source = _stored_at(source_url, store, settings)
     if source is None:
         return refused("the MP4 is not in the storage the pipeline's connection reaches")
+    sharing = other_references(movie_id, source, references)
+    if sharing:
+        return refused(f"the catalog still uses this MP4: {', '.join(sharing)}")
     size = store.object_size(source[1], bucket=source[0])
     if size is None:
         return refused("the MP4 is gone already")
@@ -388,8 +394,7 @@ def restore_original(
     if retired is None:
         return False
     archive_bucket, archive_key = retired.archive.split("/", 1)
-    source = storage_location(retired.source_url, public_base_url=settings.public_base_url, bucket=store.bucket,
-                              storage_endpoint=store.endpoint)  # fmt: skip
+    source = _stored_at(retired.source_url, store, settings)
     store.copy((archive_bucket, archive_key), source)
     if store.sha256(source[1], bucket=source[0]) != retired.sha256:
         raise MigrationError(ErrorClass.STORAGE_UNAVAILABLE, f"the MP4 restored for movie {movie_id} differs from the one archived")

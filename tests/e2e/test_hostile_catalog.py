@@ -61,6 +61,12 @@ def outcome(pipeline, celery_airflow, redirect_server, tmp_path_factory):
         expected[200 + offset] = REFUSED[kind]
     movies.append(SeedMovie(300, "redirect to loopback", None, video_url=f"http://{redirect_server}/movie.mp4"))
     expected[300] = "source_forbidden"
+    # Another bucket the pipeline's credentials read, named with a fragment so that it passes for an MP4.
+    private = f"{pipeline.bucket}-private"
+    services.create_bucket(pipeline.seaweedfs.client(), private)
+    pipeline.seaweedfs.client().put_object(Bucket=private, Key="contracts/report.pdf", Body=b"%PDF-1.4 private")
+    movies.append(SeedMovie(302, "another bucket", None, video_url=f"s3://{private}/contracts/report.pdf#.mp4"))
+    expected[302] = "source_forbidden"
     movies.append(SeedMovie(301, HOSTILE_TITLE, media.CC0_CLIPS["flower.mp4"], slug=HOSTILE_SLUG))
     expected[301] = "succeeded"
     urls = seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,

@@ -63,7 +63,7 @@ def test_originals_are_archived_checked_and_deleted_and_a_rollback_brings_them_b
     planned = retire(world, dry_run=True, run_id="dry")
     assert sorted(planned) == [RETIRED, SHARED]  # the recent one has not played long enough
     assert (planned[RETIRED].status, planned[RETIRED].bytes) == ("dry_run", size)
-    assert planned[SHARED].status == "refused" and "1 catalog row(s) still name this MP4" in planned[SHARED].reason
+    assert planned[SHARED].status == "refused" and planned[SHARED].reason.endswith(f"uses this MP4: movie {TRAILER_OWNER}'s trailer")
     assert store.object_size(f"uploads/{RETIRED}/film.mp4") == size  # a dry run touches nothing
 
     done = retire(world, dry_run=False, run_id="real")
@@ -90,4 +90,30 @@ def test_a_movie_whose_published_set_no_longer_verifies_keeps_its_original(world
     store.delete(f"hls/movies/{playlists[0]}")
     refused = retire(world, dry_run=False, run_id="broken")[RETIRED]
     assert refused.status == "refused" and "fails verification now" in refused.reason
+    assert store.object_size(f"uploads/{RETIRED}/film.mp4") is not None
+
+
+@pytest.mark.parametrize("what", ["trailer", "rollback point"])
+@pytest.mark.parametrize(
+    "spelling",
+    ["{base}/uploads/1/film.mp4?v=2", "{base}/uploads/1/%66ilm.mp4", "s3://{bucket}/uploads/1/film.mp4?v=2", "s3://{bucket}/uploads/1/film.mp4#.mp4"],
+)
+def test_an_mp4_another_movie_names_in_another_spelling_is_kept(world, spelling, what):
+    """The same object under another URL: a query, an escape, the public base for s3://. Deleting it
+    would break the other movie's trailer, or its rollback."""
+    store, settings, connect, mp4 = world
+    alias = spelling.format(base=settings.public_base_url, bucket=store.bucket)
+    with connect() as conn, conn, conn.cursor() as cur:
+        if what == "trailer":
+            cur.execute("INSERT INTO movies (id, title, slug, video_url, trailer_url) VALUES (5, 'Alias', 'a', 'https://cdn.example/a.mp4', %s)", (alias,))
+        else:  # movie 5 plays from HLS, converted from the same MP4 a day ago
+            cur.execute("INSERT INTO movies (id, title, slug, video_url) VALUES (5, 'Alias', 'a', 'https://cdn.example/5/master.m3u8')")
+            cur.execute(
+                "INSERT INTO hls_conversions (movie_id, dag_id, run_id, attempt, try_number, status, source_url, master_url,"
+                " finished_at) VALUES (5, 'hls_migration', 'r5', 1, 1, 'succeeded', %s, 'https://cdn.example/5/master.m3u8',"
+                " now() - interval '1 day')",
+                (alias,),
+            )  # fmt: skip
+    kept = retire(world, dry_run=False, run_id="aliases")[RETIRED]
+    assert kept.status == "refused" and kept.reason.endswith(f"uses this MP4: movie 5's {what}")
     assert store.object_size(f"uploads/{RETIRED}/film.mp4") is not None

@@ -14,7 +14,7 @@ import pytest
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.publishing import object_headers
 from hls_operators.edges import source
-from hls_operators.edges.source import download_source, storage_location
+from hls_operators.edges.source import SourceRules, download_source, storage_location
 from hls_operators.edges.storage import ObjectStore
 
 from devenv import services
@@ -64,13 +64,14 @@ def http_server():
     server.shutdown()
 
 
+def rules(*, max_bytes: int = 1000, timeout: float = 5, **more) -> SourceRules:
+    return SourceRules(public_base_url="https://cdn.example/m", max_bytes=max_bytes, timeout=timeout, **more)
+
+
 def fetch(url: str, store: ObjectStore, target: Path, *, max_bytes: int = 10_000, allowed: str = ""):
-    base = "https://cdn.example/media"
     if not allowed and url.startswith("http://127.0.0.1:"):
         allowed = url.split("/")[2]  # the test server itself is explicitly allowed
-    return download_source(
-        url, target, store=store, public_base_url=base, max_bytes=max_bytes, timeout=5, allowed_hosts=frozenset({allowed})
-    )
+    return download_source(url, target, store=store, rules=rules(max_bytes=max_bytes, allowed_hosts=frozenset({allowed})))
 
 
 def test_uploads_keep_content_type_and_cache_control(store, tmp_path, seaweedfs):
@@ -98,7 +99,7 @@ def test_sources_are_read_through_storage_when_they_live_there(store, tmp_path):
 
     (tmp_path / "in.mp4").write_bytes(b"m" * 100)
     store.upload_file(tmp_path / "in.mp4", "uploads/1/in.mp4")
-    fetched = fetch("https://cdn.example/media/uploads/1/in.mp4?sig=1", store, tmp_path / "a.mp4")
+    fetched = fetch("https://cdn.example/m/uploads/1/in.mp4?sig=1", store, tmp_path / "a.mp4")
     assert fetched.read_bytes() == b"m" * 100
     assert fetch(f"s3://{store.bucket}/uploads/1/in.mp4", store, tmp_path / "b.mp4").stat().st_size == 100
 
@@ -113,12 +114,12 @@ def test_originals_on_the_storage_servers_own_endpoint_are_read_through_its_conn
     assert storage_location(f"{seaweedfs.endpoint}/{originals}/films/My%20Film.mp4", public_base_url="https://cdn.example/m",
                             bucket="hls", storage_endpoint=seaweedfs.endpoint) == (originals, "films/My Film.mp4")  # fmt: skip
     url = f"{seaweedfs.endpoint}/{originals}/films/My%20Film.mp4"
-    path = download_source(url, tmp_path / "o.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)
+    path = download_source(url, tmp_path / "o.mp4", store=store, rules=rules())
     assert path.read_bytes() == b"o" * 300
     # another port on the same loopback is still an internal address, and refused
     other = url.replace(f":{urlsplit(seaweedfs.endpoint).port}/", f":{services.free_port()}/")
     with pytest.raises(MigrationError) as caught:
-        download_source(other, tmp_path / "x.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)
+        download_source(other, tmp_path / "x.mp4", store=store, rules=rules())
     assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN
 
 
@@ -146,7 +147,7 @@ def test_http_sources_are_streamed_under_a_size_cap(http_server, store, tmp_path
 
 def test_missing_objects_and_unreachable_hosts(store, tmp_path):
     with pytest.raises(MigrationError) as caught:
-        fetch("https://cdn.example/media/uploads/none.mp4", store, tmp_path / "x.mp4")
+        fetch("https://cdn.example/m/uploads/none.mp4", store, tmp_path / "x.mp4")
     assert caught.value.error_class is ErrorClass.SOURCE_UNREACHABLE and not caught.value.retryable
     closed_port = services.free_port()  # nothing listens there: a real refused connection
     with pytest.raises(MigrationError) as caught:
@@ -201,7 +202,7 @@ def test_redirects_to_internal_addresses_are_refused(http_server, store, tmp_pat
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/a.mp4", "http://[::1]/a.mp4", "http://169.254.169.254/a.mp4", "file:///etc/passwd"])
 def test_internal_sources_are_refused_unless_allowed(store, tmp_path, url):
     with pytest.raises(MigrationError) as caught:
-        download_source(url, tmp_path / "x.mp4", store=store, public_base_url="https://cdn.example/m", max_bytes=10, timeout=2)
+        download_source(url, tmp_path / "x.mp4", store=store, rules=rules(max_bytes=10, timeout=2))
     assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN
 
 
@@ -244,15 +245,86 @@ def test_a_name_that_resolves_elsewhere_after_the_check_still_reaches_only_the_c
     monkeypatch.setattr(socket, "getaddrinfo", rebinding_resolver)
     monkeypatch.setattr(source, "is_internal", lambda ip: str(ip) != "127.0.0.1" and not ip.is_global)
     try:
-        path = download_source(f"http://media.example:{port}/movie.mp4", tmp_path / "m.mp4", store=store,
-                               public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)  # fmt: skip
+        path = download_source(f"http://media.example:{port}/movie.mp4", tmp_path / "m.mp4", store=store, rules=rules())
         assert path.read_bytes() == b"the movie"
         assert served == {"127.0.0.1": [f"media.example:{port}"]} and lookups == ["media.example"]
         # the same name, resolved to the internal address at check time, is refused before any request
         with pytest.raises(MigrationError) as caught:
-            download_source(f"http://media.example:{port}/movie.mp4", tmp_path / "n.mp4", store=store,
-                            public_base_url="https://cdn.example/m", max_bytes=1000, timeout=5)  # fmt: skip
+            download_source(f"http://media.example:{port}/movie.mp4", tmp_path / "n.mp4", store=store, rules=rules())
         assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN and "127.0.0.2" not in served
     finally:
         public.shutdown()
         internal.shutdown()
+
+
+def test_sources_outside_the_allowed_buckets_and_prefixes_are_refused_before_storage_is_asked(store, seaweedfs, tmp_path):
+    """Whoever writes video_url must not get any object the pipeline's credentials read published,
+    nor learn whether it exists: a private object, a missing one and a disguised one are refused
+    alike, with one class and one message, before storage is asked."""
+    private = f"private-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), private)
+    ObjectStore(seaweedfs.client(), private).upload_file(_write(tmp_path / "r.pdf", b"secret"), "contracts/report.pdf")
+    store.upload_file(_write(tmp_path / "in.mp4", b"m" * 100), "uploads/1/in.mp4")
+    store.upload_file(_write(tmp_path / "other.mp4", b"s" * 100), "secret/x.mp4")
+    only_uploads = rules(allowed_locations=((store.bucket, "uploads"),))
+    refused = [
+        f"s3://{private}/contracts/report.pdf#.mp4",  # what the catalog's selection takes for an MP4
+        f"s3://{private}/contracts/report.pdf",
+        f"s3://{private}/contracts/missing.mp4",
+        f"{seaweedfs.endpoint}/{private}/contracts/report.pdf",
+        f"s3://{store.bucket}/secret/x.mp4",  # the right bucket, outside the prefix
+        "https://cdn.example/m/secret/x.mp4",
+        f"s3://{store.bucket}/uploads/../secret/x.mp4",
+        "https://cdn.example/m/uploads/1/in.mp4#.mp4",
+        "https://cdn.example@media.example/m/uploads/1/in.mp4",
+    ]
+    messages = set()
+    for url in refused:
+        with pytest.raises(MigrationError) as caught:
+            download_source(url, tmp_path / "x.mp4", store=store, rules=only_uploads)
+        assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN and not caught.value.retryable, url
+        messages.add(caught.value.message.replace(repr(url), "URL"))
+        assert not (tmp_path / "x.mp4").exists()
+    assert len(messages) == 2  # "not under an allowed bucket", "a fragment or userinfo": never "missing"
+    path = download_source(f"s3://{store.bucket}/uploads/1/in.mp4", tmp_path / "ok.mp4", store=store, rules=only_uploads)
+    assert path.read_bytes() == b"m" * 100
+    assert download_source("https://cdn.example/m/uploads/1/in.mp4?v=2", tmp_path / "ok2.mp4", store=store, rules=only_uploads).exists()
+
+
+def test_a_source_that_drips_its_bytes_is_stopped_by_a_deadline_from_its_size(store, tmp_path):
+    """Each byte comes well within the read timeout, so only a deadline for the whole download
+    (its declared 1000 bytes at the minimum rate, after the timeout) stops it, rather than the
+    100 s the server would take."""
+    stop = threading.Event()
+
+    class Dripping(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    if stop.wait(0.1):
+                        return
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+            except OSError:  # the client gave up
+                return
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dripping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        slow = rules(timeout=1, min_bytes_per_second=2000, allowed_hosts=frozenset({host}))
+        assert slow.deadline_seconds(1000) == 1.5
+        with pytest.raises(MigrationError) as caught:
+            download_source(f"http://{host}/drip.mp4", tmp_path / "d.mp4", store=store, rules=slow)
+        assert caught.value.error_class is ErrorClass.SOURCE_UNREACHABLE and caught.value.retryable
+        assert "slower than hls_min_source_kbps" in caught.value.message
+        assert (tmp_path / "d.mp4").stat().st_size < 100
+    finally:
+        stop.set()
+        server.shutdown()

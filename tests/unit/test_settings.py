@@ -65,3 +65,10 @@ def test_a_process_killed_by_a_signal_is_a_fault_of_the_worker_and_retried():
     assert "OOM killer" in oom.message
     assert killed_by_signal("x", 15, oom_killed=True).error_class is ErrorClass.WORKER_LOST  # the OOM killer sends SIGKILL
     assert "signal 77" in killed_by_signal("x", 77, oom_killed=False).message
+
+
+def test_sources_may_come_from_the_pipelines_bucket_alone_unless_more_are_named():
+    base = {"bucket": "media", "public_base_url": "x"}
+    assert Settings.from_values(base).source_locations_allowed == (("media", ""),)
+    named = Settings.from_values({**base, "source_buckets": "originals/films/, media , archive/a/b"})
+    assert named.source_locations_allowed == (("originals", "films"), ("media", ""), ("archive", "a/b"))

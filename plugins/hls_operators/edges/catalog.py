@@ -326,10 +326,12 @@ def retirement_candidates(conn, *, grace_seconds: float, movie_ids: list[int] | 
         return cur.fetchall()
 
 
-def url_references(conn, url: str) -> int:
+def mp4_references(conn) -> list[tuple[int, str, str]]:
+    """(movie, what: video, trailer or rollback point, URL) of every URL the catalog plays or may
+    roll back to."""
     with conn, conn.cursor() as cur:
-        cur.execute(_catalog("url_references"), {"url": url})
-        return cur.fetchone()[0]
+        cur.execute(_catalog("mp4_references"))
+        return cur.fetchall()
 
 
 def record_retirement(conn, *, run_id: str, retirement: Retirement) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hls_operators.core.job import MovieJob
-from hls_operators.edges.source import download_source
+from hls_operators.edges.source import SourceRules, download_source
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.edges.worker_cache import WorkerCache
 from hls_operators.settings import Settings
@@ -45,15 +45,7 @@ def local_source(source_url: str, movie_id: int, version: str, *, store: ObjectS
     an earlier task of the same conversion ran here, else downloaded."""
 
     def download(target: Path) -> Path:
-        return download_source(
-            source_url,
-            target,
-            store=store,
-            public_base_url=settings.public_base_url,
-            max_bytes=settings.max_source_bytes,
-            timeout=settings.http_timeout_seconds,
-            allowed_hosts=settings.source_hosts_allowed,
-        )
+        return download_source(source_url, target, store=store, rules=SourceRules.from_settings(settings))
 
     # The URL's hash too: a caller that reuses a version for another source never gets a stale file.
     key = f"{movie_id}-{version}-{hashlib.sha256(source_url.encode()).hexdigest()[:16]}.mp4"

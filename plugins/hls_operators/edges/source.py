@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -11,9 +13,62 @@ import urllib3
 
 from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
 from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import Settings
 
 CHUNK_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """What a source may be: where it may be read from, how large, and how slowly."""
+
+    public_base_url: str
+    max_bytes: int
+    timeout: float  # connect, and each read
+    min_bytes_per_second: float = 0.0  # after the first ``timeout`` seconds, on average; 0: no floor
+    allowed_hosts: frozenset[str] = frozenset()  # http(s) hosts allowed to resolve to internal addresses
+    # (bucket, key prefix) a source in storage must lie under; empty: any bucket the connection reads
+    allowed_locations: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SourceRules:
+        return cls(
+            public_base_url=settings.public_base_url,
+            max_bytes=settings.max_source_bytes,
+            timeout=settings.http_timeout_seconds,
+            min_bytes_per_second=settings.min_source_kbps * 1000 / 8,
+            allowed_hosts=settings.source_hosts_allowed,
+            allowed_locations=settings.source_locations_allowed,
+        )
+
+    def deadline_seconds(self, size: int | None) -> float | None:
+        """How long a download of ``size`` bytes (None: not declared, the cap) may take in all."""
+        if not self.min_bytes_per_second:
+            return None
+        return self.timeout + min(size if size is not None else self.max_bytes, self.max_bytes) / self.min_bytes_per_second
+
+
+def refuse_disguised(url: str) -> None:
+    """A fragment or userinfo has no business in a source URL: ``report.pdf#.mp4`` passes for an
+    MP4 to the catalog's selection, and ``https://cdn@evil/`` for a trusted host to a reader."""
+    parts = urlsplit(url)
+    if "#" in url or "@" in parts.netloc:
+        raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: it has a fragment or userinfo")
+
+
+def check_location_allowed(url: str, bucket: str, key: str, allowed: tuple[tuple[str, str], ...]) -> None:
+    """Refuse a source in storage outside the allowed buckets and prefixes, before storage is asked
+    anything: whether such a key exists is not the URL's writer's to learn."""
+    segments = key.split("/")
+    inside = any(
+        bucket == allowed_bucket and (not prefix or key.startswith(prefix + "/")) for allowed_bucket, prefix in allowed
+    )
+    if (allowed and not inside) or any(segment in ("", ".", "..") for segment in segments):
+        raise MigrationError(
+            ErrorClass.SOURCE_FORBIDDEN,
+            f"refused source URL {url!r}: not under a bucket or prefix of hls_source_buckets",
+        )
 
 
 def storage_location(url: str, *, public_base_url: str, bucket: str, storage_endpoint: str | None = None) -> tuple[str, str] | None:
@@ -43,30 +98,23 @@ def _origin(url: str) -> tuple[str, str, int]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def download_source(
-    url: str,
-    target: Path,
-    *,
-    store: ObjectStore,
-    public_base_url: str,
-    max_bytes: int,
-    timeout: float,
-    allowed_hosts: frozenset[str] = frozenset(),
-) -> Path:
-    """Download ``url`` to ``target``; classified errors for missing, oversized, forbidden or
-    unreachable sources. ``allowed_hosts`` (``host`` or ``host:port``) may resolve to internal
-    addresses; no other source, nor any redirect, may."""
+def download_source(url: str, target: Path, *, store: ObjectStore, rules: SourceRules) -> Path:
+    """Download ``url`` to ``target`` within ``rules``; classified errors for missing, oversized,
+    forbidden, unreachable or too slow sources. Only the hosts ``rules.allowed_hosts`` names may
+    resolve to internal addresses; no other source, nor any redirect, may."""
+    refuse_disguised(url)
     try:
-        location = storage_location(url, public_base_url=public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
+        location = storage_location(url, public_base_url=rules.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
         if location is not None:
             bucket, key = location
+            check_location_allowed(url, bucket, key, rules.allowed_locations)
             size = store.object_size(key, bucket=bucket)
             if size is None:
                 raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} does not exist in storage")
-            _check_size(size, max_bytes, url)
+            _check_size(size, rules.max_bytes, url)
             store.download_file(key, target, bucket=bucket)
         elif urlsplit(url).scheme in ("http", "https"):
-            _download_http(url, target, max_bytes=max_bytes, timeout=timeout, allowed_hosts=allowed_hosts)
+            _download_http(url, target, rules)
         else:
             raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: only s3:// and http(s)")
     except OSError as error:
@@ -128,14 +176,15 @@ def _get_pinned(url: str, address: str, timeout: float) -> urllib3.BaseHTTPRespo
     return pool.urlopen("GET", target, headers=headers, redirect=False, preload_content=False, retries=False)
 
 
-def _download_http(url: str, target: Path, *, max_bytes: int, timeout: float, allowed_hosts: frozenset[str]) -> None:
+def _download_http(url: str, target: Path, rules: SourceRules) -> None:
     try:
         # Redirects are followed here, one hop at a time, so that each hop's host is checked.
         for _hop in range(MAX_REDIRECTS + 1):
-            response = _get_pinned(url, vetted_address(url, allowed_hosts), timeout)
+            response = _get_pinned(url, vetted_address(url, rules.allowed_hosts), rules.timeout)
             if response.status not in (301, 302, 303, 307, 308) or not response.headers.get("Location"):
                 break
             url = urljoin(url, response.headers["Location"])
+            refuse_disguised(url)
             response.release_conn()
         else:
             raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"more than {MAX_REDIRECTS} redirects")
@@ -146,14 +195,27 @@ def _download_http(url: str, target: Path, *, max_bytes: int, timeout: float, al
                 # 5xx and the like: the server may recover, so this one is worth a retry.
                 raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status}", retryable=True)
             declared = int(response.headers.get("Content-Length") or 0)
-            _check_size(declared, max_bytes, url)
-            received = 0
-            with target.open("wb") as out:
-                for chunk in response.stream(CHUNK_BYTES):
-                    received += len(chunk)
-                    _check_size(received, max_bytes, url)
-                    out.write(chunk)
+            _check_size(declared, rules.max_bytes, url)
+            _receive(response, target, url, rules, rules.deadline_seconds(declared or None))
         finally:
             response.release_conn()
     except urllib3.exceptions.HTTPError as error:
         raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url}: {error}", retryable=True) from error
+
+
+def _receive(response: urllib3.BaseHTTPResponse, target: Path, url: str, rules: SourceRules, deadline: float | None) -> None:
+    """The body into ``target``, read as it arrives (``read1``: one socket read, never waiting for a
+    whole chunk), so that a server dripping a byte at a time meets the deadline, not only the
+    per-read timeout it never trips."""
+    started, received = time.monotonic(), 0
+    with target.open("wb") as out:
+        while chunk := response.read1(CHUNK_BYTES):
+            received += len(chunk)
+            _check_size(received, rules.max_bytes, url)
+            out.write(chunk)
+            if deadline is not None and time.monotonic() - started > deadline:
+                raise MigrationError(
+                    ErrorClass.SOURCE_UNREACHABLE,
+                    f"{url} sent {received} bytes in {deadline:.0f} s, slower than hls_min_source_kbps",
+                    retryable=True,
+                )
