@@ -51,8 +51,9 @@ with DAG(
 ) as dag:
     approve = ApproveWaveOperator(task_id="approve_wave")
     claimed = SelectMoviesOperator(task_id="select_movies")
-    # no retries here: the movie's own tasks retry, and a failed movie fails its wave's task at once
+    # No retries and no time limit here: the movie's own tasks have both; a failed movie fails its
+    # wave's task at once, and a movie waiting for its turn in the pool behind a long wave does not.
     convert = ConvertMovieRunOperator.partial(
-        task_id="convert", retries=0, map_index_template=ConvertMovieRunOperator.MAP_INDEX_TEMPLATE
+        task_id="convert", retries=0, execution_timeout=None, map_index_template=ConvertMovieRunOperator.MAP_INDEX_TEMPLATE
     ).expand(movie=claimed.output)
     approve >> claimed >> convert >> FinishRunOperator(task_id="finish")

@@ -76,6 +76,9 @@ class ApproveWaveOperator(ApprovalOperator):
             ignore_downstream_trigger_rules=True,  # a rejected run skips finish too: it converted nothing
             **kwargs,
         )
+        # Its wait ends at hls_approval_timeout_hours (a Variable, read when it asks), which a task
+        # limit fixed at parse time would cut short.
+        self.execution_timeout = None
 
     def execute(self, context: Any) -> Any:
         params = context["params"]

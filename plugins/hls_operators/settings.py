@@ -221,8 +221,9 @@ def load_settings() -> Settings:
 
 
 def dag_defaults(*, retries: int) -> dict:
-    """What every DAG of the project shares: its start, no catchup, its tags, its owner, and
-    ``retries`` retries of each task, the delay doubling from ``HLS_RETRY_DELAY_SECONDS``."""
+    """What every DAG of the project shares: its start, no catchup, its tags, its owner,
+    ``retries`` retries of each task, the delay doubling from ``HLS_RETRY_DELAY_SECONDS``, and a
+    time limit on each try (``task_timeout``) for whatever hangs where no inner limit reaches."""
     return {
         "start_date": datetime(2026, 1, 1),
         "catchup": False,
@@ -232,8 +233,16 @@ def dag_defaults(*, retries: int) -> dict:
             "retries": retries,
             "retry_delay": timedelta(seconds=retry_delay_seconds()),
             "retry_exponential_backoff": True,
+            "execution_timeout": task_timeout(),
         },
     }
+
+
+def task_timeout() -> timedelta:
+    """How long one try of a task may run, from ``HLS_TASK_TIMEOUT_HOURS`` (default 30: above the
+    slowest download the caps allow, 20 GiB at hls_min_source_kbps's default in 24 h). A try past
+    it fails and is retried like any other failure."""
+    return timedelta(hours=float(os.environ.get("HLS_TASK_TIMEOUT_HOURS", "30")))
 
 
 def retry_delay_seconds() -> int:

@@ -45,6 +45,21 @@ def test_every_dag_has_tags_owner_and_retries(parsed):
     assert all(min(dag["retries"]) >= 1 for dag_id, dag in parsed["dags"].items() if dag_id != "hls_migration")
 
 
+def test_every_task_that_works_has_a_time_limit(parsed):
+    """A hang nothing inside a step catches (a stuck call into storage, a lock) ends the try, which
+    is retried. Only the two waits have none: the approval ends at its own timeout, and a wave's
+    convert at its movie's run, whose every task has the limit."""
+    unlimited = {
+        (dag_id, task_id)
+        for dag_id, dag in parsed["dags"].items()
+        for task_id, seconds in dag["execution_timeouts"].items()
+        if seconds is None
+    }
+    assert unlimited == {("hls_migration", "approve_wave"), ("hls_migration", "convert")}
+    limits = {seconds for dag in parsed["dags"].values() for seconds in dag["execution_timeouts"].values() if seconds}
+    assert limits == {30 * 3600}
+
+
 def test_migration_dag_contract(parsed):
     dag = parsed["dags"]["hls_migration"]
     assert dag["params"] == ["dry_run", "force", "limit", "movie_ids", "resume"]
