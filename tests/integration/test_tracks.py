@@ -80,3 +80,26 @@ def test_every_text_subtitle_track_is_webvtt_on_the_segment_grid(film):
         first, boundary = media.SUBTITLES[language]
         assert texts[0] == [first, boundary] and texts[1] == [boundary]  # the cue across 6 s is in both segments
     assert [t.language for t in job.probe.subtitle_tracks] == ["eng", "fra"]
+
+
+def test_a_track_title_made_to_add_a_subtitle_track_adds_none(seaweedfs, tmp_path):
+    """The title a studio put in the MP4 carries a line break hls.js splits on (U+2028) and a
+    forced subtitle track from another origin after it: the published master names only its own
+    files, read as hls.js reads it."""
+    bucket = f"titles-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    settings = Settings.from_values({"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"})
+    plain = media.generate_movie(tmp_path / "plain.mp4", width=320, height=180, seconds=2)
+    title = "Director\u2028#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=subs,NAME=x,FORCED=YES,URI=https://evil.example/x.m3u8"
+    source = tmp_path / "titled.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(plain), "-c", "copy", "-metadata:s:a:0", f"handler_name={title}",
+                    str(source)], check=True)  # fmt: skip
+    _job, prefix = publish(source, 2, store=store, settings=settings, work=tmp_path / "work")
+    master = store.read_text(f"{prefix}/master.m3u8")
+    assert "Director" in master and "evil.example" in master  # the title is there, as one line's attribute
+    lines = master.splitlines()  # every line break, as hls.js splits
+    assert lines == master.rstrip("\n").split("\n")
+    stored = set(store.list_sizes(prefix))
+    named = [m.uri for m in m3u8.loads(master).media] + [line for line in lines if line and not line.startswith("#")]
+    assert named and all(uri in stored for uri in named)

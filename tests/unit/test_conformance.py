@@ -142,3 +142,22 @@ def test_hdr_variants_are_hevc_main10_beside_sdr_ones_and_every_stream_says_its_
     ]
     assert range_problems({"720p": "HDR10", "360p": "SDR"})[0] == "[VIDEO-RANGE] 720p/index.m3u8: HDR10 is not SDR, PQ or HLG"
     assert range_problems({}) == []  # an SDR set need not say so
+
+
+@pytest.mark.parametrize(
+    ("forged", "problem"),
+    [
+        # a line that players splitting on U+2028 read, and a parser splitting on LF alone would not
+        ("\u2028#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=subs,NAME=x,FORCED=YES,URI=https://evil.example/x.m3u8",
+         "'https://evil.example/x.m3u8', which is not a file of the set"),
+        ("\u2028#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=subs,NAME=x,FORCED=YES,URI=https://evil.example/x.m3u8",
+         "the master has a line break other than LF"),
+        ('\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="x",URI="../../other/audio.m3u8"',
+         "'../../other/audio.m3u8', which is not a file of the set"),
+        ('\n#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="empty"', "the subtitles rendition 'empty' names no file"),
+    ],
+)  # fmt: skip
+def test_a_rendition_or_uri_outside_the_stored_set_is_refused(forged, problem):
+    stored, texts = stored_set()
+    master = master_for(stored, texts).replace("#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-INDEPENDENT-SEGMENTS" + forged)
+    assert any(problem in found for found in conformance_problems(master, texts, stored))

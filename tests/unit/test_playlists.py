@@ -171,3 +171,17 @@ def test_audio_and_subtitle_renditions_are_groups_every_variant_names():
     # captions in the video: no claim that there are none
     assert "CLOSED-CAPTIONS" not in write_master([variant], [], renditions, closed_captions=True)
     assert "AUDIO=" not in write_master([variant])
+
+
+# A studio's track title that, where a player splits lines on U+2028 or U+0085 as hls.js does,
+# adds a forced subtitle track of its own (no quotes needed: players take unquoted values).
+INJECTING_TITLE = "Director\u2028#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=subs,NAME=x,FORCED=YES,URI=https://evil.example/x.m3u8\u0085"
+
+
+@pytest.mark.parametrize("title", [INJECTING_TITLE, "a\rb\nc\u2029d\x0be\x1cf\u200bg\u00a0h"])
+def test_a_track_title_cannot_add_a_line_to_the_master(title):
+    variant = Variant("360p/index.m3u8", 640, 360, Fraction(25), "avc1.64001E,mp4a.40.2", 1_000_000, 900_000)
+    text = write_master([variant], [], [Rendition("AUDIO", "audio_0/index.m3u8", title, "en", True, channels=2)])
+    assert text.splitlines() == text.rstrip("\n").split("\n")  # no line break a player could split on but LF
+    assert all(line.isprintable() for line in text.splitlines())
+    assert [m.uri for m in m3u8.loads(text).media] == ["audio_0/index.m3u8"]

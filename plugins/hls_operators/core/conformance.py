@@ -36,6 +36,8 @@ MAX_PEAK_TO_AVERAGE = 2.0  # Apple: the peak SHOULD be at most 200 % of the aver
 HDR_VIDEO_RANGES = tuple(HDR_RANGES.values())  # PQ, HLG
 VIDEO_RANGES = ("SDR", *HDR_VIDEO_RANGES)
 ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+# Line breaks other than LF that some player splits lines on (hls.js: CR, U+2028, U+0085, ...).
+OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def check_conformance(master_text: str, media_texts: dict[str, str], stored: dic
 def conformance_problems(master_text: str, media_texts: dict[str, str], stored: dict[str, int]) -> list[str]:
     streams = parse_stream_infs(master_text)
     variants = [s for s in streams if not s.iframes]
-    problems = []
+    problems = _foreign_problems(master_text, media_texts, stored)
     if "#EXT-X-INDEPENDENT-SEGMENTS" not in master_text:
         problems.append("[independent segments] the master does not declare EXT-X-INDEPENDENT-SEGMENTS")
     # The first variant, where players that know nothing of the network start, is not the top rung of
@@ -123,6 +125,24 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
         problems += _bandwidth_problems(stream, text, stored, [group_rates.get(group, (0, 0)) for group in groups])
         if "AUDIO" in stream.attributes and "mp4a." not in stream.attributes.get("CODECS", ""):
             problems.append(f"[CODECS] {stream.uri} plays with the audio group {stream.attributes['AUDIO']} but declares no audio codec")
+    return problems
+
+
+def _foreign_problems(master_text: str, media_texts: dict[str, str], stored: dict[str, int]) -> list[str]:
+    """Nothing but the stored set: a stream or rendition whose URI is not one of its files (another
+    origin, a path out of the set) would make players load what nobody verified. Read as the most
+    lenient player reads (lines split on every line break), so that what it sees is checked too."""
+    problems = [
+        f"[stored set] {name} has a line break other than LF"
+        for name, text in {"the master": master_text, **media_texts}.items()
+        if OTHER_LINE_BREAKS.search(text)
+    ]
+    known = set(stored) | set(media_texts)
+    for stream in _tagged(master_text):
+        if stream.uri and stream.uri not in known:
+            problems.append(f"[stored set] the master names {stream.uri!r}, which is not a file of the set")
+        elif not stream.uri and stream.attributes.get("TYPE") in ("AUDIO", "SUBTITLES"):
+            problems.append(f"[stored set] the {stream.attributes['TYPE'].lower()} rendition {stream.attributes.get('NAME')!r} names no file")
     return problems
 
 

@@ -201,8 +201,11 @@ def start_order(variants: list[Variant]) -> list[Variant]:
 
 
 def quoted_string(text: str) -> str:
-    """A value for a quoted-string attribute: RFC 8216 allows no double quote, CR or LF in one."""
-    return "".join(" " if ch in "\r\n" else "'" if ch == '"' else ch for ch in text if ch >= " " or ch in "\r\n").strip()
+    """A value for a quoted-string attribute: RFC 8216 allows no double quote, CR or LF in one, and
+    players split lines on more than those (U+2028, U+0085, ...), so that a studio's track title
+    could add a line of its own to the master. Printable characters only; any space or line break
+    becomes a plain space."""
+    return "".join("'" if ch == '"' else " " if ch.isspace() else ch for ch in text if ch.isprintable() or ch.isspace()).strip()
 
 
 def write_master(
