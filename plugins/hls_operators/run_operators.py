@@ -21,7 +21,6 @@ from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
 from hls_operators.core.waves import approval_request, hold_reason
 from hls_operators.edges import catalog
-from hls_operators.edges.cdn import warm_up
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
 from hls_operators.operators import MOVIES_PUBLISHED, MovieOperator, attempt_key, wave_of
 from hls_operators.settings import CONVERT_DAG_ID, Settings, load_settings
@@ -363,11 +362,6 @@ class WarmUpOperator(BaseOperator):
         self.segments = segments
 
     def execute(self, context: Any) -> list[int]:
-        settings = load_settings()
-        warmed = []
-        for event in context["triggering_asset_events"][MOVIES_PUBLISHED]:
-            movie_id, master_url = event.extra["movie_id"], event.extra["master_url"]
-            requested = warm_up(master_url, segments=self.segments, timeout=settings.http_timeout_seconds)
-            self.log.info("movie %s: %d objects requested from %s", movie_id, requested, master_url)
-            warmed.append(movie_id)
-        return warmed
+        published = [(event.extra.get("movie_id"), str(event.extra.get("master_url")))
+                     for event in context["triggering_asset_events"][MOVIES_PUBLISHED]]  # fmt: skip
+        return steps.warm_up_published(published, settings=load_settings(), segments=self.segments, log=self.log)

@@ -28,6 +28,7 @@ from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
 from hls_operators.core.verify import VerifiedSet, verify_hls_set
 from hls_operators.core.webhook import EVENTS, event_body
 from hls_operators.edges import catalog
+from hls_operators.edges.cdn import warm_up
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress
 from hls_operators.edges.handoff import (
     AUDIO_TAR,
@@ -314,6 +315,25 @@ def sweep(
             store.delete_prefix(stored.prefix)
     log.info("%s %d set(s), %d bytes", "would reclaim" if dry_run else "reclaimed", len(found), sum(s.bytes for s in found))
     return found
+
+
+def warm_up_published(published: list[tuple[int, str]], *, settings: Settings, segments: int, log: logging.Logger) -> list[int]:
+    """Warm the CDN for each ``(movie, master URL)`` an Asset event announced; returns the movies
+    warmed. An event whose URL is not under the public base is skipped with a warning: Airflow's
+    stock roles may post Asset events, and no such event makes the pipeline fetch other URLs."""
+    warmed = []
+    for movie_id, master_url in published:
+        try:
+            requested = warm_up(master_url, public_base_url=settings.public_base_url, segments=segments,
+                                timeout=settings.http_timeout_seconds)  # fmt: skip
+        except MigrationError as error:
+            if error.error_class is not ErrorClass.SOURCE_FORBIDDEN:
+                raise
+            log.warning("movie %s: %s", movie_id, error.message)
+            continue
+        log.info("movie %s: %d objects requested from %s", movie_id, requested, master_url)
+        warmed.append(movie_id)
+    return warmed
 
 
 def retire_originals(
