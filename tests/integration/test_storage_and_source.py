@@ -199,7 +199,16 @@ def test_redirects_to_internal_addresses_are_refused(http_server, store, tmp_pat
     assert not (tmp_path / "r.mp4").exists()
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/a.mp4", "http://[::1]/a.mp4", "http://169.254.169.254/a.mp4", "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/a.mp4", "http://[::1]/a.mp4", "http://169.254.169.254/a.mp4", "file:///etc/passwd",
+        # internal IPv4 addresses in IPv6 forms: mapped, NAT64 (well-known and local prefix), 6to4, Teredo, compatible
+        "http://[::ffff:127.0.0.1]/a.mp4", "http://[64:ff9b::a9fe:a9fe]/a.mp4", "http://[64:ff9b:1::a00:1]/a.mp4",
+        "http://[2002:7f00:1::1]/a.mp4", "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/a.mp4", "http://[::a00:1]/a.mp4",
+        "http://media.example:99999/a.mp4",  # no server has such a port
+    ],
+)  # fmt: skip
 def test_internal_sources_are_refused_unless_allowed(store, tmp_path, url):
     with pytest.raises(MigrationError) as caught:
         download_source(url, tmp_path / "x.mp4", store=store, rules=rules(max_bytes=10, timeout=2))
@@ -328,3 +337,57 @@ def test_a_source_that_drips_its_bytes_is_stopped_by_a_deadline_from_its_size(st
     finally:
         stop.set()
         server.shutdown()
+
+
+def test_a_host_of_the_internet_cannot_redirect_to_an_allowed_internal_host(store, tmp_path, monkeypatch):
+    """hls_allowed_source_hosts opens an internal media server to the catalog's URLs, not to
+    whoever a public source redirects to. Only loopback can be served here, so 127.0.0.1 plays the
+    public server and 127.0.0.2 the internal one (``is_internal`` says so); sockets and HTTP are real."""
+    internal_requests: list[str] = []
+
+    def server(address: str, port: int, answer) -> http.server.ThreadingHTTPServer:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                answer(self)
+
+            def log_message(self, *args):
+                pass
+
+        running = http.server.ThreadingHTTPServer((address, port), Handler)
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+        return running
+
+    def internal_answer(handler):
+        internal_requests.append(handler.path)
+        if handler.path == "/moved.mp4":  # the internal server's redirect to itself stays allowed
+            handler.send_response(302)
+            handler.send_header("Location", "/movie.mp4")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Length", "8")
+        handler.end_headers()
+        handler.wfile.write(b"internal")
+
+    internal = server("127.0.0.2", 0, internal_answer)
+    port = internal.server_address[1]
+
+    def public_answer(handler):
+        handler.send_response(302)
+        handler.send_header("Location", f"http://127.0.0.2:{port}/movie.mp4")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    public = server("127.0.0.1", port, public_answer)
+    monkeypatch.setattr(source, "is_internal", lambda ip: str(ip) != "127.0.0.1" and not ip.is_global)
+    allowed = rules(allowed_hosts=frozenset({f"127.0.0.2:{port}"}))
+    try:
+        with pytest.raises(MigrationError) as caught:
+            download_source(f"http://127.0.0.1:{port}/movie.mp4", tmp_path / "m.mp4", store=store, rules=allowed)
+        assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN and internal_requests == []
+        got = download_source(f"http://127.0.0.2:{port}/moved.mp4", tmp_path / "n.mp4", store=store, rules=allowed)
+        assert got.read_bytes() == b"internal" and internal_requests == ["/moved.mp4", "/movie.mp4"]
+    finally:
+        public.shutdown()
+        internal.shutdown()

@@ -122,6 +122,9 @@ def test_cover_art_is_not_a_video():
     ("overrides", "error_class"),
     [
         ({"width": 16384, "height": 16384}, ErrorClass.UNSUPPORTED),
+        # shown as 2048x16384, within the limit, but decoded at every one of its coded pixels
+        ({"width": 16384, "height": 16384, "sample_aspect_ratio": "1:8"}, ErrorClass.UNSUPPORTED),
+        ({"width": 8192, "height": 4320, "sample_aspect_ratio": "2:1"}, ErrorClass.UNSUPPORTED),  # shown twice as wide
         ({"width": 0}, ErrorClass.CORRUPT),
         ({"codec_name": "none"}, ErrorClass.UNSUPPORTED),
     ],

@@ -70,6 +70,9 @@ class ProbeResult:
     subtitle_tracks: tuple[MediaTrack, ...] = ()  # every text subtitle track
     image_subtitles: tuple[MediaTrack, ...] = ()  # subtitle tracks that are pictures: not carried over
     closed_captions: bool = False  # CEA-608/708 captions inside the video stream
+    # The frame as it is decoded, before its pixel aspect and rotation: what the decoder allocates.
+    coded_width: int = 0
+    coded_height: int = 0
 
     @property
     def hdr(self) -> bool:
@@ -320,6 +323,8 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
         subtitle_tracks=tuple(_track(s) for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS),
         image_subtitles=tuple(_track(s) for s in subtitles if s.get("codec_name") not in TEXT_SUBTITLE_CODECS),
         closed_captions=bool(video.get("closed_captions")),
+        coded_width=int(video.get("width") or 0),
+        coded_height=int(video.get("height") or 0),
     )
 
 
@@ -327,10 +332,11 @@ def check_limits(probe: ProbeResult, *, max_pixels: int, max_duration_hours: flo
     """Refuse sources we will not convert, before any decoding is spent on them."""
     if probe.width <= 0 or probe.height <= 0:
         raise MigrationError(ErrorClass.CORRUPT, "the video stream reports no frame size")
-    if probe.width * probe.height > max_pixels:
-        raise MigrationError(
-            ErrorClass.UNSUPPORTED, f"frame {probe.width}x{probe.height} exceeds the limit of {max_pixels} pixels"
-        )
+    # Both sizes: a frame's pixel aspect may shrink its display size (16384x16384 at 1:8 shows as
+    # 2048x16384) while the decoder still holds every coded pixel, or stretch it past the limit.
+    for width, height in ((probe.coded_width, probe.coded_height), (probe.width, probe.height)):
+        if width * height > max_pixels:
+            raise MigrationError(ErrorClass.UNSUPPORTED, f"frame {width}x{height} exceeds the limit of {max_pixels} pixels")
     if probe.duration <= 0:
         raise MigrationError(ErrorClass.CORRUPT, "the source reports no duration")
     if probe.duration > max_duration_hours * 3600:

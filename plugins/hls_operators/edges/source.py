@@ -51,10 +51,15 @@ class SourceRules:
 
 def refuse_disguised(url: str) -> None:
     """A fragment or userinfo has no business in a source URL: ``report.pdf#.mp4`` passes for an
-    MP4 to the catalog's selection, and ``https://cdn@evil/`` for a trusted host to a reader."""
+    MP4 to the catalog's selection, and ``https://cdn@evil/`` for a trusted host to a reader. Nor
+    has a port no server can have."""
     parts = urlsplit(url)
     if "#" in url or "@" in parts.netloc:
         raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: it has a fragment or userinfo")
+    try:
+        parts.port
+    except ValueError as error:
+        raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: {error}") from error
 
 
 def check_location_allowed(url: str, bucket: str, key: str, allowed: tuple[tuple[str, str], ...]) -> None:
@@ -131,8 +136,22 @@ def _check_size(size: int, max_bytes: int, url: str) -> None:
 
 def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Loopback, link-local (cloud metadata services), private, shared or reserved: not the public
-    internet, where sources live."""
-    return not address.is_global
+    internet, where sources live. An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo,
+    NAT64) is as internal as the IPv4 address it leads to."""
+    if not address.is_global:
+        return True
+    return address.version == 6 and any(not embedded.is_global for embedded in _embedded_ipv4(address))
+
+
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    found = [embedded for embedded in (address.ipv4_mapped, address.sixtofour) if embedded is not None]
+    found += list(address.teredo or ())
+    if any(address in prefix for prefix in NAT64_PREFIXES) or int(address) >> 32 == 0:  # NAT64, IPv4-compatible
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def vetted_address(url: str, allowed_hosts: frozenset[str]) -> str:
@@ -148,7 +167,7 @@ def vetted_address(url: str, allowed_hosts: frozenset[str]) -> str:
         addresses = [info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)]
     except socket.gaierror as error:
         raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{parts.hostname}: {error}", retryable=True) from error
-    if parts.hostname not in allowed_hosts and f"{parts.hostname}:{port}" not in allowed_hosts:
+    if not _names_allowed_host(url, allowed_hosts):
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%")[0])
             if is_internal(ip):
@@ -157,6 +176,12 @@ def vetted_address(url: str, allowed_hosts: frozenset[str]) -> str:
                     f"refused source {parts.hostname}:{port}: it resolves to the internal address {ip}",
                 )
     return addresses[0]
+
+
+def _names_allowed_host(url: str, allowed_hosts: frozenset[str]) -> bool:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.hostname in allowed_hosts or f"{parts.hostname}:{port}" in allowed_hosts
 
 
 def _get_pinned(url: str, address: str, timeout: float) -> urllib3.BaseHTTPResponse:
@@ -177,12 +202,17 @@ def _get_pinned(url: str, address: str, timeout: float) -> urllib3.BaseHTTPRespo
 
 
 def _download_http(url: str, target: Path, rules: SourceRules) -> None:
+    # An allowed internal host is reachable from the catalog's URL and from its own redirects, never
+    # from a redirect by a host of the internet.
+    allowed_hosts = rules.allowed_hosts
     try:
         # Redirects are followed here, one hop at a time, so that each hop's host is checked.
         for _hop in range(MAX_REDIRECTS + 1):
-            response = _get_pinned(url, vetted_address(url, rules.allowed_hosts), rules.timeout)
+            response = _get_pinned(url, vetted_address(url, allowed_hosts), rules.timeout)
             if response.status not in (301, 302, 303, 307, 308) or not response.headers.get("Location"):
                 break
+            if not _names_allowed_host(url, allowed_hosts):
+                allowed_hosts = frozenset()
             url = urljoin(url, response.headers["Location"])
             refuse_disguised(url)
             response.release_conn()
