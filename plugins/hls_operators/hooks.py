@@ -71,15 +71,18 @@ class WebhookHook(BaseHook):
         self.conn_id = conn_id
 
     def endpoint(self) -> tuple[str, str] | None:
-        """(URL, secret), or None when no webhook is configured."""
+        """(URL, secret), or None when no webhook is configured. A connection without a password
+        is refused: its deliveries would be signed with an empty key, which anyone can forge."""
         try:
             conn = self.get_connection(self.conn_id)
         except AirflowNotFoundException:
             return None
+        if not conn.password:
+            raise ValueError(f"connection {self.conn_id} has no password: set the webhook's signing secret there")
         if "://" in (conn.host or ""):
-            return conn.host, conn.password or ""
+            return conn.host, conn.password
         # The URI form (AIRFLOW_CONN_HLS_WEBHOOK=https://:secret@app.example/hooks/hls) keeps the
         # scheme in the connection type and the path in the schema.
         scheme = conn.conn_type if conn.conn_type in ("http", "https") else "https"
         port = f":{conn.port}" if conn.port else ""
-        return f"{scheme}://{conn.host}{port}/{(conn.schema or '').lstrip('/')}", conn.password or ""
+        return f"{scheme}://{conn.host}{port}/{(conn.schema or '').lstrip('/')}", conn.password

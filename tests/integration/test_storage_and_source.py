@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.errors import ErrorClass, MigrationError, redacted
 from hls_operators.core.publishing import object_headers
 from hls_operators.edges import source
 from hls_operators.edges.source import SourceRules, download_source, storage_location
@@ -147,8 +147,10 @@ def test_http_sources_are_streamed_under_a_size_cap(http_server, store, tmp_path
 
 def test_missing_objects_and_unreachable_hosts(store, tmp_path):
     with pytest.raises(MigrationError) as caught:
-        fetch("https://cdn.example/m/uploads/none.mp4", store, tmp_path / "x.mp4")
+        fetch("https://cdn.example/m/uploads/none.mp4?X-Amz-Signature=s1gnature", store, tmp_path / "x.mp4")
     assert caught.value.error_class is ErrorClass.SOURCE_UNREACHABLE and not caught.value.retryable
+    # a presigned URL's signature reaches neither the ledger's message nor the status API that shows it
+    assert "uploads/none.mp4?…" in caught.value.message and "s1gnature" not in str(caught.value)
     closed_port = services.free_port()  # nothing listens there: a real refused connection
     with pytest.raises(MigrationError) as caught:
         fetch(f"http://127.0.0.1:{closed_port}/a.mp4", store, tmp_path / "y.mp4", allowed="127.0.0.1")
@@ -292,7 +294,7 @@ def test_sources_outside_the_allowed_buckets_and_prefixes_are_refused_before_sto
         with pytest.raises(MigrationError) as caught:
             download_source(url, tmp_path / "x.mp4", store=store, rules=only_uploads)
         assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN and not caught.value.retryable, url
-        messages.add(caught.value.message.replace(repr(url), "URL"))
+        messages.add(caught.value.message.replace(repr(redacted(url)), "URL"))
         assert not (tmp_path / "x.mp4").exists()
     assert len(messages) == 2  # "not under an allowed bucket", "a fragment or userinfo": never "missing"
     path = download_source(f"s3://{store.bucket}/uploads/1/in.mp4", tmp_path / "ok.mp4", store=store, rules=only_uploads)

@@ -7,12 +7,17 @@ ledger what went wrong without reading a traceback.
 from __future__ import annotations
 
 import errno
+import re
 import signal
 from enum import Enum
 
 MESSAGE_LIMIT = 2000
 # How a full disk reads in a child process's stderr (ffmpeg), where no errno reaches us.
 NO_SPACE_TEXT = "No space left on device"
+# What of a URL is a secret: its query string (a presigned URL's signature, a webhook's token)
+# and its userinfo.
+QUERY_STRING = re.compile(r"\?[^\s'\"#]+")
+USERINFO = re.compile(r"(?<=//)[^/\s'\"@]+@")
 
 
 class ErrorClass(str, Enum):
@@ -54,6 +59,7 @@ class MigrationError(Exception):
     """A failure with a class; ``retryable`` defaults from the class and can be overridden."""
 
     def __init__(self, error_class: ErrorClass, message: str, *, retryable: bool | None = None):
+        message = redacted(message)
         super().__init__(f"{error_class.value}: {message}")
         self.error_class = error_class
         self.message = bound_message(message)
@@ -81,6 +87,12 @@ def killed_by_signal(label: str, signal_number: int | None, *, oom_killed: bool)
     if oom_killed and signal_number == signal.SIGKILL:
         return MigrationError(ErrorClass.OUT_OF_MEMORY, f"{label} was killed by the kernel's OOM killer (the worker ran out of memory)")
     return MigrationError(ErrorClass.WORKER_LOST, f"{label} was killed by {name} (the worker stopping, or another process killing it)")
+
+
+def redacted(text: str) -> str:
+    """``text`` with the query strings and userinfo of the URLs in it cut out: what the ledger, the
+    status API, the webhook and the logs may show of a presigned source URL or a webhook URL."""
+    return USERINFO.sub("…@", QUERY_STRING.sub("?…", text))
 
 
 def bound_message(message: str, limit: int = MESSAGE_LIMIT) -> str:

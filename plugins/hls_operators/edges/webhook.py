@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import urllib3
 
-from hls_operators.core.errors import bound_message
+from hls_operators.core.errors import bound_message, redacted
 from hls_operators.core.webhook import backoff_seconds, signed_headers
 
 RESPONSE_EXCERPT = 500
@@ -51,13 +51,13 @@ def deliver(
             response = http.request("POST", url, body=body, headers=signed_headers(secret, int(time.time()), body))
             delivery = Delivery(attempt, response.status, bound_message(response.data.decode("utf-8", "replace"), RESPONSE_EXCERPT))
         except urllib3.exceptions.HTTPError as error:
-            delivery = Delivery(attempt, None, bound_message(f"{type(error).__name__}: {error}", RESPONSE_EXCERPT))
+            delivery = Delivery(attempt, None, bound_message(redacted(f"{type(error).__name__}: {error}"), RESPONSE_EXCERPT))
         try:
             record(delivery)
         except Exception as error:  # the ledger may be down: the delivery itself still counts
             log.warning("webhook try %d could not be recorded: %s", attempt, error)
-        log.info("webhook %s try %d: %s", url, attempt, delivery.status_code or delivery.detail)
+        log.info("webhook %s try %d: %s", redacted(url), attempt, delivery.status_code or delivery.detail)
         if delivery.delivered:
             return True
-    log.warning("webhook %s not delivered after %d tries", url, attempts)
+    log.warning("webhook %s not delivered after %d tries", redacted(url), attempts)
     return False
