@@ -81,6 +81,7 @@ class Settings:
     max_source_bytes: int = 20 * 1024**3
     max_pixels: int = 8192 * 4320
     max_duration_hours: float = 12.0
+    max_tracks: int = 32  # audio tracks, and subtitle tracks, each
     http_timeout_seconds: float = 30.0
     # An http(s) source must arrive at this average rate at least: its whole download may take the
     # timeout plus its declared size (else hls_max_source_bytes) at this rate, then it is retried.

@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hls_operators.core import commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
+
+from devenv import media
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
@@ -79,3 +82,23 @@ def test_ffprobe_killed_while_reading_is_a_fault_of_the_worker_not_a_corrupt_fil
     with pytest.raises(MigrationError) as caught:
         run_ffprobe(["ffprobe", "-v", "error", str(stalled)], timeout=60)
     assert caught.value.error_class is ErrorClass.WORKER_LOST and "ffprobe was killed by SIGKILL" in caught.value.message
+
+
+def test_a_reader_is_under_the_memory_watchdog_too(tmp_path, monkeypatch):
+    """A file made to blow ffprobe up (thousands of streams, an endless listing) is stopped and
+    refused like an encode over its limit. ffprobe here waits on a FIFO, holding its usual few MB,
+    and the limit is lowered below that."""
+    monkeypatch.setattr("hls_operators.edges.ffmpeg.READER_MEMORY_LIMIT_BYTES", 2 * 2**20)
+    stalled = tmp_path / "stalled.mp4"
+    os.mkfifo(stalled)
+    with pytest.raises(MigrationError) as caught:
+        run_ffprobe(["ffprobe", "-v", "error", str(stalled)], timeout=60)
+    assert caught.value.error_class is ErrorClass.UNSUPPORTED and "MB of memory" in caught.value.message
+
+
+def test_a_listing_handed_over_line_by_line_is_not_kept(tmp_path):
+    source = media.generate_movie(tmp_path / "m.mp4", width=320, height=180, seconds=2)
+    lines: list[str] = []
+    completed = run_ffprobe(commands.stream_packets_args(source, 0), on_line=lines.append)
+    assert completed.returncode == 0 and completed.stdout == ""
+    assert sum(line.startswith("packet|") for line in lines) >= 48 and lines[-1].startswith("stream|")

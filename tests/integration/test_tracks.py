@@ -9,6 +9,7 @@ import uuid
 
 import m3u8
 import pytest
+from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.subtitles import parse_webvtt
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
@@ -103,3 +104,22 @@ def test_a_track_title_made_to_add_a_subtitle_track_adds_none(seaweedfs, tmp_pat
     stored = set(store.list_sizes(prefix))
     named = [m.uri for m in m3u8.loads(master).media] + [line for line in lines if line and not line.startswith("#")]
     assert named and all(uri in stored for uri in named)
+
+
+def test_a_subtitle_cue_made_to_multiply_across_segments_refuses_the_movie(seaweedfs, tmp_path):
+    """A cue is copied into every segment it overlaps: one of 3000 characters is refused as
+    unsupported, classified, before a segment of it is written."""
+    bucket = f"cues-{uuid.uuid4().hex[:8]}"
+    services.create_bucket(seaweedfs.client(), bucket)
+    store = ObjectStore(seaweedfs.client(), bucket)
+    settings = Settings.from_values({"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"})
+    plain = media.generate_movie(tmp_path / "plain.mp4", width=320, height=180, seconds=2)
+    srt = tmp_path / "long.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:02,000\n" + "x" * 3000 + "\n\n")
+    source = tmp_path / "long-cue.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(plain), "-i", str(srt), "-map", "0", "-map", "1",
+                    "-c", "copy", "-c:s", "mov_text", str(source)], check=True)  # fmt: skip
+    with pytest.raises(MigrationError) as caught:
+        publish(source, 3, store=store, settings=settings, work=tmp_path / "work")
+    assert caught.value.error_class is ErrorClass.UNSUPPORTED and "cue of 3000 characters" in caught.value.message
+    assert not [key for key in store.list_sizes("hls") if key.endswith(".vtt")]

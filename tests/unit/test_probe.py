@@ -3,6 +3,7 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.probe import (
     ProbeResult,
     check_limits,
+    parse_compact_line,
     classify_probe_failure,
     looks_like_iso_bmff,
     parse_hdr10_metadata,
@@ -132,15 +133,30 @@ def test_cover_art_is_not_a_video():
 def test_limits_on_the_frame(overrides, error_class):
     probe = parse_probe(report(video_stream(**overrides)), file_size=1)
     with pytest.raises(MigrationError) as caught:
-        check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12)
+        check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12, max_tracks=32)
     assert caught.value.error_class is error_class
+
+
+def test_limits_on_the_number_of_tracks():
+    """Each track is an encode or an extraction and a rendition of its own."""
+    many = [audio_stream(index) for index in range(1, 34)]
+    probe = parse_probe(report(video_stream(), *many), file_size=1)
+    with pytest.raises(MigrationError, match="33 audio tracks, over the limit of 32") as caught:
+        check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12, max_tracks=32)
+    assert caught.value.error_class is ErrorClass.UNSUPPORTED
+    check_limits(parse_probe(report(video_stream(), *many[:32]), file_size=1), max_pixels=8192 * 4320, max_duration_hours=12, max_tracks=32)
+
+
+def test_a_compact_listing_line_is_its_section_and_fields():
+    assert parse_compact_line("packet|pts_time=0.040000|flags=K_\n") == ("packet", {"pts_time": "0.040000", "flags": "K_"})
+    assert parse_compact_line("stream|profile=High|sample_aspect_ratio=1:1|level=40|refs=4")[1]["level"] == "40"
 
 
 @pytest.mark.parametrize(("duration", "error_class"), [("360000", ErrorClass.UNSUPPORTED), ("0", ErrorClass.CORRUPT)])
 def test_limits_on_duration(duration, error_class):
     probe = parse_probe(report(video_stream(), duration=duration), file_size=1)
     with pytest.raises(MigrationError) as caught:
-        check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12)
+        check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12, max_tracks=32)
     assert caught.value.error_class is error_class
 
 

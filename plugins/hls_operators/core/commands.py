@@ -367,10 +367,12 @@ def frame_count_args(path: Path) -> list[str]:
 
 def stream_packets_args(source: Path, video_index: int) -> list[str]:
     """The video stream's profile, level, reference frames and aspect, and every packet's time and
-    flags: demuxing only, no decoding, so it reads a whole movie in seconds."""
+    flags: demuxing only, no decoding, so it reads a whole movie in seconds. One line per packet
+    (``packet|pts_time=...|flags=K_``), read as it comes (``parse_compact_line``)."""
     return [
         "ffprobe", *QUIET, *SAFE_INPUT, "-select_streams", str(video_index),
-        "-show_entries", "stream=profile,level,refs,sample_aspect_ratio:packet=pts_time,flags", "-of", "json", str(source),
+        "-show_entries", "stream=profile,level,refs,sample_aspect_ratio:packet=pts_time,flags", "-of", "compact=p=1",
+        str(source),
     ]  # fmt: skip
 
 

@@ -328,8 +328,12 @@ def parse_probe(report: dict, *, file_size: int) -> ProbeResult:
     )
 
 
-def check_limits(probe: ProbeResult, *, max_pixels: int, max_duration_hours: float) -> None:
+def check_limits(probe: ProbeResult, *, max_pixels: int, max_duration_hours: float, max_tracks: int) -> None:
     """Refuse sources we will not convert, before any decoding is spent on them."""
+    for kind, tracks in (("audio", probe.audio_tracks), ("subtitle", probe.subtitle_tracks + probe.image_subtitles)):
+        if len(tracks) > max_tracks:
+            # each is an encode or an extraction and a rendition: a file of a thousand tracks is an attack
+            raise MigrationError(ErrorClass.UNSUPPORTED, f"{len(tracks)} {kind} tracks, over the limit of {max_tracks}")
     if probe.width <= 0 or probe.height <= 0:
         raise MigrationError(ErrorClass.CORRUPT, "the video stream reports no frame size")
     # Both sizes: a frame's pixel aspect may shrink its display size (16384x16384 at 1:8 shows as
@@ -345,6 +349,13 @@ def check_limits(probe: ProbeResult, *, max_pixels: int, max_duration_hours: flo
         )
     if probe.video_codec in ("unknown", "none", ""):
         raise MigrationError(ErrorClass.UNSUPPORTED, "the video codec is not one ffmpeg can decode")
+
+
+def parse_compact_line(line: str) -> tuple[str, dict[str, str]]:
+    """One line of ffprobe's ``-of compact=p=1`` output: its section and its fields
+    (``packet|pts_time=0.040000|flags=__`` is ``("packet", {"pts_time": "0.040000", "flags": "__"})``)."""
+    section, *fields = line.rstrip("\n").split("|")
+    return section, dict(field.partition("=")[::2] for field in fields)
 
 
 def parse_framecrc_times(text: str) -> list[float]:

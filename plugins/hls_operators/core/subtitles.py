@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hls_operators.core.errors import ErrorClass, MigrationError
+
 SUBTITLE_SEGMENT_PATTERN = "sub_%05d.vtt"
+# A subtitle cue is a line or two on screen: a few hundred characters. Far more is a file made to
+# multiply itself across segments.
+MAX_CUE_CHARACTERS = 2000
+# A real track's segments take well under a megabyte for a two-hour film.
+MAX_RENDITION_BYTES = 64 * 2**20
 MPEGTS_CLOCK = 90_000
 TIMING = re.compile(r"^((?:\d+:)?\d{2}:\d{2}\.\d{3})\s+-->\s+((?:\d+:)?\d{2}:\d{2}\.\d{3})(.*)$")
 
@@ -55,21 +63,43 @@ def parse_webvtt(text: str) -> list[Cue]:
     return cues
 
 
-def segment_webvtt(cues: list[Cue], durations: list[float], mpegts_start: int) -> list[str]:
+def segment_webvtt(cues: list[Cue], durations: list[float], mpegts_start: int) -> Iterator[str]:
     """One WebVTT file per segment of ``durations`` (the video's, from the movie's start), each with
-    the cues that overlap it; ``mpegts_start`` is the video's first timestamp at 90 kHz."""
+    the cues that overlap it, made one at a time (a movie's worth is never held at once);
+    ``mpegts_start`` is the video's first timestamp at 90 kHz."""
     header = f"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts_start},LOCAL:00:00:00.000\n"
-    files, start = [], 0.0
+    ordered = sorted(cues, key=lambda cue: cue.start)
+    upcoming, showing, start = 0, [], 0.0
     for index, duration in enumerate(durations):
         end = start + duration if index < len(durations) - 1 else math.inf
+        while upcoming < len(ordered) and ordered[upcoming].start < end:
+            showing.append(ordered[upcoming])
+            upcoming += 1
+        showing = [cue for cue in showing if cue.end > start]
         blocks = [
             f"{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}{' ' + cue.settings if cue.settings else ''}\n{cue.text}"
-            for cue in cues
-            if cue.start < end and cue.end > start
+            for cue in showing
         ]
-        files.append("\n".join([header, *(block + "\n" for block in blocks)]))
+        yield "\n".join([header, *(block + "\n" for block in blocks)])
         start += duration
-    return files
+
+
+def check_cues(cues: list[Cue], durations: list[float], mpegts_start: int, label: str) -> int:
+    """The bytes the track's segments take, once its cues are known to be within bounds: a cue is
+    copied into every segment it overlaps, so one long cue across a whole movie could fill the
+    disk. ``unsupported`` for a cue over ``MAX_CUE_CHARACTERS`` or segments over
+    ``MAX_RENDITION_BYTES`` (counted only that far)."""
+    longest = max((len(cue.text) for cue in cues), default=0)
+    if longest > MAX_CUE_CHARACTERS:
+        raise MigrationError(ErrorClass.UNSUPPORTED, f"{label} has a cue of {longest} characters, over the limit of {MAX_CUE_CHARACTERS}")
+    total = 0
+    for text in segment_webvtt(cues, durations, mpegts_start):
+        total += len(text.encode())
+        if total > MAX_RENDITION_BYTES:
+            raise MigrationError(
+                ErrorClass.UNSUPPORTED, f"{label} would take over {MAX_RENDITION_BYTES // 2**20} MB of WebVTT segments"
+            )
+    return total
 
 
 def subtitle_playlist(durations: list[float], target_duration: int) -> str:

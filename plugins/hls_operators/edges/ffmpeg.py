@@ -22,6 +22,9 @@ FFMPEG_EXIT_ON_SIGNAL = 255
 # index, for one): a disk that fills up while the trailer is written leaves such a file.
 UNFINISHED_OUTPUT_TEXTS = ("Error writing trailer", "Error closing file")
 WATCH_SECONDS = 0.2  # how often the watchdog looks at a running ffmpeg's clock and memory
+# A reader (ffprobe, a listing) holds a few MB; a file made to blow one up (thousands of streams,
+# a listing kept whole) is stopped at this and refused.
+READER_MEMORY_LIMIT_BYTES = 1024 * 2**20
 # Where the kernel counts its OOM kills in this worker's memory cgroup (v2, then v1).
 OOM_COUNTERS = (Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memory/memory.oom_control"))
 
@@ -119,19 +122,46 @@ def resident_bytes(pid: int) -> int:
     return 0
 
 
-def run_ffprobe(args: list[str], *, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_ffprobe(
+    args: list[str], *, timeout: float = 120, cwd: Path | None = None, on_line: Callable[[str], None] | None = None
+) -> subprocess.CompletedProcess:
     """Run a short reading command (ffprobe, or ffmpeg copying to a listing such as the IDR frames'
     ``framecrc``) and return the finished process; the caller classifies a non-zero exit. A reader
-    killed by a signal is the worker's fault, never the file's: it is classified here."""
+    killed by a signal is the worker's fault, never the file's: it is classified here. Its memory
+    is watched as a transcode's is (``READER_MEMORY_LIMIT_BYTES``); with ``on_line``, each line of
+    its output is handed over as it comes and none is kept, so that a listing of a whole movie's
+    packets never sits in memory."""
     program = Path(args[0]).name
     oom_before = oom_kills()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    stderr_tail = _StderrTail(process.stderr)
+    stderr_tail.start()
+    watchdog = _Watchdog(process, timeout, READER_MEMORY_LIMIT_BYTES)
+    watchdog.start()
+    kept: list[str] = []
     try:
-        completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
-    except subprocess.TimeoutExpired as error:
-        raise MigrationError(ErrorClass.TIMEOUT, f"{program} took more than {timeout:.0f} s") from error
-    if completed.returncode < 0:
-        raise _failure(program, completed.returncode, completed.stderr, oom_before)
-    return completed
+        for raw in process.stdout:
+            line = raw.decode("utf-8", "replace")
+            if on_line is None:
+                kept.append(line)
+            else:
+                on_line(line)
+        returncode = process.wait()
+    finally:
+        watchdog.finished.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    stderr = stderr_tail.text()
+    process.stderr.close()
+    if watchdog.stopped_for == "time":
+        raise MigrationError(ErrorClass.TIMEOUT, f"{program} took more than {timeout:.0f} s")
+    if watchdog.stopped_for == "memory":
+        raise MigrationError(ErrorClass.UNSUPPORTED, f"{program} was stopped at {watchdog.peak_bytes / 2**20:.0f} MB of memory reading the file")
+    if returncode < 0:
+        raise _failure(program, returncode, stderr, oom_before)
+    return subprocess.CompletedProcess(args, returncode, "".join(kept), stderr)
 
 
 class _StderrTail(threading.Thread):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hls_operators.core import commands
@@ -15,6 +15,7 @@ from hls_operators.core.probe import (
     check_limits,
     check_not_encrypted,
     classify_probe_failure,
+    parse_compact_line,
     parse_framecrc_times,
     parse_hdr10_metadata,
     parse_probe,
@@ -50,7 +51,7 @@ def plan_movie(
     length asks for, or at most ``chunk_slots`` (1: one whole encode, which the chunking tests and
     benchmarks compare chunks against)."""
     probe = probe_file(source)
-    check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours)
+    check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours, max_tracks=settings.max_tracks)
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if source_copy_refusal(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True, reason=f"{ladder[0].reason}; the source's own stream, copied")
@@ -72,12 +73,11 @@ def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_se
         return f"the video stops {probe.held_frame_seconds:.1f} s before the audio"
     if probe.hdr:
         return f"HDR ({probe.color_transfer}): the H.264 rungs are tone-mapped to SDR"
-    completed = run_ffprobe(commands.stream_packets_args(source, probe.video_index), timeout=600)
+    listing = _PacketListing()
+    completed = run_ffprobe(commands.stream_packets_args(source, probe.video_index), timeout=600, on_line=listing.read)
     if completed.returncode != 0:
         return f"cannot read the packets: {completed.stderr.strip()}"
-    found = json.loads(completed.stdout)
-    stream = found["streams"][0]
-    times = [(float(p["pts_time"]), "K" in p.get("flags", "")) for p in found["packets"] if p.get("pts_time") not in (None, "N/A")]
+    stream = listing.stream
     idr = run_ffprobe(commands.idr_packets_args(source, probe.video_index), timeout=600)
     if idr.returncode != 0:
         return f"cannot find the IDR frames: {idr.stderr.strip()}"
@@ -85,8 +85,27 @@ def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_se
         codec=probe.video_codec, profile=stream.get("profile", ""), pix_fmt=probe.pix_fmt,
         sample_aspect_ratio=stream.get("sample_aspect_ratio", "N/A"), interlaced=probe.interlaced,
         variable_frame_rate=probe.variable_frame_rate, rotation=probe.rotation, size=(probe.width, probe.height),
-        video_kbps=probe.video_kbps, frame_rate=probe.fps, packets_per_second=len(times) / probe.duration,
+        video_kbps=probe.video_kbps, frame_rate=probe.fps, packets_per_second=listing.packets / probe.duration,
         level=int(stream.get("level") or 0), reference_frames=int(stream.get("refs") or 0),
-        keyframe_times=[t for t, key in times if key], idr_times=parse_framecrc_times(idr.stdout), duration=probe.duration,
+        keyframe_times=listing.keyframe_times, idr_times=parse_framecrc_times(idr.stdout), duration=probe.duration,
         rung=rung, segment_seconds=segment_seconds,
     )  # fmt: skip
+
+
+@dataclass
+class _PacketListing:
+    """What the video's packet listing says, read a line at a time as ffprobe writes it: the
+    stream's fields, how many packets have a time, and the keyframes' times."""
+
+    stream: dict[str, str] = field(default_factory=dict)
+    packets: int = 0
+    keyframe_times: list[float] = field(default_factory=list)
+
+    def read(self, line: str) -> None:
+        section, values = parse_compact_line(line)
+        if section == "stream":
+            self.stream = values
+        elif section == "packet" and values.get("pts_time") not in (None, "", "N/A"):
+            self.packets += 1
+            if "K" in values.get("flags", ""):
+                self.keyframe_times.append(float(values["pts_time"]))

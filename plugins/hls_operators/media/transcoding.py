@@ -24,7 +24,14 @@ from hls_operators.core.playlists import (
     parse_target_duration,
 )
 from hls_operators.core.probe import MediaTrack, video_range
-from hls_operators.core.subtitles import MPEGTS_CLOCK, SUBTITLE_SEGMENT_PATTERN, parse_webvtt, segment_webvtt, subtitle_playlist
+from hls_operators.core.subtitles import (
+    MPEGTS_CLOCK,
+    SUBTITLE_SEGMENT_PATTERN,
+    check_cues,
+    parse_webvtt,
+    segment_webvtt,
+    subtitle_playlist,
+)
 from hls_operators.core.trickplay import STORYBOARD_DIR
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
@@ -145,7 +152,7 @@ def package_renditions(
     with ThreadPoolExecutor(max_workers=len(ladder)) as pool:
         video = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), ladder))
     for number, track in enumerate(job.probe.subtitle_tracks):
-        usage += _write_subtitle_rendition(job, number, track, source, out, scratch, log)
+        usage += _write_subtitle_rendition(job, number, track, source, out, scratch, log, settings.transcode_memory_limit_bytes)
     renditions = {
         "video": video,
         "dropped": [{"name": name, "reason": reason} for name, reason in dropped.items()],
@@ -236,13 +243,15 @@ def _track_renditions(tracks: tuple[MediaTrack, ...], kind: str, folder: Callabl
 
 
 def _write_subtitle_rendition(
-    job: MovieJob, number: int, track: MediaTrack, source: Path, out: Path, scratch: Path, log: logging.Logger
-) -> FfmpegUsage:
+    job: MovieJob, number: int, track: MediaTrack, source: Path, out: Path, scratch: Path, log: logging.Logger,
+    memory_limit_bytes: int,
+) -> FfmpegUsage:  # fmt: skip
     """Subtitle track ``number`` as WebVTT segments on the top rung's grid, tied to its timestamps."""
     whole = scratch / f"{commands.subtitle_rendition(number)}.vtt"
     usage = run_ffmpeg(
-        commands.subtitle_args(source, track, whole), label=f"movie {job.movie_id} subtitle track {number + 1}", timeout=600, log=log
-    )
+        commands.subtitle_args(source, track, whole), label=f"movie {job.movie_id} subtitle track {number + 1}", timeout=600,
+        memory_limit_bytes=memory_limit_bytes, log=log,
+    )  # fmt: skip
     top = out / job.top_rung.name
     playlist = (top / commands.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
@@ -253,7 +262,12 @@ def _write_subtitle_rendition(
     folder = out / commands.subtitle_rendition(number)
     folder.mkdir()
     durations = [segment.duration for segment in segments]
-    for index, text in enumerate(segment_webvtt(parse_webvtt(whole.read_text()), durations, mpegts_start)):
+    cues = parse_webvtt(whole.read_text())
+    needed = check_cues(cues, durations, mpegts_start, f"subtitle track {number + 1}")
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise MigrationError(ErrorClass.DISK_FULL, f"subtitle track {number + 1} needs {needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free")
+    for index, text in enumerate(segment_webvtt(cues, durations, mpegts_start)):
         (folder / (SUBTITLE_SEGMENT_PATTERN % index)).write_text(text)
     (folder / commands.MEDIA_PLAYLIST).write_text(subtitle_playlist(durations, parse_target_duration(playlist)))
     return usage
