@@ -86,7 +86,7 @@ def test_every_movie_ends_in_its_expected_outcome(pipeline, outcome):
     )
     got = {movie_id: status if status == "succeeded" else error_class for movie_id, status, error_class in rows}
     assert got == expected
-    assert len(expected) >= 18
+    assert len(expected) >= 19
 
 
 def test_only_converted_movies_are_flipped(pipeline, outcome):

@@ -133,28 +133,19 @@ def run_ffprobe(
     packets never sits in memory."""
     program = Path(args[0]).name
     oom_before = oom_kills()
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
-    stderr_tail = _StderrTail(process.stderr)
-    stderr_tail.start()
-    watchdog = _Watchdog(process, timeout, READER_MEMORY_LIMIT_BYTES)
-    watchdog.start()
+    watched = _WatchedProcess(args, timeout, READER_MEMORY_LIMIT_BYTES, cwd=cwd)
     kept: list[str] = []
     try:
-        for raw in process.stdout:
+        for raw in watched.process.stdout:
             line = raw.decode("utf-8", "replace")
             if on_line is None:
                 kept.append(line)
             else:
                 on_line(line)
-        returncode = process.wait()
+        returncode = watched.process.wait()
     finally:
-        watchdog.finished.set()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-    stderr = stderr_tail.text()
-    process.stderr.close()
+        stderr = watched.close()
+    watchdog = watched.watchdog
     if watchdog.stopped_for == "time":
         raise MigrationError(ErrorClass.TIMEOUT, f"{program} took more than {timeout:.0f} s")
     if watchdog.stopped_for == "memory":
@@ -207,6 +198,28 @@ class _Watchdog(threading.Thread):
                 return
 
 
+class _WatchedProcess:
+    """A child process with its stdout piped, the tail of its stderr kept and its clock and memory
+    watched (``_Watchdog``); ``close`` ends all of that whatever happened, and returns the tail."""
+
+    def __init__(self, args: list[str], timeout: float, memory_limit_bytes: int, *, cwd: Path | None = None) -> None:
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+        self.stderr_tail = _StderrTail(self.process.stderr)
+        self.stderr_tail.start()
+        self.watchdog = _Watchdog(self.process, timeout, memory_limit_bytes)
+        self.watchdog.start()
+
+    def close(self) -> str:
+        self.watchdog.finished.set()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+        stderr = self.stderr_tail.text()
+        self.process.stderr.close()
+        return stderr
+
+
 def run_ffmpeg(
     args: list[str],
     *,
@@ -222,11 +235,8 @@ def run_ffmpeg(
     and ETA every few seconds and hand the same to ``on_progress``. Returns what it cost."""
     log = log or logging.getLogger(__name__)
     oom_before = oom_kills()
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stderr_tail = _StderrTail(process.stderr)
-    stderr_tail.start()
-    watchdog = _Watchdog(process, timeout, memory_limit_bytes)
-    watchdog.start()
+    watched = _WatchedProcess(args, timeout, memory_limit_bytes)
+    process, watchdog = watched.process, watched.watchdog
     started = last_log = time.monotonic()
     try:
         block: dict[str, str] = {}
@@ -247,13 +257,7 @@ def run_ffmpeg(
         _, status, usage = os.wait4(process.pid, 0)
         returncode = process.returncode = os.waitstatus_to_exitcode(status)
     finally:
-        watchdog.finished.set()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-    stderr = stderr_tail.text()
-    process.stderr.close()
+        stderr = watched.close()
     elapsed = time.monotonic() - started
     if watchdog.stopped_for == "time":
         raise MigrationError(ErrorClass.TIMEOUT, f"{label} was stopped after {timeout:.0f} s")
