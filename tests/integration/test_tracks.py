@@ -26,6 +26,7 @@ def film(seaweedfs, tmp_path_factory):
     bucket = f"tracks-{uuid.uuid4().hex[:8]}"
     services.create_bucket(seaweedfs.client(), bucket)
     store = ObjectStore(seaweedfs.client(), bucket)
+    store.allow_origins(["*"])  # the browser plays it from another origin
     public = f"{seaweedfs.endpoint}/{bucket}"  # anonymous reads, as a CDN's
     settings = Settings.from_values({"bucket": bucket, "public_base_url": public, "thumbnail_count": "2"})
     work = tmp_path_factory.mktemp("film")
@@ -81,6 +82,25 @@ def test_every_text_subtitle_track_is_webvtt_on_the_segment_grid(film):
         first, boundary = media.SUBTITLES[language]
         assert texts[0] == [first, boundary] and texts[1] == [boundary]  # the cue across 6 s is in both segments
     assert [t.language for t in job.probe.subtitle_tracks] == ["eng", "fra"]
+
+
+def test_a_viewer_switches_audio_language_and_subtitles_in_a_browser(film, artifacts):
+    """hls.js in headless Chromium plays each audio rendition of the film and loads each subtitle
+    track's cues, read back with the text the source carried."""
+    _, base = film
+    returncode, outcome = hls_checks.play_in_browser(f"{base}/master.m3u8", artifacts / "playback-multilingual.png")
+    assert returncode == 0 and outcome["ok"], outcome
+    assert [(a["lang"], a["name"], a["default"]) for a in outcome["audio"]] == [("en", "English", True), ("fr", "Version française", False)]
+    assert any("with the Version française audio" in step for step in outcome["steps"])
+    shown = {s["lang"]: (s["forced"], sorted({c["text"] for c in s["cues"]})) for s in outcome["subtitles"]}
+    source = media.SUBTITLES
+    assert shown == {"en": (False, sorted(c[2] for c in source["eng"])), "fr": (True, sorted(c[2] for c in source["fra"]))}
+    # in sync with the picture: the first cue shows from 0.5 s to 2 s of the movie, counted from where
+    # the player puts the first frame
+    english = next(s for s in outcome["subtitles"] if s["lang"] == "en")
+    first = min(english["cues"], key=lambda cue: cue["start"])
+    assert first["start"] - outcome["firstFrame"] == pytest.approx(0.5, abs=0.045), (first, outcome["firstFrame"])
+    assert first["end"] - first["start"] == pytest.approx(1.5, abs=0.01)
 
 
 def test_a_track_title_made_to_add_a_subtitle_track_adds_none(seaweedfs, tmp_path):
