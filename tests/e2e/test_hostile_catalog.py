@@ -11,15 +11,13 @@ tests/integration/test_media.py, by the same steps without a wave's cost per mov
 
 from __future__ import annotations
 
-import http.server
 import re
-import threading
 
 import pytest
 
 from devenv import media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
-from tests import hostile_media
+from tests import hostile_media, loopback
 from tests.hostile_media import REFUSED
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -35,18 +33,14 @@ KEY = re.compile(r"^hls/movies/\d+/\d{8}T\d{6}Z-[0-9a-f]{6}/[\w./-]+$")
 def redirect_server():
     """A source server that redirects to the worker's own loopback: must be refused."""
 
-    class Redirect(http.server.BaseHTTPRequestHandler):
+    class Redirect(loopback.QuietHandler):
         def do_GET(self):
             self.send_response(302)
             self.send_header("Location", f"http://localhost:{services.free_port()}/internal.mp4")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = loopback.serve(Redirect)
     yield f"127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import http.server
 import logging
-import threading
 
 import pytest
 from hls_operators.settings import Settings
 from hls_operators.steps import warm_up_published
+
+from tests import loopback
 
 pytestmark = pytest.mark.services  # real sockets and servers
 
@@ -20,7 +21,7 @@ def serve(pages: dict[str, tuple[int, str]], requested: list[str]) -> http.serve
     """A server answering ``pages`` (path: (status, body or a redirect's Location)), 404 otherwise,
     each request's path kept in ``requested``."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(loopback.QuietHandler):
         def do_GET(self):
             requested.append(self.path)
             status, body = pages.get(self.path, (404, ""))
@@ -32,12 +33,7 @@ def serve(pages: dict[str, tuple[int, str]], requested: list[str]) -> http.serve
             self.end_headers()
             self.wfile.write(body.encode())
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return loopback.serve(Handler)
 
 
 def test_the_warm_up_requests_nothing_off_the_public_base(caplog):

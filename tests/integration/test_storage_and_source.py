@@ -18,6 +18,7 @@ from hls_operators.edges.source import SourceRules, download_source, storage_loc
 from hls_operators.edges.storage import ObjectStore
 
 from devenv import services
+from tests import loopback
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
@@ -33,7 +34,7 @@ def store(seaweedfs) -> ObjectStore:
 def http_server():
     """Serves /ok.mp4 (1000 bytes), /error (HTTP 500), redirects; everything else is 404."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(loopback.QuietHandler):
         def do_GET(self):
             redirects = {
                 "/redirect-ok": "/ok.mp4",
@@ -55,11 +56,7 @@ def http_server():
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = loopback.serve(Handler)
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -226,7 +223,7 @@ def test_a_name_that_resolves_elsewhere_after_the_check_still_reaches_only_the_c
     served = {}
 
     def server(address: str, body: bytes, port: int = 0) -> http.server.ThreadingHTTPServer:
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(loopback.QuietHandler):
             def do_GET(self):
                 served.setdefault(address, []).append(self.headers["Host"])
                 self.send_response(200)
@@ -234,12 +231,7 @@ def test_a_name_that_resolves_elsewhere_after_the_check_still_reaches_only_the_c
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        running = http.server.ThreadingHTTPServer((address, port), Handler)
-        threading.Thread(target=running.serve_forever, daemon=True).start()
-        return running
+        return loopback.serve(Handler, address, port)
 
     public = server("127.0.0.1", b"the movie")
     port = public.server_address[1]
@@ -308,7 +300,7 @@ def test_a_source_that_drips_its_bytes_is_stopped_by_a_deadline_from_its_size(st
     100 s the server would take."""
     stop = threading.Event()
 
-    class Dripping(http.server.BaseHTTPRequestHandler):
+    class Dripping(loopback.QuietHandler):
         def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Length", "1000")
@@ -322,11 +314,7 @@ def test_a_source_that_drips_its_bytes_is_stopped_by_a_deadline_from_its_size(st
             except OSError:  # the client gave up
                 return
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dripping)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = loopback.serve(Dripping)
     host = f"127.0.0.1:{server.server_address[1]}"
     try:
         slow = rules(timeout=1, min_bytes_per_second=2000, allowed_hosts=frozenset({host}))
@@ -348,16 +336,11 @@ def test_a_host_of_the_internet_cannot_redirect_to_an_allowed_internal_host(stor
     internal_requests: list[str] = []
 
     def server(address: str, port: int, answer) -> http.server.ThreadingHTTPServer:
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(loopback.QuietHandler):
             def do_GET(self):
                 answer(self)
 
-            def log_message(self, *args):
-                pass
-
-        running = http.server.ThreadingHTTPServer((address, port), Handler)
-        threading.Thread(target=running.serve_forever, daemon=True).start()
-        return running
+        return loopback.serve(Handler, address, port)
 
     def internal_answer(handler):
         internal_requests.append(handler.path)

@@ -3,16 +3,15 @@ signing secret, and the URL's token never reaches a log or the ledger's record o
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
-import threading
 
 import pytest
 from hls_operators.edges.webhook import deliver
 from hls_operators.hooks import WebhookHook
 
 from devenv import services
+from tests import loopback
 
 pytestmark = pytest.mark.services  # a real HTTP receiver
 
@@ -30,7 +29,7 @@ def test_a_webhook_connection_without_a_secret_is_refused(monkeypatch):
 def test_the_webhook_urls_token_is_sent_but_never_logged_or_recorded(caplog):
     received: list[str] = []
 
-    class Receiver(http.server.BaseHTTPRequestHandler):
+    class Receiver(loopback.QuietHandler):
         def do_POST(self):
             received.append(self.path)
             self.rfile.read(int(self.headers["Content-Length"]))
@@ -38,11 +37,7 @@ def test_the_webhook_urls_token_is_sent_but_never_logged_or_recorded(caplog):
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = loopback.serve(Receiver)
     live = f"http://127.0.0.1:{server.server_address[1]}/hooks/hls?token=t0k3n"
     gone = f"http://user:pa55word@127.0.0.1:{services.free_port()}/h?token=t0k3n"  # nothing listens: the error names the URL
     recorded = []

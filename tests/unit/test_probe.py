@@ -3,9 +3,9 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.probe import (
     ProbeResult,
     check_limits,
-    parse_compact_line,
     classify_probe_failure,
     looks_like_iso_bmff,
+    parse_compact_line,
     parse_hdr10_metadata,
     parse_probe,
 )
