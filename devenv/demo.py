@@ -130,8 +130,8 @@ def main() -> None:
     print(f"running {DAG_ID} ({run_id}): one run of hls_convert_movie per movie; watch it in Airflow's UI at\n"
           f"  {airflow.api}/dags/{DAG_ID}  (user {airflow_cluster.ADMIN}, password {airflow.admin_password})")
     state = airflow.wait_for_run(DAG_ID, run_id, timeout=3600)["state"]
-    print(f"run finished in {time.monotonic() - started:.0f} s ({state}: "
-          "a run fails when any movie failed; movie 6 is broken on purpose)")  # fmt: skip
+    print(f"run finished in {time.monotonic() - started:.0f} s ({state}; movie 6 is a broken upload on purpose: "
+          "refused as bad input and listed, which leaves a wave green; red means a person is needed)")  # fmt: skip
     rows = report(postgres.dsn(DATABASE))
     print_report(rows)
     master = next((row[-1] for row in rows if row[2] == "succeeded"), "<master URL>")

@@ -1,8 +1,9 @@
-"""Airflow plugin: the migration view (``/hls-migration/``) in the UI's navigation, and the
-application's status endpoint (``/hls-migration/api/movies/{id}``).
+"""Airflow plugin: the migration view (``/hls-migration/``) in the UI's navigation, its report of
+refused movies (``/hls-migration/refused.csv``) and the application's status endpoint
+(``/hls-migration/api/movies/{id}``).
 
 The page is served by a FastAPI app inside the api-server and shown in the UI as an external
-view. Airflow does not protect plugin endpoints by itself: both routes require a user allowed to
+view. Airflow does not protect plugin endpoints by itself: every route requires a user allowed to
 read the ``hls_migration`` DAG (the UI's session cookie or a bearer token).
 """
 
@@ -14,9 +15,9 @@ from airflow.plugins_manager import AirflowPlugin
 def build_app():
     from airflow.api_fastapi.core_api.security import requires_access_dag
     from fastapi import Depends, FastAPI, HTTPException
-    from fastapi.responses import HTMLResponse
-    from hls_operators.core.view import render_page
-    from hls_operators.edges.catalog import load_summary, movie_status
+    from fastapi.responses import HTMLResponse, Response
+    from hls_operators.core.view import refused_csv, render_page
+    from hls_operators.edges.catalog import load_summary, movie_status, refused_movies
     from hls_operators.hooks import CatalogHook
     from hls_operators.settings import DAG_ID
 
@@ -27,6 +28,14 @@ def build_app():
     def migration_view() -> str:
         with CatalogHook().connection() as conn:
             return render_page(load_summary(conn))
+
+    @app.get("/refused.csv", dependencies=[readers_of_the_dag])
+    def refused_report() -> Response:
+        """Every movie whose source was refused as bad input, for the catalog's owners."""
+        with CatalogHook().connection() as conn:
+            body = refused_csv(refused_movies(conn))
+        headers = {"Content-Disposition": 'attachment; filename="hls-refused-movies.csv"'}
+        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
     @app.get("/api/movies/{movie_id}", dependencies=[readers_of_the_dag])
     def movie_status_endpoint(movie_id: int) -> dict:

@@ -109,11 +109,16 @@ INSERT INTO hls_estimates (run_id, estimate) VALUES (%(run_id)s, %(estimate)s::j
 ON CONFLICT (run_id) DO UPDATE SET estimate = EXCLUDED.estimate, created_at = now();
 
 -- name: current_hold
-SELECT run_id, reason, held_at FROM hls_hold;
+SELECT run_id, reason, held_at, asked_by, asked_at FROM hls_hold;
 
 -- name: set_hold
 INSERT INTO hls_hold (run_id, reason) VALUES (%(run_id)s, %(reason)s)
-ON CONFLICT (singleton) DO UPDATE SET run_id = EXCLUDED.run_id, reason = EXCLUDED.reason, held_at = now();
+ON CONFLICT (singleton) DO UPDATE SET run_id = EXCLUDED.run_id, reason = EXCLUDED.reason, held_at = now(),
+                                      asked_by = NULL, asked_at = NULL;
+
+-- name: ask_to_lift_hold
+-- A run waits for a person's answer; (run_id NULL) nobody is asked any more.
+UPDATE hls_hold SET asked_by = %(run_id)s, asked_at = CASE WHEN %(run_id)s::text IS NULL THEN NULL ELSE now() END;
 
 -- name: lift_hold
 -- Any hold, or (run_id given) only the one that run set.

@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS hls_hold (
     reason    text NOT NULL,
     held_at   timestamptz NOT NULL DEFAULT now()
 );
+-- The run that waits for a person to lift the hold in Required Actions, and since when: the view
+-- shows who is waiting. (Added to holds of an earlier schema in place.)
+ALTER TABLE hls_hold ADD COLUMN IF NOT EXISTS asked_by text, ADD COLUMN IF NOT EXISTS asked_at timestamptz;
 
 -- What each dry run estimated, for the migration view.
 CREATE TABLE IF NOT EXISTS hls_estimates (

@@ -2,24 +2,32 @@
 
 -- name: totals
 -- converted: video_url is the master of a succeeded conversion; remaining: active movies still on
--- an MP4; failed: movies still on an MP4 whose latest attempt failed.
+-- an MP4 that a wave would take (not refused); refused and failed: movies still on an MP4 whose latest attempt failed, on bad input
+-- (the bad_input classes) or otherwise.
 WITH latest AS (
-    SELECT DISTINCT ON (movie_id) movie_id, status
+    SELECT DISTINCT ON (movie_id) movie_id, status, error_class
     FROM hls_conversions WHERE status <> 'dry_run'
     ORDER BY movie_id, id DESC
+), failing AS (
+    SELECT l.error_class = ANY(%(bad_input)s) AS refused
+    FROM movies m JOIN latest l ON l.movie_id = m.id
+    WHERE l.status = 'failed' AND m.video_url ~* '\.mp4(\?.*)?$'
 )
 SELECT
     (SELECT count(*) FROM movies m
       WHERE EXISTS (SELECT 1 FROM hls_conversions c
                     WHERE c.movie_id = m.id AND c.status = 'succeeded' AND c.master_url = m.video_url)),
-    (SELECT count(*) FROM movies m JOIN latest l ON l.movie_id = m.id
-      WHERE l.status = 'failed' AND m.video_url ~* '\.mp4(\?.*)?$'),
-    (SELECT count(*) FROM movies m WHERE m.is_active AND m.video_url ~* '\.mp4(\?.*)?$'),
+    (SELECT count(*) FROM failing WHERE refused),
+    (SELECT count(*) FROM failing WHERE NOT refused),
+    (SELECT count(*) FROM movies m LEFT JOIN latest l ON l.movie_id = m.id
+      WHERE m.is_active AND m.video_url ~* '\.mp4(\?.*)?$'
+        AND NOT COALESCE(l.status = 'failed' AND l.error_class = ANY(%(bad_input)s), false)),
     (SELECT COALESCE(sum(c.bytes), 0) FROM movies m
        JOIN hls_conversions c ON c.movie_id = m.id AND c.status = 'succeeded' AND c.master_url = m.video_url);
 
 -- name: failures_by_class
--- Movies whose latest attempt failed, by error class, with the newest message of each class.
+-- Movies whose latest attempt failed, but not on bad input, by error class, with the newest
+-- message of each class.
 WITH latest AS (
     SELECT DISTINCT ON (movie_id) movie_id, status, error_class, error_message, finished_at
     FROM hls_conversions WHERE status <> 'dry_run'
@@ -28,15 +36,43 @@ WITH latest AS (
 SELECT error_class, count(*),
        (ARRAY_AGG(error_message ORDER BY finished_at DESC NULLS LAST))[1],
        (ARRAY_AGG(movie_id ORDER BY finished_at DESC NULLS LAST))[1]
-FROM latest WHERE status = 'failed'
+FROM latest WHERE status = 'failed' AND NOT COALESCE(error_class = ANY(%(bad_input)s), false)
 GROUP BY error_class
 ORDER BY count(*) DESC, error_class;
+
+-- name: refused
+-- Movies still on an MP4 whose latest attempt refused their source as bad input, newest first: the
+-- report for the catalog's owners (the page shows the first few, the CSV all of them).
+WITH latest AS (
+    SELECT DISTINCT ON (movie_id) movie_id, status, error_class, error_message, source_url, finished_at
+    FROM hls_conversions WHERE status <> 'dry_run'
+    ORDER BY movie_id, id DESC
+)
+SELECT l.movie_id, m.title, l.error_class, l.error_message, l.source_url, l.finished_at
+FROM latest l JOIN movies m ON m.id = l.movie_id
+WHERE l.status = 'failed' AND l.error_class = ANY(%(bad_input)s) AND m.video_url ~* '\.mp4(\?.*)?$'
+ORDER BY l.finished_at DESC NULLS LAST, l.movie_id
+LIMIT %(limit)s;
 
 -- name: throughput
 -- Conversions that succeeded in the last day: how many, and how many source seconds.
 SELECT count(*), COALESCE(sum((probe ->> 'duration')::float), 0)
 FROM hls_conversions
 WHERE status = 'succeeded' AND finished_at > now() - interval '24 hours';
+
+-- name: latest_wave_pace
+-- The pace of the newest wave of the migration DAG that converted a movie in the last 7 days: its
+-- run, how many movies it converted, and its window, from its first movie's start to its last
+-- movie's end (a wave waiting for its approval has not started any).
+WITH wave AS (
+    SELECT run_id FROM hls_conversions
+    WHERE dag_id = %(dag_id)s AND status = 'succeeded' AND finished_at > now() - interval '7 days'
+    ORDER BY finished_at DESC LIMIT 1
+)
+SELECT c.run_id, count(*) FILTER (WHERE c.status = 'succeeded'), min(c.started_at), max(c.finished_at)
+FROM hls_conversions c JOIN wave USING (run_id)
+WHERE c.dag_id = %(dag_id)s AND c.status IN ('succeeded', 'failed')
+GROUP BY c.run_id;
 
 -- name: recent_conversions
 -- With the audio and subtitle renditions the package step published, and the tracks it could not carry.

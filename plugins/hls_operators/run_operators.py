@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from hls_operators import steps
 from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
-from hls_operators.core.waves import approval_request, hold_reason
+from hls_operators.core.waves import approval_request, judge_wave
 from hls_operators.edges import catalog
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
 from hls_operators.operators import MOVIES_PUBLISHED, MovieOperator, attempt_key, wave_of
@@ -90,22 +90,24 @@ class ApproveWaveOperator(ApprovalOperator):
             hold = catalog.current_hold(conn)
             if hold is None or params.get("movie_ids") or params.get("dry_run"):
                 return None
-            held_by, reason, held_at = hold
-            outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=held_by)
-        self.log.warning("on hold since %s (run %s): %s; asking for approval in Required Actions", utc(held_at), held_by, reason)
-        self.body = approval_request(held_by, reason, outcome)
+            outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=hold.run_id)
+            catalog.ask_to_lift_hold(conn, run_id=context["run_id"])  # the migration view says who waits
+        self.log.warning("on hold since %s (run %s): %s; asking for approval in Required Actions",
+                         utc(hold.held_at), hold.run_id, hold.reason)  # fmt: skip
+        self.body = approval_request(hold.run_id, hold.reason, outcome)
         self.response_timeout = timedelta(hours=load_settings().approval_timeout_hours)
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         response = super().execute_complete(context, event)  # on Reject, skips everything downstream
         who = (response.get("responded_by_user") or {}).get("name") or "nobody (timed out)"
-        if response["chosen_options"] == [self.APPROVE]:
-            with CatalogHook().connection() as conn:
+        with CatalogHook().connection() as conn:
+            if response["chosen_options"] == [self.APPROVE]:
                 lifted = catalog.lift_hold(conn)
-            self.log.info("approved by %s: lifted the hold set by run %s", who, lifted[0] if lifted else "-")
-        else:
-            self.log.warning("rejected by %s: this run takes no movie and the hold stays", who)
+                self.log.info("approved by %s: lifted the hold set by run %s", who, lifted[0] if lifted else "-")
+            else:
+                catalog.ask_to_lift_hold(conn, run_id=None)
+                self.log.warning("rejected by %s: this run takes no movie and the hold stays", who)
         return response
 
 
@@ -125,8 +127,8 @@ class SelectMoviesOperator(BaseOperator):
         with CatalogHook().connection() as conn:
             hold = catalog.current_hold(conn)
             if hold and not movie_ids and not dry_run:
-                held_by, reason, held_at = hold
-                message = f"the migration is on hold since {utc(held_at)} (run {held_by}): {reason}; approve it in Required Actions or trigger with resume=true"
+                message = (f"the migration is on hold since {utc(hold.held_at)} (run {hold.run_id}): {hold.reason}; "
+                           "approve it in Required Actions or trigger with resume=true")  # fmt: skip
                 self.log.warning("%s", message)
                 raise AirflowSkipException(message)
             claimed = claim(conn, context, settings, movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size))
@@ -229,10 +231,11 @@ class ClaimMovieOperator(BaseOperator, SkipMixin):
 
 class FinishRunOperator(BaseOperator):
     """Closes the run: logs one line per movie; after a dry run, logs the estimate (and saves a
-    wave's for the migration view); otherwise sets a hold when a wave's failure rate is over
-    ``hls_max_failure_rate`` (and lifts the hold it had set when, run again after a clear, the wave
-    no longer fails that often), and fails the run when any movie failed, so that the run shows red
-    and a clear re-runs only what failed.
+    wave's for the migration view); otherwise judges a wave (``core.waves.judge_wave``): lists the
+    movies refused as bad input, a report that never holds anything; sets a hold when other failures
+    are over ``hls_max_failure_rate`` (and lifts the hold it had set when, run again after a clear,
+    they no longer are); and fails the run only when a person is needed. A per-movie run fails
+    whenever its movie failed, so that a refused movie's run is easy to find.
 
     :param wave: whether the run is a wave of the catalog, whose movies each ran in a per-movie
         run. A per-movie run reports its own movie only, in the wave's ledger when a wave started
@@ -253,23 +256,37 @@ class FinishRunOperator(BaseOperator):
             key = attempt_key(context, context["params"]["movie_id"])
             dag_id, run_id, only = key.dag_id, key.run_id, key.movie_id
         with CatalogHook().connection() as conn:
-            outcome = [row for row in catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id) if only in (None, row[0])]
-            for movie_id, status, error_class, message in outcome:
-                self.log.info("movie %s: %s%s", movie_id, status, f" [{error_class}] {message}" if error_class else "")
+            outcome = [movie for movie in catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id) if only in (None, movie.movie_id)]
+            for movie in outcome:
+                detail = f" [{movie.error_class}] {movie.message}" if movie.error_class else ""
+                self.log.info("movie %s: %s%s", movie.movie_id, movie.status, detail)
             if context["params"].get("dry_run"):
                 if self.wave or wave_of(context) is None:
                     self.report_estimate(conn, settings, dag_id, run_id)
                 return
-            reason = self.wave and hold_reason([row[1] for row in outcome], [row[2] for row in outcome], settings.max_failure_rate)
-            if reason:
-                catalog.set_hold(conn, run_id=run_id, reason=reason)
-                self.log.error("scheduled runs take no new movies until resumed: %s", reason)
-            elif self.wave and (lifted := catalog.lift_hold(conn, set_by=run_id)):
+            if not self.wave:
+                if failed := [movie.line() for movie in outcome if movie.status == "failed"]:
+                    raise AirflowFailException(f"the movie failed: {failed[0]}")
+                return
+            verdict = judge_wave(outcome, settings.max_failure_rate)
+            if verdict.refused:
+                self.log.warning("%d movie(s) refused as bad input (a report for the catalog's owners; never counted "
+                                 "toward a hold; the migration view lists them, with a CSV):", len(verdict.refused))  # fmt: skip
+                for movie in verdict.refused:
+                    self.log.warning("  refused: %s", movie.line())
+            if verdict.hold:
+                catalog.set_hold(conn, run_id=run_id, reason=verdict.hold)
+                self.log.error("scheduled runs take no new movies until resumed: %s", verdict.hold)
+            elif lifted := catalog.lift_hold(conn, set_by=run_id):
                 # run again after a clear, the wave no longer fails too often: its own hold goes
                 self.log.info("lifted the hold this run had set (%s)", lifted[1])
-        failed = [row[0] for row in outcome if row[1] == "failed"]
-        if failed:
-            raise AirflowFailException(f"{len(failed)} of {len(outcome)} movie(s) failed: {failed}")
+        if verdict.needs_a_person:
+            raise AirflowFailException(f"a person is needed: {verdict.needs_a_person}")
+        converted = sum(movie.status == "succeeded" for movie in outcome)
+        self.log.info(
+            "wave done: %d converted, %d refused as bad input, %d failed otherwise (within the %.0f%% allowed; retried next time)",
+            converted, len(verdict.refused), len(verdict.failed), settings.max_failure_rate * 100,
+        )  # fmt: skip
 
     def report_estimate(self, conn, settings: Settings, dag_id: str, run_id: str) -> None:
         measured, transcodes = catalog.measured_transcode_cost(conn)

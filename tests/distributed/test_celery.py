@@ -3,7 +3,9 @@ folders, triggered and watched through the REST API v2, as a production deployme
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import re
 import subprocess
@@ -142,8 +144,13 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     )
     assert converted == len(MOVIES)
     assert re.search(rf"id='total-converted'>converted<b>{converted}</b>", page)
-    assert re.search(r"id='total-remaining'>remaining<b>2</b>", page)  # the dry run converted nothing
-    assert "<td>not_video</td><td>1</td><td>movie 5:" in page
+    # the dry run converted nothing; the text file it refused is a report, no longer to convert
+    assert re.search(r"id='total-remaining'>remaining<b>1</b>", page) and re.search(r"id='total-refused'>refused<b>1</b>", page)
+    assert "<td>5</td><td>Text named mp4</td><td>not_video</td><td>not an MP4/MOV file: " in page
+    assert "No movie is failing." in page
+    wave = quote(finished_run["dag_run_id"], safe="")
+    assert re.search(rf"id='eta-basis'>ETA at the pace of wave <a target='_top' href='/dags/hls_migration/runs/{re.escape(wave)}'>"
+                     rf"[^<]+</a>: {len(MOVIES)} movies in ", page)  # fmt: skip
     assert "would convert 1 movie(s): [6]" in page and "not_video: [5]" in page
     assert f"/dags/hls_migration/runs/{quote(finished_run['dag_run_id'], safe='')}" in page
     assert quote(dry_run["dag_run_id"], safe="") in page
@@ -152,6 +159,17 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     thumbnails = re.findall(r"<img class='thumb' src='([^']+)'", page)
     assert len(thumbnails) == len(MOVIES)
     assert all(hls_checks.fetch(html.unescape(url)).content_type == "image/jpeg" for url in thumbnails)
+
+    # the refused movies as CSV, one REST call, behind the same permission
+    csv_url = f"{cluster.api}/hls-migration/refused.csv"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(csv_url, timeout=30)
+    assert refused.value.code == 401
+    authorized = {"Authorization": f"Bearer {cluster.token}"}
+    with urllib.request.urlopen(urllib.request.Request(csv_url, headers=authorized), timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(response.read().decode())))
+    assert rows[0][:3] == ["movie_id", "title", "error_class"] and [row[:3] for row in rows[1:]] == [["5", "Text named mp4", "not_video"]]
 
     # the application's status endpoint: behind the same permission, one movie's row as JSON
     movie_url = f"{cluster.api}/hls-migration/api/movies/{MOVIES[0]}"
@@ -256,17 +274,25 @@ def test_one_long_movie_gets_a_chunk_task_per_chunk_from_the_per_movie_dag(pipel
     assert video_url.endswith("/master.m3u8")
 
 
+def migration_page(cluster) -> str:
+    request = urllib.request.Request(f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {cluster.token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read().decode()
+
+
 def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluster, tmp_path):
-    """A wave that fails too often holds the migration; the next run that selects movies itself
-    asks in Airflow's Required Actions, with the failures by class. Reject, or no answer in time,
+    """A wave that fails too often (an upload not there yet is a failure to fetch, not bad input)
+    holds the migration; the next run that selects movies itself asks in Airflow's Required Actions,
+    with the failures by class, and the migration view says who waits. Reject, or no answer in time,
     takes nothing and keeps the hold; Approve lifts it and the run takes its wave."""
+    late = SeedMovie(7, "Upload on its way", None, video_url=f"{pipeline.public_base_url}/uploads/7/late.mp4")
+    next_in_line = SeedMovie(8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2))
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(7, "Broken", hostile_media.make_refused("text", tmp_path)),
-                         SeedMovie(8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2))])  # fmt: skip
+                 movies=[late, next_in_line])  # fmt: skip
     failed_wave = cluster.run_dag("hls_migration", {"movie_ids": [7]})
     assert failed_wave["state"] == "failed"
     [(held_by, reason)] = pipeline.query("SELECT run_id, reason FROM hls_hold")
-    assert held_by == failed_wave["dag_run_id"] and reason.endswith("not_video x1")
+    assert held_by == failed_wave["dag_run_id"] and reason.endswith("source_unreachable x1")
 
     operator = cluster.login(cluster.fab_users["HLS_OPERATOR_USER"], cluster.fab_users["HLS_OPERATOR_PASSWORD"])
     viewer = cluster.login(cluster.fab_users["HLS_VIEWER_USER"], cluster.fab_users["HLS_VIEWER_PASSWORD"])
@@ -275,6 +301,8 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
         run_id = cluster.trigger("hls_migration", {"limit": 1})
         cluster.wait_for_task("hls_migration", run_id, "approve_wave", "awaiting_input")
         asked = cluster.required_action("hls_migration", run_id, "approve_wave")
+        waiting = re.search(r"<b id='asking'>Run <a [^>]+>([^<]+)</a> has waited \d+ s for an answer</b>", migration_page(cluster))
+        assert waiting and html.unescape(waiting.group(1)) == run_id
         if answer is not None:
             refused = http_status(lambda: cluster.respond("hls_migration", run_id, "approve_wave", answer, token=viewer))
             assert refused == 403  # a viewer sees the question but may not answer it
@@ -286,12 +314,14 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     run, asked, answered = held_run("Reject")
     assert asked["options"] == ["Approve", "Reject"] and asked["defaults"] == ["Reject"]
     assert f"Run `{held_by}` put the migration on hold" in asked["body"]
-    assert "| not_video | 7 | not an MP4/MOV file: " in asked["body"], asked["body"]
+    assert "| source_unreachable | 7 | " in asked["body"], asked["body"]
     assert answered["chosen_options"] == ["Reject"] and answered["responded_by_user"]["name"] == cluster.fab_users["HLS_OPERATOR_USER"]
     states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
     assert run["state"] == "success"
     assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("success", "skipped", "skipped")
     assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
+    page = migration_page(cluster)
+    assert "id='hold'" in page and "id='asking'" not in page  # nobody waits any more
 
     # Nobody answers: after hls_approval_timeout_hours the scheduler answers Reject.
     cluster.request("POST", "/api/v2/variables", {"key": "hls_approval_timeout_hours", "value": str(20 / 3600)})
@@ -302,14 +332,16 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert run["state"] == "success" and answered["chosen_options"] == ["Reject"] and answered["responded_by_user"] is None
     assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
 
+    # The upload arrives; approved, the run takes its wave of one: the oldest unconverted movie.
+    store = pipeline.seaweedfs.client()
+    store.copy_object(Bucket=pipeline.bucket, Key="uploads/7/late.mp4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/8/8.mp4"})
     run, _asked, answered = held_run("Approve")
     assert run["state"] == "success" and answered["chosen_options"] == ["Approve"]
     assert pipeline.query("SELECT count(*) FROM hls_hold") == [(0,)]
-    # the wave of one it was allowed: the oldest unconverted movie, converted (never the refused movie 7)
     converted = pipeline.query(
         "SELECT movie_id FROM hls_conversions WHERE run_id = %s AND status = 'succeeded'", (run["dag_run_id"],)
     )
-    assert len(converted) == 1 and converted[0][0] != 7
+    assert converted == [(7,)]
 
 
 def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pipeline, cluster, tmp_path):

@@ -103,11 +103,55 @@ def test_a_released_claim_is_taken_again_by_a_cleared_task_unless_another_run_ho
 def test_a_run_lifts_only_the_hold_it_set_and_resume_lifts_any(conn):
     catalog.set_hold(conn, run_id="run-a", reason="3 of 8 movies failed")
     assert catalog.lift_hold(conn, set_by="run-b") is None  # another run's finish leaves it
-    assert catalog.current_hold(conn)[:2] == ("run-a", "3 of 8 movies failed")
+    hold = catalog.current_hold(conn)
+    assert (hold.run_id, hold.reason, hold.asked_by) == ("run-a", "3 of 8 movies failed", None)
+    catalog.ask_to_lift_hold(conn, run_id="run-b")  # run-b waits for a person's answer
+    asking = catalog.current_hold(conn)
+    assert asking.asked_by == "run-b" and asking.asked_at >= hold.held_at
+    catalog.ask_to_lift_hold(conn, run_id=None)  # answered
+    assert catalog.current_hold(conn) == hold
+    catalog.ask_to_lift_hold(conn, run_id="run-b")
+    catalog.set_hold(conn, run_id="run-a", reason="3 of 8 movies failed")  # held again: nobody has been asked yet
+    assert catalog.current_hold(conn).asked_by is None
     assert catalog.lift_hold(conn, set_by="run-a") == ("run-a", "3 of 8 movies failed")
     catalog.set_hold(conn, run_id="run-c", reason="2 of 2 movies failed")
     assert catalog.lift_hold(conn) == ("run-c", "2 of 2 movies failed")
     assert catalog.current_hold(conn) is None
+
+
+def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave(conn):
+    add_movies(conn, {i: f"https://cdn.example/{i}.mp4?X-Amz-Signature=secret" for i in range(1, 8)})
+    for run_id, outcomes in (("old-wave", {1: None}), ("new-wave", {2: None, 3: None, 4: ErrorClass.CORRUPT, 5: ErrorClass.WORKER_LOST})):
+        claim(conn, run_id=run_id, movie_ids=list(outcomes))
+        for movie_id, error_class in outcomes.items():
+            source_url = f"https://cdn.example/{movie_id}.mp4?X-Amz-Signature=secret"
+            ledger_id = catalog.begin_step(conn, key(movie_id, run_id), "probe", source_url=source_url)
+            if error_class:
+                catalog.fail_attempt(conn, ledger_id, MigrationError(error_class, f"movie {movie_id} went wrong"))
+            else:
+                catalog.flip_to_hls(conn, ledger_id=ledger_id, step="probe", seconds=1.0, movie_id=movie_id,
+                                    expected_url=video_url(conn, movie_id), master_url=f"https://cdn.example/hls/{movie_id}/master.m3u8",
+                                    bytes_published=100, segments=1)  # fmt: skip
+            catalog.finalize_attempt(conn, key(movie_id, run_id))
+    with conn, conn.cursor() as cur:  # the new wave ran from 10:00 to 10:30; the old one a day before
+        cur.execute("""UPDATE hls_conversions SET started_at = timestamptz '2026-11-20 10:00+00' + (movie_id - 2) * interval '1 min',
+                                                  finished_at = timestamptz '2026-11-20 10:30+00' - (movie_id - 2) * interval '1 min'
+                       WHERE run_id = 'new-wave'""")
+        cur.execute("""UPDATE hls_conversions SET started_at = timestamptz '2026-11-19 10:00+00',
+                                                  finished_at = timestamptz '2026-11-19 11:00+00'
+                       WHERE run_id = 'old-wave'""")
+    summary = catalog.load_summary(conn)
+    assert (summary.converted, summary.refused, summary.failed, summary.remaining) == (3, 1, 1, 3)  # 5, 6, 7 left; 4 refused
+    assert [(f.error_class, f.movies) for f in summary.failures] == [("worker_lost", 1)]
+    [refused] = summary.refused_movies
+    assert (refused.movie_id, refused.error_class, refused.message) == (4, "corrupt", "movie 4 went wrong")
+    assert refused.source_url == "https://cdn.example/4.mp4?…"  # a presigned URL's signature is no part of a report
+    assert summary.pace is None  # both waves ended more than 7 days before now
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE hls_conversions SET started_at = started_at + (now() - timestamptz '2026-11-21 00:00+00'), "
+                    "finished_at = finished_at + (now() - timestamptz '2026-11-21 00:00+00')")  # fmt: skip
+    pace = catalog.load_summary(conn).pace
+    assert (pace.run_id, pace.movies, pace.seconds) == ("new-wave", 2, 1800.0)  # its failures count in its window
 
 
 def test_concurrent_selections_skip_locked_rows_instead_of_waiting(conn, postgres):

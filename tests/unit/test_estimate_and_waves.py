@@ -1,6 +1,6 @@
 import pytest
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate, measured_speed
-from hls_operators.core.waves import approval_request, hold_reason
+from hls_operators.core.waves import MovieOutcome, approval_request, judge_wave
 
 LADDER = [
     {"name": "720p", "width": 1280, "height": 720, "video_kbps": 2800},
@@ -67,33 +67,49 @@ def test_the_measured_speed_is_per_encoded_megapixel_second():
     assert measured_speed([(46.08, 100.0, copied_top), (308.736, 100.0, hevc_twin)]) == pytest.approx(2.0)
     assert measured_speed([(3.0, 100.0, copied_top[:1])]) is None  # nothing was encoded
 
+def wave(*classes: str | None) -> list[MovieOutcome]:
+    """A wave's outcome: one movie per class, None for a converted movie."""
+    return [MovieOutcome(i, "succeeded" if c is None else "failed", c, f"why {i}") for i, c in enumerate(classes, 1)]
+
+
 @pytest.mark.parametrize(
-    ("statuses", "classes", "held"),
+    ("outcome", "hold", "red"),
     [
-        (["succeeded"] * 3 + ["failed"], [None] * 3 + ["corrupt"], False),  # 25 % is allowed
-        (["succeeded"] * 2 + ["failed"] * 2, [None, None, "timeout", "timeout"], True),
-        ([], [], False),
+        (wave(None, None, None, "timeout"), None, None),  # 25 % is allowed, and a timeout is retried next time
+        (wave(None, None, "timeout", "storage_unavailable"),
+         "2 of 4 movies failed (50%, over the 25% allowed): timeout x1, storage_unavailable x1", "hold"),
+        # broken uploads are a report, not a failure rate: 9 refused of 12 hold nothing, a green wave
+        (wave(None, None, None, *["corrupt"] * 5, *["not_video"] * 2, "unsupported", "source_forbidden"), None, None),
+        # and they are out of the rate's base: 1 failure among the 2 movies that were not refused
+        (wave(None, "worker_lost", "corrupt", "corrupt"),
+         "1 of 2 movies failed (50%, over the 25% allowed; 2 refused as bad input, not counted): worker_lost x1", "hold"),
+        # a defect within the rate
+        (wave(*[None] * 9, "internal"), None, "1 movie(s) failed in a way no retry mends: movie 10 [internal] why 10"),
+        (wave(), None, None),
     ],
 )
-def test_a_wave_over_the_failure_rate_holds_the_migration(statuses, classes, held):
-    reason = hold_reason(statuses, classes, max_failure_rate=0.25)
-    assert (reason is not None) == held
-    if held:
-        assert reason == "2 of 4 movies failed (50%, over the 25% allowed): timeout x2"
+def test_a_wave_is_red_only_when_a_person_is_needed(outcome, hold, red):
+    verdict = judge_wave(outcome, max_failure_rate=0.25)
+    assert verdict.hold == hold
+    assert verdict.needs_a_person == (hold if red == "hold" else red)
+    bad_input = {"corrupt", "not_video", "unsupported", "source_forbidden"}
+    assert [m.movie_id for m in verdict.refused] == [m.movie_id for m in outcome if m.error_class in bad_input]
 
 
 def test_the_approval_request_lists_the_held_runs_failures_by_class():
     outcome = [
-        (1, "succeeded", None, None),
-        (2, "failed", "corrupt", "movie 2: moov atom not found | twice\nat 0 s"),
-        (3, "failed", "timeout", "movie 3: transcode ran past 3600 s"),
-        (4, "failed", "corrupt", "movie 4: invalid data"),
+        MovieOutcome(1, "succeeded"),
+        MovieOutcome(2, "failed", "storage_unavailable", "movie 2: 503 | twice\nat 0 s"),
+        MovieOutcome(3, "failed", "timeout", "movie 3: transcode ran past 3600 s"),
+        MovieOutcome(4, "failed", "storage_unavailable", "movie 4: timed out"),
+        MovieOutcome(5, "failed", "corrupt", "movie 5: invalid data"),
     ]
     body = approval_request("scheduled__2026-11-29", "3 of 4 movies failed", outcome)
     rows = [line for line in body.splitlines() if line.startswith("| ")][2:]
-    # the most frequent class first, every failed movie named once, a message cell never breaks the table
+    # the most frequent class first, every failed movie named once, a message cell never breaks the
+    # table; the refused movie is no part of why the migration is held
     assert rows == [
-        "| corrupt | 2, 4 | movie 2: moov atom not found \\| twice at 0 s |",
+        "| storage_unavailable | 2, 4 | movie 2: 503 \\| twice at 0 s |",
         "| timeout | 3 | movie 3: transcode ran past 3600 s |",
     ]
     assert body.startswith("Run `scheduled__2026-11-29` put the migration on hold: 3 of 4 movies failed.")

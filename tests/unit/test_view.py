@@ -1,7 +1,10 @@
-from datetime import datetime, timezone
+import csv
+import io
+from datetime import datetime, timedelta, timezone
 
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate
-from hls_operators.core.view import Conversion, Failure, Summary, render_page, run_link
+from hls_operators.core.view import Conversion, Failure, Pace, Refused, Summary, refused_csv, render_page, run_link
+from hls_operators.core.waves import Hold
 
 AT = datetime(2026, 11, 23, 2, 30, tzinfo=timezone.utc)
 MASTER = "https://cdn.example/hls/movies/7/20261123T020000Z-abcdef/master.m3u8"
@@ -9,9 +12,10 @@ MASTER = "https://cdn.example/hls/movies/7/20261123T020000Z-abcdef/master.m3u8"
 
 def summary(**changes) -> Summary:
     values = dict(
-        converted=40, failed=2, remaining=60, bytes_published=12_300_000_000, converted_last_day=12,
-        source_seconds_last_day=7200.0, dag_id="hls_migration",
-        failures=[Failure("corrupt", 2, "moov atom not found <script>", 9)],
+        converted=40, refused=1, failed=2, remaining=60, bytes_published=12_300_000_000, converted_last_day=12,
+        source_seconds_last_day=7200.0, dag_id="hls_migration", as_of=AT,
+        failures=[Failure("storage_unavailable", 2, "503 <script>", 9)],
+        refused_movies=[Refused(6, "=cmd|' /C calc'!A0", "corrupt", "moov atom not found <b>", "https://cdn.example/uploads/6.mp4?…", AT)],
         recent=[Conversion(7, "Heat & Dust", "scheduled__2026-11-23T02:00:00+00:00", "hls_migration", MASTER, 5_000_000, 95.0, AT,
                            audio=[{"language": "en", "name": "English", "default": True}, {"language": "fr", "name": "French"}],
                            subtitles=[{"language": "fr", "name": "French", "forced": True}],
@@ -21,17 +25,22 @@ def summary(**changes) -> Summary:
     return Summary(**values)
 
 
-def test_totals_throughput_and_eta():
-    page = render_page(summary())
-    assert "id='total-converted'>converted<b>40</b>" in page
+def test_totals_and_an_eta_at_the_pace_of_the_newest_wave():
+    pace = Pace("scheduled__2026-11-23T02:00:00+00:00", movies=6, seconds=1800.0, ended_at=AT)  # 12 movies an hour
+    page = render_page(summary(pace=pace))
+    assert "id='total-converted'>converted<b>40</b>" in page and "id='total-refused'>refused<b>1</b>" in page
     assert "id='total-published'>published<b>12.3 GB</b>" in page
-    assert "id='total-ETA'>ETA<b>120.0 h</b>" in page  # 60 left at 0.5 per hour
-    assert render_page(summary(converted_last_day=0)).count("no conversion in the last 24 h") == 1
+    assert "id='total-ETA'>ETA<b>5.0 h</b>" in page  # 60 left at 12 per hour
+    assert ": 6 movies in 30 min (12.0 movies/h), ended 2026-11-23 02:30 UTC.</p>" in page
+    # No wave converted anything lately: no ETA rather than a guess.
+    for no_pace in (None, Pace("manual__x", movies=0, seconds=60.0, ended_at=AT)):
+        page = render_page(summary(pace=no_pace))
+        assert "ETA<b>no recent wave</b>" in page and "No ETA: no wave converted a movie in the last 7 days." in page
 
 
 def test_failures_recent_conversions_and_links_are_escaped():
     page = render_page(summary())
-    assert "<td>corrupt</td><td>2</td><td>movie 9: moov atom not found &lt;script&gt;</td>" in page
+    assert "<td>storage_unavailable</td><td>2</td><td>movie 9: 503 &lt;script&gt;</td>" in page
     assert "Heat &amp; Dust" in page
     assert "src='https://cdn.example/hls/movies/7/20261123T020000Z-abcdef/thumbs/thumb_000.jpg'" in page
     assert run_link("hls_migration", "scheduled__2026-11-23T02:00:00+00:00") == (
@@ -43,10 +52,32 @@ def test_failures_recent_conversions_and_links_are_escaped():
 def test_hold_and_estimate_are_shown():
     result = estimate([ProbedMovie(3, refused_as="not_video")], audio_kbps=128, cpu_seconds_per_megapixel_second=1.6,
                       speed_measured_on=0, prices=Prices(0.015, 0.0, 10), segment_format="fmp4")  # fmt: skip
-    page = render_page(summary(hold=("manual__x", "3 of 4 movies failed", AT), estimate=("manual__dry", result, AT)))
+    page = render_page(summary(hold=Hold("manual__x", "3 of 4 movies failed", AT), estimate=("manual__dry", result, AT)))
     assert "<b>On hold</b> since 2026-11-23 02:30 UTC" in page and "3 of 4 movies failed" in page
+    assert "The next run that selects movies itself asks" in page
     assert "would refuse 1 movie(s): not_video: [3]" in page
     assert "No dry run yet" in render_page(summary())
+
+
+def test_a_run_waiting_for_an_answer_says_since_when_and_where_to_answer():
+    hold = Hold("manual__x", "3 of 4 movies failed", AT, asked_by="scheduled__2026-11-24", asked_at=AT)
+    page = render_page(summary(hold=hold, as_of=AT + timedelta(hours=2, minutes=30)))
+    assert "href='/dags/hls_migration/runs/scheduled__2026-11-24'>scheduled__2026-11-24</a> has waited 2.5 h for an answer" in page
+    assert "<a target='_top' href='/required_actions?response_received=false'>Required Actions</a>" in page
+
+
+def test_refused_movies_are_a_report_with_a_csv_a_spreadsheet_cannot_run():
+    page = render_page(summary())
+    assert "<td>6</td><td>=cmd|&#x27; /C calc&#x27;!A0</td><td>corrupt</td><td>moov atom not found &lt;b&gt;</td>" in page
+    assert "(all of them above)" in page and "href='refused.csv'" in page
+    assert "(the newest 1 of 30 above)" in render_page(summary(refused=30))
+    assert "No source was refused." in render_page(summary(refused=0, refused_movies=[]))
+    rows = list(csv.reader(io.StringIO(refused_csv(summary().refused_movies))))
+    assert rows == [
+        ["movie_id", "title", "error_class", "error_message", "source_url", "refused_at"],
+        ["6", "'=cmd|' /C calc'!A0", "corrupt", "moov atom not found <b>", "https://cdn.example/uploads/6.mp4?…",
+         "2026-11-23T02:30:00+00:00"],
+    ]
 
 
 def test_each_conversion_shows_the_languages_it_was_published_with():

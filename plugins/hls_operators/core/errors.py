@@ -54,6 +54,10 @@ RETRYABLE = frozenset(
 # The input itself is bad: converting the same source again gives the same result.
 BAD_INPUT = frozenset({ErrorClass.NOT_VIDEO, ErrorClass.CORRUPT, ErrorClass.UNSUPPORTED, ErrorClass.SOURCE_FORBIDDEN})
 
+# Faults of the pipeline itself (a bug, an encoder failing on what the probe accepted, a set that does
+# not verify): neither a retry nor another night mends them, so a wave with one needs a person.
+DEFECTS = frozenset({ErrorClass.INTERNAL, ErrorClass.TRANSCODE_FAILED, ErrorClass.VERIFICATION_FAILED})
+
 
 class MigrationError(Exception):
     """A failure with a class; ``retryable`` defaults from the class and can be overridden."""

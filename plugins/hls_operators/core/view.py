@@ -6,15 +6,21 @@ unit-tested without a server. ``plugins/migration_view.py`` serves it in the Air
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote
 
 from hls_operators.core.estimate import Estimate, human_bytes, human_seconds
 from hls_operators.core.publishing import THUMBNAIL_DIR
+from hls_operators.core.waves import Hold
 
 RECENT_LIMIT = 12
+REFUSED_LIMIT = 20  # on the page; the CSV has every refused movie
+# Where a person answers a held wave's question in the Airflow 3 UI.
+REQUIRED_ACTIONS = "/required_actions?response_received=false"
 
 
 @dataclass(frozen=True)
@@ -59,27 +65,57 @@ class Conversion:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A movie whose source was refused as bad input: a line of the report for the catalog's owners."""
+
+    movie_id: int
+    title: str
+    error_class: str
+    message: str
+    source_url: str  # redacted: no query string, no userinfo
+    refused_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast the newest recent wave converted: ``movies`` in ``seconds`` from its first start to
+    its last end."""
+
+    run_id: str
+    movies: int
+    seconds: float
+    ended_at: datetime
+
+    @property
+    def movies_per_hour(self) -> float:
+        return self.movies * 3600 / max(self.seconds, 1.0)
+
+
+@dataclass(frozen=True)
 class Summary:
     converted: int
-    failed: int
+    refused: int
+    failed: int  # failed otherwise than on bad input
     remaining: int
     bytes_published: int
     converted_last_day: int
     source_seconds_last_day: float
     dag_id: str  # the migration DAG, whose runs the page links to
+    as_of: datetime
     failures: list[Failure] = field(default_factory=list)
+    refused_movies: list[Refused] = field(default_factory=list)  # the newest few
     recent: list[Conversion] = field(default_factory=list)
-    hold: tuple[str, str, datetime] | None = None
+    hold: Hold | None = None
     estimate: tuple[str, Estimate, datetime] | None = None
-
-    @property
-    def movies_per_hour(self) -> float:
-        return self.converted_last_day / 24
+    pace: Pace | None = None
 
     @property
     def eta_hours(self) -> float | None:
-        """Hours until every remaining movie is converted at the last day's pace (None: no pace yet)."""
-        return self.remaining / self.movies_per_hour if self.converted_last_day else None
+        """Hours until every remaining movie is converted at the newest recent wave's pace (None: no
+        recent wave converted anything)."""
+        if self.pace is None or not self.pace.movies:
+            return None
+        return self.remaining / self.pace.movies_per_hour
 
 
 def utc(moment: datetime) -> str:
@@ -112,34 +148,73 @@ def _section(title: str, table_id: str, headers: list[str], rows: list[list[str]
     return [f"<h2>{title}</h2>", f"<table id='{table_id}'>{head}", *body, "</table>"]
 
 
+def _hold(hold: Hold, dag_id: str, now: datetime) -> str:
+    """The hold's banner: since when, which run set it and why, and who waits for an answer."""
+    e = html.escape
+    text = (
+        f"<p class='hold' id='hold'><b>On hold</b> since {utc(hold.held_at)} "
+        f"(<a target='_top' href='{e(run_link(dag_id, hold.run_id))}'>{e(hold.run_id)}</a>): {e(hold.reason)}. "
+    )
+    if hold.asked_by and hold.asked_at:
+        waited = human_seconds(max((now - hold.asked_at).total_seconds(), 0.0))
+        text += (
+            f"<b id='asking'>Run <a target='_top' href='{e(run_link(dag_id, hold.asked_by))}'>{e(hold.asked_by)}</a> "
+            f"has waited {waited} for an answer</b>: approve or reject it in "
+            f"<a target='_top' href='{e(REQUIRED_ACTIONS)}'>Required Actions</a>.</p>"
+        )
+    else:
+        text += (
+            "The next run that selects movies itself asks for approval in "
+            f"<a target='_top' href='{e(REQUIRED_ACTIONS)}'>Required Actions</a> (or trigger one with <code>resume</code>).</p>"
+        )
+    return text
+
+
 def render_page(summary: Summary) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>HLS migration</title><style>{STYLE}</style></head><body>"]
     parts.append("<h1>HLS migration</h1>")
     if summary.hold:
-        run_id, reason, held_at = summary.hold
-        parts.append(
-            f"<p class='hold' id='hold'><b>On hold</b> since {utc(held_at)} "
-            f"(<a target='_top' href='{e(run_link(summary.dag_id, run_id))}'>{e(run_id)}</a>): {e(reason)}. "
-            "The next run that selects movies itself asks for approval in Required Actions "
-            "(or trigger one with <code>resume</code>).</p>"
-        )
-    eta = human_seconds(summary.eta_hours * 3600) if summary.eta_hours is not None else "no conversion in the last 24 h"
+        parts.append(_hold(summary.hold, summary.dag_id, summary.as_of))
+    eta = human_seconds(summary.eta_hours * 3600) if summary.eta_hours is not None else "no recent wave"
     totals = [
-        ("converted", str(summary.converted)), ("failed", str(summary.failed)), ("remaining", str(summary.remaining)),
-        ("published", human_bytes(summary.bytes_published)),
+        ("converted", str(summary.converted)), ("refused", str(summary.refused)), ("failed", str(summary.failed)),
+        ("remaining", str(summary.remaining)), ("published", human_bytes(summary.bytes_published)),
         ("last 24 h", f"{summary.converted_last_day} movies, {human_seconds(summary.source_seconds_last_day)} of video"),
         ("ETA", eta),
     ]  # fmt: skip
     parts.append("<div class='totals'>")
     parts += [f"<div class='total' id='total-{e(name.replace(' ', '-'))}'>{e(name)}<b>{e(value)}</b></div>" for name, value in totals]
     parts.append("</div>")
+    if summary.pace and summary.pace.movies:
+        pace = summary.pace
+        parts.append(
+            f"<p id='eta-basis'>ETA at the pace of wave <a target='_top' href='{e(run_link(summary.dag_id, pace.run_id))}'>"
+            f"{e(pace.run_id)}</a>: {pace.movies} movies in {human_seconds(pace.seconds)} ({pace.movies_per_hour:.1f} movies/h), "
+            f"ended {utc(pace.ended_at)}.</p>"
+        )
+    else:
+        parts.append("<p id='eta-basis'>No ETA: no wave converted a movie in the last 7 days.</p>")
 
     failures = [
         [e(f.error_class or "unknown"), str(f.movies), f"movie {f.latest_movie_id}: {e(f.latest_message or '')}"]
         for f in summary.failures
     ]
     parts += _section("Failures by error class", "failures", ["class", "movies", "latest message"], failures, "No movie is failing.")
+    refused = [
+        [str(r.movie_id), e(r.title), e(r.error_class), e(r.message), e(r.source_url), utc(r.refused_at) if r.refused_at else ""]
+        for r in summary.refused_movies
+    ]
+    parts += _section(
+        "Refused as bad input", "refused", ["movie", "title", "class", "message", "source", "refused"], refused,
+        "No source was refused.",
+    )  # fmt: skip
+    if summary.refused:
+        shown = f"the newest {len(refused)} of {summary.refused}" if summary.refused > len(refused) else "all of them"
+        parts.append(
+            f"<p>Not the pipeline's failures and never a reason to hold it: a report for the catalog's owners ({shown} above). "
+            "<a id='refused-csv' href='refused.csv'>Download every refused movie as CSV</a>.</p>"
+        )
     recent = [
         [
             f"<img class='thumb' src='{e(c.thumbnail_url)}' alt=''>",
@@ -161,3 +236,24 @@ def render_page(summary: Summary) -> str:
         parts.append(f"<p>No dry run yet: trigger <code>{e(summary.dag_id)}</code> with <code>dry_run</code> to get one.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+# A cell a spreadsheet would read as a formula (a title such as "=HYPERLINK(...)") starts with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def refused_csv(refused: list[Refused]) -> str:
+    """Every refused movie as CSV for the catalog's owners; a text cell that a spreadsheet would
+    run as a formula is prefixed with an apostrophe."""
+
+    def cell(value: object) -> str:
+        text = "" if value is None else str(value)
+        return "'" + text if isinstance(value, str) and text.startswith(FORMULA_STARTS) else text
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["movie_id", "title", "error_class", "error_message", "source_url", "refused_at"])
+    for r in refused:
+        at = r.refused_at.astimezone(timezone.utc).isoformat() if r.refused_at else ""
+        writer.writerow([r.movie_id, cell(r.title), cell(r.error_class), cell(r.message), cell(r.source_url), at])
+    return out.getvalue()

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
-from hls_operators.core.errors import BAD_INPUT, RETRYABLE, ErrorClass, MigrationError
+from hls_operators.core.errors import BAD_INPUT, RETRYABLE, ErrorClass, MigrationError, redacted
 from hls_operators.core.estimate import Estimate, ProbedMovie, measured_speed
 from hls_operators.core.retirement import Retirement
 from hls_operators.core.sweep import References
-from hls_operators.core.view import RECENT_LIMIT, Conversion, Failure, Summary
+from hls_operators.core.view import RECENT_LIMIT, REFUSED_LIMIT, Conversion, Failure, Pace, Refused, Summary
+from hls_operators.core.waves import Hold, MovieOutcome
 from hls_operators.edges.sql import queries, sql_file
 from hls_operators.settings import DAG_ID
 
+BAD_INPUT_CLASSES = sorted(error_class.value for error_class in BAD_INPUT)
 # Classes of a failure that is not retried: a step of the same try beside it joins its attempt.
 FINAL_CLASSES = frozenset(c.value for c in ErrorClass if c not in RETRYABLE)
 
@@ -67,7 +70,7 @@ def claim_movies(
     """Select and claim up to ``limit`` movies; a dry run selects the same way but keeps no claim."""
     params = {
         "run_id": run_id, "movie_ids": movie_ids, "limit": limit, "force": force, "ttl_minutes": ttl_minutes,
-        "bad_input_classes": sorted(error_class.value for error_class in BAD_INPUT),
+        "bad_input_classes": BAD_INPUT_CLASSES,
     }  # fmt: skip
     with conn.cursor() as cur:
         try:
@@ -164,7 +167,7 @@ def fail_attempt(conn, ledger_id: int, error: MigrationError) -> None:
     with conn, conn.cursor() as cur:
         cur.execute(_ledger("fail_attempt"), params)
         if cur.rowcount == 0 and error.error_class in BAD_INPUT:
-            cur.execute(_ledger("blame_the_input"), {**params, "bad_input": sorted(c.value for c in BAD_INPUT)})
+            cur.execute(_ledger("blame_the_input"), {**params, "bad_input": BAD_INPUT_CLASSES})
 
 
 def flip_to_hls(
@@ -213,11 +216,11 @@ def finalize_attempt(conn, key: AttemptKey) -> str:
     return status
 
 
-def run_outcome(conn, *, dag_id: str, run_id: str) -> list[tuple[int, str, str | None, str | None]]:
-    """(movie_id, status, error_class, error_message) of each movie's latest attempt in a run."""
+def run_outcome(conn, *, dag_id: str, run_id: str) -> list[MovieOutcome]:
+    """Each movie's latest attempt in a run."""
     with conn, conn.cursor() as cur:
         cur.execute(_ledger("run_outcome"), {"dag_id": dag_id, "run_id": run_id})
-        return cur.fetchall()
+        return [MovieOutcome(*row) for row in cur.fetchall()]
 
 
 def published_master(conn, movie_id: int) -> str | None:
@@ -279,11 +282,18 @@ def save_estimate(conn, *, run_id: str, estimate: Estimate) -> None:
         cur.execute(_ledger("save_estimate"), {"run_id": run_id, "estimate": json.dumps(estimate.to_dict())})
 
 
-def current_hold(conn) -> tuple[str, str, object] | None:
-    """(run_id, reason, held_at) of the hold on new movies, or None."""
+def current_hold(conn) -> Hold | None:
+    """The hold on new movies, or None."""
     with conn, conn.cursor() as cur:
         cur.execute(_ledger("current_hold"))
-        return cur.fetchone()
+        row = cur.fetchone()
+    return Hold(*row) if row else None
+
+
+def ask_to_lift_hold(conn, *, run_id: str | None) -> None:
+    """``run_id`` waits for a person to lift the hold (None: nobody waits any more)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("ask_to_lift_hold"), {"run_id": run_id})
 
 
 def set_hold(conn, *, run_id: str, reason: str) -> None:
@@ -367,17 +377,33 @@ def load_summary(conn) -> Summary:
     """What the migration view shows, from the ledger (SQL in ``include/sql/view.sql``)."""
     named = queries("view.sql")
     with conn, conn.cursor() as cur:
-        cur.execute(named["totals"])
-        converted, failed, remaining, published = cur.fetchone()
+        cur.execute(named["totals"], {"bad_input": BAD_INPUT_CLASSES})
+        converted, refused, failed, remaining, published = cur.fetchone()
         cur.execute(named["throughput"])
         last_day, seconds_last_day = cur.fetchone()
-        cur.execute(named["failures_by_class"])
+        cur.execute(named["failures_by_class"], {"bad_input": BAD_INPUT_CLASSES})
         failures = [Failure(*row) for row in cur.fetchall()]
         cur.execute(named["recent_conversions"], {"limit": RECENT_LIMIT})
         recent = [Conversion(*row[:1], row[1] or "", *row[2:]) for row in cur.fetchall()]
-        cur.execute(queries("ledger.sql")["current_hold"])
-        hold = cur.fetchone()
         cur.execute(named["latest_estimate"])
         row = cur.fetchone()
+        cur.execute(named["latest_wave_pace"], {"dag_id": DAG_ID})
+        wave = cur.fetchone()
     estimate = (row[0], Estimate(**row[1]), row[2]) if row else None
-    return Summary(converted, failed, remaining, int(published), last_day, seconds_last_day, DAG_ID, failures, recent, hold, estimate)
+    pace = Pace(wave[0], wave[1], (wave[3] - wave[2]).total_seconds(), wave[3]) if wave else None
+    return Summary(
+        converted, refused, failed, remaining, int(published), last_day, seconds_last_day, DAG_ID, datetime.now(timezone.utc),
+        failures=failures, refused_movies=refused_movies(conn, limit=REFUSED_LIMIT), recent=recent,
+        hold=current_hold(conn), estimate=estimate, pace=pace,
+    )  # fmt: skip
+
+
+def refused_movies(conn, *, limit: int | None = None) -> list[Refused]:
+    """Movies still on an MP4 whose source was refused as bad input, newest first (None: all)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(queries("view.sql")["refused"], {"bad_input": BAD_INPUT_CLASSES, "limit": limit})
+        rows = cur.fetchall()
+    return [
+        Refused(movie_id, title or "", error_class, message or "", redacted(url or ""), at)
+        for movie_id, title, error_class, message, url, at in rows
+    ]
