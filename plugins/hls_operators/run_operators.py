@@ -99,15 +99,17 @@ class ApproveWaveOperator(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        response = super().execute_complete(context, event)  # on Reject, skips everything downstream
-        who = (response.get("responded_by_user") or {}).get("name") or "nobody (timed out)"
-        with CatalogHook().connection() as conn:
-            if response["chosen_options"] == [self.APPROVE]:
-                lifted = catalog.lift_hold(conn)
-                self.log.info("approved by %s: lifted the hold set by run %s", who, lifted[0] if lifted else "-")
-            else:
+        who = (event.get("responded_by_user") or {}).get("name") or "nobody (timed out)"
+        if "error" in event or event.get("chosen_options") != [self.APPROVE]:
+            # Before the base class: on Reject it skips everything downstream by raising.
+            with CatalogHook().connection() as conn:
                 catalog.ask_to_lift_hold(conn, run_id=None)
-                self.log.warning("rejected by %s: this run takes no movie and the hold stays", who)
+            self.log.warning("rejected by %s: this run takes no movie and the hold stays", who)
+            return super().execute_complete(context, event)
+        response = super().execute_complete(context, event)
+        with CatalogHook().connection() as conn:
+            lifted = catalog.lift_hold(conn)
+        self.log.info("approved by %s: lifted the hold set by run %s", who, lifted[0] if lifted else "-")
         return response
 
 
