@@ -8,6 +8,7 @@ movies as a wave (trigger form, CLI or REST API).
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+from hls_operators.preflight import PreflightOperator
 from hls_operators.run_operators import ApproveWaveOperator, ConvertMovieRunOperator, FinishRunOperator, SelectMoviesOperator
 from hls_operators.settings import DAG_ID, dag_defaults, dag_schedule
 
@@ -49,6 +50,7 @@ with DAG(
         ),
     },
 ) as dag:
+    preflight = PreflightOperator(task_id="preflight")
     approve = ApproveWaveOperator(task_id="approve_wave")
     claimed = SelectMoviesOperator(task_id="select_movies")
     # No retries and no time limit here: the movie's own tasks have both; a failed movie fails its
@@ -56,4 +58,4 @@ with DAG(
     convert = ConvertMovieRunOperator.partial(
         task_id="convert", retries=0, execution_timeout=None, map_index_template=ConvertMovieRunOperator.MAP_INDEX_TEMPLATE
     ).expand(movie=claimed.output)
-    approve >> claimed >> convert >> FinishRunOperator(task_id="finish")
+    preflight >> approve >> claimed >> convert >> FinishRunOperator(task_id="finish", gates=[preflight.task_id, approve.task_id])

@@ -168,6 +168,12 @@ class Cluster:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"{}")
 
+    def page(self, path: str) -> str:
+        """A page of the api-server as the admin sees it (the migration view: ``/hls-migration/``)."""
+        request = urllib.request.Request(self.api + path, headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read().decode()
+
     def login(self, username: str, password: str) -> str:
         """A user's API token (``POST /auth/token``, as the UI and the CLI get one)."""
         return self.request("POST", "/auth/token", {"username": username, "password": password}, token="")["access_token"]

@@ -4,7 +4,9 @@ refused movies (``/hls-migration/refused.csv``) and the application's status end
 
 The page is served by a FastAPI app inside the api-server and shown in the UI as an external
 view. Airflow does not protect plugin endpoints by itself: every route requires a user allowed to
-read the ``hls_migration`` DAG (the UI's session cookie or a bearer token).
+read the ``hls_migration`` DAG (the UI's session cookie or a bearer token), except the transcode
+pool's slot count (``/hls-migration/api/pool``), which the preflight task asks for: a task has no
+user, and may not read the metadata database itself.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def build_app():
     from hls_operators.core.view import refused_csv, render_page
     from hls_operators.edges.catalog import load_summary, movie_status, refused_movies
     from hls_operators.hooks import CatalogHook
-    from hls_operators.settings import DAG_ID
+    from hls_operators.settings import DAG_ID, TRANSCODE_POOL
 
     app = FastAPI(title="HLS migration view")
     readers_of_the_dag = Depends(requires_access_dag("GET", param_dag_id=DAG_ID))
@@ -45,6 +47,15 @@ def build_app():
         if status is None:
             raise HTTPException(status_code=404, detail=f"movie {movie_id} has not been seen by the migration")
         return status
+
+    @app.get("/api/pool")
+    def transcode_pool() -> dict:
+        """The pipeline's pool as the scheduler sees it (slots None: no such pool). It tells no more
+        than the README does: the pool's name and its size."""
+        from airflow.models.pool import Pool
+
+        pool = Pool.get_pool(TRANSCODE_POOL)
+        return {"pool": TRANSCODE_POOL, "slots": pool.slots if pool is not None else None}
 
     return app
 

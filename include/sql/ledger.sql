@@ -108,6 +108,14 @@ LIMIT 200;
 INSERT INTO hls_estimates (run_id, estimate) VALUES (%(run_id)s, %(estimate)s::jsonb)
 ON CONFLICT (run_id) DO UPDATE SET estimate = EXCLUDED.estimate, created_at = now();
 
+-- name: record_preflight
+INSERT INTO hls_preflight (dag_id, run_id, problems) VALUES (%(dag_id)s, %(run_id)s, %(problems)s::jsonb)
+ON CONFLICT (singleton) DO UPDATE SET dag_id = EXCLUDED.dag_id, run_id = EXCLUDED.run_id, problems = EXCLUDED.problems,
+                                      checked_at = now();
+
+-- name: latest_preflight
+SELECT dag_id, run_id, checked_at, problems FROM hls_preflight;
+
 -- name: current_hold
 SELECT run_id, reason, held_at, asked_by, asked_at FROM hls_hold;
 

@@ -61,6 +61,16 @@ CREATE TABLE IF NOT EXISTS hls_hold (
 -- shows who is waiting. (Added to holds of an earlier schema in place.)
 ALTER TABLE hls_hold ADD COLUMN IF NOT EXISTS asked_by text, ADD COLUMN IF NOT EXISTS asked_at timestamptz;
 
+-- The newest preflight of a converting run (the first task of hls_migration and hls_convert_movie):
+-- what it found wrong, each with its fix ([] when nothing), for the migration view. At most one row.
+CREATE TABLE IF NOT EXISTS hls_preflight (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    dag_id     text NOT NULL,
+    run_id     text NOT NULL,
+    problems   jsonb NOT NULL,
+    checked_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- What each dry run estimated, for the migration view.
 CREATE TABLE IF NOT EXISTS hls_estimates (
     run_id     text PRIMARY KEY,

@@ -37,6 +37,8 @@ class RecordOperator(MovieOperator):
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> str:
+        if self.movie is None:  # the run failed before a movie was claimed (its preflight)
+            raise AirflowSkipException("no movie was claimed: nothing to record")
         movie_id = int(self.movie["movie_id"])
         key = attempt_key(context, movie_id)
         with CatalogHook().connection() as conn:
@@ -64,8 +66,8 @@ class ApproveWaveOperator(ApprovalOperator):
     Nothing is asked when no hold is set, or for runs a hold does not stop (``movie_ids``, dry
     runs); ``resume`` lifts the hold without asking. Otherwise the task waits (holding no worker
     slot) with the held run's failures by class: **Approve** lifts the hold and the run goes on;
-    **Reject**, or no answer within ``hls_approval_timeout_hours``, skips the rest of the run and
-    keeps the hold.
+    **Reject** skips the rest of the run and keeps the hold; no answer within
+    ``hls_approval_timeout_hours`` fails the run (red: nobody looked) and keeps the hold.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -99,12 +101,18 @@ class ApproveWaveOperator(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        who = (event.get("responded_by_user") or {}).get("name") or "nobody (timed out)"
+        who = (event.get("responded_by_user") or {}).get("name") or "nobody"
         if "error" in event or event.get("chosen_options") != [self.APPROVE]:
-            # Before the base class: on Reject it skips everything downstream by raising.
             with CatalogHook().connection() as conn:
                 catalog.ask_to_lift_hold(conn, run_id=None)
+            if event.get("timedout"):
+                # Nobody answered: red, so that someone looks; the hold stays for the next run to ask.
+                raise AirflowFailException(
+                    f"nobody answered within hls_approval_timeout_hours ({load_settings().approval_timeout_hours:g} h): "
+                    "the hold stays; answer the next run's request in Required Actions or trigger with resume=true"
+                )
             self.log.warning("rejected by %s: this run takes no movie and the hold stays", who)
+            # After the mark is cleared: on Reject the base class skips everything downstream by raising.
             return super().execute_complete(context, event)
         response = super().execute_complete(context, event)
         with CatalogHook().connection() as conn:
@@ -239,18 +247,24 @@ class FinishRunOperator(BaseOperator):
     they no longer are); and fails the run only when a person is needed. A per-movie run fails
     whenever its movie failed, so that a refused movie's run is easy to find.
 
+    :param gates: the run's own tasks before any movie (its preflight, a wave's approval): when one
+        of them failed, the run converted nothing and fails here too, as the run's last task.
     :param wave: whether the run is a wave of the catalog, whose movies each ran in a per-movie
         run. A per-movie run reports its own movie only, in the wave's ledger when a wave started
         it (whose finish then reports the estimate): one movie's failure says nothing of the
         catalog's, nor its estimate of the next wave's.
     """
 
-    def __init__(self, *, wave: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, gates: Sequence[str] = (), wave: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
+        self.gates = list(gates)
         self.wave = wave
 
     def execute(self, context: Any) -> None:
+        ti = context["ti"]
+        if self.gates and ti.get_ti_count(dag_id=ti.dag_id, run_ids=[context["run_id"]], task_ids=self.gates, states=["failed"]):
+            raise AirflowFailException(f"one of {', '.join(self.gates)} failed (see its log): this run converted nothing")
         settings = load_settings()
         if self.wave:
             dag_id, run_id, only = context["ti"].dag_id, context["run_id"], None

@@ -31,6 +31,7 @@ print(
                     "tags": sorted(dag.tags),
                     "owners": sorted({t.owner for t in dag.tasks}),
                     "retries": sorted({t.retries for t in dag.tasks}),
+                    "task_retries": {t.task_id: t.retries for t in dag.tasks},
                     "execution_timeouts": {
                         t.task_id: t.execution_timeout.total_seconds() if t.execution_timeout else None for t in dag.tasks
                     },

@@ -40,9 +40,10 @@ def test_every_dag_has_tags_owner_and_retries(parsed):
     for dag in parsed["dags"].values():
         assert dag["tags"] and dag["owners"] == ["video-platform"]
         assert max(dag["retries"]) >= 1
-    # every task retries, but the wave's convert: it awaits a run whose own tasks retry
-    assert parsed["dags"]["hls_migration"]["retries"] == [0, 2]
-    assert all(min(dag["retries"]) >= 1 for dag_id, dag in parsed["dags"].items() if dag_id != "hls_migration")
+    # every task retries, but the wave's convert (it awaits a run whose own tasks retry) and the
+    # preflights (what they find needs a person: the run fails at once instead of retrying)
+    not_retried = {(dag_id, task) for dag_id, dag in parsed["dags"].items() for task, retries in dag["task_retries"].items() if not retries}
+    assert not_retried == {("hls_migration", "convert"), ("hls_migration", "preflight"), ("hls_convert_movie", "preflight")}
 
 
 def test_every_task_that_works_has_a_time_limit(parsed):
@@ -64,22 +65,26 @@ def test_migration_dag_contract(parsed):
     dag = parsed["dags"]["hls_migration"]
     assert dag["params"] == ["dry_run", "force", "limit", "movie_ids", "resume"]
     assert dag["schedule"] == "0 2 * * *" and dag["catchup"] is False and dag["max_active_runs"] == 1
-    assert dag["tasks"] == ["approve_wave", "convert", "finish", "select_movies"]
+    assert dag["tasks"] == ["approve_wave", "convert", "finish", "preflight", "select_movies"]
     # one run of the per-movie DAG for each selected movie, awaited without holding a worker slot
     assert dag["mapped"] == ["convert"] and dag["operators"]["convert"] == "ConvertMovieRunOperator"
     convert = ConvertMovieRunOperator(task_id="convert", movie={"movie_id": 1})
     assert (convert.trigger_dag_id, convert.wait_for_completion, convert.deferrable) == ("hls_convert_movie", True, True)
-    assert dag["upstream"] == {"approve_wave": [], "select_movies": ["approve_wave"], "convert": ["select_movies"], "finish": ["convert"]}
+    assert dag["upstream"] == {
+        "preflight": [], "approve_wave": ["preflight"], "select_movies": ["approve_wave"], "convert": ["select_movies"],
+        "finish": ["convert"],
+    }  # fmt: skip
 
 
 def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
     dag = parsed["dags"]["hls_convert_movie"]
     assert dag["params"] == ["dry_run", "force", "movie_id"] and dag["schedule"] is None
     assert dag["tasks"] == sorted(
-        ["claim_movie", "probe", "chunks", "encode", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record", "finish"]
+        ["preflight", "claim_movie", "probe", "chunks", "encode", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record", "finish"]
     )
     assert dag["mapped"] == ["encode"]
     upstream = dag["upstream"]
+    assert upstream["preflight"] == [] and upstream["claim_movie"] == ["preflight"]
     assert upstream["encode"] == ["chunks", "probe"] and upstream["chunks"] == ["probe"]
     # the probe's payload reaches every step; audio and thumbnails run beside the encodes
     assert upstream["package"] == ["audio", "encode", "probe"] and upstream["thumbnails"] == ["probe"]

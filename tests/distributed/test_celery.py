@@ -274,17 +274,12 @@ def test_one_long_movie_gets_a_chunk_task_per_chunk_from_the_per_movie_dag(pipel
     assert video_url.endswith("/master.m3u8")
 
 
-def migration_page(cluster) -> str:
-    request = urllib.request.Request(f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {cluster.token}"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return response.read().decode()
-
-
 def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluster, tmp_path):
     """A wave that fails too often (an upload not there yet is a failure to fetch, not bad input)
     holds the migration; the next run that selects movies itself asks in Airflow's Required Actions,
-    with the failures by class, and the migration view says who waits. Reject, or no answer in time,
-    takes nothing and keeps the hold; Approve lifts it and the run takes its wave."""
+    with the failures by class, and the migration view says who waits. Reject takes nothing and
+    keeps the hold; no answer in time does too, and fails the run; Approve lifts it and the run
+    takes its wave."""
     late = SeedMovie(7, "Upload on its way", None, video_url=f"{pipeline.public_base_url}/uploads/7/late.mp4")
     next_in_line = SeedMovie(8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2))
     seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
@@ -301,7 +296,7 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
         run_id = cluster.trigger("hls_migration", {"limit": 1})
         cluster.wait_for_task("hls_migration", run_id, "approve_wave", "awaiting_input")
         asked = cluster.required_action("hls_migration", run_id, "approve_wave")
-        waiting = re.search(r"<b id='asking'>Run <a [^>]+>([^<]+)</a> has waited \d+ s for an answer</b>", migration_page(cluster))
+        waiting = re.search(r"<b id='asking'>Run <a [^>]+>([^<]+)</a> has waited \d+ s for an answer</b>", cluster.page("/hls-migration/"))
         assert waiting and html.unescape(waiting.group(1)) == run_id
         if answer is not None:
             refused = http_status(lambda: cluster.respond("hls_migration", run_id, "approve_wave", answer, token=viewer))
@@ -320,17 +315,21 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert run["state"] == "success"
     assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("success", "skipped", "skipped")
     assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
-    page = migration_page(cluster)
+    page = cluster.page("/hls-migration/")
     assert "id='hold'" in page and "id='asking'" not in page  # nobody waits any more
 
-    # Nobody answers: after hls_approval_timeout_hours the scheduler answers Reject.
+    # Nobody answers: after hls_approval_timeout_hours the run fails (red: nobody looked), holding on.
     cluster.request("POST", "/api/v2/variables", {"key": "hls_approval_timeout_hours", "value": str(20 / 3600)})
     try:
         run, _asked, answered = held_run(None)
     finally:
         cluster.request("DELETE", "/api/v2/variables/hls_approval_timeout_hours")
-    assert run["state"] == "success" and answered["chosen_options"] == ["Reject"] and answered["responded_by_user"] is None
+    assert run["state"] == "failed" and answered["chosen_options"] == ["Reject"] and answered["responded_by_user"] is None
+    states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
+    assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("failed", "upstream_failed", "failed")
+    assert "nobody answered within hls_approval_timeout_hours" in cluster.task_logs(run["dag_run_id"])
     assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
+    assert "id='asking'" not in cluster.page("/hls-migration/")
 
     # The upload arrives; approved, the run takes its wave of one: the oldest unconverted movie.
     store = pipeline.seaweedfs.client()

@@ -3,6 +3,7 @@ import io
 from datetime import datetime, timedelta, timezone
 
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate
+from hls_operators.core.preflight import Preflight, pool_problem
 from hls_operators.core.view import Conversion, Failure, Pace, Refused, Summary, refused_csv, render_page, run_link
 from hls_operators.core.waves import Hold
 
@@ -85,3 +86,13 @@ def test_each_conversion_shows_the_languages_it_was_published_with():
     assert "<td>audio en (default), fr; subtitles fr (forced); not carried over: hdmv_pgs_subtitle track 4</td>" in page
     silent = Conversion(8, "Silent", "r", "hls_migration", MASTER, 1, 1.0, AT)
     assert silent.tracks == "no audio"
+
+
+def test_a_failed_preflight_is_shown_first_with_each_fix_and_a_passed_one_not_at_all():
+    failed = Preflight("hls_migration", "scheduled__2026-11-23T02:00:00+00:00", AT, [pool_problem("hls_transcode", None)])
+    page = render_page(summary(preflight=failed))
+    assert page.index("id='preflight'") < page.index("class='totals'")
+    assert "<b>Preflight failed</b> at 2026-11-23 02:30 UTC in run <a target='_top' href='/dags/hls_migration/runs/" in page
+    assert "the Airflow pool hls_transcode does not exist" in page
+    assert "<i>Fix:</i> airflow pools set hls_transcode 2 &quot;ffmpeg transcodes across all workers&quot;" in page
+    assert "id='preflight'" not in render_page(summary(preflight=Preflight("hls_migration", "manual__x", AT, [])))

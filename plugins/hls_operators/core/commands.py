@@ -60,6 +60,16 @@ class EncodingOptions:
     segment_format: str = "fmp4"  # a key of SEGMENT_FORMATS
 
 
+def list_encoders() -> list[str]:
+    """ffmpeg's table of encoders: the preflight checks the ones a run needs are built in."""
+    return ["ffmpeg", "-hide_banner", "-encoders"]
+
+
+def ffprobe_version() -> list[str]:
+    """The cheapest proof that ffprobe runs."""
+    return ["ffprobe", "-hide_banner", "-version"]
+
+
 def probe_args(source: Path) -> list[str]:
     return ["ffprobe", *QUIET, *SAFE_INPUT, "-print_format", "json", "-show_format", "-show_streams", str(source)]
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from hls_operators.core.estimate import Estimate, human_bytes, human_seconds
+from hls_operators.core.preflight import Preflight
 from hls_operators.core.publishing import THUMBNAIL_DIR
 from hls_operators.core.waves import Hold
 
@@ -108,6 +109,7 @@ class Summary:
     hold: Hold | None = None
     estimate: tuple[str, Estimate, datetime] | None = None
     pace: Pace | None = None
+    preflight: Preflight | None = None  # the newest converting run's checks
 
     @property
     def eta_hours(self) -> float | None:
@@ -148,6 +150,17 @@ def _section(title: str, table_id: str, headers: list[str], rows: list[list[str]
     return [f"<h2>{title}</h2>", f"<table id='{table_id}'>{head}", *body, "</table>"]
 
 
+def _preflight(preflight: Preflight) -> str:
+    """What the newest run's preflight found wrong, each with its fix: nothing was claimed meanwhile."""
+    e = html.escape
+    items = "".join(f"<li><b>{e(p.check)}</b>: {e(p.what)}. <i>Fix:</i> {e(p.fix)}</li>" for p in preflight.problems)
+    return (
+        f"<div class='hold' id='preflight'><p><b>Preflight failed</b> at {utc(preflight.checked_at)} in run "
+        f"<a target='_top' href='{e(run_link(preflight.dag_id, preflight.run_id))}'>{e(preflight.run_id)}</a> of "
+        f"{e(preflight.dag_id)}; no movie is claimed until it passes:</p><ul>{items}</ul></div>"
+    )
+
+
 def _hold(hold: Hold, dag_id: str, now: datetime) -> str:
     """The hold's banner: since when, which run set it and why, and who waits for an answer."""
     e = html.escape
@@ -174,6 +187,8 @@ def render_page(summary: Summary) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>HLS migration</title><style>{STYLE}</style></head><body>"]
     parts.append("<h1>HLS migration</h1>")
+    if summary.preflight and summary.preflight.problems:
+        parts.append(_preflight(summary.preflight))
     if summary.hold:
         parts.append(_hold(summary.hold, summary.dag_id, summary.as_of))
     eta = human_seconds(summary.eta_hours * 3600) if summary.eta_hours is not None else "no recent wave"

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from hls_operators.core.errors import BAD_INPUT, RETRYABLE, ErrorClass, MigrationError, redacted
 from hls_operators.core.estimate import Estimate, ProbedMovie, measured_speed
+from hls_operators.core.preflight import Preflight, Problem
 from hls_operators.core.retirement import Retirement
 from hls_operators.core.sweep import References
 from hls_operators.core.view import RECENT_LIMIT, REFUSED_LIMIT, Conversion, Failure, Pace, Refused, Summary
@@ -282,6 +283,19 @@ def save_estimate(conn, *, run_id: str, estimate: Estimate) -> None:
         cur.execute(_ledger("save_estimate"), {"run_id": run_id, "estimate": json.dumps(estimate.to_dict())})
 
 
+def record_preflight(conn, *, dag_id: str, run_id: str, problems: list[Problem]) -> None:
+    with conn, conn.cursor() as cur:
+        params = {"dag_id": dag_id, "run_id": run_id, "problems": json.dumps([asdict(p) for p in problems])}
+        cur.execute(_ledger("record_preflight"), params)
+
+
+def latest_preflight(conn) -> Preflight | None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("latest_preflight"))
+        row = cur.fetchone()
+    return Preflight(*row[:3], [Problem(**p) for p in row[3]]) if row else None
+
+
 def current_hold(conn) -> Hold | None:
     """The hold on new movies, or None."""
     with conn, conn.cursor() as cur:
@@ -394,7 +408,7 @@ def load_summary(conn) -> Summary:
     return Summary(
         converted, refused, failed, remaining, int(published), last_day, seconds_last_day, DAG_ID, datetime.now(timezone.utc),
         failures=failures, refused_movies=refused_movies(conn, limit=REFUSED_LIMIT), recent=recent,
-        hold=current_hold(conn), estimate=estimate, pace=pace,
+        hold=current_hold(conn), estimate=estimate, pace=pace, preflight=latest_preflight(conn),
     )  # fmt: skip
 
 
