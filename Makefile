@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 # The demo tools import the pipeline package the way Airflow does: from plugins/.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: setup system-deps demo demo-stop test test-fast soak bench bench-ladder bench-overheads bench-scaling bench-chunk-scaling clean
+.PHONY: setup system-deps demo demo-stop test test-fast soak bench bench-ladder bench-overheads bench-scaling bench-chunk-scaling bench-eta clean
 
 setup: $(VENV)/.installed player/node_modules/.installed
 
@@ -57,6 +57,10 @@ bench-scaling: setup
 ## The chunk encode alone on 1, then 2 pinned worker processes: Python and ffmpeg only, for machines with no Airflow (BENCH_ARGS="--workers 1,4,8,16").
 bench-chunk-scaling: setup
 	$(PYTHON) -m bench.chunk_scaling $(BENCH_ARGS)
+
+## How honest the migration view's ETA is: the ETA after a wave against what the next wave took.
+bench-eta: setup
+	$(PYTHON) -m bench.eta $(BENCH_ARGS)
 
 ## The chaos soak (not part of the tests; a 12-movie version is): 60 movies on a Celery cluster under faults.
 soak: setup

@@ -108,6 +108,14 @@ LIMIT 200;
 INSERT INTO hls_estimates (run_id, estimate) VALUES (%(run_id)s, %(estimate)s::jsonb)
 ON CONFLICT (run_id) DO UPDATE SET estimate = EXCLUDED.estimate, created_at = now();
 
+-- name: start_wave
+-- Selected again after a clear, the wave's window starts again.
+INSERT INTO hls_waves (dag_id, run_id) VALUES (%(dag_id)s, %(run_id)s)
+ON CONFLICT (dag_id, run_id) DO UPDATE SET started_at = now(), finished_at = NULL;
+
+-- name: finish_wave
+UPDATE hls_waves SET finished_at = now() WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s;
+
 -- name: record_preflight
 INSERT INTO hls_preflight (dag_id, run_id, problems) VALUES (%(dag_id)s, %(run_id)s, %(problems)s::jsonb)
 ON CONFLICT (singleton) DO UPDATE SET dag_id = EXCLUDED.dag_id, run_id = EXCLUDED.run_id, problems = EXCLUDED.problems,

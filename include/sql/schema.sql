@@ -71,6 +71,16 @@ CREATE TABLE IF NOT EXISTS hls_preflight (
     checked_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Each wave's own window, from its selection (after any wait for approval) to its finish: what the
+-- migration view's ETA paces the rest of the catalog on, the wave's overheads included.
+CREATE TABLE IF NOT EXISTS hls_waves (
+    dag_id      text NOT NULL,
+    run_id      text NOT NULL,
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    PRIMARY KEY (dag_id, run_id)
+);
+
 -- What each dry run estimated, for the migration view.
 CREATE TABLE IF NOT EXISTS hls_estimates (
     run_id     text PRIMARY KEY,

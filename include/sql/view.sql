@@ -61,18 +61,18 @@ FROM hls_conversions
 WHERE status = 'succeeded' AND finished_at > now() - interval '24 hours';
 
 -- name: latest_wave_pace
--- The pace of the newest wave of the migration DAG that converted a movie in the last 7 days: its
--- run, how many movies it converted, and its window, from its first movie's start to its last
--- movie's end (a wave waiting for its approval has not started any).
-WITH wave AS (
-    SELECT run_id FROM hls_conversions
-    WHERE dag_id = %(dag_id)s AND status = 'succeeded' AND finished_at > now() - interval '7 days'
-    ORDER BY finished_at DESC LIMIT 1
-)
-SELECT c.run_id, count(*) FILTER (WHERE c.status = 'succeeded'), min(c.started_at), max(c.finished_at)
-FROM hls_conversions c JOIN wave USING (run_id)
-WHERE c.dag_id = %(dag_id)s AND c.status IN ('succeeded', 'failed')
-GROUP BY c.run_id;
+-- The pace of the newest wave of the migration DAG that finished in the last 7 days having converted
+-- a movie: its run, the movies it converted in its window, and its own window, from its selection
+-- (after any wait for approval) to its finish, so that what every wave spends around its movies
+-- (selection, starting each movie's run, recording, finishing) is in the pace too.
+SELECT w.run_id, count(*), w.started_at, w.finished_at
+FROM hls_waves w
+JOIN hls_conversions c ON c.dag_id = w.dag_id AND c.run_id = w.run_id AND c.status = 'succeeded'
+                      AND c.finished_at BETWEEN w.started_at AND w.finished_at
+WHERE w.dag_id = %(dag_id)s AND w.finished_at > now() - interval '7 days'
+GROUP BY w.run_id, w.started_at, w.finished_at
+ORDER BY w.finished_at DESC
+LIMIT 1;
 
 -- name: recent_conversions
 -- With the audio and subtitle renditions the package step published, and the tracks it could not carry.

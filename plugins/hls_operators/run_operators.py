@@ -141,6 +141,8 @@ class SelectMoviesOperator(BaseOperator):
                            "approve it in Required Actions or trigger with resume=true")  # fmt: skip
                 self.log.warning("%s", message)
                 raise AirflowSkipException(message)
+            if not dry_run:
+                catalog.start_wave(conn, dag_id=context["ti"].dag_id, run_id=context["run_id"])  # the ETA's window opens
             claimed = claim(conn, context, settings, movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size))
         self.log.info("selected %d movie(s): %s", len(claimed), [c.movie_id for c in claimed])
         if movie_ids:
@@ -284,6 +286,7 @@ class FinishRunOperator(BaseOperator):
                 if failed := [movie.line() for movie in outcome if movie.status == "failed"]:
                     raise AirflowFailException(f"the movie failed: {failed[0]}")
                 return
+            catalog.finish_wave(conn, dag_id=dag_id, run_id=run_id)
             verdict = judge_wave(outcome, settings.max_failure_rate)
             if verdict.refused:
                 self.log.warning("%d movie(s) refused as bad input (a report for the catalog's owners; never counted "

@@ -133,12 +133,20 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
                                     expected_url=video_url(conn, movie_id), master_url=f"https://cdn.example/hls/{movie_id}/master.m3u8",
                                     bytes_published=100, segments=1)  # fmt: skip
             catalog.finalize_attempt(conn, key(movie_id, run_id))
-    with conn, conn.cursor() as cur:  # the new wave ran from 10:00 to 10:30; the old one a day before
-        cur.execute("""UPDATE hls_conversions SET started_at = timestamptz '2026-11-20 10:00+00' + (movie_id - 2) * interval '1 min',
-                                                  finished_at = timestamptz '2026-11-20 10:30+00' - (movie_id - 2) * interval '1 min'
+    for run_id in ("old-wave", "new-wave", "unfinished-wave"):
+        catalog.start_wave(conn, dag_id="hls_migration", run_id=run_id)
+    for run_id in ("old-wave", "new-wave"):
+        catalog.finish_wave(conn, dag_id="hls_migration", run_id=run_id)
+    with conn, conn.cursor() as cur:  # the new wave ran from 10:00 to 10:30, its movies within; the old one a day before
+        cur.execute("""UPDATE hls_conversions SET started_at = timestamptz '2026-11-20 10:01+00' + (movie_id - 2) * interval '1 min',
+                                                  finished_at = timestamptz '2026-11-20 10:25+00' - (movie_id - 2) * interval '1 min'
                        WHERE run_id = 'new-wave'""")
         cur.execute("""UPDATE hls_conversions SET started_at = timestamptz '2026-11-19 10:00+00',
                                                   finished_at = timestamptz '2026-11-19 11:00+00'
+                       WHERE run_id = 'old-wave'""")
+        cur.execute("""UPDATE hls_waves SET started_at = timestamptz '2026-11-20 10:00+00', finished_at = timestamptz '2026-11-20 10:30+00'
+                       WHERE run_id = 'new-wave'""")
+        cur.execute("""UPDATE hls_waves SET started_at = timestamptz '2026-11-19 09:59+00', finished_at = timestamptz '2026-11-19 11:00+00'
                        WHERE run_id = 'old-wave'""")
     summary = catalog.load_summary(conn)
     assert (summary.converted, summary.refused, summary.failed, summary.remaining) == (3, 1, 1, 3)  # 5, 6, 7 left; 4 refused
@@ -148,10 +156,15 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
     assert refused.source_url == "https://cdn.example/4.mp4?…"  # a presigned URL's signature is no part of a report
     assert summary.pace is None  # both waves ended more than 7 days before now
     with conn, conn.cursor() as cur:
-        cur.execute("UPDATE hls_conversions SET started_at = started_at + (now() - timestamptz '2026-11-21 00:00+00'), "
-                    "finished_at = finished_at + (now() - timestamptz '2026-11-21 00:00+00')")  # fmt: skip
+        for table in ("hls_conversions", "hls_waves"):
+            cur.execute(f"UPDATE {table} SET started_at = started_at + (now() - timestamptz '2026-11-21 00:00+00'), "
+                        "finished_at = finished_at + (now() - timestamptz '2026-11-21 00:00+00')")  # fmt: skip
     pace = catalog.load_summary(conn).pace
-    assert (pace.run_id, pace.movies, pace.seconds) == ("new-wave", 2, 1800.0)  # its failures count in its window
+    # the wave's own window (its selection to its finish), not its movies' (10:01 to 10:25); the
+    # wave still running (started now, no finish) has no pace yet
+    assert (pace.run_id, pace.movies, pace.seconds) == ("new-wave", 2, 1800.0)
+    catalog.start_wave(conn, dag_id="hls_migration", run_id="new-wave")  # selected again after a clear: a new window
+    assert catalog.load_summary(conn).pace.run_id == "old-wave"
 
 
 def test_concurrent_selections_skip_locked_rows_instead_of_waiting(conn, postgres):

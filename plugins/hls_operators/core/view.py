@@ -79,8 +79,8 @@ class Refused:
 
 @dataclass(frozen=True)
 class Pace:
-    """How fast the newest recent wave converted: ``movies`` in ``seconds`` from its first start to
-    its last end."""
+    """How fast the newest recent wave converted: ``movies`` in the ``seconds`` of its own window,
+    from its selection to its finish."""
 
     run_id: str
     movies: int

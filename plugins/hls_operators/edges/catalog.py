@@ -283,6 +283,17 @@ def save_estimate(conn, *, run_id: str, estimate: Estimate) -> None:
         cur.execute(_ledger("save_estimate"), {"run_id": run_id, "estimate": json.dumps(estimate.to_dict())})
 
 
+def start_wave(conn, *, dag_id: str, run_id: str) -> None:
+    """The wave's window opens: its movies are being selected."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("start_wave"), {"dag_id": dag_id, "run_id": run_id})
+
+
+def finish_wave(conn, *, dag_id: str, run_id: str) -> None:
+    with conn, conn.cursor() as cur:
+        cur.execute(_ledger("finish_wave"), {"dag_id": dag_id, "run_id": run_id})
+
+
 def record_preflight(conn, *, dag_id: str, run_id: str, problems: list[Problem]) -> None:
     with conn, conn.cursor() as cur:
         params = {"dag_id": dag_id, "run_id": run_id, "problems": json.dumps([asdict(p) for p in problems])}
