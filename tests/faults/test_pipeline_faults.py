@@ -1,7 +1,8 @@
 """Faults during real runs of ``hls_migration`` on the session's Airflow (scheduler, triggerer,
 LocalExecutor): the application edits a movie mid-conversion, runs overlap, the work disk is full,
 PostgreSQL restarts, ffmpeg alone is killed. Each fault is caused for real and only where it is
-about: the work disk is a Variable, the PostgreSQL restarted is a catalog's own."""
+about: the work disk is a Variable, the PostgreSQL restarted is a catalog's own, the storage stopped
+a bucket's own."""
 
 from __future__ import annotations
 
@@ -129,6 +130,31 @@ def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(priva
         assert pipeline.start_run("hls_migration", {"movie_ids": [7]}).wait() == "success"
     masters = succeeded(pipeline, 7)
     assert len(masters) == 1 and video_url(pipeline, 7) == masters[0]
+
+
+@pytest.fixture
+def private_storage_pipeline(postgres, airflow_home, shared_airflow, artifacts, tmp_path):
+    """A bucket on a SeaweedFS of this test's own, which the test stops."""
+    server = services.start_seaweedfs(tmp_path / "seaweedfs")
+    pipelines = make_pipeline(postgres, server, airflow_home, shared_airflow, artifacts)
+    yield server, next(pipelines)
+    pipelines.close()
+    server.stop()
+
+
+def test_storage_down_during_a_wave_turns_it_red_and_holds_the_migration(private_storage_pipeline, tmp_path):
+    """Not bad input but the fleet: every movie fails once retried, the wave is red and holds."""
+    server, pipeline = private_storage_pipeline
+    urls = seed(pipeline, tmp_path, {9: (640, 360, 6), 10: (640, 360, 6)})
+    run = pipeline.start_run("hls_migration", {"movie_ids": [9, 10]})
+    wait_for(lambda: transcode_started(pipeline, 9) or transcode_started(pipeline, 10), timeout=120, what="a transcode started", run=run)
+    server.stop()
+    assert run.wait() == "failed"
+    [(reason,)] = pipeline.query("SELECT reason FROM hls_hold")
+    assert reason.startswith("2 of 2 movies failed (100%, over the 25% allowed): "), reason
+    classes = {row[0] for row in pipeline.query("SELECT error_class FROM hls_conversions WHERE status = 'failed'")}
+    assert classes and classes <= {"storage_unavailable", "source_unreachable"}, classes
+    assert video_url(pipeline, 9) == urls[9] and video_url(pipeline, 10) == urls[10]
 
 
 def ffmpeg_encoding_under(work_dir) -> list[int]:
