@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 from hls_operators.conversion import movie_conversion
-from hls_operators.preflight import PreflightOperator
 from hls_operators.run_operators import ClaimMovieOperator, FinishRunOperator
 from hls_operators.settings import CONVERT_DAG_ID, dag_defaults
 
@@ -28,7 +27,5 @@ with DAG(
         ),
     },
 ) as dag:
-    preflight = PreflightOperator(task_id="preflight")
-    claim = ClaimMovieOperator(task_id="claim_movie")
-    preflight >> claim
-    movie_conversion(claim.output) >> FinishRunOperator(task_id="finish", gates=[preflight.task_id], wave=False)
+    claim = ClaimMovieOperator(task_id="claim_movie")  # the preflight first, when no wave started the run
+    movie_conversion(claim.output) >> FinishRunOperator(task_id="finish", gates=[claim.task_id], wave=False)

@@ -1,6 +1,6 @@
-"""The first task of every converting run (``hls_migration``, and ``hls_convert_movie`` triggered on
-its own): checks what every movie of the run will need before anything is claimed, and fails with
-what is wrong and how to fix it, in the task log and on the migration view. The verdicts and their
+"""What every converting run checks before it claims anything (``hls_migration``'s first task, and
+``hls_convert_movie``'s ``claim_movie`` when triggered on its own): what every movie of the run
+will need. It fails with what is wrong and how to fix it, in the task log and on the migration view. The verdicts and their
 wording are ``core/preflight.py``; this gathers the facts."""
 
 from __future__ import annotations
@@ -20,37 +20,41 @@ from hls_operators.core.preflight import Problem
 from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import run_ffprobe
 from hls_operators.hooks import CatalogHook, StorageHook
-from hls_operators.operators import wave_of
 from hls_operators.settings import CATALOG_CONN_ID, CONVERT_DAG_ID, DAG_ID, STORAGE_CONN_ID, TRANSCODE_POOL, Settings, load_settings
 
 API_TIMEOUT_SECONDS = 10
 
 
 class PreflightOperator(BaseOperator):
-    """Checks, in this order: the settings parse; the transcode pool exists with a slot; ffmpeg and
-    ffprobe run with the encoders the settings need; the catalog answers; the bucket takes a write
-    and a delete under the output and work prefixes; for a wave, ``hls_convert_movie`` is unpaused.
-    Not retried: what it finds needs a person, and the run fails within a minute instead of hanging.
-    A movie's run that a wave started was checked by the wave's preflight and checks nothing."""
+    """The first task of a wave (``hls_migration``): ``check``. Not retried: what it finds needs a
+    person, and the run fails within a minute instead of hanging."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("retries", 0)
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> None:
-        if (wave := wave_of(context)) is not None:
-            self.log.info("checked by the preflight of wave %s", wave["run_id"])
-            return
-        ti = context["ti"]
-        problems, catalog_answers = find_problems(ti, wave=ti.dag_id == DAG_ID, log=self.log)
-        if catalog_answers:
-            with CatalogHook().connection() as conn:
-                catalog.record_preflight(conn, dag_id=ti.dag_id, run_id=context["run_id"], problems=problems)
-        for problem in problems:
-            self.log.error("%s", problem.line())
-        if problems:
-            raise AirflowFailException(preflight.summary(problems))
-        self.log.info("preflight: every check passed")
+        check(context, log=self.log)
+
+
+def check(context: Any, *, log) -> None:
+    """Checks, in this order: the settings parse; the transcode pool exists with a slot; ffmpeg and
+    ffprobe run with the encoders the settings need; the catalog answers; the bucket takes a write
+    and a delete under the output and work prefixes; for a wave, ``hls_convert_movie`` is unpaused.
+    Records the result for the migration view (when the catalog answers) and raises, unretried,
+    with every problem and its fix. ``hls_convert_movie`` triggered on its own checks this first
+    thing in ``claim_movie``: a task of its own there would cost every movie of every wave a
+    task's start for nothing, as the wave checked already."""
+    ti = context["ti"]
+    problems, catalog_answers = find_problems(ti, wave=ti.dag_id == DAG_ID, log=log)
+    if catalog_answers:
+        with CatalogHook().connection() as conn:
+            catalog.record_preflight(conn, dag_id=ti.dag_id, run_id=context["run_id"], problems=problems)
+    for problem in problems:
+        log.error("%s", problem.line())
+    if problems:
+        raise AirflowFailException(preflight.summary(problems))
+    log.info("preflight: every check passed")
 
 
 def find_problems(ti, *, wave: bool, log) -> tuple[list[Problem], bool]:

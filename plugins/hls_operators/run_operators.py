@@ -16,7 +16,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.bases.skipmixin import SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from hls_operators import steps
+from hls_operators import preflight, steps
 from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
 from hls_operators.core.waves import approval_request, judge_wave
@@ -214,8 +214,8 @@ def movie_run_id(wave_run_id: str, movie_id: int | str) -> str:
 
 
 class ClaimMovieOperator(BaseOperator, SkipMixin):
-    """The first task of a per-movie run: creates the pipeline's tables if needed and claims the
-    movie of the param ``movie_id``. A movie that cannot be converted now (missing, not an MP4,
+    """The first task of a per-movie run: runs the preflight (``preflight.check``: it also creates
+    the pipeline's tables if needed) and claims the movie of the param ``movie_id``. A movie that cannot be converted now (missing, not an MP4,
     already converted without ``force``, or claimed by another run, such as the nightly wave)
     skips the whole run, with the reason in the log. A held wave does not stop it (as ``movie_ids``
     does not stop ``hls_migration``). In a run a wave started, the wave has claimed the movie
@@ -227,8 +227,8 @@ class ClaimMovieOperator(BaseOperator, SkipMixin):
         if wave is not None:
             self.log.info("movie %s, claimed by wave %s of %s", movie_id, wave["run_id"], wave["dag_id"])
             return context["dag_run"].conf["movie"]
+        preflight.check(context, log=self.log)  # the pool, ffmpeg, catalog, bucket and settings, first
         with CatalogHook().connection() as conn:
-            catalog.ensure_schema(conn)
             claimed = claim(conn, context, load_settings(), movie_ids=[movie_id], limit=1)
         if not claimed:
             self.log.warning(

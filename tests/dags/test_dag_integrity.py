@@ -43,7 +43,7 @@ def test_every_dag_has_tags_owner_and_retries(parsed):
     # every task retries, but the wave's convert (it awaits a run whose own tasks retry) and the
     # preflights (what they find needs a person: the run fails at once instead of retrying)
     not_retried = {(dag_id, task) for dag_id, dag in parsed["dags"].items() for task, retries in dag["task_retries"].items() if not retries}
-    assert not_retried == {("hls_migration", "convert"), ("hls_migration", "preflight"), ("hls_convert_movie", "preflight")}
+    assert not_retried == {("hls_migration", "convert"), ("hls_migration", "preflight")}
 
 
 def test_every_task_that_works_has_a_time_limit(parsed):
@@ -80,11 +80,11 @@ def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
     dag = parsed["dags"]["hls_convert_movie"]
     assert dag["params"] == ["dry_run", "force", "movie_id"] and dag["schedule"] is None
     assert dag["tasks"] == sorted(
-        ["preflight", "claim_movie", "probe", "chunks", "encode", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record", "finish"]
+        ["claim_movie", "probe", "chunks", "encode", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record", "finish"]
     )
     assert dag["mapped"] == ["encode"]
     upstream = dag["upstream"]
-    assert upstream["preflight"] == [] and upstream["claim_movie"] == ["preflight"]
+    assert upstream["claim_movie"] == []  # it runs the preflight itself when no wave started the run
     assert upstream["encode"] == ["chunks", "probe"] and upstream["chunks"] == ["probe"]
     # the probe's payload reaches every step; audio and thumbnails run beside the encodes
     assert upstream["package"] == ["audio", "encode", "probe"] and upstream["thumbnails"] == ["probe"]

@@ -292,8 +292,8 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     operator = cluster.login(cluster.fab_users["HLS_OPERATOR_USER"], cluster.fab_users["HLS_OPERATOR_PASSWORD"])
     viewer = cluster.login(cluster.fab_users["HLS_VIEWER_USER"], cluster.fab_users["HLS_VIEWER_PASSWORD"])
 
-    def held_run(answer: str | None) -> tuple[dict, dict, dict]:
-        run_id = cluster.trigger("hls_migration", {"limit": 1})
+    def held_run(answer: str | None, limit: int = 1) -> tuple[dict, dict, dict]:
+        run_id = cluster.trigger("hls_migration", {"limit": limit})
         cluster.wait_for_task("hls_migration", run_id, "approve_wave", "awaiting_input")
         asked = cluster.required_action("hls_migration", run_id, "approve_wave")
         waiting = re.search(r"<b id='asking'>Run <a [^>]+>([^<]+)</a> has waited \d+ s for an answer</b>", cluster.page("/hls-migration/"))
@@ -331,16 +331,20 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
     assert "id='asking'" not in cluster.page("/hls-migration/")
 
-    # The upload arrives; approved, the run takes its wave of one: the oldest unconverted movie.
+    # The upload arrives; approved, the run takes its wave of two, the oldest unconverted movies:
+    # 7 and 8, or 6 (a movie this module's dry run left on its MP4, older than both) and 7.
     store = pipeline.seaweedfs.client()
     store.copy_object(Bucket=pipeline.bucket, Key="uploads/7/late.mp4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/8/8.mp4"})
-    run, _asked, answered = held_run("Approve")
+    waiting = [movie_id for (movie_id,) in pipeline.query(
+        "SELECT id FROM movies WHERE id IN (6, 7, 8) AND video_url LIKE %s ORDER BY created_at, id", ("%.mp4",)
+    )]  # fmt: skip
+    run, _asked, answered = held_run("Approve", limit=2)
     assert run["state"] == "success" and answered["chosen_options"] == ["Approve"]
     assert pipeline.query("SELECT count(*) FROM hls_hold") == [(0,)]
     converted = pipeline.query(
-        "SELECT movie_id FROM hls_conversions WHERE run_id = %s AND status = 'succeeded'", (run["dag_run_id"],)
+        "SELECT movie_id FROM hls_conversions WHERE run_id = %s AND status = 'succeeded' ORDER BY movie_id", (run["dag_run_id"],)
     )
-    assert converted == [(7,)]
+    assert [movie_id for (movie_id,) in converted] == sorted(waiting[:2]) and 7 in waiting[:2]
 
 
 def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pipeline, cluster, tmp_path):

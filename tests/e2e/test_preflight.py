@@ -1,5 +1,6 @@
 """The preflight on the session's Airflow: a wave whose pool, bucket or per-movie DAG is not ready,
-or whose catalog does not answer, fails its first task on its first try, says what is wrong and the
+or whose catalog does not answer, and a "Convert to HLS" run without its pool, fail their first
+task on its first try, says what is wrong and the
 command that mends it (task log and migration view), and claims nothing. Each fault is real: the
 pool deleted and the DAG paused through the REST API, a storage key the server refuses, a catalog
 port nothing listens on; each is put back afterwards, also when the test fails."""
@@ -61,6 +62,10 @@ def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_wi
         cluster.request("PATCH", "/api/v2/dags/hls_migration", {"is_paused": False})
         run_id = cluster.request("POST", "/api/v2/dags/hls_migration/dagRuns", {"logical_date": None, "conf": {"movie_ids": [MOVIE]}})
         run = AirflowRun(cluster, run_id["dag_run_id"], cluster.wait_for_run("hls_migration", run_id["dag_run_id"], timeout=180)["state"])
+        # "Convert to HLS" on its own: its claim_movie checks first (the per-movie DAG is unpaused for it)
+        cluster.request("PATCH", f"/api/v2/dags/{CONVERT_DAG_ID}", {"is_paused": False})
+        button_id = cluster.request("POST", f"/api/v2/dags/{CONVERT_DAG_ID}/dagRuns", {"logical_date": None, "conf": {"movie_id": MOVIE}})
+        button = AirflowRun(cluster, button_id["dag_run_id"], cluster.wait_for_run(CONVERT_DAG_ID, button_id["dag_run_id"], timeout=180)["state"])
     finally:
         cluster.ensure_pool(TRANSCODE_POOL, pool["slots"], pool["description"])
         cluster.request("PATCH", f"/api/v2/dags/{CONVERT_DAG_ID}", {"is_paused": False})
@@ -77,9 +82,13 @@ def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_wi
     # the tasks' failures, in the logs' error details
     assert "preflight found 3 problem(s); nothing was claimed" in run.output
     assert "one of preflight, approve_wave failed (see its log): this run converted nothing" in run.output
+    assert button.state == "failed"
+    states = {ti["task_id"]: (ti["state"], ti["try_number"]) for ti in cluster.task_instances(CONVERT_DAG_ID, button.run_id)}
+    assert (states["claim_movie"], states["record"][0], states["finish"][0]) == (("failed", 1), "skipped", "failed")
+    assert f"Fix: airflow pools set {TRANSCODE_POOL} 2" in events(button) and "one of claim_movie failed" in button.output
     assert_nothing_claimed(pipeline)
     page = cluster.page("/hls-migration/")
-    assert "id='preflight'" in page and f"<i>Fix:</i> airflow pools set {TRANSCODE_POOL} 2" in page and run.run_id in page
+    assert "id='preflight'" in page and f"<i>Fix:</i> airflow pools set {TRANSCODE_POOL} 2" in page and button.run_id in page
 
     # Mended, the next run's preflight passes and the view says no more of it (a dry run: it claims nothing).
     dry = pipeline.run("hls_migration", {"movie_ids": [MOVIE], "dry_run": True})
