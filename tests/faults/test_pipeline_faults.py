@@ -114,10 +114,16 @@ def private_postgres_pipeline(seaweedfs, airflow_home, shared_airflow, artifacts
     """A catalog on a PostgreSQL of this test's own, which the test restarts. Its folder lies in
     the artifacts, not pytest's tmp_path: the postgres user must be able to read its parents."""
     server = services.start_private_postgres(artifacts / f"postgres-{uuid.uuid4().hex[:8]}")
-    pipelines = make_pipeline(server, seaweedfs, airflow_home, shared_airflow, artifacts)
-    yield server, next(pipelines)
-    pipelines.close()
-    server.stop()
+    yield from with_private_server(server, make_pipeline(server, seaweedfs, airflow_home, shared_airflow, artifacts))
+
+
+def with_private_server(server, pipelines):
+    """(server, pipeline) for a fixture to yield; afterwards the pipeline's catalog goes, then the server."""
+    try:
+        yield server, next(pipelines)
+    finally:
+        pipelines.close()
+        server.stop()
 
 
 def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(private_postgres_pipeline, tmp_path):
@@ -136,10 +142,7 @@ def test_postgres_restarted_during_a_run_recovers_or_the_next_run_finishes(priva
 def private_storage_pipeline(postgres, airflow_home, shared_airflow, artifacts, tmp_path):
     """A bucket on a SeaweedFS of this test's own, which the test stops."""
     server = services.start_seaweedfs(tmp_path / "seaweedfs")
-    pipelines = make_pipeline(postgres, server, airflow_home, shared_airflow, artifacts)
-    yield server, next(pipelines)
-    pipelines.close()
-    server.stop()
+    yield from with_private_server(server, make_pipeline(postgres, server, airflow_home, shared_airflow, artifacts))
 
 
 def test_storage_down_during_a_wave_turns_it_red_and_holds_the_migration(private_storage_pipeline, tmp_path):
