@@ -1,7 +1,7 @@
 """What every converting run checks before it claims anything (``hls_migration``'s first task, and
 ``hls_convert_movie``'s ``claim_movie`` when triggered on its own): what every movie of the run
-will need. It fails with what is wrong and how to fix it, in the task log and on the migration view. The verdicts and their
-wording are ``core/preflight.py``; this gathers the facts."""
+will need. It fails with what is wrong and how to fix it, in the task log and on the migration
+view. The verdicts and their wording are ``core/preflight.py``; this gathers the facts."""
 
 from __future__ import annotations
 
