@@ -60,7 +60,7 @@ class RecordOperator(MovieOperator):
 
 
 class ApproveWaveOperator(ApprovalOperator):
-    """The run's first task: creates the pipeline's tables if needed and, while the migration is on
+    """After the preflight (which has made the pipeline's tables): while the migration is on
     hold, asks a person in Airflow's Required Actions whether this run may take the next wave.
 
     Nothing is asked when no hold is set, or for runs a hold does not stop (``movie_ids``, dry
@@ -84,7 +84,6 @@ class ApproveWaveOperator(ApprovalOperator):
     def execute(self, context: Any) -> Any:
         params = context["params"]
         with CatalogHook().connection() as conn:
-            catalog.ensure_schema(conn)
             if params.get("resume"):
                 lifted = catalog.lift_hold(conn)
                 self.log.info("resume: %s", f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set")
@@ -215,8 +214,9 @@ def movie_run_id(wave_run_id: str, movie_id: int | str) -> str:
 
 class ClaimMovieOperator(BaseOperator, SkipMixin):
     """The first task of a per-movie run: runs the preflight (``preflight.check``: it also creates
-    the pipeline's tables if needed) and claims the movie of the param ``movie_id``. A movie that cannot be converted now (missing, not an MP4,
-    already converted without ``force``, or claimed by another run, such as the nightly wave)
+    the pipeline's tables if needed) and claims the movie of the param ``movie_id``. A movie that
+    cannot be converted now (missing, not an MP4, already converted without ``force``, or claimed
+    by another run, such as the nightly wave)
     skips the whole run, with the reason in the log. A held wave does not stop it (as ``movie_ids``
     does not stop ``hls_migration``). In a run a wave started, the wave has claimed the movie
     already: its selection comes in the conf (``movie``)."""
