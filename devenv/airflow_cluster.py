@@ -347,6 +347,9 @@ def start_cluster(
     home.mkdir(parents=True, exist_ok=True)
     api_port = services.free_port()
     env = {
+        # Files are parsed again every 10 s here (production: 30 s); a caller may change that.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         **pipeline_env,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
@@ -356,8 +359,6 @@ def start_cluster(
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",  # only read by the simple auth manager
         "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
     }
     if broker_url is not None:
