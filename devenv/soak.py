@@ -71,7 +71,7 @@ SQL = queries("tools.sql")
 
 @dataclass
 class Soak:
-    """What a soak did and what it left: the figures the README's reliability section reports."""
+    """What a soak did and what it left: the figures docs/reliability.md reports."""
 
     movies: int
     bad: int

@@ -41,7 +41,7 @@ def build_app():
 
     @app.get("/api/movies/{movie_id}", dependencies=[readers_of_the_dag])
     def movie_status_endpoint(movie_id: int) -> dict:
-        """The application's read of one movie (the README's contract): its row of hls_movie_status."""
+        """The application's read of one movie (docs/contract.md): its row of hls_movie_status."""
         with CatalogHook().connection() as conn:
             status = movie_status(conn, movie_id)
         if status is None:
@@ -51,7 +51,7 @@ def build_app():
     @app.get("/api/pool")
     def transcode_pool() -> dict:
         """The pipeline's pool as the scheduler sees it (slots None: no such pool). It tells no more
-        than the README does: the pool's name and its size."""
+        than docs/operating.md does: the pool's name and its size."""
         from airflow.models.pool import Pool
 
         pool = Pool.get_pool(TRANSCODE_POOL)

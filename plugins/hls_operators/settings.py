@@ -34,7 +34,7 @@ WEBHOOK_CONN_ID = "hls_webhook"  # optional: the application's URL (host) and si
 # what CDN warm-up or search re-index DAGs schedule on.
 PUBLISHED_ASSET_NAME = "hls_movies_published"
 PUBLISHED_ASSET_URI = "hls-migration://movies/published"
-# Airflow pool that bounds concurrent ffmpeg transcodes across all workers (see the README for sizing).
+# Airflow pool that bounds concurrent ffmpeg transcodes across all workers (docs/operating.md, "Pools and concurrency").
 TRANSCODE_POOL = "hls_transcode"
 
 DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
@@ -52,19 +52,19 @@ class Settings:
     keyframe_seconds: int = 2
     x264_preset: str = "faster"
     # Lighter than the preset's own lookahead, subpixel and motion search: 9 to 33 % less CPU in
-    # two runs, within 0.3 VMAF of the plain preset on real footage (README, Performance).
+    # two runs, within 0.3 VMAF of the plain preset on real footage (docs/performance.md).
     x264_params: str = "rc-lookahead=10:subme=3:me=dia"
     # "bitrate": every rung at its ladder bitrate on average. "quality": every rung at x264's
     # constant quality ``crf`` limited to its ladder bitrate, rungs barely cheaper than the one
     # above dropped: fewer bytes for easy movies, but up to several VMAF points below "bitrate" on
-    # the lower rungs at CRF 17 to 21 (README, Performance), so not the default yet.
+    # the lower rungs at CRF 17 to 21 (docs/performance.md), so not the default yet.
     rate_control: str = "bitrate"
     crf: int = 17
     # "fmp4": fMP4 (CMAF) segments, .m4s after an init.mp4 per rendition; "ts": MPEG-TS segments.
     segment_format: str = "fmp4"
     # "h264", or "h264,hevc": every rung also in HEVC (fMP4 only), at three quarters of its bitrate,
     # for the players that decode it. x265 needs "slow" to keep x264's picture at that bitrate, and
-    # costs several times x264's CPU (README, Performance).
+    # costs several times x264's CPU (docs/performance.md).
     video_codecs: str = "h264"
     x265_preset: str = "slow"
     # A movie longer than this is cut into chunks of about this length, each encoded by its own task

@@ -169,7 +169,7 @@ def _rate_control_args(rung: Rung, options: EncodingOptions, crf_offset: int) ->
     quality spends what the picture needs. Constant quality presses against its limit wherever the
     picture is hard, and a segment can exceed -maxrate by the VBV buffer over the segment's length:
     so its limit is the rung's own bitrate with 1 s of buffer, which kept every 6 s segment under
-    the rung's cap where -maxrate at the cap with 2 s had hard pictures 11 % over it (README, Performance)."""
+    the rung's cap where -maxrate at the cap with 2 s had hard pictures 11 % over it (docs/performance.md)."""
     if options.crf is None:
         return ["-b:v", f"{rung.video_kbps}k", "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k"]
     return ["-crf", str(options.crf + crf_offset), "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps}k"]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 CONTAINER_OVERHEAD = {"ts": 1.05, "fmp4": 1.01}
 GB = 1e9
 # CPU per encoded pixel against x264's, at the shipped presets: bench/ladder.py measured the HEVC
-# twins (x265 slow) at 5.7 times the encode time of their H.264 rungs (362 against 63 s, README).
+# twins (x265 slow) at 5.7 times the encode time of their H.264 rungs (362 against 63 s, docs/performance.md).
 # A rung copied from the source costs no encode and counts for nothing.
 ENCODE_COST = {"h264": 1.0, "hevc": 5.7}
 

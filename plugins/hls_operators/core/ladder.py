@@ -47,7 +47,7 @@ VIDEO_CODECS = ("h264", "hevc")
 HEVC_SUFFIX = "-hevc"
 # An HEVC rung's bitrate relative to the H.264 rung of its size, as in Apple's ladders (4.5 vs 6
 # Mbit/s at 1080p): at three quarters of its bitrate x265 ``slow`` scored -0.4 to +2.5 VMAF against
-# x264 ``faster`` over the bench set; at two thirds it lost 0.6 to 0.7 (README, Performance).
+# x264 ``faster`` over the bench set; at two thirds it lost 0.6 to 0.7 (docs/performance.md).
 HEVC_BITRATE_SHARE = Fraction(3, 4)
 
 

@@ -1,6 +1,6 @@
 """What the application's webhook receives when a movie is ready or failed, and how it is signed.
 
-The body is the movie's row of ``hls_movie_status`` (the README's contract) with the event's name
+The body is the movie's row of ``hls_movie_status`` (docs/contract.md) with the event's name
 and the run's id. The signature is ``sha256=`` + the hex HMAC-SHA256, keyed with the connection's
 secret, of ``"{timestamp}.{body}"``: a receiver recomputes it from the raw body and the
 ``X-HLS-Timestamp`` header, and refuses a stale timestamp, so a captured delivery cannot be replayed.
