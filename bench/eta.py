@@ -12,16 +12,16 @@ import argparse
 import json
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
-from hls_operators.core.estimate import human_seconds
-from hls_operators.edges import catalog
-from hls_operators.settings import DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.core.estimate import human_seconds
+from hls_operators.edges import catalog
+from hls_operators.settings import DAG_ID
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench"
@@ -58,9 +58,11 @@ def main() -> None:
             movies = [SeedMovie(i, f"Movie {i}", source) for i in range(1, 2 * args.movies + 1)]
             seed_catalog(postgres.dsn(DATABASE), client, bucket=BUCKET, public_base_url=base_url, movies=movies)
             env = airflow_env.airflow_env(
-                scratch / "airflow", catalog_conn=postgres.airflow_connection(DATABASE), storage_conn=seaweed.airflow_connection(),
+                scratch / "airflow",
+                catalog_conn=postgres.airflow_connection(DATABASE),
+                storage_conn=seaweed.airflow_connection(),
                 variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
-            )  # fmt: skip
+            )
             env["HLS_MIGRATION_SCHEDULE"] = ""
             cluster = airflow_cluster.start_cluster(scratch / "airflow", pipeline_env=env, transcode_slots=2)
             first_wall = run_wave(cluster, args.movies)
@@ -81,15 +83,23 @@ def main() -> None:
             postgres.stop()
 
     result = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "movies_per_wave": args.movies, "source_seconds": args.seconds,
-        "first_wave_seconds": round(first_wall, 1), "first_wave_window_seconds": round(summary.pace.seconds, 1),
-        "eta_seconds": round(eta_seconds, 1), "next_wave_seconds": round(second_wall, 1),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "movies_per_wave": args.movies,
+        "source_seconds": args.seconds,
+        "first_wave_seconds": round(first_wall, 1),
+        "first_wave_window_seconds": round(summary.pace.seconds, 1),
+        "eta_seconds": round(eta_seconds, 1),
+        "next_wave_seconds": round(second_wall, 1),
         "next_wave_over_eta": round(second_wall / eta_seconds, 2),
-    }  # fmt: skip
-    print(f"first wave: {args.movies} movies in {human_seconds(first_wall)} from its trigger ({human_seconds(summary.pace.seconds)} from its selection to its finish)")
-    print(f"ETA for the {summary.remaining} left: {human_seconds(eta_seconds)}; the next wave took {human_seconds(second_wall)}: "
-          f"{result['next_wave_over_eta']}x the ETA")  # fmt: skip
+    }
+    print(
+        f"first wave: {args.movies} movies in {human_seconds(first_wall)} from its trigger "
+        f"({human_seconds(summary.pace.seconds)} from its selection to its finish)"
+    )
+    print(
+        f"ETA for the {summary.remaining} left: {human_seconds(eta_seconds)}; the next wave took {human_seconds(second_wall)}: "
+        f"{result['next_wave_over_eta']}x the ETA"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "eta.json").write_text(json.dumps(result, indent=2) + "\n")
 

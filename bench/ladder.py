@@ -23,14 +23,13 @@ import json
 import shutil
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-from hls_operators.core.ladder import HEVC_SUFFIX
-from hls_operators.media.probing import probe_file
 
 from bench.transcode import RESULTS, Result, run_pipeline, vmaf
 from devenv import media
+from hls_operators.core.ladder import HEVC_SUFFIX
+from hls_operators.media.probing import probe_file
 
 # Each variant: its label and the settings it changes; "ts", the baseline, always runs.
 FIXED = "ts"
@@ -38,8 +37,14 @@ VARIANTS = {
     FIXED: ("fixed ladder, MPEG-TS", {"rate_control": "bitrate", "segment_format": "ts"}),
     "fmp4": ("fixed ladder, fMP4", {"rate_control": "bitrate", "segment_format": "fmp4"}),
     "per-title": ("per-title, fMP4", {"rate_control": "quality", "segment_format": "fmp4"}),
-    "medium": ("fixed, preset medium, fMP4", {"rate_control": "bitrate", "segment_format": "fmp4", "x264_preset": "medium", "x264_params": ""}),
-    "hevc": ("fixed + HEVC rungs, fMP4", {"rate_control": "bitrate", "segment_format": "fmp4", "video_codecs": "h264,hevc"}),
+    "medium": (
+        "fixed, preset medium, fMP4",
+        {"rate_control": "bitrate", "segment_format": "fmp4", "x264_preset": "medium", "x264_params": ""},
+    ),
+    "hevc": (
+        "fixed + HEVC rungs, fMP4",
+        {"rate_control": "bitrate", "segment_format": "fmp4", "video_codecs": "h264,hevc"},
+    ),
 }
 # Three kinds of 1080p30 picture: a frame of flower.mp4 held and slowly zoomed into, with light
 # grain (a talking head's static shot); lavfi's flat-colour test pattern; the same under heavy noise.
@@ -55,7 +60,11 @@ def synthetic_source(kind: str, folder: Path, seconds: int) -> Path:
     """A mezzanine of ``kind``: near-lossless H.264 (CRF 14) with x264's own GOP, so that no rung
     can be the source copied and every variant encodes every rung, and a tone."""
     path = folder / f"{kind}-1080p-{seconds}s.mp4"
-    picture = ["-ss", "2", "-i", str(media.CC0_CLIPS["flower.mp4"])] if kind == "talking" else ["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30"]
+    picture = (
+        ["-ss", "2", "-i", str(media.CC0_CLIPS["flower.mp4"])]
+        if kind == "talking"
+        else ["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30"]
+    )
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
          "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}", *picture,
@@ -91,7 +100,11 @@ def report(results: list[Result], labels: list[str]) -> dict:
                     continue
                 kbps = rung["bytes"] * 8 / run.source_seconds / 1000
                 same = fixed.rungs.get(rung_name.removesuffix(HEVC_SUFFIX))
-                delta = rung["vmaf"] - same["vmaf"] if same and rung.get("vmaf") is not None and same.get("vmaf") is not None else None
+                delta = (
+                    rung["vmaf"] - same["vmaf"]
+                    if same and rung.get("vmaf") is not None and same.get("vmaf") is not None
+                    else None
+                )
                 score = f"{rung['vmaf']:.2f}" if rung.get("vmaf") is not None else "-"
                 cells.append(
                     f"{kbps:>8.0f} {score:>6} {'' if delta is None else f'{delta:+.2f}':>6} "
@@ -102,15 +115,20 @@ def report(results: list[Result], labels: list[str]) -> dict:
             totals[name] += stored_bytes(run)
             times[name] += run.usage.wall
         print(
-            f"{'':<22} {'total':<10} " + " ".join(
+            f"{'':<22} {'total':<10} "
+            + " ".join(
                 f"{stored_bytes(runs[n]) / 1e6:>8.2f} MB {stored_bytes(runs[n]) / stored_bytes(fixed):>5.2f}x "
-                f"{runs[n].usage.wall:>6.1f} s {runs[n].usage.wall / fixed.usage.wall:>5.2f}x" for n in runs
+                f"{runs[n].usage.wall:>6.1f} s {runs[n].usage.wall / fixed.usage.wall:>5.2f}x"
+                for n in runs
             )
-        )  # fmt: skip
-    print(f"\n{'all sources':<33} " + " ".join(
-        f"{totals[n] / 1e6:>8.2f} MB {totals[n] / totals[fixed_label]:>5.2f}x {times[n]:>6.1f} s {times[n] / times[fixed_label]:>5.2f}x"
-        for n in labels
-    ))  # fmt: skip
+        )
+    print(
+        f"\n{'all sources':<33} "
+        + " ".join(
+            f"{totals[n] / 1e6:>8.2f} MB {totals[n] / totals[fixed_label]:>5.2f}x {times[n]:>6.1f} s {times[n] / times[fixed_label]:>5.2f}x"
+            for n in labels
+        )
+    )
     return {"bytes": totals, "seconds": times}
 
 
@@ -137,7 +155,10 @@ def main() -> None:
             else:
                 source = media.CC0_CLIPS[name]
             probe = probe_file(source)
-            print(f"{source.name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s", flush=True)
+            print(
+                f"{source.name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s",
+                flush=True,
+            )
             by_variant: dict[str, Result] = {}
             for repeat in range(args.repeat):
                 for index, (variant, overrides) in enumerate(chosen.values()):
@@ -146,7 +167,14 @@ def main() -> None:
                     print(f"  {variant}: {run.usage.wall:.1f} s wall, {run.usage.cpu:.1f} CPU-s", flush=True)
                     if repeat == 0:  # the output is the same in every round: measure it once
                         for rung_name, rung in run.rungs.items():
-                            rung["vmaf"] = vmaf(ffmpeg9, Path(rung.pop("dir")), source, probe.width, probe.height, work / f"vmaf-{rung_name}.json")
+                            rung["vmaf"] = vmaf(
+                                ffmpeg9,
+                                Path(rung.pop("dir")),
+                                source,
+                                probe.width,
+                                probe.height,
+                                work / f"vmaf-{rung_name}.json",
+                            )
                         by_variant[variant] = run
                     by_variant[variant].repeats.append(run.usage)
                     shutil.rmtree(work)
@@ -155,12 +183,21 @@ def main() -> None:
             results += by_variant.values()
     summary = report(results, [label for label, _ in chosen.values()])
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"ladder-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    target = RESULTS / f"ladder-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     payload = {
         "summary": summary,
-        "results": [{"variant": r.variant, "source": r.source, "seconds": r.source_seconds, "wall": r.usage.wall,
-                     "rounds": [u.wall for u in r.repeats], "rungs": r.rungs} for r in results],
-    }  # fmt: skip
+        "results": [
+            {
+                "variant": r.variant,
+                "source": r.source,
+                "seconds": r.source_seconds,
+                "wall": r.usage.wall,
+                "rounds": [u.wall for u in r.repeats],
+                "rungs": r.rungs,
+            }
+            for r in results
+        ],
+    }
     target.write_text(json.dumps(payload, indent=2))
     print(f"\nwritten: {target}")
 

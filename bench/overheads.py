@@ -21,18 +21,18 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
-from hls_operators.edges import catalog
-from hls_operators.edges.sql import queries, sql_file
-from hls_operators.edges.storage import ObjectStore
-from hls_operators.settings import CONVERT_DAG_ID, DAG_ID, Settings
 
 from bench.latency import DelayedLink
 from devenv import airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.edges import catalog
+from hls_operators.edges.sql import queries, sql_file
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import CONVERT_DAG_ID, DAG_ID, Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench"
@@ -50,17 +50,27 @@ def per_movie_overhead(
     services.create_bucket(client, BUCKET)
     base_url = f"{seaweed.endpoint}/{BUCKET}"
     env = airflow_env.airflow_env(
-        scratch / "airflow", catalog_conn=postgres.airflow_connection(database),
-        storage_conn=seaweed.airflow_connection(), variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
-    )  # fmt: skip
+        scratch / "airflow",
+        catalog_conn=postgres.airflow_connection(database),
+        storage_conn=seaweed.airflow_connection(),
+        variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url},
+    )
     airflow_env.migrate(env)
     movies = [
-        SeedMovie(movie_id, f"{length} min", media.generate_movie(
-            scratch / f"{movie_id}.mp4", width=size[0], height=size[1], seconds=length * 60, noise=True,
-            video_kbps=int(source_mbps * 1000),
-        ))
+        SeedMovie(
+            movie_id,
+            f"{length} min",
+            media.generate_movie(
+                scratch / f"{movie_id}.mp4",
+                width=size[0],
+                height=size[1],
+                seconds=length * 60,
+                noise=True,
+                video_kbps=int(source_mbps * 1000),
+            ),
+        )
         for movie_id, length in enumerate(minutes, start=1)
-    ]  # fmt: skip
+    ]
     seed_catalog(postgres.dsn(database), client, bucket=BUCKET, public_base_url=base_url, movies=movies)
     empty_runs = []
     for _ in range(2):  # the first one also compiles and caches what the later runs reuse
@@ -86,20 +96,35 @@ def per_movie_overhead(
         transcode = sum(step["ffmpeg_seconds"] for step in transcode_steps)
         handoffs = sum(step["seconds"] for step in transcode_steps) - transcode
         movie_wall = wall - run_cost
-        results.append({
-            "source_minutes": length, "size": f"{size[0]}x{size[1]}", "source_mbps": round(source.stat().st_size * 8 / length / 60e6, 1),
-            "status": status, "run_wall_s": round(wall, 1), "transcode_s": round(transcode, 1),
-            "transcode_handoffs_s": round(handoffs, 1),
-            "overhead_s": round(wall - transcode, 1), "overhead_share": round((wall - transcode) / wall, 4),
-            "movie_wall_s": round(movie_wall, 1), "movie_overhead_s": round(movie_wall - transcode, 1),
-            "movie_overhead_share": round((movie_wall - transcode) / movie_wall, 4),
-            "steps_s": {name: round(step.get("seconds", 0), 1) for name, step in steps.items()},
-        })  # fmt: skip
-        print(f"  {length} min: run {wall:.0f} s, transcode {transcode:.0f} s, overhead {wall - transcode:.0f} s "
-              f"({(wall - transcode) / wall:.1%}); without the run's own {run_cost:.0f} s: overhead "
-              f"{movie_wall - transcode:.0f} s ({(movie_wall - transcode) / movie_wall:.1%}), of which "
-              f"{handoffs:.0f} s in the transcode tasks around ffmpeg", flush=True)  # fmt: skip
-    return {"run_without_movies_s": round(run_cost, 1), "empty_runs_s": [round(t, 1) for t in empty_runs], "movies": results}
+        results.append(
+            {
+                "source_minutes": length,
+                "size": f"{size[0]}x{size[1]}",
+                "source_mbps": round(source.stat().st_size * 8 / length / 60e6, 1),
+                "status": status,
+                "run_wall_s": round(wall, 1),
+                "transcode_s": round(transcode, 1),
+                "transcode_handoffs_s": round(handoffs, 1),
+                "overhead_s": round(wall - transcode, 1),
+                "overhead_share": round((wall - transcode) / wall, 4),
+                "movie_wall_s": round(movie_wall, 1),
+                "movie_overhead_s": round(movie_wall - transcode, 1),
+                "movie_overhead_share": round((movie_wall - transcode) / movie_wall, 4),
+                "steps_s": {name: round(step.get("seconds", 0), 1) for name, step in steps.items()},
+            }
+        )
+        print(
+            f"  {length} min: run {wall:.0f} s, transcode {transcode:.0f} s, overhead {wall - transcode:.0f} s "
+            f"({(wall - transcode) / wall:.1%}); without the run's own {run_cost:.0f} s: overhead "
+            f"{movie_wall - transcode:.0f} s ({(movie_wall - transcode) / movie_wall:.1%}), of which "
+            f"{handoffs:.0f} s in the transcode tasks around ffmpeg",
+            flush=True,
+        )
+    return {
+        "run_without_movies_s": round(run_cost, 1),
+        "empty_runs_s": [round(t, 1) for t in empty_runs],
+        "movies": results,
+    }
 
 
 def upload_speedup(seaweed, scratch: Path, segments: int, segment_bytes: int, round_trip_ms: float) -> dict:
@@ -119,26 +144,43 @@ def upload_speedup(seaweed, scratch: Path, segments: int, segment_bytes: int, ro
     timings, cpu = {}, {}
     try:
         for parallel in (1, concurrency):
-            client_before, server_before, started = process_cpu("self"), process_cpu(seaweed.process.pid), time.monotonic()
-            uploads = [(p, f"upload-bench/{round_trip_ms}/{parallel}/{p.name}", {"ContentType": "video/mp2t"}) for p in files]
+            client_before, server_before, started = (
+                process_cpu("self"),
+                process_cpu(seaweed.process.pid),
+                time.monotonic(),
+            )
+            uploads = [
+                (p, f"upload-bench/{round_trip_ms}/{parallel}/{p.name}", {"ContentType": "video/mp2t"}) for p in files
+            ]
             store.upload_many(uploads, parallel)
             timings[parallel] = time.monotonic() - started
-            cpu[parallel] = {"client_s": round(process_cpu("self") - client_before, 2),
-                             "seaweedfs_s": round(process_cpu(seaweed.process.pid) - server_before, 2)}  # fmt: skip
+            cpu[parallel] = {
+                "client_s": round(process_cpu("self") - client_before, 2),
+                "seaweedfs_s": round(process_cpu(seaweed.process.pid) - server_before, 2),
+            }
     finally:
         if link:
             link.close()
     # The fastest any concurrency can go when the client and SeaweedFS share this machine's cores.
     cpu_bound_s = sum(cpu[concurrency].values()) / os.cpu_count()
     result = {
-        "round_trip_ms": round_trip_ms, "segments": segments, "megabytes": segments * segment_bytes / 1e6,
-        "sequential_s": round(timings[1], 2), "concurrency": concurrency, "parallel_s": round(timings[concurrency], 2),
-        "speedup": round(timings[1] / timings[concurrency], 2), "cpu_s": cpu, "cpu_bound_s": round(cpu_bound_s, 2),
-    }  # fmt: skip
-    print(f"  {segments} x {segment_bytes / 1e6:.1f} MB, round trip {round_trip_ms:g} ms: sequential {timings[1]:.1f} s, "
-          f"{concurrency} parallel {timings[concurrency]:.1f} s ({result['speedup']:.1f}x); CPU client "
-          f"{cpu[concurrency]['client_s']} s + SeaweedFS {cpu[concurrency]['seaweedfs_s']} s = at least "
-          f"{cpu_bound_s:.1f} s on {os.cpu_count()} cores", flush=True)  # fmt: skip
+        "round_trip_ms": round_trip_ms,
+        "segments": segments,
+        "megabytes": segments * segment_bytes / 1e6,
+        "sequential_s": round(timings[1], 2),
+        "concurrency": concurrency,
+        "parallel_s": round(timings[concurrency], 2),
+        "speedup": round(timings[1] / timings[concurrency], 2),
+        "cpu_s": cpu,
+        "cpu_bound_s": round(cpu_bound_s, 2),
+    }
+    print(
+        f"  {segments} x {segment_bytes / 1e6:.1f} MB, round trip {round_trip_ms:g} ms: sequential {timings[1]:.1f} s, "
+        f"{concurrency} parallel {timings[concurrency]:.1f} s ({result['speedup']:.1f}x); CPU client "
+        f"{cpu[concurrency]['client_s']} s + SeaweedFS {cpu[concurrency]['seaweedfs_s']} s = at least "
+        f"{cpu_bound_s:.1f} s on {os.cpu_count()} cores",
+        flush=True,
+    )
     return result
 
 
@@ -164,14 +206,21 @@ def selection_time(postgres, movies: int, runs: int = 5) -> dict:
     timings = []
     for run in range(runs):
         started = time.monotonic()
-        claimed = catalog.claim_movies(conn, run_id=f"bench-{run}", movie_ids=None, limit=50, force=False, ttl_minutes=60, dry_run=True)
+        claimed = catalog.claim_movies(
+            conn, run_id=f"bench-{run}", movie_ids=None, limit=50, force=False, ttl_minutes=60, dry_run=True
+        )
         timings.append(time.monotonic() - started)
     median = statistics.median(timings)
     print(f"  {movies} movies: claim of {len(claimed)} in {median * 1000:.0f} ms (median of {runs})", flush=True)
     status = status_read_time(conn, movies, runs)
     conn.close()
-    return {"movies": movies, "claimed": len(claimed), "median_ms": round(median * 1000, 1), "runs_ms": [round(t * 1000, 1) for t in timings],
-            "status": status}  # fmt: skip
+    return {
+        "movies": movies,
+        "claimed": len(claimed),
+        "median_ms": round(median * 1000, 1),
+        "runs_ms": [round(t * 1000, 1) for t in timings],
+        "status": status,
+    }
 
 
 def status_read_time(conn, movies: int, runs: int) -> dict:
@@ -198,8 +247,11 @@ def status_read_time(conn, movies: int, runs: int) -> dict:
         cur.execute(queries("tools.sql")["explain_movie_status"], {"movie_id": 3})
         plan = "\n".join(row[0] for row in cur.fetchall())
     one, whole = median_ms(one_movie), median_ms(counts)
-    print(f"  status of one movie {one} ms, counts by state over all {whole} ms ({whole / one:.0f}x the one movie's); "
-          f"index-backed: {'hls_conversions_movie_latest' in plan}", flush=True)  # fmt: skip
+    print(
+        f"  status of one movie {one} ms, counts by state over all {whole} ms ({whole / one:.0f}x the one movie's); "
+        f"index-backed: {'hls_conversions_movie_latest' in plan}",
+        flush=True,
+    )
     return {"one_movie_ms": one, "counts_ms": whole, "index_backed": "hls_conversions_movie_latest" in plan}
 
 
@@ -234,8 +286,10 @@ def main() -> None:
             seaweed.stop()
             postgres.stop()
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"overheads-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    target.write_text(json.dumps({"cores": os.cpu_count(), "selection": selection, "uploads": uploads, "per_movie": movies}, indent=2))
+    target = RESULTS / f"overheads-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    target.write_text(
+        json.dumps({"cores": os.cpu_count(), "selection": selection, "uploads": uploads, "per_movie": movies}, indent=2)
+    )
     print(f"\nwritten: {target}")
 
 

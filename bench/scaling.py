@@ -17,15 +17,15 @@ import json
 import os
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
-from hls_operators.edges.sql import queries
-from hls_operators.settings import DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.edges.sql import queries
+from hls_operators.settings import DAG_ID
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench-scaling"
@@ -41,7 +41,15 @@ def transcode_stage_seconds(steps: dict) -> float:
 
 
 def convert_with(
-    workers: int, *, source: Path, movie_id: int, seaweed, postgres, scratch: Path, chunk_seconds: int, variables: dict[str, str]
+    workers: int,
+    *,
+    source: Path,
+    movie_id: int,
+    seaweed,
+    postgres,
+    scratch: Path,
+    chunk_seconds: int,
+    variables: dict[str, str],
 ) -> dict:
     database = f"hls_bench_scaling_{workers}"
     postgres.create_database(database)
@@ -49,13 +57,24 @@ def convert_with(
     postgres.create_database(metadata)
     base_url = f"{seaweed.endpoint}/{BUCKET}"
     env = airflow_env.airflow_env(
-        scratch / f"airflow-{workers}", catalog_conn=postgres.airflow_connection(database),
+        scratch / f"airflow-{workers}",
+        catalog_conn=postgres.airflow_connection(database),
         storage_conn=seaweed.airflow_connection(),
-        variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url, "hls_chunk_seconds": str(chunk_seconds), **variables},
-    )  # fmt: skip
+        variables={
+            "hls_bucket": BUCKET,
+            "hls_public_base_url": base_url,
+            "hls_chunk_seconds": str(chunk_seconds),
+            **variables,
+        },
+    )
     env["HLS_MIGRATION_SCHEDULE"] = ""
-    seed_catalog(postgres.dsn(database), seaweed.client(), bucket=BUCKET, public_base_url=base_url,
-                 movies=[SeedMovie(movie_id, "Scaling", source)])  # fmt: skip
+    seed_catalog(
+        postgres.dsn(database),
+        seaweed.client(),
+        bucket=BUCKET,
+        public_base_url=base_url,
+        movies=[SeedMovie(movie_id, "Scaling", source)],
+    )
     broker, redis_process = airflow_cluster.redis_url(scratch / f"redis-{workers}")
     names = [f"worker-{i}" for i in range(workers)]
     cluster = airflow_cluster.start_cluster(
@@ -89,14 +108,22 @@ def convert_with(
     encodes = {name: round(step["seconds"], 1) for name, step in steps.items() if name.startswith("encode_")}
     encode_hosts = {f"encode_{ti['map_index']}": ti["hostname"] for ti in instances if ti["task_id"] == "encode"}
     busy = busy_seconds(instances)
-    print(f"  {workers} worker(s): run {run['state']} in {wall:.0f} s, transcode stage {stage:.0f} s, "
-          f"{len(encodes)} chunk encodes {encodes}, busy {busy} s", flush=True)  # fmt: skip
+    print(
+        f"  {workers} worker(s): run {run['state']} in {wall:.0f} s, transcode stage {stage:.0f} s, "
+        f"{len(encodes)} chunk encodes {encodes}, busy {busy} s",
+        flush=True,
+    )
     return {
-        "workers": workers, "state": run["state"], "status": status, "run_wall_s": round(wall, 1),
-        "transcode_stage_s": round(stage, 1), "chunk_encode_s": encodes,
+        "workers": workers,
+        "state": run["state"],
+        "status": status,
+        "run_wall_s": round(wall, 1),
+        "transcode_stage_s": round(stage, 1),
+        "chunk_encode_s": encodes,
         "steps_s": {name: round(step["seconds"], 1) for name, step in steps.items() if "seconds" in step},
-        "encode_hosts": encode_hosts, "busy_s": busy,
-    }  # fmt: skip
+        "encode_hosts": encode_hosts,
+        "busy_s": busy,
+    }
 
 
 def busy_seconds(instances: list[dict]) -> dict[str, dict[str, float]]:
@@ -116,8 +143,16 @@ def main() -> None:
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--seconds", type=float, default=96)
     parser.add_argument("--chunk-seconds", type=int, default=12, help="hls_chunk_seconds: 96 s makes 8 chunks of 12 s")
-    parser.add_argument("--workers", default="1,2", help="the cluster sizes to run, one after the other (the first is the baseline)")
-    parser.add_argument("--set", action="append", default=[], metavar="hls_x=VALUE", help="a pipeline Variable, e.g. hls_x264_preset=ultrafast")
+    parser.add_argument(
+        "--workers", default="1,2", help="the cluster sizes to run, one after the other (the first is the baseline)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="hls_x=VALUE",
+        help="a pipeline Variable, e.g. hls_x264_preset=ultrafast",
+    )
     args = parser.parse_args()
     variables = dict(item.split("=", 1) for item in args.set)
     sizes = [int(n) for n in args.workers.split(",")]
@@ -127,12 +162,22 @@ def main() -> None:
         seaweed = services.start_seaweedfs(scratch / "seaweedfs")
         postgres = services.connect_postgres(scratch / "postgres")
         services.create_bucket(seaweed.client(), BUCKET)
-        source = media.generate_movie(scratch / "source.mp4", width=width, height=height, seconds=args.seconds, noise=True)
+        source = media.generate_movie(
+            scratch / "source.mp4", width=width, height=height, seconds=args.seconds, noise=True
+        )
         print(f"{args.seconds:.0f} s {width}x{height} source, chunks of about {args.chunk_seconds} s:", flush=True)
         try:
             runs = [
-                convert_with(workers, source=source, movie_id=workers, seaweed=seaweed, postgres=postgres,
-                             scratch=scratch, chunk_seconds=args.chunk_seconds, variables=variables)  # fmt: skip
+                convert_with(
+                    workers,
+                    source=source,
+                    movie_id=workers,
+                    seaweed=seaweed,
+                    postgres=postgres,
+                    scratch=scratch,
+                    chunk_seconds=args.chunk_seconds,
+                    variables=variables,
+                )
                 for workers in sizes
             ]
         finally:
@@ -147,14 +192,25 @@ def main() -> None:
         for run in runs[1:]
     }
     for workers, ratio in speedup.items():
-        print(f"speed-up of {workers} pinned workers over {baseline['workers']}: transcode stage "
-              f"{ratio['transcode_stage']}x, whole run {ratio['run_wall']}x")  # fmt: skip
+        print(
+            f"speed-up of {workers} pinned workers over {baseline['workers']}: transcode stage "
+            f"{ratio['transcode_stage']}x, whole run {ratio['run_wall']}x"
+        )
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"scaling-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    target.write_text(json.dumps({
-        "cores": os.cpu_count(), "source": {"size": args.size, "seconds": args.seconds},
-        "chunk_seconds": args.chunk_seconds, "variables": variables, "runs": runs, "speedup": speedup,
-    }, indent=2))  # fmt: skip
+    target = RESULTS / f"scaling-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    target.write_text(
+        json.dumps(
+            {
+                "cores": os.cpu_count(),
+                "source": {"size": args.size, "seconds": args.seconds},
+                "chunk_seconds": args.chunk_seconds,
+                "variables": variables,
+                "runs": runs,
+                "speedup": speedup,
+            },
+            indent=2,
+        )
+    )
     print(f"written: {target}")
 
 

@@ -8,7 +8,8 @@ turn (seed, pipeline, seed, pipeline, ...): this machine's speed drifts by 10 to
 and a pipeline run compared with the seed run of its own round cancels most of that drift. Every
 figure is the median run's, also given as a ratio to the baseline's; the speed ratio within each
 round is printed too. Quality is VMAF (libvmaf from the ffmpeg that PyPI's imageio-ffmpeg ships;
-Debian's ffmpeg has none) of each rung, upscaled to the source's size, against the source. Prints a table and writes ``bench/results/transcode-<time>.json``.
+Debian's ffmpeg has none) of each rung, upscaled to the source's size, against the source. Prints a
+table and writes ``bench/results/transcode-<time>.json``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from devenv import media
 from hls_operators.core.commands import MEDIA_PLAYLIST
 from hls_operators.core.ladder import MAXRATE_FACTOR
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
@@ -34,8 +36,6 @@ from hls_operators.edges.handoff import pack
 from hls_operators.media.probing import plan_movie, probe_file
 from hls_operators.media.transcoding import audio_files, encode_audio_files, encode_chunk_files, package_renditions
 from hls_operators.settings import Settings
-
-from devenv import media
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VMAF_SUBSAMPLE = 3  # score every 3rd frame: a third of the time, within a fraction of a point
@@ -146,7 +146,9 @@ def x264_variant(variant: str) -> dict[str, str]:
     return {"x264_preset": preset, "x264_params": params}
 
 
-def run_pipeline(source: Path, duration: float, work: Path, overrides: dict[str, str] | None = None, label: str = "") -> Result:
+def run_pipeline(
+    source: Path, duration: float, work: Path, overrides: dict[str, str] | None = None, label: str = ""
+) -> Result:
     """The probe, chunk encode and package steps' media work as shipped (``hls_operators.media``),
     minus their storage hand-offs: the ladder plan (with the copy decision), one chunk (the sources
     here are shorter than ``hls_chunk_seconds``), the audio encoded once, the stitch, the I-frame
@@ -157,10 +159,14 @@ def run_pipeline(source: Path, duration: float, work: Path, overrides: dict[str,
     chunks_dir, out = root / "chunks", root / "renditions"
     usage = Usage()
     cpu_before, started = steps_cpu(), time.monotonic()
-    job = plan_movie(source, movie_id=1, source_url=str(source), expected_url=str(source), version="bench", settings=settings)
+    job = plan_movie(
+        source, movie_id=1, source_url=str(source), expected_url=str(source), version="bench", settings=settings
+    )
     ffmpeg = encode_chunk_files(source, job, 0, chunks_dir / "0", settings=settings, log=log)
     ffmpeg += encode_audio_files(source, job, root / "audio", settings=settings, log=log)
-    renditions, packaging = package_renditions(job, chunks_dir, audio_files(job, root / "audio"), source, out, settings=settings, log=log)
+    renditions, packaging = package_renditions(
+        job, chunks_dir, audio_files(job, root / "audio"), source, out, settings=settings, log=log
+    )
     with open(os.devnull, "wb") as upload:  # the hand-off tar streams into its upload: no disk
         pack(out, upload)
     usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, (ffmpeg + packaging).max_rss_bytes))
@@ -168,12 +174,18 @@ def run_pipeline(source: Path, duration: float, work: Path, overrides: dict[str,
     # rungs carry their audio inside).
     audio = sum(rung_bytes(out / a["name"]) for a in renditions["audio"][:1])
     rungs = {
-        r["name"]: {"height": r["height"], "kbps": r["video_kbps"], "bytes": rung_bytes(out / r["name"]) + audio,
-                    "video_bytes": rung_bytes(out / r["name"]),
-                    "dir": str(out / r["name"]), "copied": r["source_copy"], "peak_kbps": peak_kbps(out / r["name"]),
-                    "cap_kbps": round(r["video_kbps"] * MAXRATE_FACTOR)}
+        r["name"]: {
+            "height": r["height"],
+            "kbps": r["video_kbps"],
+            "bytes": rung_bytes(out / r["name"]) + audio,
+            "video_bytes": rung_bytes(out / r["name"]),
+            "dir": str(out / r["name"]),
+            "copied": r["source_copy"],
+            "peak_kbps": peak_kbps(out / r["name"]),
+            "cap_kbps": round(r["video_kbps"] * MAXRATE_FACTOR),
+        }
         for r in renditions["video"]
-    }  # fmt: skip
+    }
     label = label or f"pipeline {settings.x264_preset}/{settings.x264_params}"
     audio_bytes = sum(rung_bytes(out / a["name"]) for a in renditions["audio"])
     return Result(label, source.name, duration, usage, folder_bytes(root), rungs, audio_bytes)
@@ -224,7 +236,9 @@ def pair_ratios(result: Result, baseline: Result) -> list[float]:
 
 
 def report(results: list[Result]) -> None:
-    header = f"{'source':<26} {'variant':<48} {'x realtime':>14} {'CPU s/src min':>16} {'peak RSS MB':>16} {'temp MB':>12}"
+    header = (
+        f"{'source':<26} {'variant':<48} {'x realtime':>14} {'CPU s/src min':>16} {'peak RSS MB':>16} {'temp MB':>12}"
+    )
     print("\n" + header + "\n" + "-" * len(header))
     for source in dict.fromkeys(r.source for r in results):
         baseline, *others = [r for r in results if r.source == source]
@@ -242,7 +256,11 @@ def report(results: list[Result]) -> None:
         for r in [baseline, *others]:
             for name, rung in r.rungs.items():
                 same = baseline.rungs.get(name)
-                delta = f"{rung['vmaf'] - same['vmaf']:+.2f}" if same and rung.get("vmaf") is not None and same.get("vmaf") is not None else ""
+                delta = (
+                    f"{rung['vmaf'] - same['vmaf']:+.2f}"
+                    if same and rung.get("vmaf") is not None and same.get("vmaf") is not None
+                    else ""
+                )
                 kbps = rung["bytes"] * 8 / r.source_seconds / 1000
                 vmaf_text = f"{rung['vmaf']:.2f}" if rung.get("vmaf") is not None else "-"
                 copied = " (copied)" if rung.get("copied") else ""
@@ -255,7 +273,9 @@ def main() -> None:
     parser.add_argument("--sources", default="synthetic,flower.mp4,friday.mp4", help="synthetic and/or CC0 clip names")
     parser.add_argument("--no-vmaf", action="store_true", help="skip the quality measurement")
     parser.add_argument("--repeat", type=int, default=3, help="runs of every variant, taken in turn")
-    parser.add_argument("--variants", default="", help="more x264 PRESET/PARAMS to run the pipeline with, e.g. medium/,faster/")
+    parser.add_argument(
+        "--variants", default="", help="more x264 PRESET/PARAMS to run the pipeline with, e.g. medium/,faster/"
+    )
     args = parser.parse_args()
     ffmpeg9 = None
     if not args.no_vmaf:
@@ -271,7 +291,8 @@ def main() -> None:
             probe = probe_file(source)
             print(f"{name}: {probe.width}x{probe.height} {probe.frame_rate} fps, {probe.duration:.1f} s", flush=True)
             runners = [run_seed, run_pipeline] + [
-                functools.partial(run_pipeline, overrides=x264_variant(variant)) for variant in filter(None, args.variants.split(","))
+                functools.partial(run_pipeline, overrides=x264_variant(variant))
+                for variant in filter(None, args.variants.split(","))
             ]
             source_results: list[Result] = []
             for repeat in range(args.repeat):
@@ -283,7 +304,14 @@ def main() -> None:
                     if repeat == 0:  # the output is the same in every repetition: score it once
                         if ffmpeg9:
                             for rung_name, rung in run.rungs.items():
-                                rung["vmaf"] = vmaf(ffmpeg9, Path(rung["dir"]), source, probe.width, probe.height, work / f"vmaf-{rung_name}.json")
+                                rung["vmaf"] = vmaf(
+                                    ffmpeg9,
+                                    Path(rung["dir"]),
+                                    source,
+                                    probe.width,
+                                    probe.height,
+                                    work / f"vmaf-{rung_name}.json",
+                                )
                         for rung in run.rungs.values():
                             rung.pop("dir")
                         source_results.append(run)
@@ -294,9 +322,14 @@ def main() -> None:
             results += source_results
     report(results)
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"transcode-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    target = RESULTS / f"transcode-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     machine = {"cores": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
-    payload = {"machine": machine, "results": [{**asdict(r), "realtime": r.realtime, "cpu_per_source_minute": r.cpu_per_source_minute} for r in results]}
+    payload = {
+        "machine": machine,
+        "results": [
+            {**asdict(r), "realtime": r.realtime, "cpu_per_source_minute": r.cpu_per_source_minute} for r in results
+        ],
+    }
     target.write_text(json.dumps(payload, indent=2))
     print(f"\nwritten: {target}")
 

@@ -7,6 +7,7 @@ what ``hls_migration`` starts for each movie of a wave (the conf then also names
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+
 from hls_operators.conversion import movie_conversion
 from hls_operators.run_operators import ClaimMovieOperator, FinishRunOperator
 from hls_operators.settings import CONVERT_DAG_ID, dag_defaults
@@ -18,7 +19,9 @@ with DAG(
     **dag_defaults(retries=2),
     params={
         "movie_id": Param(type="integer", minimum=1, title="Movie id", description="The movie to convert."),
-        "force": Param(False, type="boolean", title="Force", description="Re-convert a movie that was already converted."),
+        "force": Param(
+            False, type="boolean", title="Force", description="Re-convert a movie that was already converted."
+        ),
         "dry_run": Param(
             False,
             type="boolean",

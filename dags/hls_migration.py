@@ -8,8 +8,14 @@ movies as a wave (trigger form, CLI or REST API).
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+
 from hls_operators.preflight import PreflightOperator
-from hls_operators.run_operators import ApproveWaveOperator, ConvertMovieRunOperator, FinishRunOperator, SelectMoviesOperator
+from hls_operators.run_operators import (
+    ApproveWaveOperator,
+    ConvertMovieRunOperator,
+    FinishRunOperator,
+    SelectMoviesOperator,
+)
 from hls_operators.settings import DAG_ID, dag_defaults, dag_schedule
 
 with DAG(
@@ -56,6 +62,15 @@ with DAG(
     # No retries and no time limit here: the movie's own tasks have both; a failed movie fails its
     # wave's task at once, and a movie waiting for its turn in the pool behind a long wave does not.
     convert = ConvertMovieRunOperator.partial(
-        task_id="convert", retries=0, execution_timeout=None, map_index_template=ConvertMovieRunOperator.MAP_INDEX_TEMPLATE
+        task_id="convert",
+        retries=0,
+        execution_timeout=None,
+        map_index_template=ConvertMovieRunOperator.MAP_INDEX_TEMPLATE,
     ).expand(movie=claimed.output)
-    preflight >> approve >> claimed >> convert >> FinishRunOperator(task_id="finish", gates=[preflight.task_id, approve.task_id])
+    (
+        preflight
+        >> approve
+        >> claimed
+        >> convert
+        >> FinishRunOperator(task_id="finish", gates=[preflight.task_id, approve.task_id])
+    )

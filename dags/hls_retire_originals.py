@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+
 from hls_operators.run_operators import RetireOriginalsOperator
 from hls_operators.settings import RETIRE_DAG_ID, dag_defaults
 
@@ -14,14 +15,25 @@ with DAG(
     **dag_defaults(retries=1),
     params={
         "movie_ids": Param(
-            [], type="array", items={"type": "integer"}, title="Movie ids",
+            [],
+            type="array",
+            items={"type": "integer"},
+            title="Movie ids",
             description="Retire exactly these movies' originals, if they qualify (empty: every movie that does).",
-        ),  # fmt: skip
+        ),
         "older_than_days": Param(
-            None, type=["null", "number"], minimum=0, title="Played from HLS for (days)",
+            None,
+            type=["null", "number"],
+            minimum=0,
+            title="Played from HLS for (days)",
             description="How long a movie must have played from its published master (empty: hls_retire_grace_days).",
-        ),  # fmt: skip
-        "dry_run": Param(True, type="boolean", title="Dry run", description="Only list the movies and the bytes that would be reclaimed."),
+        ),
+        "dry_run": Param(
+            True,
+            type="boolean",
+            title="Dry run",
+            description="Only list the movies and the bytes that would be reclaimed.",
+        ),
     },
 ) as dag:
     RetireOriginalsOperator(task_id="retire_originals")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+
 from hls_operators.run_operators import RollbackOperator
 from hls_operators.settings import ROLLBACK_DAG_ID, dag_defaults
 
@@ -13,9 +14,12 @@ with DAG(
     **dag_defaults(retries=1),
     params={
         "movie_ids": Param(
-            [], type="array", items={"type": "integer"},
-            title="Movie ids", description="Movies whose video_url goes back to the MP4.",
-        ),  # fmt: skip
+            [],
+            type="array",
+            items={"type": "integer"},
+            title="Movie ids",
+            description="Movies whose video_url goes back to the MP4.",
+        ),
     },
 ) as dag:
     RollbackOperator(task_id="roll_back")

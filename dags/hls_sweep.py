@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+
 from hls_operators.run_operators import SweepOperator
 from hls_operators.settings import SWEEP_DAG_ID, dag_defaults
 
@@ -15,9 +16,12 @@ with DAG(
     params={
         "dry_run": Param(True, type="boolean", title="Dry run", description="Only list what would go, with its bytes."),
         "grace_days": Param(
-            None, type=["null", "number"], minimum=0, title="Grace period (days)",
+            None,
+            type=["null", "number"],
+            minimum=0,
+            title="Grace period (days)",
             description="Keep anything younger than this (empty: the hls_sweep_grace_days setting).",
-        ),  # fmt: skip
+        ),
     },
 ) as dag:
     SweepOperator(task_id="sweep")

@@ -23,10 +23,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devenv import services
 from hls_operators.run_operators import movie_run_id
 from hls_operators.settings import CONVERT_DAG_ID, PIPELINE_DAG_IDS, TRANSCODE_POOL
-
-from devenv import services
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 ADMIN = "admin"
@@ -43,10 +42,23 @@ def redis_url(data_dir: Path, *, db: int = 5) -> tuple[str, subprocess.Popen | N
     port = services.free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        ["redis-server", "--bind", services.LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(data_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [
+            "redis-server",
+            "--bind",
+            services.LOOPBACK,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     services.wait_for_port(port, 30, process)
     return f"redis://127.0.0.1:{port}/0", process
 
@@ -88,14 +100,25 @@ class Cluster:
         return f"http://127.0.0.1:{self.api_port}"
 
     def start(
-        self, name: str, args: list[str], *, hostname: str | None = None, cpu: int | None = None, extra_env: dict | None = None
+        self,
+        name: str,
+        args: list[str],
+        *,
+        hostname: str | None = None,
+        cpu: int | None = None,
+        extra_env: dict | None = None,
     ) -> None:
         command = [AIRFLOW, *args]
         if hostname:
             # A UTS namespace of its own: socket.gethostname() (what Airflow records) is this name.
             command = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *command]
         if cpu is not None:
-            command = ["taskset", "--cpu-list", str(cpu), *command]  # the process and all it starts (ffmpeg) on one core
+            command = [
+                "taskset",
+                "--cpu-list",
+                str(cpu),
+                *command,
+            ]  # the process and all it starts (ffmpeg) on one core
         log = (self.home / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             command, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -108,8 +131,10 @@ class Cluster:
         self.start(
             f"worker-{hostname}",
             ["celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{hostname}@%h"],
-            hostname=hostname, cpu=cpu, extra_env={"TMPDIR": str(tmp_dir)},
-        )  # fmt: skip
+            hostname=hostname,
+            cpu=cpu,
+            extra_env={"TMPDIR": str(tmp_dir)},
+        )
 
     def stop_worker(self, hostname: str) -> None:
         """Stop a worker the way its machine shuts down: SIGTERM, Celery's warm shutdown."""
@@ -138,7 +163,10 @@ class Cluster:
         for proc in Path("/proc").iterdir():
             try:
                 if proc.name.isdigit() and (proc / "comm").read_text().strip() == "ffmpeg":
-                    if marker in (proc / "environ").read_bytes() and f"-{step}".encode() in (proc / "cmdline").read_bytes():
+                    if (
+                        marker in (proc / "environ").read_bytes()
+                        and f"-{step}".encode() in (proc / "cmdline").read_bytes()
+                    ):
                         pids.append(int(proc.name))
             except OSError:
                 continue
@@ -176,7 +204,9 @@ class Cluster:
 
     def login(self, username: str, password: str) -> str:
         """A user's API token (``POST /auth/token``, as the UI and the CLI get one)."""
-        return self.request("POST", "/auth/token", {"username": username, "password": password}, token="")["access_token"]
+        return self.request("POST", "/auth/token", {"username": username, "password": password}, token="")[
+            "access_token"
+        ]
 
     def configure(self, *, variables: dict[str, str], connections: dict[str, str]) -> None:
         """Make the pipeline's Variables and connections (``hls_*``) exactly these, through the REST
@@ -184,11 +214,20 @@ class Cluster:
         ``connections`` maps a connection id to its ``AIRFLOW_CONN_*`` JSON. Values given to the
         processes' environment would win over these: a shared cluster starts without them."""
         stale = {item["key"] for item in self.listing("/api/v2/variables?variable_key_pattern=hls_%25", "variables")}
-        self._bulk("variables", delete=stale - set(variables),
-                   create=[{"key": key, "value": value} for key, value in variables.items()])  # fmt: skip
-        stale = {item["connection_id"] for item in self.listing("/api/v2/connections?connection_id_pattern=hls_%25", "connections")}
-        self._bulk("connections", delete=stale - set(connections),
-                   create=[rest_connection(conn_id, uri) for conn_id, uri in connections.items()])  # fmt: skip
+        self._bulk(
+            "variables",
+            delete=stale - set(variables),
+            create=[{"key": key, "value": value} for key, value in variables.items()],
+        )
+        stale = {
+            item["connection_id"]
+            for item in self.listing("/api/v2/connections?connection_id_pattern=hls_%25", "connections")
+        }
+        self._bulk(
+            "connections",
+            delete=stale - set(connections),
+            create=[rest_connection(conn_id, uri) for conn_id, uri in connections.items()],
+        )
 
     def _bulk(self, kind: str, *, delete: set[str], create: list[dict]) -> None:
         actions: list[dict] = [{"action": "create", "entities": create, "action_on_existence": "overwrite"}]
@@ -200,10 +239,19 @@ class Cluster:
             raise RuntimeError(f"setting {kind} failed: {errors}")
 
     def ensure_pool(self, name: str, slots: int, description: str) -> None:
-        self.request("PATCH", "/api/v2/pools", {"actions": [{
-            "action": "create", "action_on_existence": "overwrite",
-            "entities": [{"name": name, "slots": slots, "description": description}],
-        }]})  # fmt: skip
+        self.request(
+            "PATCH",
+            "/api/v2/pools",
+            {
+                "actions": [
+                    {
+                        "action": "create",
+                        "action_on_existence": "overwrite",
+                        "entities": [{"name": name, "slots": slots, "description": description}],
+                    }
+                ]
+            },
+        )
 
     def fail_run(self, dag_id: str, run_id: str) -> None:
         """Mark a run failed, as the UI's "Mark as failed" does: its waiting tasks stop waiting."""
@@ -236,7 +284,9 @@ class Cluster:
         returns the run id."""
         for unpaused in {dag_id, CONVERT_DAG_ID}:
             self.request("PATCH", f"/api/v2/dags/{unpaused}", {"is_paused": False})
-        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})[
+            "dag_run_id"
+        ]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> dict:
         """Poll until the run ends; returns the run."""
@@ -246,7 +296,9 @@ class Cluster:
             if run["state"] in ("success", "failed"):
                 return run
             time.sleep(1)
-        raise TimeoutError(f"run {run_id} of {dag_id} still {run['state']} after {timeout} s; {self.waiting(dag_id, run_id)}")
+        raise TimeoutError(
+            f"run {run_id} of {dag_id} still {run['state']} after {timeout} s; {self.waiting(dag_id, run_id)}"
+        )
 
     def waiting(self, dag_id: str, run_id: str) -> str:
         """What a run waits for: its unfinished tasks (and those of the movies' runs it started),
@@ -254,8 +306,11 @@ class Cluster:
         instances = self.task_instances(dag_id, run_id)
         if dag_id != CONVERT_DAG_ID:
             instances += self.movie_task_instances(run_id)
-        unfinished = [f"{ti['dag_run_id']} {ti['task_id']}[{ti['map_index']}] {ti['state']} (pool {ti['pool']})"
-                      for ti in instances if ti["state"] not in FINISHED]  # fmt: skip
+        unfinished = [
+            f"{ti['dag_run_id']} {ti['task_id']}[{ti['map_index']}] {ti['state']} (pool {ti['pool']})"
+            for ti in instances
+            if ti["state"] not in FINISHED
+        ]
         return "waiting for: " + ("; ".join(unfinished) or "the scheduler (every task finished)")
 
     def run_dag(self, dag_id: str, conf: dict, timeout: float = 600) -> dict:
@@ -293,8 +348,14 @@ class Cluster:
         """Poll until the task instance is in ``state``; returns it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            instance = next((ti for ti in self.task_instances(dag_id, run_id)
-                             if ti["task_id"] == task_id and ti["map_index"] == map_index), None)  # fmt: skip
+            instance = next(
+                (
+                    ti
+                    for ti in self.task_instances(dag_id, run_id)
+                    if ti["task_id"] == task_id and ti["map_index"] == map_index
+                ),
+                None,
+            )
             if instance is not None and instance["state"] == state:
                 return instance
             time.sleep(1)
@@ -362,20 +423,24 @@ def start_cluster(
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
     }
     if broker_url is not None:
-        env.update({
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_dsn}",
-            "AIRFLOW__CELERY__BROKER_URL": broker_url,
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{metadata_dsn}",
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
-            "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
-        })  # fmt: skip
+        env.update(
+            {
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_dsn}",
+                "AIRFLOW__CELERY__BROKER_URL": broker_url,
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{metadata_dsn}",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
+                "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+            }
+        )
     else:
-        env.update({
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__PARALLELISM": "4",  # the LocalExecutor forks this many workers up front
-        })  # fmt: skip
+        env.update(
+            {
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+                "AIRFLOW__CORE__PARALLELISM": "4",  # the LocalExecutor forks this many workers up front
+            }
+        )
     if fab_users is not None:
         env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
     cluster = Cluster(home, env, api_port)
@@ -384,8 +449,11 @@ def start_cluster(
     if fab_users is not None:
         subprocess.run(
             [sys.executable, str(REPO / "deploy" / "airflow" / "init_auth.py")],
-            env={**env, **fab_users, "PYTHONPATH": str(REPO / "plugins")}, check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            env={**env, **fab_users, "PYTHONPATH": str(REPO / "plugins")},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         cluster.admin_password, cluster.fab_users = fab_users["AIRFLOW_ADMIN_PASSWORD"], fab_users
     try:
         cluster.start("api-server", ["api-server"])
@@ -395,19 +463,24 @@ def start_cluster(
         for hostname, tmp_dir in (workers or {}).items():
             cluster.start_worker(hostname, tmp_dir, cpu=(worker_cpus or {}).get(hostname))
         cluster.wait_until_ready()
-        cluster.ensure_pool(TRANSCODE_POOL, transcode_slots, "ffmpeg transcodes: one per 4 worker cores, at least one per worker")
+        cluster.ensure_pool(
+            TRANSCODE_POOL, transcode_slots, "ffmpeg transcodes: one per 4 worker cores, at least one per worker"
+        )
     except BaseException:
         cluster.stop()
         raise
     return cluster
 
 
-
 CELERY_WORKERS = ("worker-a", "worker-b")
 
 
 def start_celery_cluster(
-    root: Path, *, metadata_dsn: str, pipeline_env: dict[str, str], fab_users: dict[str, str] | None = None,
+    root: Path,
+    *,
+    metadata_dsn: str,
+    pipeline_env: dict[str, str],
+    fab_users: dict[str, str] | None = None,
     worker_concurrency: int = 2,
 ) -> Cluster:
     """The CeleryExecutor as production runs it, under ``root``: PostgreSQL metadata (``metadata_dsn``,
@@ -417,10 +490,15 @@ def start_celery_cluster(
     broker, redis_process = redis_url(root / "redis")
     try:
         cluster = start_cluster(
-            root / "cluster", metadata_dsn=metadata_dsn, broker_url=broker, pipeline_env=pipeline_env,
-            workers={name: root / f"tmp-{name}" for name in CELERY_WORKERS}, transcode_slots=len(CELERY_WORKERS),
-            worker_concurrency=worker_concurrency, fab_users=fab_users,
-        )  # fmt: skip
+            root / "cluster",
+            metadata_dsn=metadata_dsn,
+            broker_url=broker,
+            pipeline_env=pipeline_env,
+            workers={name: root / f"tmp-{name}" for name in CELERY_WORKERS},
+            transcode_slots=len(CELERY_WORKERS),
+            worker_concurrency=worker_concurrency,
+            fab_users=fab_users,
+        )
     except BaseException:
         if redis_process is not None:
             services.stop_process(redis_process)

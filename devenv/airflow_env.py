@@ -12,7 +12,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def airflow_env(
-    home: Path, *, catalog_conn: str | None = None, storage_conn: str | None = None, variables: dict[str, str] | None = None
+    home: Path,
+    *,
+    catalog_conn: str | None = None,
+    storage_conn: str | None = None,
+    variables: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of an Airflow on ``home``. The pipeline's connections and Variables given
     here are environment variables, which win over any set through the API or the UI: an Airflow

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+
 from hls_operators.edges.sql import queries, sql_file
 
 
@@ -36,9 +37,15 @@ def seed_catalog(dsn: str, client, *, bucket: str, public_base_url: str, movies:
             for order, movie in enumerate(movies):
                 cur.execute(
                     queries("tools.sql")["seed_movie"],
-                    {"id": movie.id, "title": movie.title, "slug": movie.slug or f"movie-{movie.id}", "video_url": urls[movie.id],
-                     "is_active": movie.is_active, "minutes_ago": len(movies) - order},
-                )  # fmt: skip
+                    {
+                        "id": movie.id,
+                        "title": movie.title,
+                        "slug": movie.slug or f"movie-{movie.id}",
+                        "video_url": urls[movie.id],
+                        "is_active": movie.is_active,
+                        "minutes_ago": len(movies) - order,
+                    },
+                )
     finally:
         conn.close()
     return urls

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import psycopg2
-from hls_operators.edges.sql import queries
-from hls_operators.edges.storage import ObjectStore
-from hls_operators.settings import DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.edges.sql import queries
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import DAG_ID
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".demo"
@@ -54,8 +54,10 @@ def serve_player(dsn: str, client, base_url: str) -> str:
     port = PLAYER_PORT if services.port_is_free(PLAYER_PORT) else services.free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", services.LOOPBACK, "--directory", str(site)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     pid_file("player").write_text(str(process.pid))
     services.wait_for_port(port, 30, process)
     return f"http://{services.LOOPBACK}:{port}/"
@@ -65,17 +67,26 @@ def demo_movies(folder: Path) -> list[SeedMovie]:
     folder.mkdir(parents=True, exist_ok=True)
     broken = media.generate_movie(folder / "whole.mp4", width=640, height=360, seconds=4, faststart=False)
     return [
-        SeedMovie(1, "Test pattern, 1080p with audio",
-                  media.generate_movie(folder / "pattern-1080p.mp4", width=1920, height=1080, seconds=12, noise=True)),
-        SeedMovie(2, "Phone clip, portrait 720x1280",
-                  media.generate_movie(folder / "portrait.mp4", width=720, height=1280, seconds=8)),
-        SeedMovie(3, "Silent film, 640x360, no audio",
-                  media.generate_movie(folder / "silent.mp4", width=640, height=360, seconds=6, audio=False)),
+        SeedMovie(
+            1,
+            "Test pattern, 1080p with audio",
+            media.generate_movie(folder / "pattern-1080p.mp4", width=1920, height=1080, seconds=12, noise=True),
+        ),
+        SeedMovie(
+            2,
+            "Phone clip, portrait 720x1280",
+            media.generate_movie(folder / "portrait.mp4", width=720, height=1280, seconds=8),
+        ),
+        SeedMovie(
+            3,
+            "Silent film, 640x360, no audio",
+            media.generate_movie(folder / "silent.mp4", width=640, height=360, seconds=6, audio=False),
+        ),
         SeedMovie(4, "Flower (CC0 footage)", media.CC0_CLIPS["flower.mp4"]),
         SeedMovie(5, "Friday (CC0 footage, audio stream first)", media.CC0_CLIPS["friday.mp4"]),
         SeedMovie(6, "Broken upload (truncated MP4)", media.truncated_copy(broken, folder / "broken.mp4")),
         SeedMovie(7, "English and French audio, two subtitle tracks", media.multilingual_movie(folder / "film.mp4")),
-    ]  # fmt: skip
+    ]
 
 
 def report(dsn: str) -> list[tuple]:
@@ -112,7 +123,9 @@ def main() -> None:
     base_url = f"{seaweed.endpoint}/{BUCKET}"
 
     print("generating demo movies ...")
-    seed_catalog(postgres.dsn(DATABASE), client, bucket=BUCKET, public_base_url=base_url, movies=demo_movies(STATE / "media"))
+    seed_catalog(
+        postgres.dsn(DATABASE), client, bucket=BUCKET, public_base_url=base_url, movies=demo_movies(STATE / "media")
+    )
     env = airflow_env.airflow_env(
         STATE / "airflow",
         catalog_conn=postgres.airflow_connection(DATABASE),
@@ -127,11 +140,15 @@ def main() -> None:
         pid_file(f"airflow-{name}").write_text(str(process.pid))
     started = time.monotonic()
     run_id = airflow.trigger(DAG_ID, {})
-    print(f"running {DAG_ID} ({run_id}): one run of hls_convert_movie per movie; watch it in Airflow's UI at\n"
-          f"  {airflow.api}/dags/{DAG_ID}  (user {airflow_cluster.ADMIN}, password {airflow.admin_password})")
+    print(
+        f"running {DAG_ID} ({run_id}): one run of hls_convert_movie per movie; watch it in Airflow's UI at\n"
+        f"  {airflow.api}/dags/{DAG_ID}  (user {airflow_cluster.ADMIN}, password {airflow.admin_password})"
+    )
     state = airflow.wait_for_run(DAG_ID, run_id, timeout=3600)["state"]
-    print(f"run finished in {time.monotonic() - started:.0f} s ({state}; movie 6 is a broken upload on purpose: "
-          "refused as bad input and listed, which leaves a wave green; red means a person is needed)")  # fmt: skip
+    print(
+        f"run finished in {time.monotonic() - started:.0f} s ({state}; movie 6 is a broken upload on purpose: "
+        "refused as bad input and listed, which leaves a wave green; red means a person is needed)"
+    )
     rows = report(postgres.dsn(DATABASE))
     print_report(rows)
     master = next((row[-1] for row in rows if row[2] == "succeeded"), "<master URL>")

@@ -64,10 +64,13 @@ def multilingual_movie(path: Path, seconds: float = 10) -> Path:
     srt_files = []
     for language, cues in SUBTITLES.items():
         srt = path.with_name(f"{path.stem}-{language}.srt")
-        srt.write_text("".join(f"{n}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n" for n, (a, b, text) in enumerate(cues, 1)))
+        srt.write_text(
+            "".join(f"{n}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n" for n, (a, b, text) in enumerate(cues, 1))
+        )
         srt_files.append(srt)
     subprocess.run([
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
         "-f", "lavfi", "-i", f"sine=frequency=660:duration={seconds}",
         "-i", str(srt_files[0]), "-i", str(srt_files[1]),

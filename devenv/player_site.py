@@ -11,6 +11,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg2
+
 from hls_operators.core.publishing import THUMBNAIL_DIR
 from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
 from hls_operators.edges.sql import queries
@@ -31,14 +32,16 @@ def published_movies(dsn: str, client, bucket: str, public_base_url: str) -> lis
     for movie_id, title, master_url, source_url, prefix in rows:
         listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{THUMBNAIL_DIR}/thumb_")
         thumbnails = sorted(item["Key"] for item in listed.get("Contents", []))
-        movies.append({
-            "id": movie_id,
-            "title": title,
-            "master_url": master_url,
-            "source_url": source_url,
-            "thumbnails": [f"{public_base_url}/{key}" for key in thumbnails],
-            "storyboard": f"{master_url.rsplit('/', 1)[0]}/{STORYBOARD_DIR}/{STORYBOARD_VTT}",
-        })  # fmt: skip
+        movies.append(
+            {
+                "id": movie_id,
+                "title": title,
+                "master_url": master_url,
+                "source_url": source_url,
+                "thumbnails": [f"{public_base_url}/{key}" for key in thumbnails],
+                "storyboard": f"{master_url.rsplit('/', 1)[0]}/{STORYBOARD_DIR}/{STORYBOARD_VTT}",
+            }
+        )
     return movies
 
 

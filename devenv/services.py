@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
-from hls_operators.edges.storage import ObjectStore
 from psycopg2 import sql
+
+from hls_operators.edges.storage import ObjectStore
 
 LOOPBACK = "127.0.0.1"
 ACCESS_KEY = "hls-local-access"
@@ -134,25 +135,35 @@ class SeaweedFS:
         stop_process(self.process)
 
 
-def start_seaweedfs(data_dir: Path, *, s3_port: int | None = None, log_path: Path | None = None, config: dict | None = None) -> SeaweedFS:
+def start_seaweedfs(
+    data_dir: Path, *, s3_port: int | None = None, log_path: Path | None = None, config: dict | None = None
+) -> SeaweedFS:
     """A SeaweedFS S3 server on loopback. ``config``: its identities (``-s3.config``); by default
     the tests' read-write key and anonymous reads of every bucket, since tests make buckets on the
     fly (the deployment's storage allows anonymous reads of the published prefix only:
     deploy/storage/s3_config.py)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     config_file = data_dir / "s3.json"
-    config_file.write_text(json.dumps(config or {
-        "identities": [
-            {
-                "name": "hls",
-                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            },
-            {"name": "anonymous", "actions": ["Read"]},
-        ]
-    }))  # fmt: skip
+    config_file.write_text(
+        json.dumps(
+            config
+            or {
+                "identities": [
+                    {
+                        "name": "hls",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                    },
+                    {"name": "anonymous", "actions": ["Read"]},
+                ]
+            }
+        )
+    )
     s3_port = s3_port or free_port()
-    ports = {name: free_port() for name in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3_grpc")}
+    ports = {
+        name: free_port()
+        for name in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3_grpc")
+    }
     args = [
         weed_binary(), "mini", f"-dir={data_dir}", f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
         f"-s3.port={s3_port}", f"-s3.port.grpc={ports['s3_grpc']}", f"-s3.config={config_file}",
@@ -285,8 +296,9 @@ def start_private_postgres(data_root: Path) -> Postgres:
     if not (data_dir / "PG_VERSION").exists():
         subprocess.run(
             _as_postgres_user([_pg_bin("initdb"), "-D", str(data_dir), "--auth=trust", "-U", "postgres"]),
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
     port = free_port()
     options = f"-p {port} -k {data_root} -c listen_addresses={LOOPBACK}"
     _pg_ctl(data_dir, "-o", options, "-l", str(data_root / "postgres.log"), "-w", "start")

@@ -43,11 +43,11 @@ from pathlib import Path
 
 import m3u8
 import psycopg2
-from hls_operators.edges.sql import queries
-from hls_operators.settings import DAG_ID
 
 from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.edges.sql import queries
+from hls_operators.settings import DAG_ID
 
 BUCKET = "soak"
 METADATA_DB = "hls_soak_airflow"  # make soak's cluster's, on the machine's PostgreSQL
@@ -136,8 +136,16 @@ def make_catalog(folder: Path, count: int) -> tuple[list[SeedMovie], set[int]]:
 class Faults:
     """Injects the faults into a running cluster, each once, when it can hurt."""
 
-    def __init__(self, cluster, *, storage: services.SeaweedFS, catalog: services.Postgres, small_disk: Path | None,
-                 started: float, outages: dict[str, float]):  # fmt: skip
+    def __init__(
+        self,
+        cluster,
+        *,
+        storage: services.SeaweedFS,
+        catalog: services.Postgres,
+        small_disk: Path | None,
+        started: float,
+        outages: dict[str, float],
+    ):
         self.cluster, self.storage, self.catalog = cluster, storage, catalog
         self.small_disk, self.started, self.outages = small_disk, started, outages
 
@@ -264,7 +272,11 @@ def read_outcome(soak: Soak, dsn: str, bad: set[int], movie_ids: list[int]) -> N
 
 
 def run_soak(
-    root: Path, cluster: airflow_cluster.Cluster, *, movies: int, faults: tuple[str, ...] = FAULTS,
+    root: Path,
+    cluster: airflow_cluster.Cluster,
+    *,
+    movies: int,
+    faults: tuple[str, ...] = FAULTS,
     outages: dict[str, float] = OUTAGES,
 ) -> Soak:
     """Convert ``movies`` movies on ``cluster`` (running ``WORKERS``) under ``faults``, recover,
@@ -278,12 +290,23 @@ def run_soak(
         services.create_bucket(storage.client(), BUCKET)
         base_url = f"{storage.endpoint}/{BUCKET}"
         seeded, bad = make_catalog(root / "media", movies)
-        seed_catalog(catalog_pg.dsn("catalog"), storage.client(), bucket=BUCKET, public_base_url=base_url, movies=seeded)
+        seed_catalog(
+            catalog_pg.dsn("catalog"), storage.client(), bucket=BUCKET, public_base_url=base_url, movies=seeded
+        )
         cluster.configure(
-            connections={"hls_catalog": catalog_pg.airflow_connection("catalog"), "hls_storage": storage.airflow_connection()},
-            variables={"hls_bucket": BUCKET, "hls_public_base_url": base_url, "hls_chunk_seconds": "6", "hls_tmp_dir": "",
-                       "hls_wave_size": str(movies), "hls_max_failure_rate": "1"},  # bad movies and faults are meant here
-        )  # fmt: skip
+            connections={
+                "hls_catalog": catalog_pg.airflow_connection("catalog"),
+                "hls_storage": storage.airflow_connection(),
+            },
+            variables={
+                "hls_bucket": BUCKET,
+                "hls_public_base_url": base_url,
+                "hls_chunk_seconds": "6",
+                "hls_tmp_dir": "",
+                "hls_wave_size": str(movies),
+                "hls_max_failure_rate": "1",
+            },  # bad movies and faults are meant here
+        )
         if small_disk is not None:  # the second worker works on a disk that can be filled
             small_disk.mkdir(parents=True, exist_ok=True)
             subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(small_disk)], check=True)
@@ -292,7 +315,9 @@ def run_soak(
         soak = Soak(movies=movies, bad=len(bad))
         started = time.monotonic()
         run_ids = [cluster.trigger(DAG_ID, {})]
-        injector = Faults(cluster, storage=storage, catalog=catalog_pg, small_disk=small_disk, started=started, outages=outages)
+        injector = Faults(
+            cluster, storage=storage, catalog=catalog_pg, small_disk=small_disk, started=started, outages=outages
+        )
         for name in faults:
             injector.inject(name, run_ids, soak)
         for run_id in run_ids:
@@ -321,9 +346,10 @@ def start_soak_cluster(root: Path, metadata: services.Postgres) -> airflow_clust
     metadata.create_database(METADATA_DB)
     env = {
         **airflow_env.airflow_env(root / "cluster"),
-        "HLS_MIGRATION_SCHEDULE": "", "HLS_RETRY_DELAY_SECONDS": "3",
+        "HLS_MIGRATION_SCHEDULE": "",
+        "HLS_RETRY_DELAY_SECONDS": "3",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",  # notice a dead worker quickly
-    }  # fmt: skip
+    }
     return airflow_cluster.start_celery_cluster(
         root, metadata_dsn=f"{metadata.user}@{metadata.host}:{metadata.port}/{METADATA_DB}", pipeline_env=env
     )
@@ -348,7 +374,14 @@ def main() -> int:
     print(f"logs: {root}" if args.keep else "")
     if not args.keep:
         subprocess.run(["rm", "-rf", str(root)], check=False)
-    failed = soak.lost or soak.bad_converted or soak.double_converted or soak.half_published or soak.claims_left or soak.open_attempts
+    failed = (
+        soak.lost
+        or soak.bad_converted
+        or soak.double_converted
+        or soak.half_published
+        or soak.claims_left
+        or soak.open_attempts
+    )
     return 1 if failed else 0
 
 

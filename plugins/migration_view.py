@@ -18,6 +18,7 @@ def build_app():
     from airflow.api_fastapi.core_api.security import requires_access_dag
     from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import HTMLResponse, Response
+
     from hls_operators.core.view import refused_csv, render_page
     from hls_operators.edges.catalog import load_summary, movie_status, refused_movies
     from hls_operators.hooks import CatalogHook

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+
+from devenv import airflow_cluster, airflow_env, services
 from hls_operators.edges import catalog
 from hls_operators.edges.sql import sql_file
 from hls_operators.edges.storage import ObjectStore
-
-from devenv import airflow_cluster, airflow_env, services
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".test-artifacts"
@@ -51,7 +51,9 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     """A test that uses an Airflow is in that Airflow's group (or it would start a second one)."""
     for airflow in ("celery_airflow", "shared_airflow"):
         if airflow in item.fixturenames:
-            assert process_group(item.nodeid) == airflow, f"{item.nodeid} uses {airflow}: list its module in AIRFLOW_MODULES"
+            assert process_group(item.nodeid) == airflow, (
+                f"{item.nodeid} uses {airflow}: list its module in AIRFLOW_MODULES"
+            )
             return
 
 
@@ -190,13 +192,19 @@ class Pipeline:
         return result
 
     def airflow(
-        self, cluster: airflow_cluster.Cluster | None = None, *, variables: dict | None = None, connections: dict | None = None
+        self,
+        cluster: airflow_cluster.Cluster | None = None,
+        *,
+        variables: dict | None = None,
+        connections: dict | None = None,
     ) -> airflow_cluster.Cluster:
         """An Airflow (the session's LocalExecutor one unless ``cluster`` is given) pointed at this
         pipeline, plus ``variables`` and ``connections`` for what comes next: the next call without
         them takes them away again."""
         cluster = cluster or self.shared.get()
-        cluster.configure(variables={**self.variables, **(variables or {})}, connections={**self.connections, **(connections or {})})
+        cluster.configure(
+            variables={**self.variables, **(variables or {})}, connections={**self.connections, **(connections or {})}
+        )
         return cluster
 
     def run(self, dag_id: str, conf: dict | None = None, timeout: float = 480, **settings) -> AirflowRun:
@@ -280,7 +288,8 @@ def celery_airflow(postgres, artifacts):
         **PARSED_ONCE,
     }
     cluster = airflow_cluster.start_celery_cluster(
-        artifacts / "celery", metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{database}",
+        artifacts / "celery",
+        metadata_dsn=f"{postgres.user}@{postgres.host}:{postgres.port}/{database}",
         pipeline_env=env,
         worker_concurrency=3,  # a slot more than production's 2 per worker: tasks here mostly wait, not compute
         fab_users={  # the users .env would name, as in production (random passwords)
@@ -290,7 +299,7 @@ def celery_airflow(postgres, artifacts):
             "HLS_VIEWER_USER": "viewer",
             "HLS_VIEWER_PASSWORD": secrets.token_urlsafe(16),
         },
-    )  # fmt: skip
+    )
     yield cluster
     cluster.stop()
     postgres.drop_database(database)
@@ -310,13 +319,24 @@ def make_pipeline(postgres, seaweedfs, airflow_home, shared_airflow, artifacts):
     work_dir = artifacts / f"work-{name}"
     work_dir.mkdir()
     pipeline = Pipeline(
-        postgres, seaweedfs, name, bucket, work_dir,
-        variables={"hls_bucket": bucket, "hls_public_base_url": f"{seaweedfs.endpoint}/{bucket}", "hls_tmp_dir": str(work_dir)},
+        postgres,
+        seaweedfs,
+        name,
+        bucket,
+        work_dir,
+        variables={
+            "hls_bucket": bucket,
+            "hls_public_base_url": f"{seaweedfs.endpoint}/{bucket}",
+            "hls_tmp_dir": str(work_dir),
+        },
         connections={"hls_catalog": postgres.airflow_connection(name), "hls_storage": seaweedfs.airflow_connection()},
-        dags_test_home=airflow_home, shared=shared_airflow,
-    )  # fmt: skip
+        dags_test_home=airflow_home,
+        shared=shared_airflow,
+    )
     # The bucket's CORS rule comes from the pipeline's own command, as in a deployment.
-    subprocess.run([sys.executable, "-m", "hls_operators.storage_setup", "*"], env=pipeline.env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "hls_operators.storage_setup", "*"], env=pipeline.env, check=True, capture_output=True
+    )
     try:
         yield pipeline
     finally:

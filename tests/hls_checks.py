@@ -165,7 +165,10 @@ def play_in_browser(master_url: str, screenshot: Path | None = None) -> tuple[in
     """``player/check_playback.mjs``: hls.js in headless Chromium plays the set; its exit status
     and the JSON line it prints last."""
     result = subprocess.run(
-        ["node", str(PLAYER), master_url, *([str(screenshot)] if screenshot else [])], capture_output=True, text=True, timeout=300
+        ["node", str(PLAYER), master_url, *([str(screenshot)] if screenshot else [])],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return result.returncode, json.loads(result.stdout.strip().splitlines()[-1])
 

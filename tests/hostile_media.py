@@ -18,8 +18,17 @@ def ffmpeg(*args: str) -> None:
     subprocess.run([*FFMPEG, *args], check=True)
 
 
-def lavfi_movie(path: Path, *, video_args: list[str], size: str = "320x240", seconds: float = 2, rate: int = 25,
-                audio_tracks: int = 0, default_audio: int = 0, audio_seconds: float | None = None) -> Path:  # fmt: skip
+def lavfi_movie(
+    path: Path,
+    *,
+    video_args: list[str],
+    size: str = "320x240",
+    seconds: float = 2,
+    rate: int = 25,
+    audio_tracks: int = 0,
+    default_audio: int = 0,
+    audio_seconds: float | None = None,
+) -> Path:
     """A test movie from lavfi with any video encoder options and 0..n audio tracks (as long as the
     video unless ``audio_seconds`` says otherwise)."""
     args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
@@ -29,21 +38,26 @@ def lavfi_movie(path: Path, *, video_args: list[str], size: str = "320x240", sec
     args += video_args
     if audio_tracks:
         args += ["-c:a", "aac"] + [
-            arg for track in range(audio_tracks)
+            arg
+            for track in range(audio_tracks)
             for arg in (f"-disposition:a:{track}", "default" if track == default_audio else "0")
-        ]  # fmt: skip
+        ]
     ffmpeg(*args, str(path))
     return path
 
 
 # An HDR10 grade's static metadata: a P3 mastering display of 1000 cd/m2, MaxCLL 1000, MaxFALL 400.
-HDR10_METADATA = "hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50):max-cll=1000,400"
+HDR10_METADATA = (
+    "hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50):max-cll=1000,400"
+)
 
 
 def hdr_hevc(transfer: str, x265_params: str = "") -> list[str]:
     """10-bit HEVC tagged BT.2020 with an HDR transfer (``arib-std-b67``: HLG; ``smpte2084``: PQ),
     with more x265 parameters (``HDR10_METADATA``) where given."""
-    params = f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc" + (f":{x265_params}" if x265_params else "")
+    params = f"log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc" + (
+        f":{x265_params}" if x265_params else ""
+    )
     return ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1", "-x265-params", params,
             "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc"]  # fmt: skip
 
@@ -74,14 +88,61 @@ GOP_2S = ["-x264-params", "keyint=60:min-keyint=60:scenecut=0"]
 APPLE_RULES = {
     "scope_4k": {"video_args": X264, "size": "3840x1604", "seconds": 2, "rate": 24},  # 2.39:1
     "short_tail": {"video_args": X264, "size": "640x360", "seconds": 12.1, "audio_tracks": 1},  # 6 + 6 + 0.1 s
-    "level_51": {"video_args": ["-c:v", "libx264", "-preset", "ultrafast", "-level:v", "5.1", "-b:v", "3000k", *GOP_2S,
-                                "-pix_fmt", "yuv420p"], "size": "1920x1080", "seconds": 4, "rate": 30},  # fmt: skip
-    "open_gop": {"video_args": ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k", "-pix_fmt", "yuv420p",
-                                "-x264-params", "keyint=60:min-keyint=60:scenecut=0:open-gop=1:bframes=3"],
-                 "size": "1920x1080", "seconds": 4, "rate": 30},  # fmt: skip
-    "hlg_hevc": {"video_args": hdr_hevc("arib-std-b67"), "size": "1280x720", "seconds": 2, "audio_tracks": 1},  # an HLG phone clip
-    "interlaced_1080i": {"video_args": ["-vf", "tinterlace=interleave_top,fieldorder=tff", *X264, "-flags", "+ildct+ilme",
-                                        "-x264opts", "tff=1"], "size": "1920x1080", "seconds": 2, "rate": 50},  # fmt: skip
+    "level_51": {
+        "video_args": [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-level:v",
+            "5.1",
+            "-b:v",
+            "3000k",
+            *GOP_2S,
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        "size": "1920x1080",
+        "seconds": 4,
+        "rate": 30,
+    },
+    "open_gop": {
+        "video_args": [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-b:v",
+            "3000k",
+            "-pix_fmt",
+            "yuv420p",
+            "-x264-params",
+            "keyint=60:min-keyint=60:scenecut=0:open-gop=1:bframes=3",
+        ],
+        "size": "1920x1080",
+        "seconds": 4,
+        "rate": 30,
+    },
+    "hlg_hevc": {
+        "video_args": hdr_hevc("arib-std-b67"),
+        "size": "1280x720",
+        "seconds": 2,
+        "audio_tracks": 1,
+    },  # an HLG phone clip
+    "interlaced_1080i": {
+        "video_args": [
+            "-vf",
+            "tinterlace=interleave_top,fieldorder=tff",
+            *X264,
+            "-flags",
+            "+ildct+ilme",
+            "-x264opts",
+            "tff=1",
+        ],
+        "size": "1920x1080",
+        "seconds": 2,
+        "rate": 50,
+    },
 }
 
 REFUSED = {
@@ -140,7 +201,17 @@ def make_refused(kind: str, folder: Path) -> Path:
                "-encryption_kid", "a7e61c373e219033c21091fa607bf3b8", str(path))  # fmt: skip
     elif kind == "huge_frame":
         # 45 Mpixels, over the default limit of 8192x4320 (ffmpeg itself refuses 16384x16384 frames).
-        ffmpeg("-f", "lavfi", "-i", "color=c=gray:size=9000x5000:rate=1:duration=1", "-frames:v", "1", "-c:v", "mjpeg", str(path))
+        ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:size=9000x5000:rate=1:duration=1",
+            "-frames:v",
+            "1",
+            "-c:v",
+            "mjpeg",
+            str(path),
+        )
     elif kind == "lying_duration":
         # A 6 s file whose header claims 100 hours.
         data = bytearray(media.CC0_CLIPS["friday.mp4"].read_bytes())

@@ -13,7 +13,9 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve(handler: type[http.server.BaseHTTPRequestHandler], address: str = "127.0.0.1", port: int = 0) -> http.server.ThreadingHTTPServer:
+def serve(
+    handler: type[http.server.BaseHTTPRequestHandler], address: str = "127.0.0.1", port: int = 0
+) -> http.server.ThreadingHTTPServer:
     """``handler`` served on ``address`` (port 0: any free one) until ``shutdown()``."""
     server = http.server.ThreadingHTTPServer((address, port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -20,7 +20,9 @@ from hls_operators.steps import (
 )
 
 
-def transcode(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None) -> dict:
+def transcode(
+    job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None
+) -> dict:
     """Every chunk in turn, each in a folder of its own, the audio (when there is some), then the
     package: the tasks of one worker, which share its cache (``tests/integration/test_handoffs.py``
     hands over between workers)."""
@@ -45,8 +47,15 @@ def publish(source: Path, movie_id: int, *, store: ObjectStore, settings: Settin
     log = logging.getLogger(source.stem)
     for step in ("probe", "transcode", "thumbs", "upload"):
         (work / step).mkdir(parents=True)
-    job = probe_movie(movie_id=movie_id, source_url=url, expected_url=url, version="v1", store=store, settings=settings,
-                      work=work / "probe")  # fmt: skip
+    job = probe_movie(
+        movie_id=movie_id,
+        source_url=url,
+        expected_url=url,
+        version="v1",
+        store=store,
+        settings=settings,
+        work=work / "probe",
+    )
     transcode(job, store=store, settings=settings, work=work / "transcode", log=log)
     thumbnail_movie(job, store=store, settings=settings, work=work / "thumbs", log=log)
     publish_movie(job, store=store, settings=settings, work=work / "upload", log=log)

@@ -19,6 +19,7 @@ import sys
 from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 from airflow.providers.fab.www.security import permissions
+
 from hls_operators.settings import PIPELINE_DAG_IDS
 
 OPERATOR_ROLE = "HLS Operator"
@@ -65,8 +66,11 @@ def main() -> int:
     env = dict(os.environ)
     left = example_secrets(env)
     if left:
-        print(f"refusing to start: {', '.join(left)} still hold{'s' if len(left) == 1 else ''} "
-              f"the example's '{EXAMPLE_SECRET}' value; set real secrets in .env", file=sys.stderr)  # fmt: skip
+        print(
+            f"refusing to start: {', '.join(left)} still hold{'s' if len(left) == 1 else ''} "
+            f"the example's '{EXAMPLE_SECRET}' value; set real secrets in .env",
+            file=sys.stderr,
+        )
         return 1
     if sys.argv[1:] == ["--check"]:
         return 0

@@ -35,12 +35,18 @@ def main() -> int:
     keys = {name: os.environ.get(name, "") for name in ("S3_ACCESS_KEY", "S3_SECRET_KEY")}
     refused = sorted(name for name, value in keys.items() if not value or EXAMPLE_SECRET in value.lower())
     if refused:
-        print(f"refusing to start: {', '.join(refused)} empty or still the example's '{EXAMPLE_SECRET}'; set them in .env",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"refusing to start: {', '.join(refused)} empty or still the example's '{EXAMPLE_SECRET}'; set them in .env",
+            file=sys.stderr,
+        )
         return 1
     prefixes = os.environ.get("HLS_PUBLIC_PREFIXES", "hls/movies").replace(",", " ").split()
-    config = s3_config(access_key=keys["S3_ACCESS_KEY"], secret_key=keys["S3_SECRET_KEY"], bucket=os.environ["HLS_BUCKET"],
-                       public_prefixes=prefixes)  # fmt: skip
+    config = s3_config(
+        access_key=keys["S3_ACCESS_KEY"],
+        secret_key=keys["S3_SECRET_KEY"],
+        bucket=os.environ["HLS_BUCKET"],
+        public_prefixes=prefixes,
+    )
     print(json.dumps(config))
     return 0
 

@@ -49,9 +49,16 @@ def attempt_key(context: Any, movie_id: int) -> catalog.AttemptKey:
     ti = context["ti"]
     wave = wave_of(context)
     if wave is not None:
-        return catalog.AttemptKey(dag_id=wave["dag_id"], run_id=wave["run_id"], movie_id=int(movie_id),
-                                  map_index=int(wave["map_index"]), try_number=ti.try_number)  # fmt: skip
-    return catalog.AttemptKey(dag_id=ti.dag_id, run_id=context["run_id"], movie_id=int(movie_id), try_number=ti.try_number)
+        return catalog.AttemptKey(
+            dag_id=wave["dag_id"],
+            run_id=wave["run_id"],
+            movie_id=int(movie_id),
+            map_index=int(wave["map_index"]),
+            try_number=ti.try_number,
+        )
+    return catalog.AttemptKey(
+        dag_id=ti.dag_id, run_id=context["run_id"], movie_id=int(movie_id), try_number=ti.try_number
+    )
 
 
 def wave_of(context: Any) -> dict[str, Any] | None:
@@ -114,7 +121,9 @@ class MovieStepOperator(MovieOperator):
             raise
         except Exception as error:
             failure = classify(error)
-            self.log.error("movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message)
+            self.log.error(
+                "movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message
+            )
             if failure.error_class is ErrorClass.DISK_FULL:
                 worker_cache(Path(settings.work_dir), settings).clear()  # the retry needs the room more
             if ledger_id is not None:
@@ -140,9 +149,13 @@ class MovieStepOperator(MovieOperator):
             try:
                 with CatalogHook().connection() as conn:
                     catalog.record_progress(
-                        conn, ledger_id, self.step, percent=progress.percent(total_seconds),
-                        speed=progress.speed, eta_seconds=progress.eta_seconds(total_seconds),
-                    )  # fmt: skip
+                        conn,
+                        ledger_id,
+                        self.step,
+                        percent=progress.percent(total_seconds),
+                        speed=progress.speed,
+                        eta_seconds=progress.eta_seconds(total_seconds),
+                    )
             except psycopg2.Error as error:  # progress is informative: never fail a transcode for it
                 self.log.warning("could not record progress: %s", error)
 
@@ -177,10 +190,24 @@ class ProbeOperator(MovieStepOperator):
         p = job.probe
         self.log.info(
             "movie %s: %s %dx%d %s fps, %.1f s, audio %s; ladder %s",
-            job.movie_id, p.video_codec, p.width, p.height, p.frame_rate, p.duration, p.audio_codec or "none",
-            ", ".join(f"{r.name} {r.width}x{r.height} " + ("copied" if r.source_copy else f"{r.video_kbps}k") for r in job.ladder),
-        )  # fmt: skip
-        self.log.info("movie %s: encoded in %d chunk(s) starting at %s s", job.movie_id, len(job.chunks), [c.start for c in job.chunks])
+            job.movie_id,
+            p.video_codec,
+            p.width,
+            p.height,
+            p.frame_rate,
+            p.duration,
+            p.audio_codec or "none",
+            ", ".join(
+                f"{r.name} {r.width}x{r.height} " + ("copied" if r.source_copy else f"{r.video_kbps}k")
+                for r in job.ladder
+            ),
+        )
+        self.log.info(
+            "movie %s: encoded in %d chunk(s) starting at %s s",
+            job.movie_id,
+            len(job.chunks),
+            [c.start for c in job.chunks],
+        )
         fields = {
             "probe": p.to_dict(),
             "ladder": [r.to_dict() for r in job.ladder],
@@ -217,9 +244,14 @@ class EncodeChunkOperator(MovieStepOperator):
     def run_step(self, settings, ledger_id, work, context):
         job = self.job()
         usage = steps.encode_chunk(
-            job, self.chunk_index, store=self.store(settings), settings=settings, work=work, log=self.log,
+            job,
+            self.chunk_index,
+            store=self.store(settings),
+            settings=settings,
+            work=work,
+            log=self.log,
             on_progress=self.progress_to_ledger(ledger_id, job.chunk_seconds(job.chunks[self.chunk_index])),
-        )  # fmt: skip
+        )
         return None, {"details": usage.ledger_details()}
 
 
@@ -262,10 +294,18 @@ class PackageOperator(MovieStepOperator):
     def run_step(self, settings, ledger_id, work, context):
         job = self.job()
         packaged = steps.package_movie(
-            job, store=self.store(settings), settings=settings, work=work, log=self.log,
+            job,
+            store=self.store(settings),
+            settings=settings,
+            work=work,
+            log=self.log,
             on_progress=self.progress_to_ledger(ledger_id, job.probe.duration),
-        )  # fmt: skip
-        details = {**packaged["usage"].ledger_details(), **packaged["carried_over"], "dropped_rungs": packaged["renditions"]["dropped"]}
+        )
+        details = {
+            **packaged["usage"].ledger_details(),
+            **packaged["carried_over"],
+            "dropped_rungs": packaged["renditions"]["dropped"],
+        }
         return None, {"ladder": packaged["renditions"]["video"], "details": details}
 
 
@@ -278,7 +318,9 @@ class ThumbnailsOperator(MovieStepOperator):
     step = "thumbnails"
 
     def run_step(self, settings, ledger_id, work, context):
-        count = steps.thumbnail_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
+        count = steps.thumbnail_movie(
+            self.job(), store=self.store(settings), settings=settings, work=work, log=self.log
+        )
         return count, {}
 
 
@@ -292,7 +334,9 @@ class UploadOperator(MovieStepOperator):
     step = "upload"
 
     def run_step(self, settings, ledger_id, work, context):
-        published = steps.publish_movie(self.job(), store=self.store(settings), settings=settings, work=work, log=self.log)
+        published = steps.publish_movie(
+            self.job(), store=self.store(settings), settings=settings, work=work, log=self.log
+        )
         return None, {"output_prefix": published.output_prefix, "bytes": published.bytes}
 
 
@@ -314,8 +358,17 @@ class VerifyAndFlipOperator(MovieStepOperator):
     def run_step(self, settings, ledger_id, work, context):
         job = self.job()
         url = steps.verify_and_flip(
-            job, ledger_id=ledger_id, step=self.step, store=self.store(settings), settings=settings,
-            connect=CatalogHook().connection, log=self.log,
-        )  # fmt: skip
-        context["outlet_events"][MOVIES_PUBLISHED].extra = {"movie_id": job.movie_id, "master_url": url, "version": job.version}
+            job,
+            ledger_id=ledger_id,
+            step=self.step,
+            store=self.store(settings),
+            settings=settings,
+            connect=CatalogHook().connection,
+            log=self.log,
+        )
+        context["outlet_events"][MOVIES_PUBLISHED].extra = {
+            "movie_id": job.movie_id,
+            "master_url": url,
+            "version": job.version,
+        }
         return url, None  # the flip closed the step's ledger entry in its own transaction

@@ -20,7 +20,15 @@ from hls_operators.core.preflight import Problem
 from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import run_ffprobe
 from hls_operators.hooks import CatalogHook, StorageHook
-from hls_operators.settings import CATALOG_CONN_ID, CONVERT_DAG_ID, DAG_ID, STORAGE_CONN_ID, TRANSCODE_POOL, Settings, load_settings
+from hls_operators.settings import (
+    CATALOG_CONN_ID,
+    CONVERT_DAG_ID,
+    DAG_ID,
+    STORAGE_CONN_ID,
+    TRANSCODE_POOL,
+    Settings,
+    load_settings,
+)
 
 API_TIMEOUT_SECONDS = 10
 

@@ -53,8 +53,14 @@ class RecordOperator(MovieOperator):
         try:
             endpoint = WebhookHook().endpoint()
             if endpoint is not None:
-                steps.notify_application(movie_id, run_id, endpoint=endpoint, settings=load_settings(),
-                                         connect=CatalogHook().connection, log=self.log)  # fmt: skip
+                steps.notify_application(
+                    movie_id,
+                    run_id,
+                    endpoint=endpoint,
+                    settings=load_settings(),
+                    connect=CatalogHook().connection,
+                    log=self.log,
+                )
         except Exception as error:  # the conversion is done whatever the application hears of it
             self.log.warning("movie %s: the webhook was not sent: %s", movie_id, error)
 
@@ -86,15 +92,22 @@ class ApproveWaveOperator(ApprovalOperator):
         with CatalogHook().connection() as conn:
             if params.get("resume"):
                 lifted = catalog.lift_hold(conn)
-                self.log.info("resume: %s", f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set")
+                self.log.info(
+                    "resume: %s",
+                    f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set",
+                )
                 return None
             hold = catalog.current_hold(conn)
             if hold is None or params.get("movie_ids") or params.get("dry_run"):
                 return None
             outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=hold.run_id)
             catalog.ask_to_lift_hold(conn, run_id=context["run_id"])  # the migration view says who waits
-        self.log.warning("on hold since %s (run %s): %s; asking for approval in Required Actions",
-                         utc(hold.held_at), hold.run_id, hold.reason)  # fmt: skip
+        self.log.warning(
+            "on hold since %s (run %s): %s; asking for approval in Required Actions",
+            utc(hold.held_at),
+            hold.run_id,
+            hold.reason,
+        )
         self.body = approval_request(hold.run_id, hold.reason, outcome)
         self.response_timeout = timedelta(hours=load_settings().approval_timeout_hours)
         return super().execute(context)
@@ -136,13 +149,19 @@ class SelectMoviesOperator(BaseOperator):
         with CatalogHook().connection() as conn:
             hold = catalog.current_hold(conn)
             if hold and not movie_ids and not dry_run:
-                message = (f"the migration is on hold since {utc(hold.held_at)} (run {hold.run_id}): {hold.reason}; "
-                           "approve it in Required Actions or trigger with resume=true")  # fmt: skip
+                message = (
+                    f"the migration is on hold since {utc(hold.held_at)} (run {hold.run_id}): {hold.reason}; "
+                    "approve it in Required Actions or trigger with resume=true"
+                )
                 self.log.warning("%s", message)
                 raise AirflowSkipException(message)
             if not dry_run:
-                catalog.start_wave(conn, dag_id=context["ti"].dag_id, run_id=context["run_id"])  # the ETA's window opens
-            claimed = claim(conn, context, settings, movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size))
+                catalog.start_wave(
+                    conn, dag_id=context["ti"].dag_id, run_id=context["run_id"]
+                )  # the ETA's window opens
+            claimed = claim(
+                conn, context, settings, movie_ids=movie_ids, limit=int(params.get("limit") or settings.wave_size)
+            )
         self.log.info("selected %d movie(s): %s", len(claimed), [c.movie_id for c in claimed])
         if movie_ids:
             passed_over = sorted(set(movie_ids) - {c.movie_id for c in claimed})
@@ -154,13 +173,20 @@ class SelectMoviesOperator(BaseOperator):
         return [vars(c) for c in claimed]
 
 
-def claim(conn, context: Any, settings: Settings, *, movie_ids: list[int] | None, limit: int) -> list[catalog.ClaimedMovie]:
+def claim(
+    conn, context: Any, settings: Settings, *, movie_ids: list[int] | None, limit: int
+) -> list[catalog.ClaimedMovie]:
     """Claim movies for this run with the run's ``force`` and ``dry_run`` params (a dry run keeps no claim)."""
     params = context["params"]
     return catalog.claim_movies(
-        conn, run_id=context["run_id"], movie_ids=movie_ids, limit=limit, force=bool(params.get("force")),
-        ttl_minutes=settings.claim_ttl_minutes, dry_run=bool(params.get("dry_run")),
-    )  # fmt: skip
+        conn,
+        run_id=context["run_id"],
+        movie_ids=movie_ids,
+        limit=limit,
+        force=bool(params.get("force")),
+        ttl_minutes=settings.claim_ttl_minutes,
+        dry_run=bool(params.get("dry_run")),
+    )
 
 
 class ConvertMovieRunOperator(TriggerDagRunOperator):
@@ -178,8 +204,15 @@ class ConvertMovieRunOperator(TriggerDagRunOperator):
     template_fields: Sequence[str] = (*TriggerDagRunOperator.template_fields, "movie")
 
     def __init__(self, *, movie: Any, **kwargs: Any) -> None:
-        super().__init__(trigger_dag_id=CONVERT_DAG_ID, logical_date=None, wait_for_completion=True, deferrable=True,
-                         poke_interval=5, fail_when_dag_is_paused=True, **kwargs)  # fmt: skip
+        super().__init__(
+            trigger_dag_id=CONVERT_DAG_ID,
+            logical_date=None,
+            wait_for_completion=True,
+            deferrable=True,
+            poke_interval=5,
+            fail_when_dag_is_paused=True,
+            **kwargs,
+        )
         self.movie = movie
 
     def execute(self, context: Any) -> None:
@@ -187,9 +220,12 @@ class ConvertMovieRunOperator(TriggerDagRunOperator):
         movie_id = int(self.movie["movie_id"])
         self.trigger_run_id = movie_run_id(context["run_id"], movie_id)
         self.conf = {
-            "movie_id": movie_id, "force": bool(params.get("force")), "dry_run": bool(params.get("dry_run")),
-            "movie": self.movie, "wave": {"dag_id": ti.dag_id, "run_id": context["run_id"], "map_index": ti.map_index},
-        }  # fmt: skip
+            "movie_id": movie_id,
+            "force": bool(params.get("force")),
+            "dry_run": bool(params.get("dry_run")),
+            "movie": self.movie,
+            "wave": {"dag_id": ti.dag_id, "run_id": context["run_id"], "map_index": ti.map_index},
+        }
         if ti.get_dr_count(dag_id=CONVERT_DAG_ID, run_ids=[self.trigger_run_id]):
             ti.xcom_push(XCOM_RUN_ID, self.trigger_run_id)  # the "Triggered DAG" link, wiped by a clear
             state = ti.get_dagrun_state(dag_id=CONVERT_DAG_ID, run_id=self.trigger_run_id)
@@ -199,7 +235,9 @@ class ConvertMovieRunOperator(TriggerDagRunOperator):
             if state != "failed":
                 self.log.info("movie %s: waiting for its run %s (%s)", movie_id, self.trigger_run_id, state)
                 states = self.allowed_states + self.failed_states
-                trigger = DagStateTrigger(CONVERT_DAG_ID, states, run_ids=[self.trigger_run_id], poll_interval=self.poke_interval)
+                trigger = DagStateTrigger(
+                    CONVERT_DAG_ID, states, run_ids=[self.trigger_run_id], poll_interval=self.poke_interval
+                )
                 self.defer(trigger=trigger, method_name="execute_complete")
             self.log.info("movie %s: its run %s failed; running it again from the start", movie_id, self.trigger_run_id)
             self.reset_dag_run = True
@@ -265,8 +303,12 @@ class FinishRunOperator(BaseOperator):
 
     def execute(self, context: Any) -> None:
         ti = context["ti"]
-        if self.gates and ti.get_ti_count(dag_id=ti.dag_id, run_ids=[context["run_id"]], task_ids=self.gates, states=["failed"]):
-            raise AirflowFailException(f"one of {', '.join(self.gates)} failed (see its log): this run converted nothing")
+        if self.gates and ti.get_ti_count(
+            dag_id=ti.dag_id, run_ids=[context["run_id"]], task_ids=self.gates, states=["failed"]
+        ):
+            raise AirflowFailException(
+                f"one of {', '.join(self.gates)} failed (see its log): this run converted nothing"
+            )
         settings = load_settings()
         if self.wave:
             dag_id, run_id, only = context["ti"].dag_id, context["run_id"], None
@@ -274,7 +316,11 @@ class FinishRunOperator(BaseOperator):
             key = attempt_key(context, context["params"]["movie_id"])
             dag_id, run_id, only = key.dag_id, key.run_id, key.movie_id
         with CatalogHook().connection() as conn:
-            outcome = [movie for movie in catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id) if only in (None, movie.movie_id)]
+            outcome = [
+                movie
+                for movie in catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id)
+                if only in (None, movie.movie_id)
+            ]
             for movie in outcome:
                 detail = f" [{movie.error_class}] {movie.message}" if movie.error_class else ""
                 self.log.info("movie %s: %s%s", movie.movie_id, movie.status, detail)
@@ -289,8 +335,11 @@ class FinishRunOperator(BaseOperator):
             catalog.finish_wave(conn, dag_id=dag_id, run_id=run_id)
             verdict = judge_wave(outcome, settings.max_failure_rate)
             if verdict.refused:
-                self.log.warning("%d movie(s) refused as bad input (a report for the catalog's owners; never counted "
-                                 "toward a hold; the migration view lists them, with a CSV):", len(verdict.refused))  # fmt: skip
+                self.log.warning(
+                    "%d movie(s) refused as bad input (a report for the catalog's owners; never counted "
+                    "toward a hold; the migration view lists them, with a CSV):",
+                    len(verdict.refused),
+                )
                 for movie in verdict.refused:
                     self.log.warning("  refused: %s", movie.line())
             if verdict.hold:
@@ -304,8 +353,11 @@ class FinishRunOperator(BaseOperator):
         converted = sum(movie.status == "succeeded" for movie in outcome)
         self.log.info(
             "wave done: %d converted, %d refused as bad input, %d failed otherwise (within the %.0f%% allowed; retried next time)",
-            converted, len(verdict.refused), len(verdict.failed), settings.max_failure_rate * 100,
-        )  # fmt: skip
+            converted,
+            len(verdict.refused),
+            len(verdict.failed),
+            settings.max_failure_rate * 100,
+        )
 
     def report_estimate(self, conn, settings: Settings, dag_id: str, run_id: str) -> None:
         measured, transcodes = catalog.measured_transcode_cost(conn)
@@ -338,11 +390,19 @@ class RollbackOperator(BaseOperator):
         with CatalogHook().connection() as conn:
             for movie_id in movie_ids:
                 if catalog.published_master(conn, movie_id) is not None:
-                    steps.restore_original(movie_id, store=store, settings=settings, connect=CatalogHook().connection,
-                                           run_id=context["run_id"], log=self.log)  # fmt: skip
+                    steps.restore_original(
+                        movie_id,
+                        store=store,
+                        settings=settings,
+                        connect=CatalogHook().connection,
+                        run_id=context["run_id"],
+                        log=self.log,
+                    )
                 restored = catalog.roll_back(conn, attempt_key(context, movie_id))
                 if restored is None:
-                    self.log.warning("movie %s: video_url is not a published conversion, nothing to roll back", movie_id)
+                    self.log.warning(
+                        "movie %s: video_url is not a published conversion, nothing to roll back", movie_id
+                    )
                 else:
                     self.log.info("movie %s: video_url restored to %s", movie_id, restored)
                     rolled_back.append(movie_id)
@@ -359,10 +419,13 @@ class SweepOperator(BaseOperator):
         settings = load_settings()
         params = context["params"]
         found = steps.sweep(
-            store=StorageHook().object_store(settings.bucket), settings=settings, connect=CatalogHook().connection,
+            store=StorageHook().object_store(settings.bucket),
+            settings=settings,
+            connect=CatalogHook().connection,
             grace=timedelta(days=float(params.get("grace_days") or settings.sweep_grace_days)),
-            dry_run=bool(params.get("dry_run", True)), log=self.log,
-        )  # fmt: skip
+            dry_run=bool(params.get("dry_run", True)),
+            log=self.log,
+        )
         return [{"prefix": s.prefix, "objects": s.objects, "bytes": s.bytes} for s in found]
 
 
@@ -376,12 +439,21 @@ class RetireOriginalsOperator(BaseOperator):
         settings = load_settings()
         params = context["params"]
         outcomes = steps.retire_originals(
-            store=StorageHook().object_store(settings.bucket), settings=settings, connect=CatalogHook().connection,
+            store=StorageHook().object_store(settings.bucket),
+            settings=settings,
+            connect=CatalogHook().connection,
             movie_ids=[int(i) for i in params.get("movie_ids") or []] or None,
-            grace=timedelta(days=float(params.get("older_than_days") if params.get("older_than_days") is not None
-                                       else settings.retire_grace_days)),
-            dry_run=bool(params.get("dry_run", True)), run_id=context["run_id"], log=self.log,
-        )  # fmt: skip
+            grace=timedelta(
+                days=float(
+                    params.get("older_than_days")
+                    if params.get("older_than_days") is not None
+                    else settings.retire_grace_days
+                )
+            ),
+            dry_run=bool(params.get("dry_run", True)),
+            run_id=context["run_id"],
+            log=self.log,
+        )
         return [{"movie_id": o.movie_id, "status": o.status, "bytes": o.bytes, "reason": o.reason} for o in outcomes]
 
 
@@ -398,6 +470,8 @@ class WarmUpOperator(BaseOperator):
         self.segments = segments
 
     def execute(self, context: Any) -> list[int]:
-        published = [(event.extra.get("movie_id"), str(event.extra.get("master_url")))
-                     for event in context["triggering_asset_events"][MOVIES_PUBLISHED]]  # fmt: skip
+        published = [
+            (event.extra.get("movie_id"), str(event.extra.get("master_url")))
+            for event in context["triggering_asset_events"][MOVIES_PUBLISHED]
+        ]
         return steps.warm_up_published(published, settings=load_settings(), segments=self.segments, log=self.log)

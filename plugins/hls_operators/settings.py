@@ -173,7 +173,9 @@ class Settings:
     def source_locations_allowed(self) -> tuple[tuple[str, str], ...]:
         """(bucket, key prefix) pairs a source in storage must lie under; prefix "" for a whole bucket."""
         entries = [entry.strip().strip("/") for entry in self.source_buckets.split(",") if entry.strip()]
-        return tuple((bucket, prefix.strip("/")) for bucket, _, prefix in (e.partition("/") for e in entries or [self.bucket]))
+        return tuple(
+            (bucket, prefix.strip("/")) for bucket, _, prefix in (e.partition("/") for e in entries or [self.bucket])
+        )
 
     @property
     def work_dir(self) -> str:

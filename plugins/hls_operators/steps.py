@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hls_operators.core import publishing
@@ -79,7 +79,8 @@ def check_free_space(work: Path, needed_bytes: int, settings: Settings) -> None:
     free = shutil.disk_usage(work).free
     if free < needed_bytes:
         raise MigrationError(
-            ErrorClass.DISK_FULL, f"the work folder has {free / 1e6:.0f} MB free, the transcode needs about {needed_bytes / 1e6:.0f} MB"
+            ErrorClass.DISK_FULL,
+            f"the work folder has {free / 1e6:.0f} MB free, the transcode needs about {needed_bytes / 1e6:.0f} MB",
         )
 
 
@@ -97,9 +98,14 @@ def probe_movie(
     """Download the source, probe it, refuse bad input, plan the ladder and the chunks (see ``plan_movie``)."""
     source = local_source(source_url, movie_id, version, store=store, settings=settings, work=work)
     return plan_movie(
-        source, movie_id=movie_id, source_url=source_url, expected_url=expected_url, version=version,
-        settings=settings, chunk_slots=chunk_slots,
-    )  # fmt: skip
+        source,
+        movie_id=movie_id,
+        source_url=source_url,
+        expected_url=expected_url,
+        version=version,
+        settings=settings,
+        chunk_slots=chunk_slots,
+    )
 
 
 def encode_chunk(
@@ -121,7 +127,9 @@ def encode_chunk(
     return usage
 
 
-def encode_audio(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> FfmpegUsage:
+def encode_audio(
+    job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger
+) -> FfmpegUsage:
     """Encode each audio track once for every rung, beside the chunk encodes, and hand them over."""
     source = local_source(job.source_url, job.movie_id, job.version, store=store, settings=settings, work=work)
     out = work / "audio"
@@ -144,20 +152,47 @@ def package_movie(
     and hand the renditions over."""
     probe = job.probe
     needs_source = any(rung.source_copy for rung in job.ladder) or bool(probe.subtitle_tracks)
-    source = local_source(job.source_url, job.movie_id, job.version, store=store, settings=settings, work=work) if needs_source else None
-    check_free_space(work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps), settings)
+    source = (
+        local_source(job.source_url, job.movie_id, job.version, store=store, settings=settings, work=work)
+        if needs_source
+        else None
+    )
+    check_free_space(
+        work, estimated_output_bytes(job.ladder, job.probe.duration, settings.audio_bitrate_kbps), settings
+    )
     chunks_dir, out = work / "chunks", work / "renditions"
     for chunk in job.chunks:
-        receive(job, chunk_tar(chunk.index), chunks_dir / str(chunk.index), store=store, settings=settings, work=work, log=log)
+        receive(
+            job,
+            chunk_tar(chunk.index),
+            chunks_dir / str(chunk.index),
+            store=store,
+            settings=settings,
+            work=work,
+            log=log,
+        )
     if probe.audio_tracks:
         receive(job, AUDIO_TAR, work / "audio", store=store, settings=settings, work=work, log=log)
     renditions, usage = package_renditions(
-        job, chunks_dir, audio_files(job, work / "audio"), source, out, settings=settings, log=log, on_progress=on_progress
+        job,
+        chunks_dir,
+        audio_files(job, work / "audio"),
+        source,
+        out,
+        settings=settings,
+        log=log,
+        on_progress=on_progress,
     )
     (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
     hand_over(out, job, RENDITIONS_TAR, store=store, settings=settings, work=work)
     for dropped in renditions["not_carried"]:
-        log.warning("movie %s: track %s (%s) is not carried over: %s", job.movie_id, dropped["track"], dropped["codec"], dropped["reason"])
+        log.warning(
+            "movie %s: track %s (%s) is not carried over: %s",
+            job.movie_id,
+            dropped["track"],
+            dropped["codec"],
+            dropped["reason"],
+        )
     return {"renditions": renditions, "usage": usage, "carried_over": carried_over(renditions)}
 
 
@@ -165,8 +200,12 @@ def carried_over(renditions: dict) -> dict:
     """What the ledger keeps of the tracks: the audio and subtitle languages published, and the
     tracks that could not be carried over with the reason."""
     return {
-        "audio": [{"language": r["language"], "name": r["label"], "default": r["default"]} for r in renditions["audio"]],
-        "subtitles": [{"language": r["language"], "name": r["label"], "forced": r["forced"]} for r in renditions["subtitles"]],
+        "audio": [
+            {"language": r["language"], "name": r["label"], "default": r["default"]} for r in renditions["audio"]
+        ],
+        "subtitles": [
+            {"language": r["language"], "name": r["label"], "forced": r["forced"]} for r in renditions["subtitles"]
+        ],
         "not_carried": renditions["not_carried"],
     }
 
@@ -176,14 +215,21 @@ def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
     source = local_source(job.source_url, job.movie_id, job.version, store=store, settings=settings, work=work)
     handoff = work / "handoff"  # the thumbnails' folder as it will be in the published set
     count = make_thumbnails(
-        source, job, handoff / publishing.THUMBNAIL_DIR, count=settings.thumbnail_count,
-        max_width=settings.thumbnail_width, timeout=settings.transcode_timeout_base_seconds, log=log,
-    )  # fmt: skip
+        source,
+        job,
+        handoff / publishing.THUMBNAIL_DIR,
+        count=settings.thumbnail_count,
+        max_width=settings.thumbnail_width,
+        timeout=settings.transcode_timeout_base_seconds,
+        log=log,
+    )
     hand_over(handoff, job, THUMBNAILS_TAR, store=store, settings=settings, work=work)
     return count
 
 
-def publish_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> Published:
+def publish_movie(
+    job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger
+) -> Published:
     """Upload the renditions and thumbnails under the versioned prefix, master playlist last."""
     folder = work / "publish"
     for name in (RENDITIONS_TAR, THUMBNAILS_TAR):
@@ -224,9 +270,13 @@ def verify_stored_set(store: ObjectStore, prefix: str, expected: dict[str, int],
     storyboard_key = f"{prefix}/{STORYBOARD_DIR}/{STORYBOARD_VTT}"
     storyboard = store.read_text(storyboard_key) if f"{STORYBOARD_DIR}/{STORYBOARD_VTT}" in stored else None
     verified = verify_hls_set(
-        stored=stored, expected=expected, master_text=master, media_texts=media,
-        source_duration=source_duration, storyboard_text=storyboard,
-    )  # fmt: skip
+        stored=stored,
+        expected=expected,
+        master_text=master,
+        media_texts=media,
+        source_duration=source_duration,
+        storyboard_text=storyboard,
+    )
     check_conformance(master, media, stored)
     return verified
 
@@ -251,9 +301,16 @@ def verify_and_flip(
     try:
         with connect() as conn:
             catalog.flip_to_hls(
-                conn, ledger_id=ledger_id, step=step, seconds=time.monotonic() - started, movie_id=job.movie_id,
-                expected_url=job.expected_url, master_url=url, bytes_published=verified.bytes, segments=verified.segments,
-            )  # fmt: skip
+                conn,
+                ledger_id=ledger_id,
+                step=step,
+                seconds=time.monotonic() - started,
+                movie_id=job.movie_id,
+                expected_url=job.expected_url,
+                master_url=url,
+                bytes_published=verified.bytes,
+                segments=verified.segments,
+            )
     except MigrationError as error:
         if error.error_class is ErrorClass.CATALOG_CHANGED:  # final: nothing will ever point at this set
             removed = discard_unpublished(job, store=store, settings=settings)
@@ -266,9 +323,14 @@ def verify_and_flip(
 
 
 def notify_application(
-    movie_id: int, run_id: str, *, endpoint: tuple[str, str], settings: Settings, connect: Callable[[], AbstractContextManager],
+    movie_id: int,
+    run_id: str,
+    *,
+    endpoint: tuple[str, str],
+    settings: Settings,
+    connect: Callable[[], AbstractContextManager],
     log: logging.Logger,
-) -> bool:  # fmt: skip
+) -> bool:
     """POST a movie that is now ready or failed to the application's webhook (``endpoint``: URL and
     secret): its status row, signed, retried, every try recorded. Returns whether it was delivered."""
     with connect() as conn:
@@ -279,14 +341,27 @@ def notify_application(
 
     def record(delivery: Delivery) -> None:
         with connect() as conn:
-            catalog.record_delivery(conn, movie_id=movie_id, run_id=run_id, event=event, attempt=delivery.attempt,
-                                    status_code=delivery.status_code, detail=delivery.detail)  # fmt: skip
+            catalog.record_delivery(
+                conn,
+                movie_id=movie_id,
+                run_id=run_id,
+                event=event,
+                attempt=delivery.attempt,
+                status_code=delivery.status_code,
+                detail=delivery.detail,
+            )
 
     url, secret = endpoint
     return deliver(
-        url, secret, event_body(status, run_id), attempts=settings.webhook_attempts,
-        first_backoff=settings.webhook_first_backoff_seconds, timeout=settings.webhook_timeout_seconds, record=record, log=log,
-    )  # fmt: skip
+        url,
+        secret,
+        event_body(status, run_id),
+        attempts=settings.webhook_attempts,
+        first_backoff=settings.webhook_first_backoff_seconds,
+        timeout=settings.webhook_timeout_seconds,
+        record=record,
+        log=log,
+    )
 
 
 def sweep(
@@ -306,26 +381,43 @@ def sweep(
     for root in (settings.output_prefix, settings.work_prefix):
         sets = group_sets(root, store.list_sizes(root))
         found += sweepable(
-            sets, references, master_url=lambda s: settings.public_url(f"{s.prefix}/{publishing.MASTER_PLAYLIST}"),
-            now=datetime.now(timezone.utc), grace=grace,
-        )  # fmt: skip
+            sets,
+            references,
+            master_url=lambda s: settings.public_url(f"{s.prefix}/{publishing.MASTER_PLAYLIST}"),
+            now=datetime.now(UTC),
+            grace=grace,
+        )
     for stored in found:
-        log.info("%s %s: %d objects, %d bytes", "would delete" if dry_run else "deleting", stored.prefix, stored.objects, stored.bytes)
+        log.info(
+            "%s %s: %d objects, %d bytes",
+            "would delete" if dry_run else "deleting",
+            stored.prefix,
+            stored.objects,
+            stored.bytes,
+        )
         if not dry_run:
             store.delete_prefix(stored.prefix)
-    log.info("%s %d set(s), %d bytes", "would reclaim" if dry_run else "reclaimed", len(found), sum(s.bytes for s in found))
+    log.info(
+        "%s %d set(s), %d bytes", "would reclaim" if dry_run else "reclaimed", len(found), sum(s.bytes for s in found)
+    )
     return found
 
 
-def warm_up_published(published: list[tuple[int, str]], *, settings: Settings, segments: int, log: logging.Logger) -> list[int]:
+def warm_up_published(
+    published: list[tuple[int, str]], *, settings: Settings, segments: int, log: logging.Logger
+) -> list[int]:
     """Warm the CDN for each ``(movie, master URL)`` an Asset event announced; returns the movies
     warmed. An event whose URL is not under the public base is skipped with a warning: Airflow's
     stock roles may post Asset events, and no such event makes the pipeline fetch other URLs."""
     warmed = []
     for movie_id, master_url in published:
         try:
-            requested = warm_up(master_url, public_base_url=settings.public_base_url, segments=segments,
-                                timeout=settings.http_timeout_seconds)  # fmt: skip
+            requested = warm_up(
+                master_url,
+                public_base_url=settings.public_base_url,
+                segments=segments,
+                timeout=settings.http_timeout_seconds,
+            )
         except MigrationError as error:
             if error.error_class is not ErrorClass.SOURCE_FORBIDDEN:
                 raise
@@ -354,11 +446,17 @@ def retire_originals(
     outcomes = []
     for movie_id, source_url, output_prefix, duration in candidates:
         with connect() as conn:  # read again for each movie: the catalog changes while originals are copied
-            references = [(movie, what, _stored_at(url, store, settings)) for movie, what, url in catalog.mp4_references(conn)]
-        outcome = _retire(movie_id, source_url, output_prefix, duration, references, store=store, settings=settings, dry_run=dry_run)
+            references = [
+                (movie, what, _stored_at(url, store, settings)) for movie, what, url in catalog.mp4_references(conn)
+            ]
+        outcome = _retire(
+            movie_id, source_url, output_prefix, duration, references, store=store, settings=settings, dry_run=dry_run
+        )
         with connect() as conn:
             catalog.record_retirement(conn, run_id=run_id, retirement=outcome)
-        log.info("movie %s: %s %s%s", movie_id, outcome.status, source_url, f" ({outcome.reason})" if outcome.reason else "")
+        log.info(
+            "movie %s: %s %s%s", movie_id, outcome.status, source_url, f" ({outcome.reason})" if outcome.reason else ""
+        )
         outcomes.append(outcome)
     reclaimed = sum(o.bytes or 0 for o in outcomes if o.status in ("retired", "dry_run"))
     log.info("%s %d bytes of originals", "would reclaim" if dry_run else "reclaimed", reclaimed)
@@ -366,16 +464,26 @@ def retire_originals(
 
 
 def _stored_at(url: str, store: ObjectStore, settings: Settings) -> tuple[str, str] | None:
-    return storage_location(url, public_base_url=settings.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
+    return storage_location(
+        url, public_base_url=settings.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint
+    )
 
 
 def _retire(
-    movie_id: int, source_url: str, output_prefix: str, duration: float,
-    references: list[tuple[int, str, tuple[str, str] | None]], *, store: ObjectStore, settings: Settings, dry_run: bool,
-) -> Retirement:  # fmt: skip
+    movie_id: int,
+    source_url: str,
+    output_prefix: str,
+    duration: float,
+    references: list[tuple[int, str, tuple[str, str] | None]],
+    *,
+    store: ObjectStore,
+    settings: Settings,
+    dry_run: bool,
+) -> Retirement:
     """One movie: refused unless nothing else in the catalog resolves to its MP4, the storage holds
     it, and its published set passes verification again now; then archived, the copy checked, and
     deleted."""
+
     def refused(reason: str) -> Retirement:
         return Retirement(movie_id, "refused", source_url, reason=reason)
 
@@ -397,16 +505,24 @@ def _retire(
         return Retirement(movie_id, "dry_run", source_url, "/".join(archive), size)
     store.copy(source, archive, storage_class=settings.archive_storage_class)
     checksum = store.sha256(source[1], bucket=source[0])
-    if store.object_size(archive[1], bucket=archive[0]) != size or store.sha256(archive[1], bucket=archive[0]) != checksum:
+    if (
+        store.object_size(archive[1], bucket=archive[0]) != size
+        or store.sha256(archive[1], bucket=archive[0]) != checksum
+    ):
         return refused("the archived copy differs from the original: the original stays")
     store.delete(source[1], bucket=source[0])
     return Retirement(movie_id, "retired", source_url, "/".join(archive), size, checksum)
 
 
 def restore_original(
-    movie_id: int, *, store: ObjectStore, settings: Settings, connect: Callable[[], AbstractContextManager], run_id: str,
+    movie_id: int,
+    *,
+    store: ObjectStore,
+    settings: Settings,
+    connect: Callable[[], AbstractContextManager],
+    run_id: str,
     log: logging.Logger,
-) -> bool:  # fmt: skip
+) -> bool:
     """Put a retired movie's MP4 back from the archive (checked against the SHA-256 it was archived
     with) before a rollback points the catalog at it; False when the movie is not retired."""
     with connect() as conn:
@@ -417,7 +533,9 @@ def restore_original(
     source = _stored_at(retired.source_url, store, settings)
     store.copy((archive_bucket, archive_key), source)
     if store.sha256(source[1], bucket=source[0]) != retired.sha256:
-        raise MigrationError(ErrorClass.STORAGE_UNAVAILABLE, f"the MP4 restored for movie {movie_id} differs from the one archived")
+        raise MigrationError(
+            ErrorClass.STORAGE_UNAVAILABLE, f"the MP4 restored for movie {movie_id} differs from the one archived"
+        )
     with connect() as conn:
         catalog.record_retirement(conn, run_id=run_id, retirement=replace(retired, status="restored"))
     log.info("movie %s: %s restored from %s", movie_id, retired.source_url, retired.archive)

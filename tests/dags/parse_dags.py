@@ -33,7 +33,8 @@ print(
                     "retries": sorted({t.retries for t in dag.tasks}),
                     "task_retries": {t.task_id: t.retries for t in dag.tasks},
                     "execution_timeouts": {
-                        t.task_id: t.execution_timeout.total_seconds() if t.execution_timeout else None for t in dag.tasks
+                        t.task_id: t.execution_timeout.total_seconds() if t.execution_timeout else None
+                        for t in dag.tasks
                     },
                     "params": sorted(dag.params.keys()),
                     "schedule": getattr(dag.timetable, "expression", None),

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hls_operators.run_operators import ConvertMovieRunOperator
-from hls_operators.settings import PIPELINE_DAG_IDS
 
 from devenv import airflow_env
+from hls_operators.run_operators import ConvertMovieRunOperator
+from hls_operators.settings import PIPELINE_DAG_IDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,14 +25,25 @@ def parsed(tmp_path_factory) -> dict:
         env.pop(name)
     result = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("parse_dags.py")), str(REPO / "dags")],
-        env=env, capture_output=True, text=True, check=True, timeout=300,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_dags_import_without_errors_or_network(parsed):
     assert parsed["import_errors"] == {}
-    assert set(parsed["dags"]) == {"hls_migration", "hls_convert_movie", "hls_rollback", "hls_sweep", "hls_retire_originals", "hls_cdn_warm_up"}
+    assert set(parsed["dags"]) == {
+        "hls_migration",
+        "hls_convert_movie",
+        "hls_rollback",
+        "hls_sweep",
+        "hls_retire_originals",
+        "hls_cdn_warm_up",
+    }
     assert set(parsed["dags"]) == set(PIPELINE_DAG_IDS)  # the operator's role covers every DAG
 
 
@@ -42,7 +53,12 @@ def test_every_dag_has_tags_owner_and_retries(parsed):
         assert max(dag["retries"]) >= 1
     # every task retries, but the wave's convert (it awaits a run whose own tasks retry) and the
     # preflights (what they find needs a person: the run fails at once instead of retrying)
-    not_retried = {(dag_id, task) for dag_id, dag in parsed["dags"].items() for task, retries in dag["task_retries"].items() if not retries}
+    not_retried = {
+        (dag_id, task)
+        for dag_id, dag in parsed["dags"].items()
+        for task, retries in dag["task_retries"].items()
+        if not retries
+    }
     assert not_retried == {("hls_migration", "convert"), ("hls_migration", "preflight")}
 
 
@@ -69,18 +85,37 @@ def test_migration_dag_contract(parsed):
     # one run of the per-movie DAG for each selected movie, awaited without holding a worker slot
     assert dag["mapped"] == ["convert"] and dag["operators"]["convert"] == "ConvertMovieRunOperator"
     convert = ConvertMovieRunOperator(task_id="convert", movie={"movie_id": 1})
-    assert (convert.trigger_dag_id, convert.wait_for_completion, convert.deferrable) == ("hls_convert_movie", True, True)
+    assert (convert.trigger_dag_id, convert.wait_for_completion, convert.deferrable) == (
+        "hls_convert_movie",
+        True,
+        True,
+    )
     assert dag["upstream"] == {
-        "preflight": [], "approve_wave": ["preflight"], "select_movies": ["approve_wave"], "convert": ["select_movies"],
+        "preflight": [],
+        "approve_wave": ["preflight"],
+        "select_movies": ["approve_wave"],
+        "convert": ["select_movies"],
         "finish": ["convert"],
-    }  # fmt: skip
+    }
 
 
 def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
     dag = parsed["dags"]["hls_convert_movie"]
     assert dag["params"] == ["dry_run", "force", "movie_id"] and dag["schedule"] is None
     assert dag["tasks"] == sorted(
-        ["claim_movie", "probe", "chunks", "encode", "audio", "package", "thumbnails", "upload", "verify_and_flip", "record", "finish"]
+        [
+            "claim_movie",
+            "probe",
+            "chunks",
+            "encode",
+            "audio",
+            "package",
+            "thumbnails",
+            "upload",
+            "verify_and_flip",
+            "record",
+            "finish",
+        ]
     )
     assert dag["mapped"] == ["encode"]
     upstream = dag["upstream"]
@@ -91,7 +126,15 @@ def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
     assert upstream["upload"] == ["package", "probe", "thumbnails"] and upstream["finish"] == ["record"]
     # record closes the attempt and releases the claim only once every step is done, including a
     # branch still running or retrying beside one that failed
-    assert upstream["record"] == ["audio", "claim_movie", "encode", "package", "thumbnails", "upload", "verify_and_flip"]
+    assert upstream["record"] == [
+        "audio",
+        "claim_movie",
+        "encode",
+        "package",
+        "thumbnails",
+        "upload",
+        "verify_and_flip",
+    ]
 
 
 def test_rollback_dag_takes_movie_ids(parsed):

@@ -22,7 +22,9 @@ S3_CONFIG = REPO / "deploy" / "storage" / "s3_config.py"
 
 
 def write_config(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(S3_CONFIG)], env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(S3_CONFIG)], env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True
+    )
 
 
 def anonymous_status(url: str) -> int:
@@ -57,6 +59,8 @@ def test_only_the_published_prefix_is_public(tmp_path):
 
 
 def test_the_storage_refuses_to_start_with_the_example_keys():
-    refused = write_config({"S3_ACCESS_KEY": "change-me-access-key", "S3_SECRET_KEY": "real-secret", "HLS_BUCKET": "media"})
+    refused = write_config(
+        {"S3_ACCESS_KEY": "change-me-access-key", "S3_SECRET_KEY": "real-secret", "HLS_BUCKET": "media"}
+    )
     assert refused.returncode == 1 and "S3_ACCESS_KEY" in refused.stderr and refused.stdout == ""
     assert "real-secret" not in refused.stderr

@@ -4,6 +4,7 @@ folders, triggered and watched through the REST API v2, as a production deployme
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 import json
@@ -16,12 +17,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from hls_operators.edges.handoff import WORKER_CACHE_DIR
-from hls_operators.run_operators import movie_run_id
-from hls_operators.settings import CONVERT_DAG_ID, PUBLISHED_ASSET_NAME
 
 from devenv import airflow_cluster, media
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.edges.handoff import WORKER_CACHE_DIR
+from hls_operators.run_operators import movie_run_id
+from hls_operators.settings import CONVERT_DAG_ID, PUBLISHED_ASSET_NAME
 from tests import hls_checks, hostile_media
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -43,12 +44,20 @@ def cluster(pipeline, celery_airflow):
 def finished_run(pipeline, cluster, tmp_path_factory):
     folder = tmp_path_factory.mktemp("celery-media")
     movies = [
-        SeedMovie(movie_id, f"Distributed {movie_id}",
-                  media.generate_movie(folder / f"{movie_id}.mp4", width=640, height=360, seconds=4, audio=movie_id % 2 == 1))
+        SeedMovie(
+            movie_id,
+            f"Distributed {movie_id}",
+            media.generate_movie(folder / f"{movie_id}.mp4", width=640, height=360, seconds=4, audio=movie_id % 2 == 1),
+        )
         for movie_id in MOVIES
-    ]  # fmt: skip
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
-                 public_base_url=pipeline.public_base_url, movies=movies)  # fmt: skip
+    ]
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=movies,
+    )
     cluster.request("PATCH", "/api/v2/dags/hls_cdn_warm_up", {"is_paused": False})  # it runs on what is published
     return cluster.run_dag("hls_migration", {"movie_ids": MOVIES})
 
@@ -112,7 +121,9 @@ def test_each_published_movie_is_an_asset_event_and_the_warm_up_warms_the_events
         published = {event["extra"]["movie_id"] for event in events}
         if set(MOVIES) <= published and runs and all(run["state"] in ("success", "failed") for run in runs):
             break
-        assert time.monotonic() < deadline, f"events of {sorted(published)} of {MOVIES}; runs {[r['state'] for r in runs]}"
+        assert time.monotonic() < deadline, (
+            f"events of {sorted(published)} of {MOVIES}; runs {[r['state'] for r in runs]}"
+        )
         time.sleep(3)
     assert all(event["extra"]["master_url"].endswith("/master.m3u8") for event in events)
     for run in runs:
@@ -126,15 +137,24 @@ def test_each_published_movie_is_an_asset_event_and_the_warm_up_warms_the_events
 def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finished_run, artifacts, tmp_path):
     """The plugin's page over HTTP from the running api-server: it needs a user, and it shows what
     the ledger holds, including a dry run's refusals and estimate. A screenshot is kept."""
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(5, "Text named mp4", hostile_media.make_refused("text", tmp_path)),
-                         SeedMovie(6, "Waiting", media.generate_movie(tmp_path / "6.mp4", width=640, height=360, seconds=3))])  # fmt: skip
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[
+            SeedMovie(5, "Text named mp4", hostile_media.make_refused("text", tmp_path)),
+            SeedMovie(6, "Waiting", media.generate_movie(tmp_path / "6.mp4", width=640, height=360, seconds=3)),
+        ],
+    )
     dry_run = cluster.run_dag("hls_migration", {"movie_ids": [5, 6], "dry_run": True})
 
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{cluster.api}/hls-migration/", timeout=30)
     assert refused.value.code == 401
-    request = urllib.request.Request(f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {cluster.token}"})
+    request = urllib.request.Request(
+        f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {cluster.token}"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
         page = response.read().decode()
@@ -145,12 +165,17 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     assert converted == len(MOVIES)
     assert re.search(rf"id='total-converted'>converted<b>{converted}</b>", page)
     # the dry run converted nothing; the text file it refused is a report, no longer to convert
-    assert re.search(r"id='total-remaining'>remaining<b>1</b>", page) and re.search(r"id='total-refused'>refused<b>1</b>", page)
+    assert re.search(r"id='total-remaining'>remaining<b>1</b>", page) and re.search(
+        r"id='total-refused'>refused<b>1</b>", page
+    )
     assert "<td>5</td><td>Text named mp4</td><td>not_video</td><td>not an MP4/MOV file: " in page
     assert "No movie is failing." in page
     wave = quote(finished_run["dag_run_id"], safe="")
-    assert re.search(rf"id='eta-basis'>ETA at the pace of wave <a target='_top' href='/dags/hls_migration/runs/{re.escape(wave)}'>"
-                     rf"[^<]+</a>: {len(MOVIES)} movies in ", page)  # fmt: skip
+    assert re.search(
+        rf"id='eta-basis'>ETA at the pace of wave <a target='_top' href='/dags/hls_migration/runs/{re.escape(wave)}'>"
+        rf"[^<]+</a>: {len(MOVIES)} movies in ",
+        page,
+    )
     assert "would convert 1 movie(s): [6]" in page and "not_video: [5]" in page
     assert f"/dags/hls_migration/runs/{quote(finished_run['dag_run_id'], safe='')}" in page
     assert quote(dry_run["dag_run_id"], safe="") in page
@@ -169,7 +194,9 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
     with urllib.request.urlopen(urllib.request.Request(csv_url, headers=authorized), timeout=30) as response:
         assert response.headers["Content-Type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(response.read().decode())))
-    assert rows[0][:3] == ["movie_id", "title", "error_class"] and [row[:3] for row in rows[1:]] == [["5", "Text named mp4", "not_video"]]
+    assert rows[0][:3] == ["movie_id", "title", "error_class"] and [row[:3] for row in rows[1:]] == [
+        ["5", "Text named mp4", "not_video"]
+    ]
 
     # the application's status endpoint: behind the same permission, one movie's row as JSON
     movie_url = f"{cluster.api}/hls-migration/api/movies/{MOVIES[0]}"
@@ -181,9 +208,16 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
         assert response.headers["Content-Type"].startswith("application/json")
         movie = json.loads(response.read())
     [(video_url,)] = pipeline.query("SELECT video_url FROM movies WHERE id = %s", (MOVIES[0],))
-    assert (movie["movie_id"], movie["state"], movie["progress"], movie["master_url"]) == (MOVIES[0], "ready", 100, video_url)
+    assert (movie["movie_id"], movie["state"], movie["progress"], movie["master_url"]) == (
+        MOVIES[0],
+        "ready",
+        100,
+        video_url,
+    )
     with pytest.raises(urllib.error.HTTPError) as unknown:
-        urllib.request.urlopen(urllib.request.Request(f"{cluster.api}/hls-migration/api/movies/999999", headers=authorized), timeout=30)
+        urllib.request.urlopen(
+            urllib.request.Request(f"{cluster.api}/hls-migration/api/movies/999999", headers=authorized), timeout=30
+        )
     assert unknown.value.code == 404
 
     plugins = cluster.request("GET", "/api/v2/plugins")["plugins"]
@@ -192,9 +226,17 @@ def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finis
 
     screenshot = artifacts / "migration-view.png"
     shot = subprocess.run(
-        ["node", str(REPO / "player" / "screenshot.mjs"), f"{cluster.api}/hls-migration/", str(screenshot), cluster.token],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            "node",
+            str(REPO / "player" / "screenshot.mjs"),
+            f"{cluster.api}/hls-migration/",
+            str(screenshot),
+            cluster.token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     rendered = json.loads(shot.stdout)
     assert shot.returncode == 0 and rendered["status"] == 200, shot.stderr
     assert rendered["images"] == [True] * len(MOVIES)  # every thumbnail loaded in the browser
@@ -224,26 +266,55 @@ def test_roles_decide_who_may_trigger_and_who_may_only_read(pipeline, cluster, f
     run_id = finished_run["dag_run_id"]
     reads = {
         "the DAG": lambda token: cluster.request("GET", "/api/v2/dags/hls_migration", token=token),
-        "its runs": lambda token: cluster.request("GET", f"/api/v2/dags/hls_migration/dagRuns/{quote(run_id)}", token=token),
-        "the view": lambda token: urllib.request.urlopen(urllib.request.Request(
-            f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {token}"} if token else {}), timeout=60),
-        "a movie's status": lambda token: urllib.request.urlopen(urllib.request.Request(
-            f"{cluster.api}/hls-migration/api/movies/{MOVIES[0]}", headers={"Authorization": f"Bearer {token}"} if token else {}), timeout=30),
-    }  # fmt: skip
+        "its runs": lambda token: cluster.request(
+            "GET", f"/api/v2/dags/hls_migration/dagRuns/{quote(run_id)}", token=token
+        ),
+        "the view": lambda token: urllib.request.urlopen(
+            urllib.request.Request(
+                f"{cluster.api}/hls-migration/", headers={"Authorization": f"Bearer {token}"} if token else {}
+            ),
+            timeout=60,
+        ),
+        "a movie's status": lambda token: urllib.request.urlopen(
+            urllib.request.Request(
+                f"{cluster.api}/hls-migration/api/movies/{MOVIES[0]}",
+                headers={"Authorization": f"Bearer {token}"} if token else {},
+            ),
+            timeout=30,
+        ),
+    }
     for what, read in reads.items():
-        assert http_status(lambda: read("")) == 401, what
-        assert http_status(lambda: read(viewer)) == 200, what
-        assert http_status(lambda: read(operator)) == 200, what
+        assert http_status(functools.partial(read, "")) == 401, what
+        assert http_status(functools.partial(read, viewer)) == 200, what
+        assert http_status(functools.partial(read, operator)) == 200, what
 
     trigger = {"logical_date": None, "conf": {"dry_run": True}}
     clear = {"dry_run": True, "task_ids": ["finish"], "dag_run_id": run_id}
     assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_sweep/dagRuns", trigger, token="")) == 401
     assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_sweep/dagRuns", trigger, token=viewer)) == 403
-    assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_migration/clearTaskInstances", clear, token=viewer)) == 403
-    assert http_status(lambda: cluster.request("PATCH", "/api/v2/dags/hls_sweep", {"is_paused": False}, token=viewer)) == 403
+    assert (
+        http_status(
+            lambda: cluster.request("POST", "/api/v2/dags/hls_migration/clearTaskInstances", clear, token=viewer)
+        )
+        == 403
+    )
+    assert (
+        http_status(lambda: cluster.request("PATCH", "/api/v2/dags/hls_sweep", {"is_paused": False}, token=viewer))
+        == 403
+    )
 
-    assert http_status(lambda: cluster.request("POST", "/api/v2/dags/hls_migration/clearTaskInstances", clear, token=operator)) == 200
-    assert http_status(lambda: cluster.request("POST", "/api/v2/variables", {"key": "hls_wave_size", "value": "1"}, token=operator)) == 403
+    assert (
+        http_status(
+            lambda: cluster.request("POST", "/api/v2/dags/hls_migration/clearTaskInstances", clear, token=operator)
+        )
+        == 200
+    )
+    assert (
+        http_status(
+            lambda: cluster.request("POST", "/api/v2/variables", {"key": "hls_wave_size", "value": "1"}, token=operator)
+        )
+        == 403
+    )
     cluster.request("PATCH", "/api/v2/dags/hls_sweep", {"is_paused": False}, token=operator)
     swept = cluster.request("POST", "/api/v2/dags/hls_sweep/dagRuns", trigger, token=operator)
     assert cluster.wait_for_run("hls_sweep", swept["dag_run_id"], timeout=300)["state"] == "success"
@@ -255,8 +326,13 @@ def test_one_long_movie_gets_a_chunk_task_per_chunk_from_the_per_movie_dag(pipel
     transcode pool, more than the wave's four slots; the run succeeds and the catalog points at the set."""
     movie_id = 20
     source = media.generate_movie(tmp_path / "long.mp4", width=640, height=360, seconds=60)
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(movie_id, "Five chunks", source)])  # fmt: skip
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[SeedMovie(movie_id, "Five chunks", source)],
+    )
     operator = cluster.login(cluster.fab_users["HLS_OPERATOR_USER"], cluster.fab_users["HLS_OPERATOR_PASSWORD"])
     cluster.request("PATCH", "/api/v2/dags/hls_convert_movie", {"is_paused": False}, token=operator)
     trigger = {"logical_date": None, "conf": {"movie_id": movie_id}}
@@ -269,7 +345,9 @@ def test_one_long_movie_gets_a_chunk_task_per_chunk_from_the_per_movie_dag(pipel
     [(status, steps)] = pipeline.query(
         "SELECT status, steps FROM hls_conversions WHERE dag_id = 'hls_convert_movie' AND run_id = %s", (run_id,)
     )
-    assert status == "succeeded" and sorted(n for n in steps if n.startswith("encode_")) == [f"encode_{i}" for i in range(5)]
+    assert status == "succeeded" and sorted(n for n in steps if n.startswith("encode_")) == [
+        f"encode_{i}" for i in range(5)
+    ]
     [(video_url,)] = pipeline.query("SELECT video_url FROM movies WHERE id = %s", (movie_id,))
     assert video_url.endswith("/master.m3u8")
 
@@ -281,9 +359,16 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     keeps the hold; no answer in time does too, and fails the run; Approve lifts it and the run
     takes its wave."""
     late = SeedMovie(7, "Upload on its way", None, video_url=f"{pipeline.public_base_url}/uploads/7/late.mp4")
-    next_in_line = SeedMovie(8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2))
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[late, next_in_line])  # fmt: skip
+    next_in_line = SeedMovie(
+        8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2)
+    )
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[late, next_in_line],
+    )
     failed_wave = cluster.run_dag("hls_migration", {"movie_ids": [7]})
     assert failed_wave["state"] == "failed"
     [(held_by, reason)] = pipeline.query("SELECT run_id, reason FROM hls_hold")
@@ -296,10 +381,15 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
         run_id = cluster.trigger("hls_migration", {"limit": limit})
         cluster.wait_for_task("hls_migration", run_id, "approve_wave", "awaiting_input")
         asked = cluster.required_action("hls_migration", run_id, "approve_wave")
-        waiting = re.search(r"<b id='asking'>Run <a [^>]+>([^<]+)</a> has waited \d+ s for an answer</b>", cluster.page("/hls-migration/"))
+        waiting = re.search(
+            r"<b id='asking'>Run <a [^>]+>([^<]+)</a> has waited \d+ s for an answer</b>",
+            cluster.page("/hls-migration/"),
+        )
         assert waiting and html.unescape(waiting.group(1)) == run_id
         if answer is not None:
-            refused = http_status(lambda: cluster.respond("hls_migration", run_id, "approve_wave", answer, token=viewer))
+            refused = http_status(
+                lambda: cluster.respond("hls_migration", run_id, "approve_wave", answer, token=viewer)
+            )
             assert refused == 403  # a viewer sees the question but may not answer it
             cluster.respond("hls_migration", run_id, "approve_wave", answer, token=operator)
         run = cluster.wait_for_run("hls_migration", run_id, timeout=300)
@@ -310,7 +400,10 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     assert asked["options"] == ["Approve", "Reject"] and asked["defaults"] == ["Reject"]
     assert f"Run `{held_by}` put the migration on hold" in asked["body"]
     assert "| source_unreachable | 7 | " in asked["body"], asked["body"]
-    assert answered["chosen_options"] == ["Reject"] and answered["responded_by_user"]["name"] == cluster.fab_users["HLS_OPERATOR_USER"]
+    assert (
+        answered["chosen_options"] == ["Reject"]
+        and answered["responded_by_user"]["name"] == cluster.fab_users["HLS_OPERATOR_USER"]
+    )
     states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
     assert run["state"] == "success"
     assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("success", "skipped", "skipped")
@@ -324,9 +417,15 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
         run, _asked, answered = held_run(None)
     finally:
         cluster.request("DELETE", "/api/v2/variables/hls_approval_timeout_hours")
-    assert run["state"] == "failed" and answered["chosen_options"] == ["Reject"] and answered["responded_by_user"] is None
+    assert (
+        run["state"] == "failed" and answered["chosen_options"] == ["Reject"] and answered["responded_by_user"] is None
+    )
     states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances("hls_migration", run["dag_run_id"])}
-    assert (states["approve_wave"], states["select_movies"], states["finish"]) == ("failed", "upstream_failed", "failed")
+    assert (states["approve_wave"], states["select_movies"], states["finish"]) == (
+        "failed",
+        "upstream_failed",
+        "failed",
+    )
     assert "nobody answered within hls_approval_timeout_hours" in cluster.task_logs(run["dag_run_id"])
     assert pipeline.query("SELECT run_id FROM hls_hold") == [(held_by,)]
     assert "id='asking'" not in cluster.page("/hls-migration/")
@@ -334,15 +433,23 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     # The upload arrives; approved, the run takes its wave of two, the oldest unconverted movies:
     # 7 and 8, or 6 (a movie this module's dry run left on its MP4, older than both) and 7.
     store = pipeline.seaweedfs.client()
-    store.copy_object(Bucket=pipeline.bucket, Key="uploads/7/late.mp4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/8/8.mp4"})
-    waiting = [movie_id for (movie_id,) in pipeline.query(
-        "SELECT id FROM movies WHERE id IN (6, 7, 8) AND video_url LIKE %s ORDER BY created_at, id", ("%.mp4",)
-    )]  # fmt: skip
+    store.copy_object(
+        Bucket=pipeline.bucket,
+        Key="uploads/7/late.mp4",
+        CopySource={"Bucket": pipeline.bucket, "Key": "uploads/8/8.mp4"},
+    )
+    waiting = [
+        movie_id
+        for (movie_id,) in pipeline.query(
+            "SELECT id FROM movies WHERE id IN (6, 7, 8) AND video_url LIKE %s ORDER BY created_at, id", ("%.mp4",)
+        )
+    ]
     run, _asked, answered = held_run("Approve", limit=2)
     assert run["state"] == "success" and answered["chosen_options"] == ["Approve"]
     assert pipeline.query("SELECT count(*) FROM hls_hold") == [(0,)]
     converted = pipeline.query(
-        "SELECT movie_id FROM hls_conversions WHERE run_id = %s AND status = 'succeeded' ORDER BY movie_id", (run["dag_run_id"],)
+        "SELECT movie_id FROM hls_conversions WHERE run_id = %s AND status = 'succeeded' ORDER BY movie_id",
+        (run["dag_run_id"],),
     )
     assert [movie_id for (movie_id,) in converted] == sorted(waiting[:2]) and 7 in waiting[:2]
 
@@ -351,8 +458,13 @@ def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pi
     """Runs last in this module: it kills one of the two workers while a chunk's ffmpeg runs on it,
     and starts it again at the end."""
     source = media.generate_movie(tmp_path / "long.mp4", width=640, height=360, seconds=30, noise=True)
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
-                 public_base_url=pipeline.public_base_url, movies=[SeedMovie(10, "Killed mid-transcode", source)])  # fmt: skip
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[SeedMovie(10, "Killed mid-transcode", source)],
+    )
     run_id = cluster.trigger("hls_migration", {"movie_ids": [10]})
 
     deadline = time.monotonic() + 300
@@ -366,13 +478,17 @@ def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pi
     finally:
         cluster.start_worker(victim, cluster.workers[victim])
     assert run["state"] == "success"
-    encodes = sorted((ti for ti in movie_tasks(cluster, run_id, 10) if ti["task_id"] == "encode"), key=lambda ti: ti["map_index"])
+    encodes = sorted(
+        (ti for ti in movie_tasks(cluster, run_id, 10) if ti["task_id"] == "encode"), key=lambda ti: ti["map_index"]
+    )
     retried = [ti for ti in encodes if ti["try_number"] > 1]
     assert retried and all(ti["hostname"] != victim for ti in retried)
     # 30 s in chunks of 12 s: three chunk tasks on any worker
     assert [ti["state"] for ti in encodes] == ["success"] * 3
 
-    attempts = pipeline.query("SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 10 ORDER BY id")
+    attempts = pipeline.query(
+        "SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 10 ORDER BY id"
+    )
     # The machine's processes die in no set order. When the task goes first, whichever of the victim's
     # tasks is retried first closes the attempt (a chunk encode, or the audio or thumbnails task when it had
     # been running on the same worker); when its ffmpeg goes first, the task records that, and lives

@@ -5,9 +5,9 @@ movies and outages twice as long."""
 from __future__ import annotations
 
 import pytest
-from hls_operators.core.errors import BAD_INPUT, RETRYABLE
 
 from devenv import soak
+from hls_operators.core.errors import BAD_INPUT, RETRYABLE
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow, pytest.mark.chaos]
 

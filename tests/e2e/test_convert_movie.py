@@ -31,9 +31,16 @@ def six_chunk_pipeline(pipeline):
 @pytest.fixture(scope="module")
 def converted(six_chunk_pipeline, tmp_path_factory):
     pipeline = six_chunk_pipeline
-    source = media.generate_movie(tmp_path_factory.mktemp("media") / "long.mp4", width=854, height=480, seconds=SECONDS, fps=FPS)
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(MOVIE, "Six chunks", source)])  # fmt: skip
+    source = media.generate_movie(
+        tmp_path_factory.mktemp("media") / "long.mp4", width=854, height=480, seconds=SECONDS, fps=FPS
+    )
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[SeedMovie(MOVIE, "Six chunks", source)],
+    )
     return pipeline.run("hls_migration", {"movie_ids": [MOVIE]})
 
 
@@ -102,11 +109,18 @@ def test_a_dry_run_probes_and_estimates_but_encodes_nothing(six_chunk_pipeline, 
 
 def test_a_refused_movie_fails_its_run_without_holding_the_migration(six_chunk_pipeline, converted, tmp_path):
     pipeline = six_chunk_pipeline
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(3, "Text named mp4", hostile_media.make_refused("text", tmp_path))])  # fmt: skip
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[SeedMovie(3, "Text named mp4", hostile_media.make_refused("text", tmp_path))],
+    )
     [(original,)] = pipeline.query("SELECT video_url FROM movies WHERE id = 3")
     result = pipeline.dags_test("hls_convert_movie", {"movie_id": 3})
     assert result.returncode != 0
-    assert pipeline.query("SELECT status, error_class FROM hls_conversions WHERE movie_id = 3") == [("failed", "not_video")]
+    assert pipeline.query("SELECT status, error_class FROM hls_conversions WHERE movie_id = 3") == [
+        ("failed", "not_video")
+    ]
     assert pipeline.query("SELECT video_url FROM movies WHERE id = 3") == [(original,)]
     assert pipeline.query("SELECT count(*) FROM hls_hold") == [(0,)]  # one movie's refusal is not a wave's failure rate

@@ -34,8 +34,13 @@ class Receiver(http.server.ThreadingHTTPServer):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 timestamp = self.headers["X-HLS-Timestamp"]
-                expected = "sha256=" + hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-                valid = hmac.compare_digest(expected, self.headers["X-HLS-Signature"]) and abs(time.time() - int(timestamp)) < 300
+                expected = (
+                    "sha256=" + hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+                )
+                valid = (
+                    hmac.compare_digest(expected, self.headers["X-HLS-Signature"])
+                    and abs(time.time() - int(timestamp)) < 300
+                )
                 receiver.received.append({"valid": valid, "body": json.loads(body)})
                 self.send_response(500 if len(receiver.received) == 1 else 200)
                 self.send_header("Content-Length", "2")
@@ -56,13 +61,24 @@ class Receiver(http.server.ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def run(pipeline, tmp_path_factory):
     folder = tmp_path_factory.mktemp("events")
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(READY, "Ready", media.generate_movie(folder / "ready.mp4", width=640, height=360, seconds=3)),
-                         SeedMovie(FAILED, "Text named mp4", hostile_media.make_refused("text", folder))])  # fmt: skip
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[
+            SeedMovie(READY, "Ready", media.generate_movie(folder / "ready.mp4", width=640, height=360, seconds=3)),
+            SeedMovie(FAILED, "Text named mp4", hostile_media.make_refused("text", folder)),
+        ],
+    )
     receiver = Receiver()
     webhook = json.dumps({"conn_type": "http", "host": receiver.url, "password": SECRET})
-    finished = pipeline.run("hls_migration", {"movie_ids": [READY, FAILED]}, connections={"hls_webhook": webhook},
-                            variables={"hls_webhook_first_backoff_seconds": "0.2"})  # fmt: skip
+    finished = pipeline.run(
+        "hls_migration",
+        {"movie_ids": [READY, FAILED]},
+        connections={"hls_webhook": webhook},
+        variables={"hls_webhook_first_backoff_seconds": "0.2"},
+    )
     receiver.shutdown()
     return receiver, finished.cluster.home
 

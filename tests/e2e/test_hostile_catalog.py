@@ -25,7 +25,15 @@ pytestmark = [pytest.mark.services, pytest.mark.airflow]
 HOSTILE_TITLE = "Robert'); DROP TABLE movies;-- $(rm -rf /) `id` ../../etc"
 HOSTILE_SLUG = "../../etc/passwd; rm -rf / && echo $HOME"
 CONVERTIBLE_IN_A_WAVE = ("hevc", "rotated", "tiny_clip", "two_audio_tracks", "video_only")
-REFUSED_IN_A_WAVE = ("text", "moov_at_end_truncated", "truncated_faststart", "encrypted", "lying_duration", "hls_playlist", "ffconcat")
+REFUSED_IN_A_WAVE = (
+    "text",
+    "moov_at_end_truncated",
+    "truncated_faststart",
+    "encrypted",
+    "lying_duration",
+    "hls_playlist",
+    "ffconcat",
+)
 KEY = re.compile(r"^hls/movies/\d+/\d{8}T\d{6}Z-[0-9a-f]{6}/[\w./-]+$")
 
 
@@ -67,8 +75,13 @@ def outcome(pipeline, celery_airflow, redirect_server, tmp_path_factory):
     hostile_named = media.generate_movie(folder / "named.mp4", width=320, height=180, seconds=2)
     movies.append(SeedMovie(301, HOSTILE_TITLE, hostile_named, slug=HOSTILE_SLUG))
     expected[301] = "succeeded"
-    urls = seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
-                        public_base_url=pipeline.public_base_url, movies=movies)  # fmt: skip
+    urls = seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=movies,
+    )
     # On the Celery cluster, each worker in its own temporary folder; the redirect's first hop allowed.
     settings = {"hls_allowed_source_hosts": redirect_server, "hls_tmp_dir": ""}
     run = pipeline.run("hls_migration", {"limit": 100}, cluster=celery_airflow, variables=settings)
@@ -104,7 +117,9 @@ def test_only_converted_movies_are_flipped(pipeline, outcome):
 def test_hostile_titles_and_slugs_reach_no_key_path_or_shell(pipeline, outcome):
     assert pipeline.query("SELECT title, slug FROM movies WHERE id = 301") == [(HOSTILE_TITLE, HOSTILE_SLUG)]
     keys = []
-    for page in pipeline.seaweedfs.client().get_paginator("list_objects_v2").paginate(Bucket=pipeline.bucket, Prefix="hls/"):
+    for page in (
+        pipeline.seaweedfs.client().get_paginator("list_objects_v2").paginate(Bucket=pipeline.bucket, Prefix="hls/")
+    ):
         keys += [item["Key"] for item in page.get("Contents", [])]
     assert keys and all(KEY.match(key) for key in keys), [k for k in keys if not KEY.match(k)][:5]
 

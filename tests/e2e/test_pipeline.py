@@ -19,10 +19,10 @@ from urllib.parse import urljoin
 
 import m3u8
 import pytest
-from hls_operators.edges import handoff
 
 from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.edges import handoff
 from tests import hls_checks
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -42,8 +42,16 @@ def catalog(pipeline, tmp_path_factory):
     text = folder / "notes.mp4"
     text.write_text("this is a text file with an .mp4 name\n" * 20)
     movies = [
-        SeedMovie(FULL_HD, "Full HD with audio", media.generate_movie(folder / "fullhd.mp4", width=1920, height=1080, seconds=8)),
-        SeedMovie(SILENT, "No audio", media.generate_movie(folder / "silent.mp4", width=1280, height=720, seconds=6, audio=False)),
+        SeedMovie(
+            FULL_HD,
+            "Full HD with audio",
+            media.generate_movie(folder / "fullhd.mp4", width=1920, height=1080, seconds=8),
+        ),
+        SeedMovie(
+            SILENT,
+            "No audio",
+            media.generate_movie(folder / "silent.mp4", width=1280, height=720, seconds=6, audio=False),
+        ),
         SeedMovie(AUDIO_FIRST, "Audio stream first", media.CC0_CLIPS["friday.mp4"]),
         SeedMovie(CORRUPT, "Truncated", media.truncated_copy(moov_at_end, folder / "truncated.mp4")),
         SeedMovie(MISSING, "Missing file", None, video_url="{base}/uploads/5/gone.mp4"),
@@ -53,15 +61,21 @@ def catalog(pipeline, tmp_path_factory):
         SeedMovie(MULTILINGUAL, "English and French, with subtitles", media.multilingual_movie(folder / "film.mp4")),
     ]
     movies = [
-        SeedMovie(m.id, m.title, m.source, m.video_url.format(base=pipeline.public_base_url), m.is_active) for m in movies
+        SeedMovie(m.id, m.title, m.source, m.video_url.format(base=pipeline.public_base_url), m.is_active)
+        for m in movies
     ]
     urls = seed_catalog(
-        pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url, movies=movies,
-    )  # fmt: skip
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=movies,
+    )
     # The application's URLs come in every shape: upper-case extension and a signed query string.
     pipeline.seaweedfs.client().copy_object(
-        Bucket=pipeline.bucket, Key="uploads/8/FLOWER.MP4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/8/flower.mp4"}
+        Bucket=pipeline.bucket,
+        Key="uploads/8/FLOWER.MP4",
+        CopySource={"Bucket": pipeline.bucket, "Key": "uploads/8/flower.mp4"},
     )
     urls[QUERY_STRING] = f"{pipeline.public_base_url}/uploads/8/FLOWER.MP4?X-Amz-Expires=3600"
     pipeline.query("UPDATE movies SET video_url = %s WHERE id = %s", (urls[QUERY_STRING], QUERY_STRING))
@@ -79,7 +93,8 @@ def video_urls(pipeline) -> dict[int, str]:
 
 def source_seconds(pipeline, movie_id: int) -> float:
     [(duration,)] = pipeline.query(
-        "SELECT (probe->>'duration')::float FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (movie_id,)
+        "SELECT (probe->>'duration')::float FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'",
+        (movie_id,),
     )
     return duration
 
@@ -98,7 +113,10 @@ def test_broken_uploads_leave_the_wave_green_and_are_listed(pipeline, first_run)
     nobody needs to act, so the wave is green and holds nothing."""
     assert first_run.state == "success", first_run.output[-3000:]
     assert "2 movie(s) refused as bad input" in first_run.output
-    assert f"refused: movie {CORRUPT} [corrupt] " in first_run.output and f"refused: movie {TEXT} [not_video] " in first_run.output
+    assert (
+        f"refused: movie {CORRUPT} [corrupt] " in first_run.output
+        and f"refused: movie {TEXT} [not_video] " in first_run.output
+    )
     assert "wave done: 5 converted, 2 refused as bad input, 1 failed otherwise" in first_run.output
     assert pipeline.query("SELECT count(*) FROM hls_hold") == [(0,)]
 
@@ -107,9 +125,14 @@ def test_each_movie_of_the_wave_runs_in_a_run_of_the_per_movie_dag(pipeline, fir
     """One mapped ``convert`` task per selected movie, each awaiting its movie's run of
     ``hls_convert_movie``; a movie's failure is its own run's and its task's, not its neighbours'."""
     cluster = first_run.cluster
-    converts = {ti["rendered_map_index"]: ti["state"] for ti in cluster.task_instances("hls_migration", first_run.run_id)
-                if ti["task_id"] == "convert"}  # fmt: skip
-    expected = {movie_id: "success" for movie_id in GOOD} | {movie_id: "failed" for movie_id in (CORRUPT, MISSING, TEXT)}
+    converts = {
+        ti["rendered_map_index"]: ti["state"]
+        for ti in cluster.task_instances("hls_migration", first_run.run_id)
+        if ti["task_id"] == "convert"
+    }
+    expected = {movie_id: "success" for movie_id in GOOD} | {
+        movie_id: "failed" for movie_id in (CORRUPT, MISSING, TEXT)
+    }
     assert converts == {f"movie {movie_id}": state for movie_id, state in expected.items()}
     for movie_id, state in expected.items():
         run = cluster.request("GET", f"/api/v2/dags/hls_convert_movie/dagRuns/{first_run.run_id}__movie_{movie_id}")
@@ -121,7 +144,9 @@ def test_each_movie_of_the_wave_runs_in_a_run_of_the_per_movie_dag(pipeline, fir
 
 def test_transcode_progress_is_in_the_task_log_and_the_ledger(pipeline, first_run):
     output = first_run.output
-    assert re.search(rf"movie {FULL_HD} chunk 1/1 \(0-8 s\) +\d+\.\d% \([\d.]+/8\.0 s\), speed [\d.]+x, ETA \d+ s", output)
+    assert re.search(
+        rf"movie {FULL_HD} chunk 1/1 \(0-8 s\) +\d+\.\d% \([\d.]+/8\.0 s\), speed [\d.]+x, ETA \d+ s", output
+    )
     [(progress,)] = pipeline.query(
         "SELECT steps -> 'encode_0' -> 'progress' FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'",
         (FULL_HD,),
@@ -130,7 +155,9 @@ def test_transcode_progress_is_in_the_task_log_and_the_ledger(pipeline, first_ru
 
 
 def test_the_ledger_keeps_what_ffmpeg_cost_inside_each_transcode_step(pipeline, first_run):
-    [(steps,)] = pipeline.query("SELECT steps FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (FULL_HD,))
+    [(steps,)] = pipeline.query(
+        "SELECT steps FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (FULL_HD,)
+    )
     for name in ("encode_0", "audio", "package"):
         step = steps[name]
         assert step["cpu_seconds"] > 0 and 0 < step["ffmpeg_seconds"] < step["seconds"], (name, step)
@@ -154,7 +181,9 @@ def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first
     # each taken by the next step, on this one worker, rather than downloaded.
     assert [p.name for p in pipeline.work_dir.iterdir()] == [handoff.WORKER_CACHE_DIR]
     cached = [p.name for p in (pipeline.work_dir / handoff.WORKER_CACHE_DIR).iterdir()]
-    succeeded = {movie_id for (movie_id,) in pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'succeeded'")}
+    succeeded = {
+        movie_id for (movie_id,) in pipeline.query("SELECT movie_id FROM hls_conversions WHERE status = 'succeeded'")
+    }
     assert {int(name.split("-")[0]) for name in cached if name.endswith(".mp4")} >= succeeded
     assert not [name for name in cached if not name.endswith(".mp4") and int(name.split("-")[0]) in succeeded]
     logs = first_run.output
@@ -184,7 +213,9 @@ def test_bad_movies_are_ledgered_with_their_class_and_left_alone(pipeline, catal
     assert (status, recorded_class) == ("failed", error_class)
     assert message
     # Bad input fails at once: one attempt, first try, no retries.
-    assert pipeline.query("SELECT attempt, try_number FROM hls_conversions WHERE movie_id = %s", (movie_id,)) == [(1, 1)]
+    assert pipeline.query("SELECT attempt, try_number FROM hls_conversions WHERE movie_id = %s", (movie_id,)) == [
+        (1, 1)
+    ]
     assert video_urls(pipeline)[movie_id] == catalog[movie_id]
 
 
@@ -271,7 +302,9 @@ def test_trick_play_and_storyboard_are_usable(pipeline, first_run, movie_id, tmp
                 head = hls_checks.fetch_range(segment_url, 0, psi_length[uri])
             data = head + hls_checks.fetch_range(segment_url, offset, length)
             frames = hls_checks.decoded_frames(data, tmp_path)
-            assert [(f["key_frame"], f["width"], f["height"]) for f in frames] == [(1, *listed.iframe_stream_info.resolution)]
+            assert [(f["key_frame"], f["width"], f["height"]) for f in frames] == [
+                (1, *listed.iframe_stream_info.resolution)
+            ]
         assert sum(s.duration for s in iframes.segments) == pytest.approx(source_seconds(pipeline, movie_id), abs=0.5)
 
     storyboard_url = urljoin(master_url, "storyboard/storyboard.vtt")
@@ -280,7 +313,9 @@ def test_trick_play_and_storyboard_are_usable(pipeline, first_run, movie_id, tmp
     cues = re.findall(r"^(\S+) --> (\S+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)$", storyboard.body.decode(), re.MULTILINE)
     assert cues and cues[0][0] == "00:00:00.000"
     assert all(a[1] == b[0] for a, b in zip(cues, cues[1:]))
-    sheet_sizes = {sheet: hls_checks.image_size(urljoin(storyboard_url, sheet), tmp_path) for sheet in {c[2] for c in cues}}
+    sheet_sizes = {
+        sheet: hls_checks.image_size(urljoin(storyboard_url, sheet), tmp_path) for sheet in {c[2] for c in cues}
+    }
     for _start, _end, sheet, x, y, width, height in cues:
         assert int(x) + int(width) <= sheet_sizes[sheet][0] and int(y) + int(height) <= sheet_sizes[sheet][1]
 
@@ -313,8 +348,10 @@ def test_the_player_page_plays_with_menus_thumbnails_and_the_source_beside_it(pi
             screenshot = artifacts / f"player-page-{movie_id}.png"
             result = subprocess.run(
                 ["node", str(REPO / "player" / "check_player_page.mjs"), page, str(screenshot)],
-                capture_output=True, text=True, timeout=180,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
             outcomes[movie_id] = json.loads(result.stdout.strip().splitlines()[-1])
             assert result.returncode == 0 and outcomes[movie_id]["ok"], outcomes[movie_id]
             assert screenshot.stat().st_size > 20_000
@@ -372,7 +409,9 @@ def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
         run.fail()  # nobody answers; the waiting run holds no worker slot, nothing to clean up
     subject, body = asked
     assert subject == "The HLS migration is on hold: take the next wave?"
-    assert f"put the migration on hold: {reason}" in body and re.search(rf"^\| source_unreachable \| {MISSING} \| ", body, re.MULTILINE)
+    assert f"put the migration on hold: {reason}" in body and re.search(
+        rf"^\| source_unreachable \| {MISSING} \| ", body, re.MULTILINE
+    )
     assert "asking for approval in Required Actions" in run.output
     assert pipeline.query("SELECT count(*) FROM hls_conversions") == attempts_before
     assert pipeline.query("SELECT reason FROM hls_hold") == [(reason,)]
@@ -380,9 +419,7 @@ def test_a_wave_that_failed_too_often_holds_the_next_night(pipeline, first_run):
 
 def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
     url = f"{pipeline.public_base_url}/uploads/{FULL_HD}/fullhd.mp4"
-    pipeline.query(
-        "INSERT INTO movies (id, title, slug, video_url) VALUES (%s, 'Late', 'late', %s)", (LATE, url)
-    )
+    pipeline.query("INSERT INTO movies (id, title, slug, video_url) VALUES (%s, 'Late', 'late', %s)", (LATE, url))
     result = pipeline.run("hls_migration", {"movie_ids": [LATE], "dry_run": True})
     assert result.state == "success", result.output[-3000:]
     status, error_class, *_ = latest_attempts(pipeline)[LATE]
@@ -394,13 +431,20 @@ def test_a_dry_run_probes_but_publishes_nothing(pipeline, first_run):
     # The estimate, in the log and saved for the migration view: the 8 s 1080p movie, 4 rungs with audio.
     output = result.output
     assert f"estimate: would convert 1 movie(s): [{LATE}]" in output
-    assert re.search(r"estimate: CPU: [\d.]+ (s|min|h) of one core at [\d.]+ CPU-s per encoded megapixel-second \(measured on \d+ recent transcodes\)", output)
+    assert re.search(
+        r"estimate: CPU: [\d.]+ (s|min|h) of one core at [\d.]+ CPU-s per encoded megapixel-second \(measured on \d+ recent transcodes\)",
+        output,
+    )
     [(saved,)] = pipeline.query("SELECT estimate FROM hls_estimates")
     assert saved["would_convert"] == [LATE] and saved["source_hours"] == pytest.approx(8 / 3600, rel=0.01)
-    [(ladder,)] = pipeline.query("SELECT ladder FROM hls_conversions WHERE movie_id = %s AND status = 'dry_run'", (LATE,))
+    [(ladder,)] = pipeline.query(
+        "SELECT ladder FROM hls_conversions WHERE movie_id = %s AND status = 'dry_run'", (LATE,)
+    )
     assert len(ladder) == 4
     fmp4 = 1.01  # the default segments' overhead over the ladder's bitrates
-    assert saved["output_bytes"] == pytest.approx(sum(r["video_kbps"] + 128 for r in ladder) * 1000 / 8 * 8 * fmp4, rel=0.002)
+    assert saved["output_bytes"] == pytest.approx(
+        sum(r["video_kbps"] + 128 for r in ladder) * 1000 / 8 * 8 * fmp4, rel=0.002
+    )
 
 
 def test_force_reconverts_into_a_new_version_and_keeps_the_old_one(pipeline, first_run):
@@ -427,7 +471,13 @@ def test_rollback_restores_the_mp4_and_keeps_the_hls(pipeline, catalog, first_ru
 
 def clear(cluster, dag_id: str, run_id: str, task_ids: list, *, downstream: bool = True) -> None:
     """What Clear (with Downstream) does in the UI, through the REST API."""
-    body = {"dry_run": False, "dag_run_id": run_id, "task_ids": task_ids, "include_downstream": downstream, "only_failed": False}
+    body = {
+        "dry_run": False,
+        "dag_run_id": run_id,
+        "task_ids": task_ids,
+        "include_downstream": downstream,
+        "only_failed": False,
+    }
     cluster.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)
 
 
@@ -439,10 +489,17 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
     wave's finish, run again, lifts the hold it set once the wave no longer fails too often."""
     cluster, wave = first_run.cluster, first_run.run_id
     store = pipeline.seaweedfs.client()
-    store.copy_object(Bucket=pipeline.bucket, Key=f"uploads/{MISSING}/gone.mp4",
-                      CopySource={"Bucket": pipeline.bucket, "Key": f"uploads/{FULL_HD}/fullhd.mp4"})  # fmt: skip
+    store.copy_object(
+        Bucket=pipeline.bucket,
+        Key=f"uploads/{MISSING}/gone.mp4",
+        CopySource={"Bucket": pipeline.bucket, "Key": f"uploads/{FULL_HD}/fullhd.mp4"},
+    )
     attempts_before = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
-    map_index = {ti["rendered_map_index"]: ti["map_index"] for ti in cluster.task_instances("hls_migration", wave) if ti["task_id"] == "convert"}
+    map_index = {
+        ti["rendered_map_index"]: ti["map_index"]
+        for ti in cluster.task_instances("hls_migration", wave)
+        if ti["task_id"] == "convert"
+    }
 
     # The hold is the resumed night's now; give it back to this wave, as when its finish held last.
     assert pipeline.query("UPDATE hls_hold SET run_id = %s RETURNING run_id", (wave,)) == [(wave,)]
@@ -451,20 +508,34 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
     assert cluster.wait_for_run("hls_convert_movie", movie_run)["state"] == "success"
     clear(cluster, "hls_migration", wave, [["convert", map_index[f"movie {MISSING}"]]])
     assert cluster.wait_for_run("hls_migration", wave)["state"] == "success"  # only refused movies are left: green
-    states = {ti["rendered_map_index"]: ti["state"] for ti in cluster.task_instances("hls_migration", wave) if ti["task_id"] == "convert"}
+    states = {
+        ti["rendered_map_index"]: ti["state"]
+        for ti in cluster.task_instances("hls_migration", wave)
+        if ti["task_id"] == "convert"
+    }
     assert states[f"movie {MISSING}"] == "success"
     assert pipeline.query("SELECT run_id FROM hls_hold") == []  # no failure but refusals now: the wave's hold goes
-    links = cluster.request("GET", f"/api/v2/dags/hls_migration/dagRuns/{wave}/taskInstances/convert/links?map_index={map_index[f'movie {MISSING}']}")
-    assert links["extra_links"]["Triggered DAG"].endswith(f"/dags/hls_convert_movie/runs/{movie_run}")  # the UI still leads to it
+    links = cluster.request(
+        "GET",
+        f"/api/v2/dags/hls_migration/dagRuns/{wave}/taskInstances/convert/links?map_index={map_index[f'movie {MISSING}']}",
+    )
+    assert links["extra_links"]["Triggered DAG"].endswith(
+        f"/dags/hls_convert_movie/runs/{movie_run}"
+    )  # the UI still leads to it
     [(status, attempt, run_id, index)] = pipeline.query(
-        "SELECT status, attempt, run_id, map_index FROM hls_conversions WHERE movie_id = %s ORDER BY id DESC LIMIT 1", (MISSING,)
+        "SELECT status, attempt, run_id, map_index FROM hls_conversions WHERE movie_id = %s ORDER BY id DESC LIMIT 1",
+        (MISSING,),
     )
     assert (status, run_id, index) == ("succeeded", wave, map_index[f"movie {MISSING}"]) and attempt > 1
     assert MASTER_URL.search(video_urls(pipeline)[MISSING])
     after = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
-    assert {m: n for m, n in after.items() if m != MISSING} == {m: n for m, n in attempts_before.items() if m != MISSING}
+    assert {m: n for m, n in after.items() if m != MISSING} == {
+        m: n for m, n in attempts_before.items() if m != MISSING
+    }
 
     clear(cluster, "hls_migration", wave, [["convert", map_index[f"movie {TEXT}"]]], downstream=False)
     assert cluster.wait_for_task("hls_migration", wave, "convert", "failed", map_index=map_index[f"movie {TEXT}"])
-    text_attempts = pipeline.query("SELECT attempt, status, error_class, run_id FROM hls_conversions WHERE movie_id = %s ORDER BY id", (TEXT,))
+    text_attempts = pipeline.query(
+        "SELECT attempt, status, error_class, run_id FROM hls_conversions WHERE movie_id = %s ORDER BY id", (TEXT,)
+    )
     assert text_attempts[-1] == (text_attempts[-2][0] + 1, "failed", "not_video", wave)

@@ -11,11 +11,11 @@ import json
 
 import psycopg2
 import pytest
-from hls_operators.edges import catalog
-from hls_operators.settings import CONVERT_DAG_ID, TRANSCODE_POOL
 
 from devenv import media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
+from hls_operators.edges import catalog
+from hls_operators.settings import CONVERT_DAG_ID, TRANSCODE_POOL
 from tests.conftest import AirflowRun
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -25,8 +25,13 @@ MOVIE = 1
 @pytest.fixture(scope="module")
 def seeded(pipeline, tmp_path_factory):
     source = media.generate_movie(tmp_path_factory.mktemp("preflight") / "1.mp4", width=320, height=180, seconds=2)
-    seed_catalog(pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-                 movies=[SeedMovie(MOVIE, "Waits for its preflight", source)])  # fmt: skip
+    seed_catalog(
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[SeedMovie(MOVIE, "Waits for its preflight", source)],
+    )
     conn = psycopg2.connect(pipeline.dsn)
     try:
         catalog.ensure_schema(conn)  # what a run whose catalog does not answer cannot do
@@ -36,7 +41,9 @@ def seeded(pipeline, tmp_path_factory):
 
 
 def task_states(run) -> dict[str, tuple[str, int]]:
-    return {ti["task_id"]: (ti["state"], ti["try_number"]) for ti in run.cluster.task_instances("hls_migration", run.run_id)}
+    return {
+        ti["task_id"]: (ti["state"], ti["try_number"]) for ti in run.cluster.task_instances("hls_migration", run.run_id)
+    }
 
 
 def events(run) -> str:
@@ -60,12 +67,24 @@ def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_wi
     try:
         # Triggered here, not through cluster.trigger, which unpauses the per-movie DAG.
         cluster.request("PATCH", "/api/v2/dags/hls_migration", {"is_paused": False})
-        run_id = cluster.request("POST", "/api/v2/dags/hls_migration/dagRuns", {"logical_date": None, "conf": {"movie_ids": [MOVIE]}})
-        run = AirflowRun(cluster, run_id["dag_run_id"], cluster.wait_for_run("hls_migration", run_id["dag_run_id"], timeout=180)["state"])
+        run_id = cluster.request(
+            "POST", "/api/v2/dags/hls_migration/dagRuns", {"logical_date": None, "conf": {"movie_ids": [MOVIE]}}
+        )
+        run = AirflowRun(
+            cluster,
+            run_id["dag_run_id"],
+            cluster.wait_for_run("hls_migration", run_id["dag_run_id"], timeout=180)["state"],
+        )
         # "Convert to HLS" on its own: its claim_movie checks first (the per-movie DAG is unpaused for it)
         cluster.request("PATCH", f"/api/v2/dags/{CONVERT_DAG_ID}", {"is_paused": False})
-        button_id = cluster.request("POST", f"/api/v2/dags/{CONVERT_DAG_ID}/dagRuns", {"logical_date": None, "conf": {"movie_id": MOVIE}})
-        button = AirflowRun(cluster, button_id["dag_run_id"], cluster.wait_for_run(CONVERT_DAG_ID, button_id["dag_run_id"], timeout=180)["state"])
+        button_id = cluster.request(
+            "POST", f"/api/v2/dags/{CONVERT_DAG_ID}/dagRuns", {"logical_date": None, "conf": {"movie_id": MOVIE}}
+        )
+        button = AirflowRun(
+            cluster,
+            button_id["dag_run_id"],
+            cluster.wait_for_run(CONVERT_DAG_ID, button_id["dag_run_id"], timeout=180)["state"],
+        )
     finally:
         cluster.ensure_pool(TRANSCODE_POOL, pool["slots"], pool["description"])
         cluster.request("PATCH", f"/api/v2/dags/{CONVERT_DAG_ID}", {"is_paused": False})
@@ -73,35 +92,60 @@ def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_wi
     assert run.state == "failed"
     states = task_states(run)
     assert states["preflight"] == ("failed", 1)  # not retried: it needs a person, not a minute
-    assert (states["approve_wave"][0], states["select_movies"][0], states["finish"][0]) == ("upstream_failed", "upstream_failed", "failed")
+    assert (states["approve_wave"][0], states["select_movies"][0], states["finish"][0]) == (
+        "upstream_failed",
+        "upstream_failed",
+        "failed",
+    )
     output = events(run)
-    assert f"pool: the Airflow pool {TRANSCODE_POOL} does not exist, so no encode task would ever be scheduled. " \
-           f'Fix: airflow pools set {TRANSCODE_POOL} 2 "ffmpeg transcodes across all workers"' in output  # fmt: skip
-    assert f"dag: {CONVERT_DAG_ID} is paused, so no movie of a wave would start. Fix: airflow dags unpause {CONVERT_DAG_ID}" in output
+    assert (
+        f"pool: the Airflow pool {TRANSCODE_POOL} does not exist, so no encode task would ever be scheduled. "
+        f'Fix: airflow pools set {TRANSCODE_POOL} 2 "ffmpeg transcodes across all workers"' in output
+    )
+    assert (
+        f"dag: {CONVERT_DAG_ID} is paused, so no movie of a wave would start. Fix: airflow dags unpause {CONVERT_DAG_ID}"
+        in output
+    )
     assert f"storage: bucket {pipeline.bucket} did not take a write and a delete under hls/movies/" in output
     # the tasks' failures, in the logs' error details
     assert "preflight found 3 problem(s); nothing was claimed" in run.output
     assert "one of preflight, approve_wave failed (see its log): this run converted nothing" in run.output
     assert button.state == "failed"
-    states = {ti["task_id"]: (ti["state"], ti["try_number"]) for ti in cluster.task_instances(CONVERT_DAG_ID, button.run_id)}
+    states = {
+        ti["task_id"]: (ti["state"], ti["try_number"]) for ti in cluster.task_instances(CONVERT_DAG_ID, button.run_id)
+    }
     assert (states["claim_movie"], states["record"][0], states["finish"][0]) == (("failed", 1), "skipped", "failed")
-    assert f"Fix: airflow pools set {TRANSCODE_POOL} 2" in events(button) and "one of claim_movie failed" in button.output
+    assert (
+        f"Fix: airflow pools set {TRANSCODE_POOL} 2" in events(button) and "one of claim_movie failed" in button.output
+    )
     assert_nothing_claimed(pipeline)
     page = cluster.page("/hls-migration/")
-    assert "id='preflight'" in page and f"<i>Fix:</i> airflow pools set {TRANSCODE_POOL} 2" in page and button.run_id in page
+    assert (
+        "id='preflight'" in page
+        and f"<i>Fix:</i> airflow pools set {TRANSCODE_POOL} 2" in page
+        and button.run_id in page
+    )
 
     # Mended, the next run's preflight passes and the view says no more of it (a dry run: it claims nothing).
     dry = pipeline.run("hls_migration", {"movie_ids": [MOVIE], "dry_run": True})
     assert dry.state == "success", dry.output[-3000:]
-    assert "preflight: every check passed" in dry.output and f"pool {TRANSCODE_POOL}: {pool['slots']} slot(s)" in events(dry)
+    assert (
+        "preflight: every check passed" in dry.output
+        and f"pool {TRANSCODE_POOL}: {pool['slots']} slot(s)" in events(dry)
+    )
     assert "id='preflight'" not in cluster.page("/hls-migration/")
 
 
 def test_a_catalog_that_does_not_answer_and_a_setting_that_does_not_parse_are_both_said(seeded):
     pipeline = seeded
     unanswered = {**json.loads(pipeline.connections["hls_catalog"]), "port": services.free_port()}
-    run = pipeline.run("hls_migration", {"movie_ids": [MOVIE]}, timeout=180,
-                       connections={"hls_catalog": json.dumps(unanswered)}, variables={"hls_ladder": "1080:fast"})  # fmt: skip
+    run = pipeline.run(
+        "hls_migration",
+        {"movie_ids": [MOVIE]},
+        timeout=180,
+        connections={"hls_catalog": json.dumps(unanswered)},
+        variables={"hls_ladder": "1080:fast"},
+    )
     assert run.state == "failed"
     assert task_states(run)["preflight"] == ("failed", 1)
     output = events(run)

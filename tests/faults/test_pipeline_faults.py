@@ -41,9 +41,12 @@ def transcode_started(pipeline, movie_id: int) -> bool:
 
 
 def succeeded(pipeline, movie_id: int) -> list[str]:
-    return [row[0] for row in pipeline.query(
-        "SELECT master_url FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (movie_id,)
-    )]  # fmt: skip
+    return [
+        row[0]
+        for row in pipeline.query(
+            "SELECT master_url FROM hls_conversions WHERE movie_id = %s AND status = 'succeeded'", (movie_id,)
+        )
+    ]
 
 
 def video_url(pipeline, movie_id: int) -> str:
@@ -53,10 +56,15 @@ def video_url(pipeline, movie_id: int) -> str:
 def seed(pipeline, folder, movies: dict[int, tuple[int, int, int]]) -> dict[int, str]:
     """``{id: (width, height, seconds)}`` generated and seeded; returns the video URLs."""
     return seed_catalog(
-        pipeline.dsn, pipeline.seaweedfs.client(), bucket=pipeline.bucket, public_base_url=pipeline.public_base_url,
-        movies=[SeedMovie(i, f"Movie {i}", media.generate_movie(folder / f"{i}.mp4", width=w, height=h, seconds=s))
-                for i, (w, h, s) in movies.items()],
-    )  # fmt: skip
+        pipeline.dsn,
+        pipeline.seaweedfs.client(),
+        bucket=pipeline.bucket,
+        public_base_url=pipeline.public_base_url,
+        movies=[
+            SeedMovie(i, f"Movie {i}", media.generate_movie(folder / f"{i}.mp4", width=w, height=h, seconds=s))
+            for i, (w, h, s) in movies.items()
+        ],
+    )
 
 
 def test_an_edit_by_the_application_during_conversion_wins(pipeline, tmp_path):
@@ -65,7 +73,9 @@ def test_an_edit_by_the_application_during_conversion_wins(pipeline, tmp_path):
     wait_for(lambda: transcode_started(pipeline, 1), timeout=120, what="transcode started", run=run)
     recut = urls[1].replace("/1.mp4", "/1-recut.mp4")
     pipeline.seaweedfs.client().copy_object(
-        Bucket=pipeline.bucket, Key="uploads/1/1-recut.mp4", CopySource={"Bucket": pipeline.bucket, "Key": "uploads/1/1.mp4"}
+        Bucket=pipeline.bucket,
+        Key="uploads/1/1-recut.mp4",
+        CopySource={"Bucket": pipeline.bucket, "Key": "uploads/1/1.mp4"},
     )
     pipeline.query("UPDATE movies SET video_url = %s WHERE id = 1", (recut,))
     assert run.wait() == "failed"
@@ -105,7 +115,9 @@ def test_a_full_work_disk_is_classified_cleaned_and_publishes_nothing(pipeline, 
     assert rows and all(row == ("failed", "disk_full") for row in rows)
     assert len(rows) == 3  # disk_full is retried (another worker may have room): 1 try + 2 retries
     assert [p for p in small_disk.rglob("*") if p.is_file()] == []  # the cached source gave way too
-    assert pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix="hls/movies/6/").get("KeyCount") == 0
+    assert (
+        pipeline.seaweedfs.client().list_objects_v2(Bucket=pipeline.bucket, Prefix="hls/movies/6/").get("KeyCount") == 0
+    )
     assert video_url(pipeline, 6) == urls[6]
 
 
@@ -150,7 +162,12 @@ def test_storage_down_during_a_wave_turns_it_red_and_holds_the_migration(private
     server, pipeline = private_storage_pipeline
     urls = seed(pipeline, tmp_path, {9: (640, 360, 6), 10: (640, 360, 6)})
     run = pipeline.start_run("hls_migration", {"movie_ids": [9, 10]})
-    wait_for(lambda: transcode_started(pipeline, 9) or transcode_started(pipeline, 10), timeout=120, what="a transcode started", run=run)
+    wait_for(
+        lambda: transcode_started(pipeline, 9) or transcode_started(pipeline, 10),
+        timeout=120,
+        what="a transcode started",
+        run=run,
+    )
     server.stop()
     assert run.wait() == "failed"
     [(reason,)] = pipeline.query("SELECT reason FROM hls_hold")
@@ -168,7 +185,11 @@ def ffmpeg_encoding_under(work_dir) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if proc.name.isdigit() and argv[0].endswith(b"ffmpeg") and any(str(work_dir).encode() in a and a.endswith(b"video.mp4") for a in argv):
+        if (
+            proc.name.isdigit()
+            and argv[0].endswith(b"ffmpeg")
+            and any(str(work_dir).encode() in a and a.endswith(b"video.mp4") for a in argv)
+        ):
             pids.append(int(proc.name))
     return pids
 
@@ -185,7 +206,9 @@ def test_ffmpeg_alone_killed_mid_encode_is_retried_and_converts_once(pipeline, t
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
     assert run.wait() == "success"
-    rows = pipeline.query("SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 8 ORDER BY id")
+    rows = pipeline.query(
+        "SELECT status, error_class, error_message FROM hls_conversions WHERE movie_id = 8 ORDER BY id"
+    )
     assert rows[0][:2] == ("failed", "worker_lost")
     assert re.fullmatch(r"movie 8 chunk 1/1 \(0-10 s\) was killed by SIGKILL .*", rows[0][2])
     assert [row[0] for row in rows] == ["failed", "succeeded"]

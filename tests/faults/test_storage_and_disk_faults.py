@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
+
+from devenv import media, services
 from hls_operators.core import commands
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.errors import ErrorClass, MigrationError
@@ -18,8 +20,6 @@ from hls_operators.edges.ffmpeg import run_ffmpeg
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, verify_movie
-
-from devenv import media, services
 from tests.transcoding import transcode
 
 pytestmark = pytest.mark.services
@@ -41,7 +41,15 @@ def prepared_job(store: ObjectStore, settings: Settings, work: Path, source: Pat
     folders = {name: work / name for name in ("probe", "transcode", "thumbs")}
     for folder in folders.values():
         folder.mkdir()
-    job = probe_movie(movie_id=7, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=folders["probe"])
+    job = probe_movie(
+        movie_id=7,
+        source_url=url,
+        expected_url=url,
+        version="v1",
+        store=store,
+        settings=settings,
+        work=folders["probe"],
+    )
     transcode(job, store=store, settings=settings, work=folders["transcode"])
     thumbnail_movie(job, store=store, settings=settings, work=folders["thumbs"], log=log)
     return job
@@ -63,7 +71,9 @@ class StopsServerAfter(ObjectStore):
 
 
 def test_storage_stopped_mid_upload_then_restarted(own_storage, tmp_path):
-    settings = Settings.from_values({"bucket": "media", "public_base_url": "https://cdn.example/media", "upload_concurrency": "2"})
+    settings = Settings.from_values(
+        {"bucket": "media", "public_base_url": "https://cdn.example/media", "upload_concurrency": "2"}
+    )
     store = ObjectStore(own_storage.client(), "media")
     source = media.generate_movie(tmp_path / "src.mp4", width=640, height=360, seconds=20)
     job = prepared_job(store, settings, tmp_path, source)
@@ -95,7 +105,15 @@ def test_a_work_folder_too_small_for_the_renditions_is_disk_full(seaweedfs, smal
     store.upload_file(source, "uploads/m.mp4")
     url = "s3://disk-full/uploads/m.mp4"
     (tmp_path / "probe").mkdir()
-    job = probe_movie(movie_id=8, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "probe")
+    job = probe_movie(
+        movie_id=8,
+        source_url=url,
+        expected_url=url,
+        version="v1",
+        store=store,
+        settings=settings,
+        work=tmp_path / "probe",
+    )
     with pytest.raises(MigrationError) as caught:
         transcode(job, store=store, settings=settings, work=small_disk)
     assert caught.value.error_class is ErrorClass.DISK_FULL
@@ -111,8 +129,15 @@ def test_a_source_larger_than_the_disk_is_disk_full(seaweedfs, small_disk, tmp_p
     big.write_bytes(os.urandom(16 * 1024 * 1024))
     store.upload_file(big, "uploads/big.mp4")
     with pytest.raises(MigrationError) as caught:
-        probe_movie(movie_id=9, source_url="s3://disk-full-source/uploads/big.mp4", expected_url="x", version="v1",
-                    store=store, settings=settings, work=small_disk)  # fmt: skip
+        probe_movie(
+            movie_id=9,
+            source_url="s3://disk-full-source/uploads/big.mp4",
+            expected_url="x",
+            version="v1",
+            store=store,
+            settings=settings,
+            work=small_disk,
+        )
     assert caught.value.error_class is ErrorClass.DISK_FULL
 
 
@@ -126,7 +151,17 @@ def test_ffmpeg_on_a_full_disk_that_is_also_the_temporary_folder_is_disk_full(sm
         while True:
             filler.write(b"\0" * 1024 * 1024)  # until the disk is full
     monkeypatch.setattr("tempfile.tempdir", str(small_disk))  # TMPDIR, as on a worker
-    args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", str(source), "-frames:v", "30", str(small_disk / "out.mp4")]
+    args = [
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(source),
+        "-frames:v",
+        "30",
+        str(small_disk / "out.mp4"),
+    ]
     with pytest.raises(MigrationError) as caught:
         run_ffmpeg(args, label="movie 1 thumbnail 1/1", timeout=60)
     assert caught.value.error_class is ErrorClass.DISK_FULL and caught.value.retryable
@@ -141,7 +176,19 @@ def test_a_disk_that_fills_while_ffmpeg_writes_the_index_is_disk_full(small_disk
             filler.write(b"\0" * 65536)
             filler.flush()
     os.truncate(small_disk / "filler", (small_disk / "filler").stat().st_size - 65536)
-    args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-f", "lavfi", "-i", "sine=duration=10", "-c:a", "aac", str(small_disk / "audio_0.m4a")]
+    args = [
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=10",
+        "-c:a",
+        "aac",
+        str(small_disk / "audio_0.m4a"),
+    ]
     with pytest.raises(MigrationError) as caught:
         run_ffmpeg(args, label="movie 1 audio track 1/1", timeout=60)
     assert caught.value.error_class is ErrorClass.DISK_FULL and caught.value.retryable
@@ -150,15 +197,33 @@ def test_a_disk_that_fills_while_ffmpeg_writes_the_index_is_disk_full(small_disk
 def test_ffmpeg_stalled_on_its_input_is_stopped_by_a_timeout_scaled_to_the_source(tmp_path):
     """A FIFO that nobody writes to: ffmpeg waits on it forever, like a stalled network read."""
     settings = Settings.from_values(
-        {"bucket": "b", "public_base_url": "x", "transcode_timeout_base_seconds": "2", "transcode_timeout_per_source_second": "0.1"}
+        {
+            "bucket": "b",
+            "public_base_url": "x",
+            "transcode_timeout_base_seconds": "2",
+            "transcode_timeout_per_source_second": "0.1",
+        }
     )
     stalled = tmp_path / "stalled.mp4"
     os.mkfifo(stalled)
     probe = ProbeResult(
-        format_name="mov", duration=10.0, size_bytes=1, video_index=0, video_codec="h264", width=320, height=240,
-        rotation=0, pix_fmt="yuv420p", frame_rate="25", variable_frame_rate=False, interlaced=False,
-        video_kbps=None, audio_index=None, audio_codec=None, audio_channels=None,
-    )  # fmt: skip
+        format_name="mov",
+        duration=10.0,
+        size_bytes=1,
+        video_index=0,
+        video_codec="h264",
+        width=320,
+        height=240,
+        rotation=0,
+        pix_fmt="yuv420p",
+        frame_rate="25",
+        variable_frame_rate=False,
+        interlaced=False,
+        video_kbps=None,
+        audio_index=None,
+        audio_codec=None,
+        audio_channels=None,
+    )
     timeout = settings.transcode_timeout(probe.duration)
     assert timeout == 3.0
     rungs = plan_ladder(320, 240, settings.rungs)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import m3u8
 import pytest
+
+from devenv import services
 from hls_operators.core.conformance import parse_stream_infs
 from hls_operators.core.playlists import measure_bandwidth, parse_media_playlist
 from hls_operators.core.probe import parse_framecrc_times
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.media.probing import source_copy_refusal
 from hls_operators.settings import Settings
-
-from devenv import services
 from tests import hls_checks
 from tests.hostile_media import APPLE_RULES, HDR10_METADATA, hdr_hevc, lavfi_movie, make_convertible
 from tests.transcoding import publish
@@ -73,7 +73,12 @@ def published(seaweedfs, folder, tmp_path_factory):
     results = {}
     for movie_id, kind in enumerate(APPLE_RULES, start=1):
         settings = Settings.from_values(
-            {"bucket": bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2", **OWN_GRID.get(kind, {})}
+            {
+                "bucket": bucket,
+                "public_base_url": "https://cdn.example/m",
+                "thumbnail_count": "2",
+                **OWN_GRID.get(kind, {}),
+            }
         )
         source = make_convertible(kind, folder)
         job, prefix = publish(source, movie_id, store=store, settings=settings, work=tmp_path_factory.mktemp(kind))
@@ -88,7 +93,10 @@ def test_the_published_set_keeps_apples_rules(kind, published, tmp_path):
     master = m3u8.loads(master_text)
     stored = store.list_sizes(prefix)
     assert master.is_variant and master.is_independent_segments
-    assert master.playlists[0].stream_info.bandwidth < max(p.stream_info.bandwidth for p in master.playlists) or len(master.playlists) == 1
+    assert (
+        master.playlists[0].stream_info.bandwidth < max(p.stream_info.bandwidth for p in master.playlists)
+        or len(master.playlists) == 1
+    )
     for stream in parse_stream_infs(master_text):
         level = int(stream.attributes["CODECS"].split(",")[0][9:11], 16)
         assert stream.attributes["CODECS"].startswith("avc1.64") and level <= 42
@@ -96,7 +104,9 @@ def test_the_published_set_keeps_apples_rules(kind, published, tmp_path):
     def measured(uri: str) -> tuple[int, int]:
         name, text = uri.split("/")[0], store.read_text(f"{prefix}/{uri}")
         segments = parse_media_playlist(text)
-        return measure_bandwidth(segments, {s.uri: stored[f"{name}/{s.uri}"] for s in segments}, m3u8.loads(text).target_duration)
+        return measure_bandwidth(
+            segments, {s.uri: stored[f"{name}/{s.uri}"] for s in segments}, m3u8.loads(text).target_duration
+        )
 
     # a variant's bit rate is its video's plus that of the largest audio rendition playing beside it
     audio = [measured(media.uri) for media in master.media if media.type == "AUDIO"]
@@ -105,7 +115,10 @@ def test_the_published_set_keeps_apples_rules(kind, published, tmp_path):
         name = playlist.uri.split("/")[0]
         peak, average = measured(playlist.uri)
         assert abs(playlist.stream_info.bandwidth - peak - audio_peak) <= 0.1 * playlist.stream_info.bandwidth
-        assert abs(playlist.stream_info.average_bandwidth - average - audio_average) <= 0.1 * playlist.stream_info.average_bandwidth
+        assert (
+            abs(playlist.stream_info.average_bandwidth - average - audio_average)
+            <= 0.1 * playlist.stream_info.average_bandwidth
+        )
         for local in downloaded_segments(store, prefix, name, tmp_path):
             assert starts_with_an_idr(local), f"{local.name} does not start with an IDR frame"
 
@@ -113,8 +126,11 @@ def test_the_published_set_keeps_apples_rules(kind, published, tmp_path):
 def test_a_scope_film_fits_each_rung_in_its_16_by_9_box(published):
     job = published["scope_4k"][0]
     assert [(r.name, r.width, r.height) for r in job.ladder] == [
-        ("1080p", 1920, 802), ("720p", 1280, 534), ("480p", 854, 356), ("360p", 640, 268),
-    ]  # fmt: skip
+        ("1080p", 1920, 802),
+        ("720p", 1280, 534),
+        ("480p", 854, 356),
+        ("360p", 640, 268),
+    ]
 
 
 def test_a_short_tail_segment_does_not_inflate_bandwidth(published):
@@ -130,7 +146,9 @@ def test_a_short_tail_segment_does_not_inflate_bandwidth(published):
     assert declared < one_segment_peak  # what a peak over single segments would have declared
 
 
-@pytest.mark.parametrize(("kind", "reason"), [("level_51", "Level 5.1 is above Apple's 4.2"), ("open_gop", "not an IDR frame (open GOP)")])
+@pytest.mark.parametrize(
+    ("kind", "reason"), [("level_51", "Level 5.1 is above Apple's 4.2"), ("open_gop", "not an IDR frame (open GOP)")]
+)
 def test_a_source_that_would_break_a_rule_is_encoded_not_copied(kind, reason, published):
     job, _, _, source, settings = published[kind]
     assert (job.ladder[0].width, job.ladder[0].height) == (1920, 1080) and not job.ladder[0].source_copy
@@ -155,7 +173,12 @@ def test_an_hlg_source_becomes_sdr_bt709_tagged_as_what_its_pixels_are(published
              "stream=pix_fmt,color_transfer,color_primaries,color_space", "-of", "json", str(segment)],
             capture_output=True, text=True, check=True,
         ).stdout)["streams"][0]  # fmt: skip
-        assert stream == {"pix_fmt": "yuv420p", "color_space": "bt709", "color_transfer": "bt709", "color_primaries": "bt709"}
+        assert stream == {
+            "pix_fmt": "yuv420p",
+            "color_space": "bt709",
+            "color_transfer": "bt709",
+            "color_primaries": "bt709",
+        }
     # a thumbnail is tone-mapped too: its mid-grey test pattern is not crushed or washed out
     thumbs = tmp_path / "thumb.jpg"
     store.download_file(f"{prefix}/thumbs/thumb_000.jpg", thumbs)
@@ -180,16 +203,27 @@ def test_quality_mode_drops_the_rungs_a_soft_picture_does_not_need_and_keeps_the
     services.create_bucket(seaweedfs.client(), bucket)
     store = ObjectStore(seaweedfs.client(), bucket)
     settings = Settings.from_values(
-        {"bucket": bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2", "rate_control": "quality"}
+        {
+            "bucket": bucket,
+            "public_base_url": "https://cdn.example/m",
+            "thumbnail_count": "2",
+            "rate_control": "quality",
+        }
     )
-    job, prefix = publish(source, 1, store=store, settings=settings, work=tmp_path / "work")  # verified, Apple's rules included
+    job, prefix = publish(
+        source, 1, store=store, settings=settings, work=tmp_path / "work"
+    )  # verified, Apple's rules included
     published = [p.uri.split("/")[0] for p in m3u8.loads(store.read_text(f"{prefix}/master.m3u8")).playlists]
     assert [r.name for r in job.ladder] == ["1080p", "720p", "480p", "360p"]
     assert {"1080p", "360p"} <= set(published) and len(set(published)) < 4
-    assert not any(key.startswith(f"{name}/") for key in store.list_sizes(prefix) for name in {"720p", "480p"} - set(published))
+    assert not any(
+        key.startswith(f"{name}/") for key in store.list_sizes(prefix) for name in {"720p", "480p"} - set(published)
+    )
 
 
-def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_players_that_decode_hevc_see_them(seaweedfs, tmp_path):
+def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_players_that_decode_hevc_see_them(
+    seaweedfs, tmp_path
+):
     """With ``hls_video_codecs`` ``h264,hevc`` every rung also comes in HEVC, in fMP4 with the ``hvc1``
     sample entry, at a lower bitrate, each segment starting on an IDR, with CODECS read from the
     stream; the set passes verification with Apple's rules, and hls.js in a browser without HEVC
@@ -205,10 +239,18 @@ def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_play
     store = ObjectStore(seaweedfs.client(), bucket)
     store.allow_origins(["*"])
     settings = Settings.from_values(
-        {"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "2",
-         "segment_seconds": "2", "video_codecs": "h264,hevc", "x265_preset": "ultrafast"}  # the preset changes only the time
-    )  # fmt: skip
-    job, prefix = publish(source, 1, store=store, settings=settings, work=tmp_path / "work")  # verified, Apple's rules included
+        {
+            "bucket": bucket,
+            "public_base_url": f"{seaweedfs.endpoint}/{bucket}",
+            "thumbnail_count": "2",
+            "segment_seconds": "2",
+            "video_codecs": "h264,hevc",
+            "x265_preset": "ultrafast",
+        }  # the preset changes only the time
+    )
+    job, prefix = publish(
+        source, 1, store=store, settings=settings, work=tmp_path / "work"
+    )  # verified, Apple's rules included
     master_text = store.read_text(f"{prefix}/master.m3u8")
     streams = parse_stream_infs(master_text)
     variants = {s.uri.split("/")[0]: s for s in streams if not s.iframes}
@@ -230,7 +272,11 @@ def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_play
         assert len(segments) == 4 and all(starts_with_an_idr(segment, "hevc") for segment in segments)
     returncode, outcome = hls_checks.play_in_browser(f"{settings.public_url(prefix)}/master.m3u8")
     assert returncode == 0 and outcome["ok"], outcome
-    assert sorted((level["height"], level["codec"][:5]) for level in outcome["levels"]) == [(360, "avc1."), (480, "avc1."), (720, "avc1.")]
+    assert sorted((level["height"], level["codec"][:5]) for level in outcome["levels"]) == [
+        (360, "avc1."),
+        (480, "avc1."),
+        (720, "avc1."),
+    ]
 
 
 def first_frame_side_data(path: Path) -> list[dict]:
@@ -241,7 +287,9 @@ def first_frame_side_data(path: Path) -> list[dict]:
     return [entry for entry in frames[0].get("side_data_list", []) if "SEI" not in entry["side_data_type"]]
 
 
-@pytest.mark.parametrize(("transfer", "video_range", "metadata"), [("arib-std-b67", "HLG", ""), ("smpte2084", "PQ", HDR10_METADATA)])
+@pytest.mark.parametrize(
+    ("transfer", "video_range", "metadata"), [("arib-std-b67", "HLG", ""), ("smpte2084", "PQ", HDR10_METADATA)]
+)
 def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h264_ones(
     seaweedfs, tmp_path, transfer, video_range, metadata
 ):
@@ -249,28 +297,55 @@ def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h
     ``hls_video_codecs`` ``h264,hevc``: its HEVC rungs keep the source's pixels, colours and static
     metadata in Main10, its H.264 rungs are SDR BT.709; every variant and I-frame playlist declares
     its VIDEO-RANGE, and the set passes Apple's rules."""
-    source = lavfi_movie(tmp_path / f"{video_range}.mp4", video_args=hdr_hevc(transfer, metadata), size="640x360", seconds=4, rate=30,
-                         audio_tracks=1)  # fmt: skip
+    source = lavfi_movie(
+        tmp_path / f"{video_range}.mp4",
+        video_args=hdr_hevc(transfer, metadata),
+        size="640x360",
+        seconds=4,
+        rate=30,
+        audio_tracks=1,
+    )
     bucket = f"hdr-{uuid.uuid4().hex[:8]}"
     services.create_bucket(seaweedfs.client(), bucket)
     store = ObjectStore(seaweedfs.client(), bucket)
     settings = Settings.from_values(
-        {"bucket": bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2", "segment_seconds": "2",
-         "video_codecs": "h264,hevc", "x265_preset": "ultrafast"}
-    )  # fmt: skip
-    job, prefix = publish(source, 1, store=store, settings=settings, work=tmp_path / "work")  # verified, Apple's rules included
+        {
+            "bucket": bucket,
+            "public_base_url": "https://cdn.example/m",
+            "thumbnail_count": "2",
+            "segment_seconds": "2",
+            "video_codecs": "h264,hevc",
+            "x265_preset": "ultrafast",
+        }
+    )
+    job, prefix = publish(
+        source, 1, store=store, settings=settings, work=tmp_path / "work"
+    )  # verified, Apple's rules included
     streams = parse_stream_infs(store.read_text(f"{prefix}/master.m3u8"))
     declared = {(s.uri, s.attributes["VIDEO-RANGE"], s.attributes["CODECS"].split(",")[0][:7]) for s in streams}
     assert declared == {
-        ("360p/index.m3u8", "SDR", "avc1.64"), ("360p/iframes.m3u8", "SDR", "avc1.64"),
-        ("360p-hevc/index.m3u8", video_range, "hvc1.2."), ("360p-hevc/iframes.m3u8", video_range, "hvc1.2."),
-    }  # fmt: skip
+        ("360p/index.m3u8", "SDR", "avc1.64"),
+        ("360p/iframes.m3u8", "SDR", "avc1.64"),
+        ("360p-hevc/index.m3u8", video_range, "hvc1.2."),
+        ("360p-hevc/iframes.m3u8", video_range, "hvc1.2."),
+    }
     assert streams[0].attributes["VIDEO-RANGE"] == "SDR", "a player starts on SDR"
     expected = {
-        "360p": {"profile": "High", "pix_fmt": "yuv420p", "color_transfer": "bt709", "color_primaries": "bt709", "color_space": "bt709"},
-        "360p-hevc": {"profile": "Main 10", "pix_fmt": "yuv420p10le", "color_transfer": transfer, "color_primaries": "bt2020",
-                      "color_space": "bt2020nc"},
-    }  # fmt: skip
+        "360p": {
+            "profile": "High",
+            "pix_fmt": "yuv420p",
+            "color_transfer": "bt709",
+            "color_primaries": "bt709",
+            "color_space": "bt709",
+        },
+        "360p-hevc": {
+            "profile": "Main 10",
+            "pix_fmt": "yuv420p10le",
+            "color_transfer": transfer,
+            "color_primaries": "bt2020",
+            "color_space": "bt2020nc",
+        },
+    }
     first_segments = {}
     for name, colours in expected.items():
         segments = downloaded_segments(store, prefix, name, tmp_path)
@@ -280,7 +355,9 @@ def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h
             capture_output=True, text=True, check=True,
         ).stdout)["streams"][0]  # fmt: skip
         assert stream == colours
-        assert len(segments) == 2 and all(starts_with_an_idr(s, "hevc" if name.endswith("hevc") else "h264") for s in segments)
+        assert len(segments) == 2 and all(
+            starts_with_an_idr(s, "hevc" if name.endswith("hevc") else "h264") for s in segments
+        )
         first_segments[name] = segments[0]
     # HDR10's static metadata reaches the HEVC rungs as the source had it (HLG has none to carry)
     assert first_frame_side_data(first_segments["360p-hevc"]) == first_frame_side_data(source)

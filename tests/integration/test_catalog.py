@@ -6,6 +6,7 @@ import uuid
 
 import psycopg2
 import pytest
+
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges import catalog
 from hls_operators.edges.sql import queries, sql_file
@@ -55,11 +56,19 @@ def video_url(conn, movie_id):
 
 
 def test_only_mp4_urls_qualify_whatever_their_case_or_query(conn):
-    add_movies(conn, {
-        1: "https://cdn.example/a.mp4", 2: "https://cdn.example/B.MP4", 3: "s3://bucket/c.mp4?X-Amz-Signature=abc",
-        4: "https://cdn.example/d/master.m3u8", 5: "https://cdn.example/e.mp4.bak", 6: "https://cdn.example/f.mov",
-        7: None, 8: "https://cdn.example/mp4/page",
-    })  # fmt: skip
+    add_movies(
+        conn,
+        {
+            1: "https://cdn.example/a.mp4",
+            2: "https://cdn.example/B.MP4",
+            3: "s3://bucket/c.mp4?X-Amz-Signature=abc",
+            4: "https://cdn.example/d/master.m3u8",
+            5: "https://cdn.example/e.mp4.bak",
+            6: "https://cdn.example/f.mov",
+            7: None,
+            8: "https://cdn.example/mp4/page",
+        },
+    )
     assert claim(conn) == [1, 2, 3]
 
 
@@ -121,7 +130,10 @@ def test_a_run_lifts_only_the_hold_it_set_and_resume_lifts_any(conn):
 
 def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave(conn):
     add_movies(conn, {i: f"https://cdn.example/{i}.mp4?X-Amz-Signature=secret" for i in range(1, 8)})
-    for run_id, outcomes in (("old-wave", {1: None}), ("new-wave", {2: None, 3: None, 4: ErrorClass.CORRUPT, 5: ErrorClass.WORKER_LOST})):
+    for run_id, outcomes in (
+        ("old-wave", {1: None}),
+        ("new-wave", {2: None, 3: None, 4: ErrorClass.CORRUPT, 5: ErrorClass.WORKER_LOST}),
+    ):
         claim(conn, run_id=run_id, movie_ids=list(outcomes))
         for movie_id, error_class in outcomes.items():
             source_url = f"https://cdn.example/{movie_id}.mp4?X-Amz-Signature=secret"
@@ -129,15 +141,26 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
             if error_class:
                 catalog.fail_attempt(conn, ledger_id, MigrationError(error_class, f"movie {movie_id} went wrong"))
             else:
-                catalog.flip_to_hls(conn, ledger_id=ledger_id, step="probe", seconds=1.0, movie_id=movie_id,
-                                    expected_url=video_url(conn, movie_id), master_url=f"https://cdn.example/hls/{movie_id}/master.m3u8",
-                                    bytes_published=100, segments=1)  # fmt: skip
+                catalog.flip_to_hls(
+                    conn,
+                    ledger_id=ledger_id,
+                    step="probe",
+                    seconds=1.0,
+                    movie_id=movie_id,
+                    expected_url=video_url(conn, movie_id),
+                    master_url=f"https://cdn.example/hls/{movie_id}/master.m3u8",
+                    bytes_published=100,
+                    segments=1,
+                )
             catalog.finalize_attempt(conn, key(movie_id, run_id))
     for run_id in ("old-wave", "new-wave", "unfinished-wave"):
         catalog.start_wave(conn, dag_id="hls_migration", run_id=run_id)
     for run_id in ("old-wave", "new-wave"):
         catalog.finish_wave(conn, dag_id="hls_migration", run_id=run_id)
-    with conn, conn.cursor() as cur:  # the new wave ran from 10:00 to 10:30, its movies within; the old one a day before
+    with (
+        conn,
+        conn.cursor() as cur,
+    ):  # the new wave ran from 10:00 to 10:30, its movies within; the old one a day before
         cur.execute("""UPDATE hls_conversions SET started_at = timestamptz '2026-11-20 10:01+00' + (movie_id - 2) * interval '1 min',
                                                   finished_at = timestamptz '2026-11-20 10:25+00' - (movie_id - 2) * interval '1 min'
                        WHERE run_id = 'new-wave'""")
@@ -149,7 +172,12 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
         cur.execute("""UPDATE hls_waves SET started_at = timestamptz '2026-11-19 09:59+00', finished_at = timestamptz '2026-11-19 11:00+00'
                        WHERE run_id = 'old-wave'""")
     summary = catalog.load_summary(conn)
-    assert (summary.converted, summary.refused, summary.failed, summary.remaining) == (3, 1, 1, 3)  # 5, 6, 7 left; 4 refused
+    assert (summary.converted, summary.refused, summary.failed, summary.remaining) == (
+        3,
+        1,
+        1,
+        3,
+    )  # 5, 6, 7 left; 4 refused
     assert [(f.error_class, f.movies) for f in summary.failures] == [("worker_lost", 1)]
     [refused] = summary.refused_movies
     assert (refused.movie_id, refused.error_class, refused.message) == (4, "corrupt", "movie 4 went wrong")
@@ -157,8 +185,10 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
     assert summary.pace is None  # both waves ended more than 7 days before now
     with conn, conn.cursor() as cur:
         for table in ("hls_conversions", "hls_waves"):
-            cur.execute(f"UPDATE {table} SET started_at = started_at + (now() - timestamptz '2026-11-21 00:00+00'), "
-                        "finished_at = finished_at + (now() - timestamptz '2026-11-21 00:00+00')")  # fmt: skip
+            cur.execute(
+                f"UPDATE {table} SET started_at = started_at + (now() - timestamptz '2026-11-21 00:00+00'), "
+                "finished_at = finished_at + (now() - timestamptz '2026-11-21 00:00+00')"
+            )
     pace = catalog.load_summary(conn).pace
     # the wave's own window (its selection to its finish), not its movies' (10:01 to 10:25); the
     # wave still running (started now, no finish) has no pace yet
@@ -198,9 +228,16 @@ def test_converted_movies_are_skipped_unless_forced_from_their_original_mp4(conn
     ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
     master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
     catalog.flip_to_hls(
-        conn, ledger_id=ledger_id, step="update", seconds=1.0, movie_id=1,
-        expected_url="https://cdn.example/1.mp4", master_url=master, bytes_published=10, segments=2,
-    )  # fmt: skip
+        conn,
+        ledger_id=ledger_id,
+        step="update",
+        seconds=1.0,
+        movie_id=1,
+        expected_url="https://cdn.example/1.mp4",
+        master_url=master,
+        bytes_published=10,
+        segments=2,
+    )
     catalog.finalize_attempt(conn, key(1))
     assert video_url(conn, 1) == master
     assert claim(conn, run_id="run-b") == []
@@ -297,10 +334,16 @@ def test_the_flip_is_refused_when_the_application_changed_video_url(conn):
         cur.execute("UPDATE movies SET video_url = 'https://cdn.example/1-recut.mp4' WHERE id = 1")
     with pytest.raises(MigrationError) as caught:
         catalog.flip_to_hls(
-            conn, ledger_id=ledger_id, step="update", seconds=1.0, movie_id=1,
-            expected_url="https://cdn.example/1.mp4", master_url="https://cdn.example/hls/m.m3u8",
-            bytes_published=1, segments=1,
-        )  # fmt: skip
+            conn,
+            ledger_id=ledger_id,
+            step="update",
+            seconds=1.0,
+            movie_id=1,
+            expected_url="https://cdn.example/1.mp4",
+            master_url="https://cdn.example/hls/m.m3u8",
+            bytes_published=1,
+            segments=1,
+        )
     assert caught.value.error_class is ErrorClass.CATALOG_CHANGED
     assert video_url(conn, 1) == "https://cdn.example/1-recut.mp4"
     with conn, conn.cursor() as cur:
@@ -313,10 +356,16 @@ def test_rollback_restores_the_original_and_ledgers_it(conn):
     claim(conn)
     ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
     catalog.flip_to_hls(
-        conn, ledger_id=ledger_id, step="update", seconds=1.0, movie_id=1,
-        expected_url="https://cdn.example/1.mp4", master_url="https://cdn.example/hls/1/master.m3u8",
-        bytes_published=1, segments=1,
-    )  # fmt: skip
+        conn,
+        ledger_id=ledger_id,
+        step="update",
+        seconds=1.0,
+        movie_id=1,
+        expected_url="https://cdn.example/1.mp4",
+        master_url="https://cdn.example/hls/1/master.m3u8",
+        bytes_published=1,
+        segments=1,
+    )
     rollback_key = catalog.AttemptKey("hls_rollback", "rollback-run", 1)
     assert catalog.roll_back(conn, rollback_key) == "https://cdn.example/1.mp4"
     assert video_url(conn, 1) == "https://cdn.example/1.mp4"
@@ -341,29 +390,53 @@ def test_progress_of_a_running_step_is_visible_in_the_ledger(conn):
 
 def status(conn, movie_id):
     found = catalog.movie_status(conn, movie_id)
-    return found and {k: found[k] for k in ("state", "progress", "step", "error_class", "master_url", "audio_languages")}
+    return found and {
+        k: found[k] for k in ("state", "progress", "step", "error_class", "master_url", "audio_languages")
+    }
 
 
 def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_rollback(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4", 3: "https://cdn.example/3.mp4"})
     assert catalog.movie_status(conn, 1) is None  # not seen yet
     claim(conn, movie_ids=[1, 2])
-    assert status(conn, 1) == {"state": "queued", "progress": 0, "step": None, "error_class": None, "master_url": None,
-                               "audio_languages": None}  # fmt: skip
+    assert status(conn, 1) == {
+        "state": "queued",
+        "progress": 0,
+        "step": None,
+        "error_class": None,
+        "master_url": None,
+        "audio_languages": None,
+    }
     probe = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
     catalog.finish_step(conn, probe, "probe", 1.0)
     encode = catalog.begin_step(conn, key(1), "encode_0")
     catalog.record_progress(conn, encode, "encode_0", percent=42.4, speed=1.5, eta_seconds=20)
     assert status(conn, 1) == {
-        "state": "converting", "progress": 42, "step": "encode_0", "error_class": None, "master_url": None, "audio_languages": None,
-    }  # fmt: skip
+        "state": "converting",
+        "progress": 42,
+        "step": "encode_0",
+        "error_class": None,
+        "master_url": None,
+        "audio_languages": None,
+    }
     catalog.finish_step(conn, encode, "encode_0", 3.0)
     package = catalog.begin_step(conn, key(1), "package")
-    catalog.finish_step(conn, package, "package", 1.0, details={"audio": [{"language": "en"}, {"language": "fr"}], "subtitles": []})
+    catalog.finish_step(
+        conn, package, "package", 1.0, details={"audio": [{"language": "en"}, {"language": "fr"}], "subtitles": []}
+    )
     flip = catalog.begin_step(conn, key(1), "verify_and_flip")
     master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
-    catalog.flip_to_hls(conn, ledger_id=flip, step="verify_and_flip", seconds=1.0, movie_id=1,
-                        expected_url="https://cdn.example/1.mp4", master_url=master, bytes_published=10, segments=2)  # fmt: skip
+    catalog.flip_to_hls(
+        conn,
+        ledger_id=flip,
+        step="verify_and_flip",
+        seconds=1.0,
+        movie_id=1,
+        expected_url="https://cdn.example/1.mp4",
+        master_url=master,
+        bytes_published=10,
+        segments=2,
+    )
     catalog.finalize_attempt(conn, key(1))
     ready = catalog.movie_status(conn, 1)
     assert (ready["state"], ready["progress"], ready["master_url"]) == ("ready", 100, master)
@@ -375,9 +448,19 @@ def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_r
     catalog.finalize_attempt(conn, key(2))
     failed = catalog.movie_status(conn, 2)
     assert (failed["state"], failed["progress"], failed["error_class"], failed["error_message"]) == (
-        "failed", None, "corrupt", "moov atom not found")  # fmt: skip
+        "failed",
+        None,
+        "corrupt",
+        "moov atom not found",
+    )
 
     assert catalog.roll_back(conn, catalog.AttemptKey("hls_rollback", "rollback-run", 1)) == "https://cdn.example/1.mp4"
-    assert status(conn, 1) == {"state": "rolled_back", "progress": None, "step": None, "error_class": None,
-                               "master_url": None, "audio_languages": None}  # fmt: skip
+    assert status(conn, 1) == {
+        "state": "rolled_back",
+        "progress": None,
+        "step": None,
+        "error_class": None,
+        "master_url": None,
+        "audio_languages": None,
+    }
     assert catalog.movie_status(conn, 3) is None  # never claimed nor attempted: not the migration's yet

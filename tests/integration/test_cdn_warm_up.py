@@ -7,9 +7,9 @@ import http.server
 import logging
 
 import pytest
+
 from hls_operators.settings import Settings
 from hls_operators.steps import warm_up_published
-
 from tests import loopback
 
 pytestmark = pytest.mark.services  # real sockets and servers
@@ -47,7 +47,10 @@ def test_the_warm_up_requests_nothing_off_the_public_base(caplog):
         "/m/hls/1/360p/seg_0.ts": (200, "x"),
         "/m/hls/1/360p/seg_1.ts": (200, "x"),
         # published, then rewritten by someone: a rendition on another origin
-        "/m/hls/2/master.m3u8": (200, f'#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="x",URI="{other}/latest/meta-data"\n'),
+        "/m/hls/2/master.m3u8": (
+            200,
+            f'#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="x",URI="{other}/latest/meta-data"\n',
+        ),
         "/m/hls/3/master.m3u8": (302, f"{other}/latest/meta-data"),
         "/m/hls/4/master.m3u8": (200, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n../../../private/index.m3u8\n"),
     }

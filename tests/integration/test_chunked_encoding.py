@@ -8,11 +8,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from devenv import services
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie
-
-from devenv import services
 from tests import hostile_media
 from tests.hls_checks import packets
 from tests.transcoding import transcode
@@ -48,8 +48,16 @@ def convert(source: Path, seaweedfs, folder: Path, *, chunk_slots: int) -> tuple
     store.upload_file(source, "uploads/movie.mp4")
     url = f"s3://{bucket}/uploads/movie.mp4"
     (folder / "probe").mkdir(parents=True)
-    job = probe_movie(movie_id=1, source_url=url, expected_url=url, version="v1", store=store, settings=settings,
-                      work=folder / "probe", chunk_slots=chunk_slots)  # fmt: skip
+    job = probe_movie(
+        movie_id=1,
+        source_url=url,
+        expected_url=url,
+        version="v1",
+        store=store,
+        settings=settings,
+        work=folder / "probe",
+        chunk_slots=chunk_slots,
+    )
     transcode(job, store=store, settings=settings, work=folder / "transcode")
     store.download_file("hls-work/1/v1/renditions.tar", folder / "renditions.tar")
     (folder / "out").mkdir()

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+
+from devenv import media
 from hls_operators.core import commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
 
-from devenv import media
-
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
-
 
 
 def busy_encode(seconds: float) -> list[str]:
@@ -81,7 +80,9 @@ def test_ffprobe_killed_while_reading_is_a_fault_of_the_worker_not_a_corrupt_fil
     kill_children_named("ffprobe", after=1.0)
     with pytest.raises(MigrationError) as caught:
         run_ffprobe(["ffprobe", "-v", "error", str(stalled)], timeout=60)
-    assert caught.value.error_class is ErrorClass.WORKER_LOST and "ffprobe was killed by SIGKILL" in caught.value.message
+    assert (
+        caught.value.error_class is ErrorClass.WORKER_LOST and "ffprobe was killed by SIGKILL" in caught.value.message
+    )
 
 
 def test_a_reader_is_under_the_memory_watchdog_too(tmp_path, monkeypatch):

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from devenv import services
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.job import MovieJob
 from hls_operators.core.probe import ProbeResult
@@ -16,16 +18,27 @@ from hls_operators.edges.handoff import WORKER_CACHE_DIR, discard_handoffs, hand
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 
-from devenv import services
-
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
 log = logging.getLogger(__name__)
 PROBE = ProbeResult(
-    format_name="mov", duration=12.0, size_bytes=1, video_index=0, video_codec="h264", width=640, height=360,
-    rotation=0, pix_fmt="yuv420p", frame_rate="25", variable_frame_rate=False, interlaced=False,
-    video_kbps=None, audio_index=None, audio_codec=None, audio_channels=None,
-)  # fmt: skip
+    format_name="mov",
+    duration=12.0,
+    size_bytes=1,
+    video_index=0,
+    video_codec="h264",
+    width=640,
+    height=360,
+    rotation=0,
+    pix_fmt="yuv420p",
+    frame_rate="25",
+    variable_frame_rate=False,
+    interlaced=False,
+    video_kbps=None,
+    audio_index=None,
+    audio_codec=None,
+    audio_channels=None,
+)
 JOB = MovieJob(7, "s3://b/m.mp4", "s3://b/m.mp4", "v1", PROBE, [], [Chunk(0, 0, None)])
 
 

@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from devenv import media, services
 from hls_operators.core import commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.ffmpeg import parse_progress, run_ffmpeg
@@ -17,8 +19,6 @@ from hls_operators.edges.storage import ObjectStore
 from hls_operators.media.probing import probe_file
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie, thumbnail_movie
-
-from devenv import media, services
 from tests import hls_checks, hostile_media
 from tests.hostile_media import CONVERTIBLE, REFUSED, make_convertible, make_refused
 from tests.transcoding import transcode
@@ -39,10 +39,21 @@ def store(seaweedfs) -> ObjectStore:
 
 
 def settings_for(store: ObjectStore) -> Settings:
-    return Settings.from_values({"bucket": store.bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2"})
+    return Settings.from_values(
+        {"bucket": store.bucket, "public_base_url": "https://cdn.example/m", "thumbnail_count": "2"}
+    )
 
 
-PROBE_REFUSES = ["empty", "text", "jpeg", "audio_only", "moov_at_end_truncated", "hls_playlist", "ffconcat", "encrypted"]
+PROBE_REFUSES = [
+    "empty",
+    "text",
+    "jpeg",
+    "audio_only",
+    "moov_at_end_truncated",
+    "hls_playlist",
+    "ffconcat",
+    "encrypted",
+]
 
 
 @pytest.mark.parametrize("kind", PROBE_REFUSES)
@@ -59,7 +70,15 @@ def test_a_truncated_faststart_file_is_never_published(store, folder, tmp_path):
     settings = settings_for(store)
     url = f"s3://{store.bucket}/uploads/half.mp4"
     (tmp_path / "probe").mkdir()
-    job = probe_movie(movie_id=1, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "probe")
+    job = probe_movie(
+        movie_id=1,
+        source_url=url,
+        expected_url=url,
+        version="v1",
+        store=store,
+        settings=settings,
+        work=tmp_path / "probe",
+    )
     assert job.probe.duration == pytest.approx(8, abs=0.1)
     (tmp_path / "transcode").mkdir()
     with pytest.raises(MigrationError) as caught:
@@ -77,7 +96,9 @@ def test_rotated_phone_video_becomes_portrait_renditions(store, folder, tmp_path
     settings = settings_for(store)
     url = f"s3://{store.bucket}/uploads/rotated.mp4"
     (tmp_path / "p").mkdir()
-    job = probe_movie(movie_id=2, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p")
+    job = probe_movie(
+        movie_id=2, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p"
+    )
     assert (job.probe.width, job.probe.height) == (360, 640)
     assert [(r.name, r.width, r.height) for r in job.ladder] == [("360p", 360, 640)]
     (tmp_path / "t").mkdir()
@@ -94,7 +115,9 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
     url = f"s3://{store.bucket}/uploads/{kind}.mp4"
     for step in ("p", "t", "out"):
         (tmp_path / step).mkdir()
-    job = probe_movie(movie_id=9, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p")
+    job = probe_movie(
+        movie_id=9, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p"
+    )
     transcode(job, store=store, settings=settings, work=tmp_path / "t")
     (tmp_path / "thumbs").mkdir()
     assert thumbnail_movie(job, store=store, settings=settings, work=tmp_path / "thumbs", log=logging.getLogger()) == 2
@@ -106,8 +129,12 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
     assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
     assert video.get("field_order", "progressive") == "progressive"
     assert "audio" not in streams  # the video rungs are video only: the audio is a rendition of its own
-    audio_segments = [hls_checks.local_segments(folder, tmp_path)[0] for folder in sorted((tmp_path / "out").glob("audio_*"))]
-    assert len(audio_segments) == len(job.probe.audio_tracks) and bool(audio_segments) == (job.probe.audio_index is not None)
+    audio_segments = [
+        hls_checks.local_segments(folder, tmp_path)[0] for folder in sorted((tmp_path / "out").glob("audio_*"))
+    ]
+    assert len(audio_segments) == len(job.probe.audio_tracks) and bool(audio_segments) == (
+        job.probe.audio_index is not None
+    )
     for segment in audio_segments:
         assert hls_streams(segment)["audio"]["codec_name"] == "aac"
     if kind == "interlaced":
@@ -129,20 +156,44 @@ def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, t
 
 def hls_streams(path: Path) -> dict:
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,pix_fmt,field_order,width,height,sample_aspect_ratio",
-         "-of", "json", str(path)], capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name,pix_fmt,field_order,width,height,sample_aspect_ratio",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return {s["codec_type"]: s for s in json.loads(result.stdout)["streams"]}
 
 
 def test_audio_going_on_for_chunks_after_the_last_frame_is_held_by_the_last_chunk(store, folder, tmp_path):
-    source = hostile_media.lavfi_movie(folder / "long-tail.mp4", video_args=hostile_media.X264, seconds=8, audio_tracks=1, audio_seconds=20)
+    source = hostile_media.lavfi_movie(
+        folder / "long-tail.mp4", video_args=hostile_media.X264, seconds=8, audio_tracks=1, audio_seconds=20
+    )
     store.upload_file(source, "uploads/long-tail.mp4")
-    settings = Settings.from_values({"bucket": store.bucket, "public_base_url": "https://cdn.example/m", "chunk_seconds": "6"})
+    settings = Settings.from_values(
+        {"bucket": store.bucket, "public_base_url": "https://cdn.example/m", "chunk_seconds": "6"}
+    )
     url = f"s3://{store.bucket}/uploads/long-tail.mp4"
     for step in ("p", "t", "out"):
         (tmp_path / step).mkdir()
-    job = probe_movie(movie_id=3, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p", chunk_slots=4)
+    job = probe_movie(
+        movie_id=3,
+        source_url=url,
+        expected_url=url,
+        version="v1",
+        store=store,
+        settings=settings,
+        work=tmp_path / "p",
+        chunk_slots=4,
+    )
     # Chunks of the 8 s of frames (none would have a frame of its own after them); the last one holds the last frame.
     assert [(c.start, c.end) for c in job.chunks] == [(0, 6), (6, None)]
     transcode(job, store=store, settings=settings, work=tmp_path / "t")
@@ -156,7 +207,15 @@ def test_huge_frames_are_refused_before_any_transcoding(store, folder, tmp_path)
     store.upload_file(make_refused("huge_frame", folder), "uploads/huge.mp4")
     url = f"s3://{store.bucket}/uploads/huge.mp4"
     with pytest.raises(MigrationError) as caught:
-        probe_movie(movie_id=3, source_url=url, expected_url=url, version="v1", store=store, settings=settings_for(store), work=tmp_path)
+        probe_movie(
+            movie_id=3,
+            source_url=url,
+            expected_url=url,
+            version="v1",
+            store=store,
+            settings=settings_for(store),
+            work=tmp_path,
+        )
     assert caught.value.error_class is ErrorClass.UNSUPPORTED and "9000x5000" in caught.value.message
 
 
@@ -166,7 +225,15 @@ def test_a_lying_duration_is_refused(store, folder, tmp_path):
     url = f"s3://{store.bucket}/uploads/long.mp4"
     (tmp_path / "p").mkdir()
     with pytest.raises(MigrationError) as caught:
-        probe_movie(movie_id=4, source_url=url, expected_url=url, version="v1", store=store, settings=settings_for(store), work=tmp_path / "p")
+        probe_movie(
+            movie_id=4,
+            source_url=url,
+            expected_url=url,
+            version="v1",
+            store=store,
+            settings=settings_for(store),
+            work=tmp_path / "p",
+        )
     assert caught.value.error_class is ErrorClass.UNSUPPORTED and "360000" in caught.value.message
 
 
@@ -179,7 +246,9 @@ def test_ffmpeg_is_stopped_at_its_timeout():
 
 def test_ffmpeg_failures_carry_stderr():
     with pytest.raises(MigrationError) as caught:
-        run_ffmpeg([*hostile_media.FFMPEG, "-i", "/nonexistent/input.mp4", "-f", "null", "-"], label="broken", timeout=30)
+        run_ffmpeg(
+            [*hostile_media.FFMPEG, "-i", "/nonexistent/input.mp4", "-f", "null", "-"], label="broken", timeout=30
+        )
     assert caught.value.error_class is ErrorClass.TRANSCODE_FAILED and "No such file" in caught.value.message
 
 
@@ -194,7 +263,9 @@ def test_thumbnail_and_contact_sheet_commands_produce_images(folder, tmp_path):
     probe = probe_file(source)
     size = commands.thumbnail_size(probe, 640)
     for index, at in enumerate(commands.thumbnail_times(probe.duration, 3, float(probe.fps))):
-        run_ffmpeg(commands.thumbnail_args(source, tmp_path / f"thumb_{index:03d}.jpg", probe, at, size), label="t", timeout=60)
+        run_ffmpeg(
+            commands.thumbnail_args(source, tmp_path / f"thumb_{index:03d}.jpg", probe, at, size), label="t", timeout=60
+        )
     run_ffmpeg(commands.contact_sheet_args(tmp_path, 3, tmp_path / "sheet.jpg"), label="c", timeout=60)
     assert all((tmp_path / f"thumb_{i:03d}.jpg").read_bytes()[:2] == b"\xff\xd8" for i in range(3))
     assert (tmp_path / "sheet.jpg").stat().st_size > 0
@@ -220,7 +291,9 @@ def test_a_compliant_top_rung_is_copied_and_cut_where_the_encoded_rungs_are(gop_
     url = f"s3://{store.bucket}/uploads/mezzanine.mp4"
     for step in ("p", "t", "out"):
         (tmp_path / step).mkdir()
-    job = probe_movie(movie_id=5, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p")
+    job = probe_movie(
+        movie_id=5, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p"
+    )
     assert [r.source_copy for r in job.ladder] == [copied, False, False]  # 720p, 480p, 360p
     transcode(job, store=store, settings=settings, work=tmp_path / "t")
     store.download_file("hls-work/5/v1/renditions.tar", tmp_path / "r.tar")
@@ -246,6 +319,9 @@ def first_frame_is_keyframe(segment: Path) -> bool:
 
 def decoded_md5(path: Path) -> str:
     result = subprocess.run(
-        [*hostile_media.FFMPEG, "-i", str(path), "-map", "0:v", "-f", "md5", "-"], capture_output=True, text=True, check=True
+        [*hostile_media.FFMPEG, "-i", str(path), "-map", "0:v", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.strip()

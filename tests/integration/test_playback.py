@@ -9,17 +9,19 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hls_operators.edges.storage import ObjectStore
-from hls_operators.settings import Settings
 
 from devenv import media, services
+from hls_operators.edges.storage import ObjectStore
+from hls_operators.settings import Settings
 from tests import hls_checks
 from tests.transcoding import publish
 
 pytestmark = pytest.mark.services  # SeaweedFS, ffmpeg and Chromium
 
 SOURCES = {
-    "silent 720p": lambda folder: media.generate_movie(folder / "silent.mp4", width=1280, height=720, seconds=6, audio=False),
+    "silent 720p": lambda folder: media.generate_movie(
+        folder / "silent.mp4", width=1280, height=720, seconds=6, audio=False
+    ),
     "audio stream first": lambda folder: media.CC0_CLIPS["friday.mp4"],
     "real footage, 960x540": lambda folder: media.CC0_CLIPS["flower.mp4"],
 }
@@ -49,6 +51,10 @@ def test_published_sets_play_in_a_browser(published, artifacts, name):
     returncode, outcome = hls_checks.play_in_browser(published[name], screenshot)
     assert returncode == 0 and outcome["ok"], outcome
     assert not [e for e in outcome["errors"] if "fatal" in e]
-    variants = [r for r in hls_checks.load_set(published[name], artifacts / f"levels-{uuid.uuid4().hex[:6]}")[2] if r.kind == "VARIANT"]
+    variants = [
+        r
+        for r in hls_checks.load_set(published[name], artifacts / f"levels-{uuid.uuid4().hex[:6]}")[2]
+        if r.kind == "VARIANT"
+    ]
     assert len(outcome["levels"]) == len(variants)
     assert screenshot.stat().st_size > 10_000

@@ -11,13 +11,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from devenv import services
 from hls_operators.core.errors import ErrorClass, MigrationError, redacted
 from hls_operators.core.publishing import object_headers
 from hls_operators.edges import source
 from hls_operators.edges.source import SourceRules, download_source, storage_location
 from hls_operators.edges.storage import ObjectStore
-
-from devenv import services
 from tests import loopback
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
@@ -68,7 +68,9 @@ def rules(*, max_bytes: int = 1000, timeout: float = 5, **more) -> SourceRules:
 def fetch(url: str, store: ObjectStore, target: Path, *, max_bytes: int = 10_000, allowed: str = ""):
     if not allowed and url.startswith("http://127.0.0.1:"):
         allowed = url.split("/")[2]  # the test server itself is explicitly allowed
-    return download_source(url, target, store=store, rules=rules(max_bytes=max_bytes, allowed_hosts=frozenset({allowed})))
+    return download_source(
+        url, target, store=store, rules=rules(max_bytes=max_bytes, allowed_hosts=frozenset({allowed}))
+    )
 
 
 def test_uploads_keep_content_type_and_cache_control(store, tmp_path, seaweedfs):
@@ -82,17 +84,27 @@ def test_uploads_keep_content_type_and_cache_control(store, tmp_path, seaweedfs)
         head = seaweedfs.client().head_object(Bucket=store.bucket, Key=key)
         assert (head["ContentType"], head["CacheControl"]) == (headers["ContentType"], headers["CacheControl"])
     assert store.list_sizes("set") == {
-        "master.m3u8": 16, "720p/seg_00000.ts": 22, "thumbs/thumb_000.jpg": 25,
-    }  # fmt: skip
+        "master.m3u8": 16,
+        "720p/seg_00000.ts": 22,
+        "thumbs/thumb_000.jpg": 25,
+    }
     assert store.delete_prefix("set") == 3 and store.list_sizes("set") == {}
 
 
 def test_sources_are_read_through_storage_when_they_live_there(store, tmp_path):
-    assert storage_location("s3://other/a/b.mp4", public_base_url="https://cdn.example/m", bucket="hls") == ("other", "a/b.mp4")
+    assert storage_location("s3://other/a/b.mp4", public_base_url="https://cdn.example/m", bucket="hls") == (
+        "other",
+        "a/b.mp4",
+    )
     assert storage_location(
-        "https://cdn.example/m/up/My%20Film.MP4?X-Amz-Expires=60", public_base_url="https://cdn.example/m/", bucket="hls"
+        "https://cdn.example/m/up/My%20Film.MP4?X-Amz-Expires=60",
+        public_base_url="https://cdn.example/m/",
+        bucket="hls",
     ) == ("hls", "up/My Film.MP4")
-    assert storage_location("https://elsewhere.example/a.mp4", public_base_url="https://cdn.example/m", bucket="hls") is None
+    assert (
+        storage_location("https://elsewhere.example/a.mp4", public_base_url="https://cdn.example/m", bucket="hls")
+        is None
+    )
 
     (tmp_path / "in.mp4").write_bytes(b"m" * 100)
     store.upload_file(tmp_path / "in.mp4", "uploads/1/in.mp4")
@@ -107,9 +119,15 @@ def test_originals_on_the_storage_servers_own_endpoint_are_read_through_its_conn
     (path-style bucket/key) without listing the host in hls_allowed_source_hosts."""
     originals = f"originals-{uuid.uuid4().hex[:8]}"
     services.create_bucket(seaweedfs.client(), originals)
-    ObjectStore(seaweedfs.client(), originals).upload_file(_write(tmp_path / "src.mp4", b"o" * 300), "films/My Film.mp4")
-    assert storage_location(f"{seaweedfs.endpoint}/{originals}/films/My%20Film.mp4", public_base_url="https://cdn.example/m",
-                            bucket="hls", storage_endpoint=seaweedfs.endpoint) == (originals, "films/My Film.mp4")  # fmt: skip
+    ObjectStore(seaweedfs.client(), originals).upload_file(
+        _write(tmp_path / "src.mp4", b"o" * 300), "films/My Film.mp4"
+    )
+    assert storage_location(
+        f"{seaweedfs.endpoint}/{originals}/films/My%20Film.mp4",
+        public_base_url="https://cdn.example/m",
+        bucket="hls",
+        storage_endpoint=seaweedfs.endpoint,
+    ) == (originals, "films/My Film.mp4")
     url = f"{seaweedfs.endpoint}/{originals}/films/My%20Film.mp4"
     path = download_source(url, tmp_path / "o.mp4", store=store, rules=rules())
     assert path.read_bytes() == b"o" * 300
@@ -159,10 +177,13 @@ def test_storage_that_does_not_answer_is_a_retryable_storage_error(tmp_path):
     from botocore.config import Config
 
     client = boto3.client(
-        "s3", endpoint_url=f"http://127.0.0.1:{services.free_port()}", aws_access_key_id="a",
-        aws_secret_access_key="b", region_name="us-east-1",
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{services.free_port()}",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        region_name="us-east-1",
         config=Config(retries={"max_attempts": 1}, connect_timeout=2),
-    )  # fmt: skip
+    )
     (tmp_path / "f.ts").write_bytes(b"x")
     with pytest.raises(MigrationError) as caught:
         ObjectStore(client, "bucket").upload_file(tmp_path / "f.ts", "k.ts")
@@ -201,20 +222,29 @@ def test_redirects_to_internal_addresses_are_refused(http_server, store, tmp_pat
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1:9/a.mp4", "http://[::1]/a.mp4", "http://169.254.169.254/a.mp4", "file:///etc/passwd",
+        "http://127.0.0.1:9/a.mp4",
+        "http://[::1]/a.mp4",
+        "http://169.254.169.254/a.mp4",
+        "file:///etc/passwd",
         # internal IPv4 addresses in IPv6 forms: mapped, NAT64 (well-known and local prefix), 6to4, Teredo, compatible
-        "http://[::ffff:127.0.0.1]/a.mp4", "http://[64:ff9b::a9fe:a9fe]/a.mp4", "http://[64:ff9b:1::a00:1]/a.mp4",
-        "http://[2002:7f00:1::1]/a.mp4", "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/a.mp4", "http://[::a00:1]/a.mp4",
+        "http://[::ffff:127.0.0.1]/a.mp4",
+        "http://[64:ff9b::a9fe:a9fe]/a.mp4",
+        "http://[64:ff9b:1::a00:1]/a.mp4",
+        "http://[2002:7f00:1::1]/a.mp4",
+        "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/a.mp4",
+        "http://[::a00:1]/a.mp4",
         "http://media.example:99999/a.mp4",  # no server has such a port
     ],
-)  # fmt: skip
+)
 def test_internal_sources_are_refused_unless_allowed(store, tmp_path, url):
     with pytest.raises(MigrationError) as caught:
         download_source(url, tmp_path / "x.mp4", store=store, rules=rules(max_bytes=10, timeout=2))
     assert caught.value.error_class is ErrorClass.SOURCE_FORBIDDEN
 
 
-def test_a_name_that_resolves_elsewhere_after_the_check_still_reaches_only_the_checked_address(store, tmp_path, monkeypatch):
+def test_a_name_that_resolves_elsewhere_after_the_check_still_reaches_only_the_checked_address(
+    store, tmp_path, monkeypatch
+):
     """DNS rebinding: the source's name resolves to a public address when it is checked, then to an
     internal one. A real attacker's DNS server cannot run here, and no public address may be
     reached from this machine, so the resolver is a fake, and so is what counts as public: in this
@@ -260,7 +290,9 @@ def test_a_name_that_resolves_elsewhere_after_the_check_still_reaches_only_the_c
         internal.shutdown()
 
 
-def test_sources_outside_the_allowed_buckets_and_prefixes_are_refused_before_storage_is_asked(store, seaweedfs, tmp_path):
+def test_sources_outside_the_allowed_buckets_and_prefixes_are_refused_before_storage_is_asked(
+    store, seaweedfs, tmp_path
+):
     """Whoever writes video_url must not get any object the pipeline's credentials read published,
     nor learn whether it exists: a private object, a missing one and a disguised one are refused
     alike, with one class and one message, before storage is asked."""
@@ -289,9 +321,13 @@ def test_sources_outside_the_allowed_buckets_and_prefixes_are_refused_before_sto
         messages.add(caught.value.message.replace(repr(redacted(url)), "URL"))
         assert not (tmp_path / "x.mp4").exists()
     assert len(messages) == 2  # "not under an allowed bucket", "a fragment or userinfo": never "missing"
-    path = download_source(f"s3://{store.bucket}/uploads/1/in.mp4", tmp_path / "ok.mp4", store=store, rules=only_uploads)
+    path = download_source(
+        f"s3://{store.bucket}/uploads/1/in.mp4", tmp_path / "ok.mp4", store=store, rules=only_uploads
+    )
     assert path.read_bytes() == b"m" * 100
-    assert download_source("https://cdn.example/m/uploads/1/in.mp4?v=2", tmp_path / "ok2.mp4", store=store, rules=only_uploads).exists()
+    assert download_source(
+        "https://cdn.example/m/uploads/1/in.mp4?v=2", tmp_path / "ok2.mp4", store=store, rules=only_uploads
+    ).exists()
 
 
 def test_a_source_that_drips_its_bytes_is_stopped_by_a_deadline_from_its_size(store, tmp_path):

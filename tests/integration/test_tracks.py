@@ -9,12 +9,12 @@ import uuid
 
 import m3u8
 import pytest
+
+from devenv import media, services
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.subtitles import parse_webvtt
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
-
-from devenv import media, services
 from tests import hls_checks
 from tests.transcoding import publish
 
@@ -39,8 +39,9 @@ def test_every_audio_language_is_a_rendition_of_one_group_shared_by_every_varian
     master = m3u8.loads(hls_checks.fetch(f"{base}/master.m3u8").body.decode())
     audio = [m for m in master.media if m.type == "AUDIO"]
     assert [(m.language, m.name, m.default, m.autoselect, m.group_id) for m in audio] == [
-        ("en", "English", "YES", "YES", "audio"), ("fr", "Version française", "NO", "YES", "audio"),
-    ]  # fmt: skip
+        ("en", "English", "YES", "YES", "audio"),
+        ("fr", "Version française", "NO", "YES", "audio"),
+    ]
     for variant in master.playlists:
         info = variant.stream_info
         assert (info.audio, info.subtitles, info.closed_captions) == ("audio", "subs", "NONE")
@@ -54,10 +55,23 @@ def test_every_audio_language_is_a_rendition_of_one_group_shared_by_every_varian
         init = hls_checks.fetch_media(f"{folder}/{playlist.segment_map[0].uri}") if playlist.segment_map else b""
         segment = init + hls_checks.fetch(f"{folder}/{playlist.segments[0].uri}").body
         tones.append(segment)
-        stream = json.loads(subprocess.run(
-            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,profile,channels,sample_rate", "-of", "json", "-"],
-            input=segment, capture_output=True, check=True,
-        ).stdout)["streams"][0]  # fmt: skip
+        stream = json.loads(
+            subprocess.run(
+                [
+                    "ffprobe",
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "stream=codec_name,profile,channels,sample_rate",
+                    "-of",
+                    "json",
+                    "-",
+                ],
+                input=segment,
+                capture_output=True,
+                check=True,
+            ).stdout
+        )["streams"][0]
         assert stream == {"codec_name": "aac", "profile": "LC", "sample_rate": "48000", "channels": 2}
     assert tones[0] != tones[1]
 
@@ -66,7 +80,10 @@ def test_every_text_subtitle_track_is_webvtt_on_the_segment_grid(film):
     job, base = film
     master = m3u8.loads(hls_checks.fetch(f"{base}/master.m3u8").body.decode())
     subtitles = [m for m in master.media if m.type == "SUBTITLES"]
-    assert [(m.language, m.name, m.forced, m.group_id) for m in subtitles] == [("en", "English", "NO", "subs"), ("fr", "French", "YES", "subs")]
+    assert [(m.language, m.name, m.forced, m.group_id) for m in subtitles] == [
+        ("en", "English", "NO", "subs"),
+        ("fr", "French", "YES", "subs"),
+    ]
     video = m3u8.loads(hls_checks.fetch(f"{base}/{master.playlists[0].uri}").body.decode())
     for rendition, language in zip(subtitles, media.SUBTITLES):
         playlist = m3u8.loads(hls_checks.fetch(f"{base}/{rendition.uri}").body.decode())
@@ -77,7 +94,9 @@ def test_every_text_subtitle_track_is_webvtt_on_the_segment_grid(film):
             response = hls_checks.fetch(f"{base}/{folder}/{segment.uri}")
             assert response.content_type == "text/vtt"
             body = response.body.decode()
-            assert body.splitlines()[1].startswith("X-TIMESTAMP-MAP=MPEGTS:") and body.splitlines()[1].endswith(",LOCAL:00:00:00.000")
+            assert body.splitlines()[1].startswith("X-TIMESTAMP-MAP=MPEGTS:") and body.splitlines()[1].endswith(
+                ",LOCAL:00:00:00.000"
+            )
             texts.append([(cue.start, cue.end, cue.text) for cue in parse_webvtt(body)])
         first, boundary = media.SUBTITLES[language]
         assert texts[0] == [first, boundary] and texts[1] == [boundary]  # the cue across 6 s is in both segments
@@ -90,11 +109,17 @@ def test_a_viewer_switches_audio_language_and_subtitles_in_a_browser(film, artif
     _, base = film
     returncode, outcome = hls_checks.play_in_browser(f"{base}/master.m3u8", artifacts / "playback-multilingual.png")
     assert returncode == 0 and outcome["ok"], outcome
-    assert [(a["lang"], a["name"], a["default"]) for a in outcome["audio"]] == [("en", "English", True), ("fr", "Version française", False)]
+    assert [(a["lang"], a["name"], a["default"]) for a in outcome["audio"]] == [
+        ("en", "English", True),
+        ("fr", "Version française", False),
+    ]
     assert any("with the Version française audio" in step for step in outcome["steps"])
     shown = {s["lang"]: (s["forced"], sorted({c["text"] for c in s["cues"]})) for s in outcome["subtitles"]}
     source = media.SUBTITLES
-    assert shown == {"en": (False, sorted(c[2] for c in source["eng"])), "fr": (True, sorted(c[2] for c in source["fra"]))}
+    assert shown == {
+        "en": (False, sorted(c[2] for c in source["eng"])),
+        "fr": (True, sorted(c[2] for c in source["fra"])),
+    }
     # in sync with the picture: the first cue shows from 0.5 s to 2 s of the movie, counted from where
     # the player puts the first frame
     english = next(s for s in outcome["subtitles"] if s["lang"] == "en")
@@ -110,7 +135,9 @@ def test_a_track_title_made_to_add_a_subtitle_track_adds_none(seaweedfs, tmp_pat
     bucket = f"titles-{uuid.uuid4().hex[:8]}"
     services.create_bucket(seaweedfs.client(), bucket)
     store = ObjectStore(seaweedfs.client(), bucket)
-    settings = Settings.from_values({"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"})
+    settings = Settings.from_values(
+        {"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"}
+    )
     plain = media.generate_movie(tmp_path / "plain.mp4", width=320, height=180, seconds=2)
     title = "Director\u2028#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=subs,NAME=x,FORCED=YES,URI=https://evil.example/x.m3u8"
     source = tmp_path / "titled.mp4"
@@ -132,7 +159,9 @@ def test_a_subtitle_cue_made_to_multiply_across_segments_refuses_the_movie(seawe
     bucket = f"cues-{uuid.uuid4().hex[:8]}"
     services.create_bucket(seaweedfs.client(), bucket)
     store = ObjectStore(seaweedfs.client(), bucket)
-    settings = Settings.from_values({"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"})
+    settings = Settings.from_values(
+        {"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"}
+    )
     plain = media.generate_movie(tmp_path / "plain.mp4", width=320, height=180, seconds=2)
     srt = tmp_path / "long.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:02,000\n" + "x" * 3000 + "\n\n")

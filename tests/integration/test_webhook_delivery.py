@@ -7,10 +7,10 @@ import json
 import logging
 
 import pytest
-from hls_operators.edges.webhook import deliver
-from hls_operators.hooks import WebhookHook
 
 from devenv import services
+from hls_operators.edges.webhook import deliver
+from hls_operators.hooks import WebhookHook
 from tests import loopback
 
 pytestmark = pytest.mark.services  # a real HTTP receiver
@@ -44,8 +44,17 @@ def test_the_webhook_urls_token_is_sent_but_never_logged_or_recorded(caplog):
     try:
         with caplog.at_level(logging.INFO):
             for url in (live, gone):
-                assert not deliver(url, "s3cret-key", b"{}", attempts=2, first_backoff=0, timeout=2, record=recorded.append,
-                                   log=logging.getLogger("webhook"), sleep=lambda _seconds: None)  # fmt: skip
+                assert not deliver(
+                    url,
+                    "s3cret-key",
+                    b"{}",
+                    attempts=2,
+                    first_backoff=0,
+                    timeout=2,
+                    record=recorded.append,
+                    log=logging.getLogger("webhook"),
+                    sleep=lambda _seconds: None,
+                )
     finally:
         server.shutdown()
     assert received == ["/hooks/hls?token=t0k3n"] * 2  # the receiver gets its token

@@ -1,6 +1,7 @@
 from fractions import Fraction
 
 import pytest
+
 from hls_operators.core.chunks import Chunk, first_tile, plan_chunks
 
 

@@ -26,12 +26,18 @@ def test_no_process_is_started_through_a_shell():
         for node in ast.walk(tree):
             if isinstance(node, ast.keyword) and node.arg == "shell":
                 raise AssertionError(f"{path}: shell= is used")
-            if isinstance(node, ast.Attribute) and node.attr in {"system", "popen"} and getattr(node.value, "id", "") == "os":
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"system", "popen"}
+                and getattr(node.value, "id", "") == "os"
+            ):
                 raise AssertionError(f"{path}: os.{node.attr}")
     started = [*calls("run"), *calls("Popen")]
     assert started, "the process-starting calls were not found: the check would pass vacuously"
     for path, node in started:
-        assert not isinstance(node.args[0], (ast.Constant, ast.JoinedStr)), f"{path}:{node.lineno} passes a string command"
+        assert not isinstance(node.args[0], (ast.Constant, ast.JoinedStr)), (
+            f"{path}:{node.lineno} passes a string command"
+        )
 
 
 def test_sql_is_never_built_from_strings():

@@ -3,6 +3,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.commands import (
     TONE_MAP_TO_SDR,
@@ -26,10 +27,23 @@ from hls_operators.core.trickplay import StoryboardPlan
 
 def make_probe(**overrides) -> ProbeResult:
     values = dict(
-        format_name="mov,mp4", duration=60.0, size_bytes=1, video_index=1, video_codec="h264", width=1920,
-        height=1080, rotation=0, pix_fmt="yuv420p", frame_rate="30", variable_frame_rate=False, interlaced=False,
-        video_kbps=4000, audio_index=0, audio_codec="aac", audio_channels=6,
-    )  # fmt: skip
+        format_name="mov,mp4",
+        duration=60.0,
+        size_bytes=1,
+        video_index=1,
+        video_codec="h264",
+        width=1920,
+        height=1080,
+        rotation=0,
+        pix_fmt="yuv420p",
+        frame_rate="30",
+        variable_frame_rate=False,
+        interlaced=False,
+        video_kbps=4000,
+        audio_index=0,
+        audio_codec="aac",
+        audio_channels=6,
+    )
     values.update(overrides)
     return ProbeResult(**values)
 
@@ -41,13 +55,17 @@ def option_values(args: list[str], flag: str) -> list[str]:
 WHOLE = Chunk(0, 0, None)
 FRENCH = MediaTrack(2, "aac", "fra", "Version française", False)
 # The tests' own encoder choices: no extra x264 options, so that a test can tell when they are passed.
-OPTIONS = EncodingOptions(segment_seconds=6, keyframe_seconds=2, x264_preset="faster", x264_params="", x265_preset="slow", audio_kbps=128)
+OPTIONS = EncodingOptions(
+    segment_seconds=6, keyframe_seconds=2, x264_preset="faster", x264_params="", x265_preset="slow", audio_kbps=128
+)
 
 
 def encode(probe=None, options=OPTIONS, chunk=WHOLE, ladder="1080:5000,720:2800,480:1400,360:800", storyboard=None):
     probe = probe or make_probe()
     rungs = plan_ladder(probe.width, probe.height, parse_ladder(ladder))
-    return encode_chunk_args(Path("/in/source.mp4"), Path("/out"), probe, rungs, options, chunk, storyboard, Path("/tiles"))
+    return encode_chunk_args(
+        Path("/in/source.mp4"), Path("/out"), probe, rungs, options, chunk, storyboard, Path("/tiles")
+    )
 
 
 def test_one_process_decodes_once_and_scales_each_rung_from_the_one_above():
@@ -78,7 +96,9 @@ def test_every_rung_has_aligned_keyframes_and_is_video_only():
 
 def test_hevc_twins_share_their_size_s_frames_and_are_closed_gop_idr_hvc1_in_main_profile():
     probe = make_probe(width=1280, height=720)
-    ladder = with_hevc_rungs([Rung("720p", 1280, 720, 2800, source_copy=True), *plan_ladder(1280, 720, parse_ladder("720:2800,360:800"))[1:]])
+    ladder = with_hevc_rungs(
+        [Rung("720p", 1280, 720, 2800, source_copy=True), *plan_ladder(1280, 720, parse_ladder("720:2800,360:800"))[1:]]
+    )
     encoded = [rung for rung in ladder if not rung.source_copy]
     args = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, encoded, OPTIONS, WHOLE)
     [graph] = option_values(args, "-filter_complex")
@@ -91,14 +111,29 @@ def test_hevc_twins_share_their_size_s_frames_and_are_closed_gop_idr_hvc1_in_mai
     assert option_values(args, "-c:v") == ["libx264", "libx265", "libx265"]
     assert option_values(args, "-x265-params") == ["log-level=error:scenecut=0:open-gop=0"] * 2
     assert option_values(args, "-forced-idr") == ["1"] * 2 and option_values(args, "-tag:v") == ["hvc1"] * 2
-    assert option_values(args, "-profile:v") == ["high", "main", "main"] and option_values(args, "-preset") == ["faster", "slow", "slow"]
-    assert option_values(args, "-b:v") == ["800k", "2100k", "600k"] and option_values(args, "-maxrate") == ["880k", "2310k", "660k"]
+    assert option_values(args, "-profile:v") == ["high", "main", "main"] and option_values(args, "-preset") == [
+        "faster",
+        "slow",
+        "slow",
+    ]
+    assert option_values(args, "-b:v") == ["800k", "2100k", "600k"] and option_values(args, "-maxrate") == [
+        "880k",
+        "2310k",
+        "660k",
+    ]
     assert option_values(args, "-force_key_frames") == ["expr:gte(n+0,ceil((n_forced+0)*60/1))"] * 3
     assert option_values(args, "-g") == ["60"] * 3 and option_values(args, "-sc_threshold") == ["0"]  # x264's only
     quality = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, encoded, replace(OPTIONS, crf=17), WHOLE)
     assert option_values(quality, "-crf") == ["17", "22", "22"]  # on x265's scale, the same picture
-    stitched = stitch_args(Path("/out"), probe, ladder, OPTIONS, concat_lists={r.name: Path(f"/c/{r.name}") for r in encoded},
-                           source=Path("/in/s.mp4"), audios=[])  # fmt: skip
+    stitched = stitch_args(
+        Path("/out"),
+        probe,
+        ladder,
+        OPTIONS,
+        concat_lists={r.name: Path(f"/c/{r.name}") for r in encoded},
+        source=Path("/in/s.mp4"),
+        audios=[],
+    )
     assert option_values(stitched, "-tag:v:2") == ["hvc1"] and option_values(stitched, "-tag:v:3") == ["hvc1"]
     assert "-tag:v:0" not in stitched and "-tag:v:1" not in stitched
 
@@ -112,7 +147,10 @@ def test_hevc_rungs_of_an_hdr_source_keep_its_range_in_main10_and_the_h264_ones_
     [graph] = option_values(args, "-filter_complex")
     chains = graph.split(";")
     # decoded once; split before the tone mapping, which only the H.264 rungs and the storyboard take
-    assert chains[:2] == ["[0:1]fps=30:start_time=0,trim=start_pts=0,split=2[hdr][sdr]", f"[sdr]{TONE_MAP_TO_SDR},split=2[frames][storyboard]"]
+    assert chains[:2] == [
+        "[0:1]fps=30:start_time=0,trim=start_pts=0,split=2[hdr][sdr]",
+        f"[sdr]{TONE_MAP_TO_SDR},split=2[frames][storyboard]",
+    ]
     assert chains[2:6] == [
         "[frames]setpts=PTS-STARTPTS,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=2[v0][below0]",
         "[below0]scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v1]",
@@ -124,13 +162,24 @@ def test_hevc_rungs_of_an_hdr_source_keep_its_range_in_main10_and_the_h264_ones_
     assert option_values(args, "-x265-params") == [f"log-level=error:scenecut=0:open-gop=0{x265_params}"] * 2
     assert option_values(args, "-color_trc") == ["bt709", "bt709", transfer, transfer]
     assert option_values(args, "-color_primaries") == ["bt709", "bt709", "bt2020", "bt2020"]
-    assert option_values(args, "-colorspace") == ["bt709", "bt709", "bt2020nc", "bt2020nc"]  # unsaid in the source: BT.2020's
+    assert option_values(args, "-colorspace") == [
+        "bt709",
+        "bt709",
+        "bt2020nc",
+        "bt2020nc",
+    ]  # unsaid in the source: BT.2020's
     assert option_values(args, "-color_range") == ["tv", "tv"]
     # an HDR10 source's static metadata goes into the HEVC rungs' SEI
-    hdr10 = replace(probe, color_transfer="smpte2084", master_display="G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10)", max_cll="1000,400")
-    assert option_values(encode_chunk_args(Path("/in/s.mp4"), Path("/out"), hdr10, ladder, OPTIONS, WHOLE), "-x265-params") == [
-        "log-level=error:scenecut=0:open-gop=0:hdr10-opt=1:hdr10=1:master-display=G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10):max-cll=1000,400"
-    ] * 2
+    hdr10 = replace(
+        probe, color_transfer="smpte2084", master_display="G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10)", max_cll="1000,400"
+    )
+    assert (
+        option_values(encode_chunk_args(Path("/in/s.mp4"), Path("/out"), hdr10, ladder, OPTIONS, WHOLE), "-x265-params")
+        == [
+            "log-level=error:scenecut=0:open-gop=0:hdr10-opt=1:hdr10=1:master-display=G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10):max-cll=1000,400"
+        ]
+        * 2
+    )
     # without HEVC rungs, nothing keeps HDR: one chain tone-maps everything, as before
     h264_only = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, ladder[:2], OPTIONS, WHOLE)
     assert "[hdr]" not in option_values(h264_only, "-filter_complex")[0] and "-color_range" not in h264_only
@@ -180,7 +229,10 @@ def test_interlaced_sources_are_deinterlaced_before_the_split():
 
 
 def test_inputs_are_pinned_to_mp4_and_local_files():
-    tracks = (audio_args(Path("/in/x.mp4"), FRENCH, OPTIONS, Path("/a.m4a"), 60.0), subtitle_args(Path("/in/x.mp4"), FRENCH, Path("/s.vtt")))
+    tracks = (
+        audio_args(Path("/in/x.mp4"), FRENCH, OPTIONS, Path("/a.m4a"), 60.0),
+        subtitle_args(Path("/in/x.mp4"), FRENCH, Path("/s.vtt")),
+    )
     for args in (probe_args(Path("/in/x.mp4")), encode(), *tracks):
         assert option_values(args, "-protocol_whitelist") == ["file"]
         assert option_values(args, "-format_whitelist") == ["mov,mp4,m4a,3gp,3g2,mj2"]
@@ -188,8 +240,13 @@ def test_inputs_are_pinned_to_mp4_and_local_files():
 
 
 def test_audio_is_encoded_once_from_0_s_as_stereo_aac_lc():
-    args = audio_args(Path("/in/s.mp4"), MediaTrack(0, "ac3", "eng", None, True, channels=6), replace(OPTIONS, audio_kbps=96),
-                      Path("/w/audio.m4a"), 60.0)  # fmt: skip
+    args = audio_args(
+        Path("/in/s.mp4"),
+        MediaTrack(0, "ac3", "eng", None, True, channels=6),
+        replace(OPTIONS, audio_kbps=96),
+        Path("/w/audio.m4a"),
+        60.0,
+    )
     assert option_values(args, "-map") == ["0:0"] and "-vn" in args
     assert "first_pts=0" in option_values(args, "-af")[0]
     assert option_values(args, "-ac") == ["2"] and option_values(args, "-profile:a") == ["aac_low"]
@@ -200,9 +257,21 @@ def test_the_stitch_only_copies_chunks_into_each_rung_and_each_audio_track_into_
     probe = make_probe()
     rungs = plan_ladder(1920, 1080, parse_ladder("1080:5000,360:800"))
     lists = {r.name: Path(f"/w/chunks/{r.name}.ffconcat") for r in rungs}
-    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=None,
-                       audios=[Path("/w/audio_0.m4a"), Path("/w/audio_1.m4a")])  # fmt: skip
-    assert option_values(args, "-i") == ["/w/chunks/1080p.ffconcat", "/w/chunks/360p.ffconcat", "/w/audio_0.m4a", "/w/audio_1.m4a"]
+    args = stitch_args(
+        Path("/out"),
+        probe,
+        rungs,
+        OPTIONS,
+        concat_lists=lists,
+        source=None,
+        audios=[Path("/w/audio_0.m4a"), Path("/w/audio_1.m4a")],
+    )
+    assert option_values(args, "-i") == [
+        "/w/chunks/1080p.ffconcat",
+        "/w/chunks/360p.ffconcat",
+        "/w/audio_0.m4a",
+        "/w/audio_1.m4a",
+    ]
     assert option_values(args, "-f")[:2] == ["concat", "concat"]
     assert option_values(args, "-map") == ["0:v:0", "1:v:0", "2:a:0", "3:a:0"]  # video-only rungs, then each track
     assert option_values(args, "-c") == ["copy"] and "libx264" not in args and "aac" not in args
@@ -211,8 +280,12 @@ def test_the_stitch_only_copies_chunks_into_each_rung_and_each_audio_track_into_
     assert option_values(args, "-var_stream_map") == ["v:0,name:1080p v:1,name:360p a:0,name:audio_0 a:1,name:audio_1"]
     assert option_values(args, "-hls_segment_filename") == ["/out/%v/seg_%05d.m4s"] and args[-1] == "/out/%v/index.m3u8"
     # fMP4 by default: each rendition's segments after its own init section
-    assert option_values(args, "-hls_segment_type") == ["fmp4"] and option_values(args, "-hls_fmp4_init_filename") == ["init.mp4"]
-    ts = stitch_args(Path("/out"), probe, rungs, replace(OPTIONS, segment_format="ts"), concat_lists=lists, source=None, audios=[])
+    assert option_values(args, "-hls_segment_type") == ["fmp4"] and option_values(args, "-hls_fmp4_init_filename") == [
+        "init.mp4"
+    ]
+    ts = stitch_args(
+        Path("/out"), probe, rungs, replace(OPTIONS, segment_format="ts"), concat_lists=lists, source=None, audios=[]
+    )
     assert option_values(ts, "-hls_segment_type") == ["mpegts"] and "-hls_fmp4_init_filename" not in ts
     assert option_values(ts, "-hls_segment_filename") == ["/out/%v/seg_%05d.ts"]
 
@@ -227,7 +300,11 @@ def test_a_silent_source_gets_no_audio_rendition():
 
 def test_a_text_subtitle_track_is_read_as_webvtt():
     args = subtitle_args(Path("/in/s.mp4"), MediaTrack(3, "mov_text", "fra", None, False), Path("/w/subs_0.vtt"))
-    assert option_values(args, "-map") == ["0:3"] and option_values(args, "-c:s") == ["webvtt"] and args[-1] == "/w/subs_0.vtt"
+    assert (
+        option_values(args, "-map") == ["0:3"]
+        and option_values(args, "-c:s") == ["webvtt"]
+        and args[-1] == "/w/subs_0.vtt"
+    )
 
 
 def test_chunks_are_listed_in_order_by_relative_name():
@@ -282,7 +359,9 @@ def test_a_copied_rung_takes_the_source_video_in_the_stitch_and_is_not_encoded()
     encoded = encode_chunk_args(Path("/in/s.mp4"), Path("/out"), probe, rungs[1:], OPTIONS, WHOLE)
     assert "scale=1920:1080" not in option_values(encoded, "-filter_complex")[0]
     lists = {"360p": Path("/w/360p.ffconcat")}
-    args = stitch_args(Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=Path("/in/s.mp4"), audios=[Path("/a.m4a")])
+    args = stitch_args(
+        Path("/out"), probe, rungs, OPTIONS, concat_lists=lists, source=Path("/in/s.mp4"), audios=[Path("/a.m4a")]
+    )
     assert option_values(args, "-i") == ["/w/360p.ffconcat", "/in/s.mp4", "/a.m4a"]
     assert option_values(args, "-map") == ["1:1", "0:v:0", "2:a:0"]
     assert option_values(args, "-var_stream_map") == ["v:0,name:1080p v:1,name:360p a:0,name:audio_0"]

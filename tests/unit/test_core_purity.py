@@ -16,13 +16,52 @@ REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "plugins" / "hls_operators" / "core"
 
 # Services, processes and the disk, and every layer of the package above the core.
-FORBIDDEN_MODULES = ("airflow", "boto3", "botocore", "psycopg2", "requests", "subprocess", "os", "shutil", "tempfile", "socket")
-FORBIDDEN_PACKAGE_LAYERS = ("edges", "media", "steps", "operators", "run_operators", "hooks", "settings", "storage_setup")
+FORBIDDEN_MODULES = (
+    "airflow",
+    "boto3",
+    "botocore",
+    "psycopg2",
+    "requests",
+    "subprocess",
+    "os",
+    "shutil",
+    "tempfile",
+    "socket",
+)
+FORBIDDEN_PACKAGE_LAYERS = (
+    "edges",
+    "media",
+    "steps",
+    "operators",
+    "run_operators",
+    "hooks",
+    "settings",
+    "storage_setup",
+)
 # Path and file methods that read or write the filesystem.
 FILESYSTEM_CALLS = {
-    "open", "read_text", "write_text", "read_bytes", "write_bytes", "stat", "lstat", "exists", "is_file", "is_dir",
-    "iterdir", "glob", "rglob", "mkdir", "rmdir", "unlink", "rename", "replace", "touch", "resolve", "samefile",
-}  # fmt: skip
+    "open",
+    "read_text",
+    "write_text",
+    "read_bytes",
+    "write_bytes",
+    "stat",
+    "lstat",
+    "exists",
+    "is_file",
+    "is_dir",
+    "iterdir",
+    "glob",
+    "rglob",
+    "mkdir",
+    "rmdir",
+    "unlink",
+    "rename",
+    "replace",
+    "touch",
+    "resolve",
+    "samefile",
+}
 
 
 def impurities(source: str, filename: str) -> list[str]:
@@ -33,7 +72,9 @@ def impurities(source: str, filename: str) -> list[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + ([f"{node.module}.{alias.name}" for alias in node.names] if node.module == "hls_operators" else [])
+            names = [node.module] + (
+                [f"{node.module}.{alias.name}" for alias in node.names] if node.module == "hls_operators" else []
+            )
         for name in names:
             parts = name.split(".")
             if parts[0] in FORBIDDEN_MODULES:
@@ -77,7 +118,12 @@ def test_importing_the_core_loads_no_service_client():
     names = [f"hls_operators.core.{path.stem}" for path in core_modules() if path.stem != "__init__"]
     script = f"import json, sys\nfor name in {names!r}:\n    __import__(name)\nprint(json.dumps(sorted(sys.modules)))"
     completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO, env={"PYTHONPATH": str(REPO / "plugins")}
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO / "plugins")},
     )
     loaded = {name.split(".")[0] for name in json.loads(completed.stdout)}
     assert loaded.isdisjoint({"airflow", "boto3", "botocore", "psycopg2", "requests"})

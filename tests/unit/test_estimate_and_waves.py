@@ -1,4 +1,5 @@
 import pytest
+
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate, measured_speed
 from hls_operators.core.waves import MovieOutcome, approval_request, judge_wave
 
@@ -17,9 +18,13 @@ def test_estimate_from_a_dry_run():
         ProbedMovie(5, refused_as="corrupt"),
     ]
     result = estimate(
-        movies, audio_kbps=128, cpu_seconds_per_megapixel_second=2.0, speed_measured_on=7,
-        prices=Prices(storage_per_gb_month=0.02, egress_per_gb=0.05, views_per_movie_month=10), segment_format="ts",
-    )  # fmt: skip
+        movies,
+        audio_kbps=128,
+        cpu_seconds_per_megapixel_second=2.0,
+        speed_measured_on=7,
+        prices=Prices(storage_per_gb_month=0.02, egress_per_gb=0.05, views_per_movie_month=10),
+        segment_format="ts",
+    )
     assert result.would_convert == [1, 2]
     assert result.refused == {"corrupt": [3, 5], "not_video": [4]}
     assert result.source_hours == pytest.approx(1.5)
@@ -35,10 +40,15 @@ def test_estimate_from_a_dry_run():
     assert "would refuse 3 movie(s): corrupt: [3, 5], not_video: [4]" in lines
     assert "measured on 7 recent transcodes" in lines
     # fMP4's boxes cost less than MPEG-TS's packets
-    fmp4 = estimate(movies, audio_kbps=128, cpu_seconds_per_megapixel_second=2.0, speed_measured_on=7,
-                    prices=Prices(0.02, 0.05, 10), segment_format="fmp4")  # fmt: skip
+    fmp4 = estimate(
+        movies,
+        audio_kbps=128,
+        cpu_seconds_per_megapixel_second=2.0,
+        speed_measured_on=7,
+        prices=Prices(0.02, 0.05, 10),
+        segment_format="fmp4",
+    )
     assert fmp4.output_bytes == pytest.approx(expected_bytes / 1.05 * 1.01, rel=1e-9)
-
 
 
 def test_copied_rungs_cost_no_encode_and_hevc_rungs_cost_x265s_share():
@@ -47,8 +57,14 @@ def test_copied_rungs_cost_no_encode_and_hevc_rungs_cost_x265s_share():
         {"name": "360p", "width": 640, "height": 360, "video_kbps": 800},
         {"name": "360p-hevc", "width": 640, "height": 360, "video_kbps": 600, "codec": "hevc"},
     ]
-    result = estimate([ProbedMovie(1, 3600.0, ladder)], audio_kbps=128, cpu_seconds_per_megapixel_second=2.0,
-                      speed_measured_on=0, prices=Prices(0.02, 0.0, 10), segment_format="fmp4")  # fmt: skip
+    result = estimate(
+        [ProbedMovie(1, 3600.0, ladder)],
+        audio_kbps=128,
+        cpu_seconds_per_megapixel_second=2.0,
+        speed_measured_on=0,
+        prices=Prices(0.02, 0.0, 10),
+        segment_format="fmp4",
+    )
     # Only the 360p rungs are encoded: 0.2304 megapixels in x264 and 0.2304 x 5.7 in x265, for an hour.
     assert result.cpu_hours == pytest.approx(0.2304 * (1 + 5.7) * 3600 * 2 / 3600)
 
@@ -67,6 +83,7 @@ def test_the_measured_speed_is_per_encoded_megapixel_second():
     assert measured_speed([(46.08, 100.0, copied_top), (308.736, 100.0, hevc_twin)]) == pytest.approx(2.0)
     assert measured_speed([(3.0, 100.0, copied_top[:1])]) is None  # nothing was encoded
 
+
 def wave(*classes: str | None) -> list[MovieOutcome]:
     """A wave's outcome: one movie per class, None for a converted movie."""
     return [MovieOutcome(i, "succeeded" if c is None else "failed", c, f"why {i}") for i, c in enumerate(classes, 1)]
@@ -76,13 +93,19 @@ def wave(*classes: str | None) -> list[MovieOutcome]:
     ("outcome", "hold", "red"),
     [
         (wave(None, None, None, "timeout"), None, None),  # 25 % is allowed, and a timeout is retried next time
-        (wave(None, None, "timeout", "storage_unavailable"),
-         "2 of 4 movies failed (50%, over the 25% allowed): timeout x1, storage_unavailable x1", "hold"),
+        (
+            wave(None, None, "timeout", "storage_unavailable"),
+            "2 of 4 movies failed (50%, over the 25% allowed): timeout x1, storage_unavailable x1",
+            "hold",
+        ),
         # broken uploads are a report, not a failure rate: 9 refused of 12 hold nothing, a green wave
         (wave(None, None, None, *["corrupt"] * 5, *["not_video"] * 2, "unsupported", "source_forbidden"), None, None),
         # and they are out of the rate's base: 1 failure among the 2 movies that were not refused
-        (wave(None, "worker_lost", "corrupt", "corrupt"),
-         "1 of 2 movies failed (50%, over the 25% allowed; 2 refused as bad input, not counted): worker_lost x1", "hold"),
+        (
+            wave(None, "worker_lost", "corrupt", "corrupt"),
+            "1 of 2 movies failed (50%, over the 25% allowed; 2 refused as bad input, not counted): worker_lost x1",
+            "hold",
+        ),
         # a defect within the rate
         (wave(*[None] * 9, "internal"), None, "1 movie(s) failed in a way no retry mends: movie 10 [internal] why 10"),
         (wave(), None, None),

@@ -1,6 +1,7 @@
 from fractions import Fraction
 
 import pytest
+
 from hls_operators.core.ladder import (
     Rung,
     choose_frame_rate,
@@ -45,7 +46,10 @@ def test_never_upscales():
         # 16:10 800p would have been cut to 1152x720.
         ((1280, 800), [("800p", 1280, 800, 3213), ("480p", 768, 480, 1400), ("360p", 576, 360, 800)]),
         # 900p is far enough above 720p to keep it.
-        ((1600, 900), [("900p", 1600, 900, 3790), ("720p", 1280, 720, 2800), ("480p", 854, 480, 1400), ("360p", 640, 360, 800)]),
+        (
+            (1600, 900),
+            [("900p", 1600, 900, 3790), ("720p", 1280, 720, 2800), ("480p", 854, 480, 1400), ("360p", 640, 360, 800)],
+        ),
         # Within 1.2x of a rung: cut down to it.
         ((889, 500), [("480p", 854, 480, 1400), ("360p", 640, 360, 800)]),
     ],
@@ -87,17 +91,27 @@ LADDER = plan_ladder(1920, 1080, SPECS)
         # At the caps, every rung is a step of 1.5 or more below the one above.
         ({"1080p": 5000, "720p": 2800, "480p": 1400, "360p": 800}, {}),
         # A soft picture: 720p barely cheaper than 1080p goes; 480p is then compared with 1080p.
-        ({"1080p": 1000, "720p": 800, "480p": 600, "360p": 300}, {"720p": "redundant: 800 kbit/s, 80% of 1080p's 1000"}),
+        (
+            {"1080p": 1000, "720p": 800, "480p": 600, "360p": 300},
+            {"720p": "redundant: 800 kbit/s, 80% of 1080p's 1000"},
+        ),
         # The lowest rung stays for the slowest links: the one above it goes instead.
-        ({"1080p": 1000, "720p": 600, "480p": 300, "360p": 250},
-         {"480p": "redundant: the lowest rung 360p is at 250 kbit/s, 83% of 480p's 300, and the lowest stays"}),
+        (
+            {"1080p": 1000, "720p": 600, "480p": 300, "360p": 250},
+            {"480p": "redundant: the lowest rung 360p is at 250 kbit/s, 83% of 480p's 300, and the lowest stays"},
+        ),
         # ... unless that one is the top rung.
-        ({"1080p": 1000, "720p": 900, "480p": 850, "360p": 800}, {"720p": "redundant: 900 kbit/s, 90% of 1080p's 1000",
-                                                                  "480p": "redundant: 850 kbit/s, 85% of 1080p's 1000"}),
+        (
+            {"1080p": 1000, "720p": 900, "480p": 850, "360p": 800},
+            {
+                "720p": "redundant: 900 kbit/s, 90% of 1080p's 1000",
+                "480p": "redundant: 850 kbit/s, 85% of 1080p's 1000",
+            },
+        ),
         # A copied top rung's bitrate is not measured: the rung below it stays, the rest are compared.
         ({"720p": 900, "480p": 850, "360p": 300}, {"480p": "redundant: 850 kbit/s, 94% of 720p's 900"}),
     ],
-)  # fmt: skip
+)
 def test_rungs_barely_cheaper_than_the_one_above_are_dropped(kbps, dropped):
     assert redundant_rungs(LADDER, kbps) == dropped
 
@@ -106,9 +120,10 @@ def test_hevc_twins_follow_the_h264_rungs_at_three_quarters_of_their_bitrate_and
     copied = [Rung("720p", 1280, 720, 2800, source_copy=True), *plan_ladder(1280, 720, SPECS)[1:]]
     ladder = with_hevc_rungs(copied)
     assert [(r.name, r.codec, r.width, r.height, r.video_kbps, r.source_copy) for r in ladder[3:]] == [
-        ("720p-hevc", "hevc", 1280, 720, 2100, False), ("480p-hevc", "hevc", 854, 480, 1050, False),
+        ("720p-hevc", "hevc", 1280, 720, 2100, False),
+        ("480p-hevc", "hevc", 854, 480, 1050, False),
         ("360p-hevc", "hevc", 640, 360, 600, False),
-    ]  # fmt: skip
+    ]
     assert ladder[:3] == copied and ladder[3].reason == "HEVC beside 720p, for the players that decode it"
     assert Rung.from_dict(ladder[3].to_dict()) == ladder[3]
     planned_before_hevc = {key: value for key, value in copied[0].to_dict().items() if key != "codec"}
@@ -117,8 +132,16 @@ def test_hevc_twins_follow_the_h264_rungs_at_three_quarters_of_their_bitrate_and
 
 def test_each_codec_drops_its_redundant_rungs_on_its_own():
     ladder = with_hevc_rungs(LADDER)
-    kbps = {"1080p": 5000, "720p": 2800, "480p": 1400, "360p": 800,
-            "1080p-hevc": 700, "720p-hevc": 600, "480p-hevc": 300, "360p-hevc": 200}  # fmt: skip
+    kbps = {
+        "1080p": 5000,
+        "720p": 2800,
+        "480p": 1400,
+        "360p": 800,
+        "1080p-hevc": 700,
+        "720p-hevc": 600,
+        "480p-hevc": 300,
+        "360p-hevc": 200,
+    }
     # HEVC 720p is compared with HEVC 1080p, not with an H.264 rung; H.264 keeps every rung.
     assert redundant_rungs(ladder, kbps) == {"720p-hevc": "redundant: 600 kbit/s, 86% of 1080p-hevc's 700"}
 
@@ -169,11 +192,24 @@ def test_frame_rate_is_kept_up_to_60(avg, nominal, expected):
 
 def compliant(**changes):
     values = dict(
-        codec="h264", profile="High", pix_fmt="yuv420p", sample_aspect_ratio="1:1", interlaced=False,
-        variable_frame_rate=False, rotation=0, size=(1280, 720), video_kbps=2500, frame_rate=Fraction(30),
-        packets_per_second=30.0, level=31, reference_frames=4, keyframe_times=[1.4 + 2 * i for i in range(7)],
-        duration=13.0, rung=Rung("720p", 1280, 720, 2800), segment_seconds=6,
-    )  # fmt: skip
+        codec="h264",
+        profile="High",
+        pix_fmt="yuv420p",
+        sample_aspect_ratio="1:1",
+        interlaced=False,
+        variable_frame_rate=False,
+        rotation=0,
+        size=(1280, 720),
+        video_kbps=2500,
+        frame_rate=Fraction(30),
+        packets_per_second=30.0,
+        level=31,
+        reference_frames=4,
+        keyframe_times=[1.4 + 2 * i for i in range(7)],
+        duration=13.0,
+        rung=Rung("720p", 1280, 720, 2800),
+        segment_seconds=6,
+    )
     values.update(changes)
     if "idr_times" not in changes:
         values["idr_times"] = values["keyframe_times"]  # a closed GOP: every keyframe an IDR
@@ -213,8 +249,11 @@ def test_anything_else_is_encoded(change, reason):
 def test_each_rung_fits_the_16_by_9_box_of_its_name():
     """A 2.39:1 scope film's 1080p rung is 1920 wide, not 1080 high (2586x1080 is above Level 4.2)."""
     assert sizes(plan_ladder(3840, 1604, SPECS)) == [
-        ("1080p", 1920, 802, 5000), ("720p", 1280, 534, 2800), ("480p", 854, 356, 1400), ("360p", 640, 268, 800),
-    ]  # fmt: skip
+        ("1080p", 1920, 802, 5000),
+        ("720p", 1280, 534, 2800),
+        ("480p", 854, 356, 1400),
+        ("360p", 640, 268, 800),
+    ]
     # a 1920x800 source is the 1080p rung's own size, no longer cut down to 720p
     assert sizes(plan_ladder(1920, 800, SPECS))[0] == ("1080p", 1920, 800, 5000)
     # portrait taller than 9:16 fits the 1080x1920 box by its height
@@ -225,12 +264,18 @@ def test_each_rung_fits_the_16_by_9_box_of_its_name():
 @pytest.mark.parametrize(
     ("size", "rate", "maxrate", "level"),
     [
-        ((640, 360), Fraction(30), 880, 30), ((854, 480), Fraction(30), 1540, 31), ((1280, 720), Fraction(30), 3080, 31),
-        ((1280, 720), Fraction(60), 3080, 32), ((1920, 1080), Fraction(30), 5500, 40), ((1920, 1080), Fraction(60), 5500, 42),
-        ((1920, 802), Fraction(24), 5500, 40), ((1080, 1920), Fraction(60000, 1001), 5500, 42), ((320, 240), Fraction(25), 400, 13),
+        ((640, 360), Fraction(30), 880, 30),
+        ((854, 480), Fraction(30), 1540, 31),
+        ((1280, 720), Fraction(30), 3080, 31),
+        ((1280, 720), Fraction(60), 3080, 32),
+        ((1920, 1080), Fraction(30), 5500, 40),
+        ((1920, 1080), Fraction(60), 5500, 42),
+        ((1920, 802), Fraction(24), 5500, 40),
+        ((1080, 1920), Fraction(60000, 1001), 5500, 42),
+        ((320, 240), Fraction(25), 400, 13),
         ((1280, 720), Fraction(30), 26_000, 41),  # over the 25 Mbit/s of Levels 3.2 and 4.0 (High)
     ],
-)  # fmt: skip
+)
 def test_h264_level_is_the_lowest_that_holds_the_rung(size, rate, maxrate, level):
     assert h264_level(*size, rate, maxrate) == level
 

@@ -4,6 +4,7 @@ from fractions import Fraction
 
 import m3u8
 import pytest
+
 from hls_operators.core.playlists import (
     IFrameVariant,
     Rendition,
@@ -39,8 +40,10 @@ seg_00002.ts
 
 def test_media_playlist_segments():
     assert parse_media_playlist(MEDIA) == [
-        Segment("seg_00000.ts", 6.0), Segment("seg_00001.ts", 6.0), Segment("seg_00002.ts", 0.5),
-    ]  # fmt: skip
+        Segment("seg_00000.ts", 6.0),
+        Segment("seg_00001.ts", 6.0),
+        Segment("seg_00002.ts", 0.5),
+    ]
 
 
 def test_not_a_playlist():
@@ -76,7 +79,17 @@ def test_avc_codec_strings(profile, level, expected):
 
 def init_section(sample_entry: bytes, record: bytes) -> bytes:
     """The boxes an fMP4 init section nests its sample entry in, down to the HEVC record (sizes aside)."""
-    return b"\0\0\0\x18ftypiso5" + b"\0" * 12 + b"\0\0\0\0stsd" + b"\0" * 8 + b"\0\0\0\0" + sample_entry + b"\0" * 78 + b"\0\0\0\0hvcC" + record
+    return (
+        b"\0\0\0\x18ftypiso5"
+        + b"\0" * 12
+        + b"\0\0\0\0stsd"
+        + b"\0" * 8
+        + b"\0\0\0\0"
+        + sample_entry
+        + b"\0" * 78
+        + b"\0\0\0\0hvcC"
+        + record
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,9 +113,15 @@ def test_a_player_without_hevc_starts_on_a_middle_h264_rung():
     def variant(name: str, codec: str, bps: int) -> Variant:
         return Variant(f"{name}/index.m3u8", 1280, 720, Fraction(30), codec, bps, bps)
 
-    ladder = [variant("720p", "avc1.64001F", 3_000_000), variant("360p", "avc1.64001E", 900_000),
-              variant("720p-hevc", "hvc1.1.6.L93.90", 2_000_000), variant("360p-hevc", "hvc1.1.6.L63.90", 600_000)]  # fmt: skip
-    assert parse_master_playlist(write_master(ladder))[0] == "360p/index.m3u8"  # the lower middle of all four would be HEVC
+    ladder = [
+        variant("720p", "avc1.64001F", 3_000_000),
+        variant("360p", "avc1.64001E", 900_000),
+        variant("720p-hevc", "hvc1.1.6.L93.90", 2_000_000),
+        variant("360p-hevc", "hvc1.1.6.L63.90", 600_000),
+    ]
+    assert (
+        parse_master_playlist(write_master(ladder))[0] == "360p/index.m3u8"
+    )  # the lower middle of all four would be HEVC
 
 
 def test_master_playlist_declares_what_apple_requires():
@@ -137,8 +156,13 @@ def test_each_variant_and_iframe_playlist_says_its_video_range_when_given():
     iframes = [IFrameVariant("720p-hevc/iframes.m3u8", 1280, 720, "hvc1.2.4.L93.B0", 300_000, 200_000, "HLG")]
     text = write_master(variants, iframes)
     assert 'CODECS="avc1.64001F",VIDEO-RANGE=SDR,' in text and 'CODECS="hvc1.2.4.L93.B0",VIDEO-RANGE=HLG,' in text
-    assert '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=300000,AVERAGE-BANDWIDTH=200000,RESOLUTION=1280x720,CODECS="hvc1.2.4.L93.B0",VIDEO-RANGE=HLG,URI=' in text
-    assert "VIDEO-RANGE" not in write_master([replace(v, video_range=None) for v in variants])  # an SDR set says nothing
+    assert (
+        '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=300000,AVERAGE-BANDWIDTH=200000,RESOLUTION=1280x720,CODECS="hvc1.2.4.L93.B0",VIDEO-RANGE=HLG,URI='
+        in text
+    )
+    assert "VIDEO-RANGE" not in write_master(
+        [replace(v, video_range=None) for v in variants]
+    )  # an SDR set says nothing
 
 
 def test_a_middle_rung_is_listed_first_then_the_rest_from_the_top():
@@ -146,7 +170,12 @@ def test_a_middle_rung_is_listed_first_then_the_rest_from_the_top():
         return Variant(f"{height}p/index.m3u8", height * 16 // 9, height, Fraction(30), "avc1.640028", bps, bps)
 
     ladder = [variant(360, 880_000), variant(1080, 5_500_000), variant(480, 1_500_000), variant(720, 3_000_000)]
-    assert parse_master_playlist(write_master(ladder)) == ["480p/index.m3u8", "1080p/index.m3u8", "720p/index.m3u8", "360p/index.m3u8"]
+    assert parse_master_playlist(write_master(ladder)) == [
+        "480p/index.m3u8",
+        "1080p/index.m3u8",
+        "720p/index.m3u8",
+        "360p/index.m3u8",
+    ]
     assert parse_master_playlist(write_master(ladder[1:])) == ["720p/index.m3u8", "1080p/index.m3u8", "480p/index.m3u8"]
     assert parse_master_playlist(write_master(ladder[:1])) == ["360p/index.m3u8"]
 
@@ -160,11 +189,24 @@ def test_audio_and_subtitle_renditions_are_groups_every_variant_names():
     ]
     text = write_master([variant], [], renditions)
     master = m3u8.loads(text)
-    assert [(m.type, m.group_id, m.language, m.name, m.default, m.autoselect, m.forced, m.channels, m.uri) for m in master.media] == [
+    assert [
+        (m.type, m.group_id, m.language, m.name, m.default, m.autoselect, m.forced, m.channels, m.uri)
+        for m in master.media
+    ] == [
         ("AUDIO", "audio", "en", "English", "YES", "YES", None, "2", "audio_0/index.m3u8"),
-        ("AUDIO", "audio", "fr", "Version 'française'", "NO", "YES", None, "2", "audio_1/index.m3u8"),  # no quote in a quoted string
+        (
+            "AUDIO",
+            "audio",
+            "fr",
+            "Version 'française'",
+            "NO",
+            "YES",
+            None,
+            "2",
+            "audio_1/index.m3u8",
+        ),  # no quote in a quoted string
         ("SUBTITLES", "subs", "fr", "French", "NO", "YES", "YES", None, "subs_0/index.m3u8"),
-    ]  # fmt: skip
+    ]
     info = master.playlists[0].stream_info
     assert (info.audio, info.subtitles, info.closed_captions) == ("audio", "subs", "NONE")
     assert parse_rendition_uris(text) == ["audio_0/index.m3u8", "audio_1/index.m3u8", "subs_0/index.m3u8"]
@@ -175,7 +217,9 @@ def test_audio_and_subtitle_renditions_are_groups_every_variant_names():
 
 # A studio's track title that, where a player splits lines on U+2028 or U+0085 as hls.js does,
 # adds a forced subtitle track of its own (no quotes needed: players take unquoted values).
-INJECTING_TITLE = "Director\u2028#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=subs,NAME=x,FORCED=YES,URI=https://evil.example/x.m3u8\u0085"
+INJECTING_TITLE = (
+    "Director\u2028#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=subs,NAME=x,FORCED=YES,URI=https://evil.example/x.m3u8\u0085"
+)
 
 
 @pytest.mark.parametrize("title", [INJECTING_TITLE, "a\rb\nc\u2029d\x0be\x1cf\u200bg\u00a0h"])

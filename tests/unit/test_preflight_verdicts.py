@@ -3,6 +3,7 @@
 import subprocess
 
 import pytest
+
 from hls_operators.core import preflight
 from hls_operators.core.commands import list_encoders
 
@@ -42,13 +43,22 @@ def test_the_encoders_a_run_needs_follow_its_codecs():
 def test_this_machines_ffmpeg_lists_every_encoder_the_settings_can_ask_for():
     """The parser against the real table, not only the excerpt above."""
     listing = subprocess.run(list_encoders(), capture_output=True, text=True, check=True).stdout
-    assert preflight.encoders_problem(preflight.parse_encoders(listing), preflight.needed_encoders({"h264", "hevc"})) is None
+    assert (
+        preflight.encoders_problem(preflight.parse_encoders(listing), preflight.needed_encoders({"h264", "hevc"}))
+        is None
+    )
 
 
 def test_the_summary_says_nothing_was_claimed_and_keeps_every_fix():
-    problems = [preflight.paused_problem("hls_convert_movie"), preflight.settings_problem("ladder entry '1080:fast' is not SHORT_SIDE:KBPS")]
+    problems = [
+        preflight.paused_problem("hls_convert_movie"),
+        preflight.settings_problem("ladder entry '1080:fast' is not SHORT_SIDE:KBPS"),
+    ]
     text = preflight.summary(problems)
     assert text.startswith("preflight found 2 problem(s); nothing was claimed: ")
-    assert "dag: hls_convert_movie is paused, so no movie of a wave would start. Fix: airflow dags unpause hls_convert_movie" in text
+    assert (
+        "dag: hls_convert_movie is paused, so no movie of a wave would start. Fix: airflow dags unpause hls_convert_movie"
+        in text
+    )
     assert "settings: ladder entry '1080:fast' is not SHORT_SIDE:KBPS. Fix: set or correct that Variable" in text
     assert "AIRFLOW_CONN_HLS_CATALOG" in preflight.catalog_problem("hls_catalog", "connection refused").fix

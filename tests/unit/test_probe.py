@@ -1,4 +1,5 @@
 import pytest
+
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.probe import (
     ProbeResult,
@@ -13,17 +14,30 @@ from hls_operators.core.probe import (
 
 def video_stream(**overrides):
     stream = {
-        "index": 0, "codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080,
-        "pix_fmt": "yuv420p", "avg_frame_rate": "30/1", "r_frame_rate": "30/1", "bit_rate": "4000000",
-        "field_order": "progressive", "disposition": {"default": 1},
-    }  # fmt: skip
+        "index": 0,
+        "codec_type": "video",
+        "codec_name": "h264",
+        "width": 1920,
+        "height": 1080,
+        "pix_fmt": "yuv420p",
+        "avg_frame_rate": "30/1",
+        "r_frame_rate": "30/1",
+        "bit_rate": "4000000",
+        "field_order": "progressive",
+        "disposition": {"default": 1},
+    }
     stream.update(overrides)
     return stream
 
 
 def audio_stream(index, default=0, channels=2):
-    return {"index": index, "codec_type": "audio", "codec_name": "aac", "channels": channels,
-            "disposition": {"default": default}}  # fmt: skip
+    return {
+        "index": index,
+        "codec_type": "audio",
+        "codec_name": "aac",
+        "channels": channels,
+        "disposition": {"default": default},
+    }
 
 
 def report(*streams, duration="60.0"):
@@ -77,8 +91,9 @@ def test_legacy_rotate_tag():
     ],
 )
 def test_non_square_pixels_give_the_display_size(size, pixel_aspect, rotation, display):
-    stream = video_stream(width=size[0], height=size[1], sample_aspect_ratio=pixel_aspect,
-                          side_data_list=[{"rotation": rotation}])  # fmt: skip
+    stream = video_stream(
+        width=size[0], height=size[1], sample_aspect_ratio=pixel_aspect, side_data_list=[{"rotation": rotation}]
+    )
     probe = parse_probe(report(stream), file_size=1)
     assert (probe.width, probe.height) == display
 
@@ -105,8 +120,10 @@ def test_interlaced_and_vfr_are_flagged():
     assert probe.frame_rate == "60000/1001"  # 29.97i becomes 59.94p: one frame per field
 
 
-@pytest.mark.parametrize(("rate", "field_order", "output"), [("25", "tt", "50"), ("30000/1001", "bb", "60000/1001"),
-                                                             ("50", "tt", "50"), ("25", "progressive", "25")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rate", "field_order", "output"),
+    [("25", "tt", "50"), ("30000/1001", "bb", "60000/1001"), ("50", "tt", "50"), ("25", "progressive", "25")],
+)
 def test_interlaced_sources_get_a_frame_per_field_up_to_60_fps(rate, field_order, output):
     stream = video_stream(field_order=field_order, avg_frame_rate=rate, r_frame_rate=rate)
     assert parse_probe(report(stream), file_size=1).frame_rate == output
@@ -144,11 +161,19 @@ def test_limits_on_the_number_of_tracks():
     with pytest.raises(MigrationError, match="33 audio tracks, over the limit of 32") as caught:
         check_limits(probe, max_pixels=8192 * 4320, max_duration_hours=12, max_tracks=32)
     assert caught.value.error_class is ErrorClass.UNSUPPORTED
-    check_limits(parse_probe(report(video_stream(), *many[:32]), file_size=1), max_pixels=8192 * 4320, max_duration_hours=12, max_tracks=32)
+    check_limits(
+        parse_probe(report(video_stream(), *many[:32]), file_size=1),
+        max_pixels=8192 * 4320,
+        max_duration_hours=12,
+        max_tracks=32,
+    )
 
 
 def test_a_compact_listing_line_is_its_section_and_fields():
-    assert parse_compact_line("packet|pts_time=0.040000|flags=K_\n") == ("packet", {"pts_time": "0.040000", "flags": "K_"})
+    assert parse_compact_line("packet|pts_time=0.040000|flags=K_\n") == (
+        "packet",
+        {"pts_time": "0.040000", "flags": "K_"},
+    )
     assert parse_compact_line("stream|profile=High|sample_aspect_ratio=1:1|level=40|refs=4")[1]["level"] == "40"
 
 
@@ -170,11 +195,15 @@ def test_failed_probe_classification():
 
 
 def test_failure_messages_do_not_show_worker_paths():
-    error = classify_probe_failure(b"\x00\x00\x00\x20ftypisom", "/tmp/w/source.mp4: Invalid data found", "/tmp/w/source.mp4")
+    error = classify_probe_failure(
+        b"\x00\x00\x00\x20ftypisom", "/tmp/w/source.mp4: Invalid data found", "/tmp/w/source.mp4"
+    )
     assert error.message == "broken MP4 container: Invalid data found"
 
 
-@pytest.mark.parametrize(("transfer", "hdr"), [("arib-std-b67", True), ("smpte2084", True), ("bt709", False), (None, False)])
+@pytest.mark.parametrize(
+    ("transfer", "hdr"), [("arib-std-b67", True), ("smpte2084", True), ("bt709", False), (None, False)]
+)
 def test_pq_and_hlg_sources_are_hdr(transfer, hdr):
     stream = video_stream(**({"color_transfer": transfer} if transfer else {}))
     probe = parse_probe(report(stream), file_size=1)
@@ -182,13 +211,23 @@ def test_pq_and_hlg_sources_are_hdr(transfer, hdr):
 
 
 def test_hdr10_static_metadata_is_read_in_x265s_notation():
-    display = {"side_data_type": "Mastering display metadata", "red_x": "34000/50000", "red_y": "16000/50000",
-               "green_x": "13250/50000", "green_y": "34500/50000", "blue_x": "7500/50000", "blue_y": "3000/50000",
-               "white_point_x": "15635/50000", "white_point_y": "16450/50000", "min_luminance": "50/10000",
-               "max_luminance": "10000000/10000"}  # fmt: skip
+    display = {
+        "side_data_type": "Mastering display metadata",
+        "red_x": "34000/50000",
+        "red_y": "16000/50000",
+        "green_x": "13250/50000",
+        "green_y": "34500/50000",
+        "blue_x": "7500/50000",
+        "blue_y": "3000/50000",
+        "white_point_x": "15635/50000",
+        "white_point_y": "16450/50000",
+        "min_luminance": "50/10000",
+        "max_luminance": "10000000/10000",
+    }
     light = {"side_data_type": "Content light level metadata", "max_content": 1000, "max_average": 400}
     assert parse_hdr10_metadata({"frames": [{"side_data_list": [display, light]}]}) == (
-        "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)", "1000,400"
+        "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)",
+        "1000,400",
     )
     assert parse_hdr10_metadata({"frames": [{"side_data_list": [light]}]}) == (None, "1000,400")
     assert parse_hdr10_metadata({"frames": [{}]}) == parse_hdr10_metadata({}) == (None, None)
@@ -200,16 +239,28 @@ def test_every_audio_and_subtitle_track_is_kept_with_its_language_title_and_flag
         video_stream(),
         audio_stream(1, default=1) | {"tags": {"language": "eng", "handler_name": "SoundHandler"}},
         audio_stream(2) | {"tags": {"language": "fre", "handler_name": "Version française"}},
-        {"index": 3, "codec_type": "subtitle", "codec_name": "mov_text", "tags": {"language": "spa", "title": "Forzados"},
-         "disposition": {"forced": 1}},
+        {
+            "index": 3,
+            "codec_type": "subtitle",
+            "codec_name": "mov_text",
+            "tags": {"language": "spa", "title": "Forzados"},
+            "disposition": {"forced": 1},
+        },
         {"index": 4, "codec_type": "subtitle", "codec_name": "hdmv_pgs_subtitle", "tags": {"language": "und"}},
-    ]  # fmt: skip
+    ]
     probe = parse_probe(report(*streams), file_size=1)
     assert [(t.index, t.language, t.title, t.default) for t in probe.audio_tracks] == [
-        (1, "eng", None, True), (2, "fre", "Version française", False),  # a muxer's handler name is no title
-    ]  # fmt: skip
+        (1, "eng", None, True),
+        (2, "fre", "Version française", False),  # a muxer's handler name is no title
+    ]
     [subtitle] = probe.subtitle_tracks
-    assert (subtitle.index, subtitle.codec, subtitle.language, subtitle.title, subtitle.forced) == (3, "mov_text", "spa", "Forzados", True)
+    assert (subtitle.index, subtitle.codec, subtitle.language, subtitle.title, subtitle.forced) == (
+        3,
+        "mov_text",
+        "spa",
+        "Forzados",
+        True,
+    )
     [picture] = probe.image_subtitles  # cannot become WebVTT: recorded as not carried over
     assert (picture.codec, picture.language) == ("hdmv_pgs_subtitle", None)
     assert ProbeResult.from_dict(probe.to_dict()) == probe  # the tracks travel through XCom

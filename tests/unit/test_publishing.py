@@ -1,6 +1,7 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+
 from hls_operators.core.publishing import (
     IMMUTABLE,
     SHORT_LIVED,
@@ -42,7 +43,7 @@ def test_master_goes_last_and_playlists_after_their_media():
 
 
 def test_keys_come_from_numeric_ids_and_a_fresh_version():
-    version = new_version(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))
+    version = new_version(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
     assert version.startswith("20261123T020000Z-") and version != new_version()
     assert output_prefix("hls/movies/", 42, version) == f"hls/movies/42/{version}"
     for bad_id in ("../etc", "42; rm -rf /", -1):

@@ -1,11 +1,17 @@
 import pytest
+
 from hls_operators.core.errors import ErrorClass, MigrationError, bound_message, killed_by_signal
 from hls_operators.settings import Settings
 
 
 def test_strings_from_variables_are_typed():
     settings = Settings.from_values(
-        {"bucket": "media", "public_base_url": "https://cdn.example/", "segment_seconds": "4", "max_duration_hours": "2.5"}
+        {
+            "bucket": "media",
+            "public_base_url": "https://cdn.example/",
+            "segment_seconds": "4",
+            "max_duration_hours": "2.5",
+        }
     )
     assert settings.segment_seconds == 4 and settings.max_duration_hours == 2.5
     assert settings.public_url("hls/movies/1/v/master.m3u8") == "https://cdn.example/hls/movies/1/v/master.m3u8"
@@ -34,7 +40,10 @@ def test_rate_control_is_checked_at_load_and_reaches_the_encoder():
 def test_hevc_rungs_are_asked_for_beside_h264_and_only_in_fmp4():
     base = {"bucket": "b", "public_base_url": "x"}
     assert Settings.from_values(base).codecs == {"h264"}
-    assert Settings.from_values({**base, "video_codecs": "h264, hevc", "x265_preset": "medium"}).encoding.x265_preset == "medium"
+    assert (
+        Settings.from_values({**base, "video_codecs": "h264, hevc", "x265_preset": "medium"}).encoding.x265_preset
+        == "medium"
+    )
     for bad in ("hevc", "h264,av1"):
         with pytest.raises(ValueError, match="hls_video_codecs"):
             Settings.from_values({**base, "video_codecs": bad})
@@ -63,7 +72,9 @@ def test_a_process_killed_by_a_signal_is_a_fault_of_the_worker_and_retried():
     oom = killed_by_signal("movie 3 chunk 1/2", 9, oom_killed=True)
     assert (oom.error_class, oom.retryable) == (ErrorClass.OUT_OF_MEMORY, True)
     assert "OOM killer" in oom.message
-    assert killed_by_signal("x", 15, oom_killed=True).error_class is ErrorClass.WORKER_LOST  # the OOM killer sends SIGKILL
+    assert (
+        killed_by_signal("x", 15, oom_killed=True).error_class is ErrorClass.WORKER_LOST
+    )  # the OOM killer sends SIGKILL
     assert "signal 77" in killed_by_signal("x", 77, oom_killed=False).message
 
 

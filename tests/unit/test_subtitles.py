@@ -1,4 +1,5 @@
 import pytest
+
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.subtitles import (
     MAX_CUE_CHARACTERS,
@@ -61,7 +62,9 @@ def test_a_track_whose_segments_would_fill_a_disk_is_refused_before_any_is_writt
     thousand segments would be half a gigabyte."""
     durations = [6.0] * 1000
     fine = [Cue(0.0, 3.0, "", "Hello."), Cue(10.0, 6000.0, "", "x" * MAX_CUE_CHARACTERS)]
-    assert check_cues(fine, durations, 133_200, "track 1") == sum(len(text.encode()) for text in segment_webvtt(fine, durations, 133_200))
+    assert check_cues(fine, durations, 133_200, "track 1") == sum(
+        len(text.encode()) for text in segment_webvtt(fine, durations, 133_200)
+    )
     with pytest.raises(MigrationError) as caught:
         check_cues([Cue(0.0, 6000.0, "", "x" * 500_000)], durations, 0, "subtitle track 2")
     assert caught.value.error_class is ErrorClass.UNSUPPORTED and "500000 characters" in caught.value.message

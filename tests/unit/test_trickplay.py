@@ -1,5 +1,6 @@
 import m3u8
 import pytest
+
 from hls_operators.core.trickplay import (
     IFrame,
     StoryboardPlan,
@@ -17,12 +18,16 @@ from hls_operators.core.trickplay import (
 # Two 6 s segments of 1000 and 900 bytes read back to back; a keyframe every 2 s, B-frames
 # reordered (positions follow decode order, times do not), timestamps offset as in MPEG-TS.
 PACKETS = [
-    VideoPacket(1.4, 564, True), VideoPacket(1.6, 700, False), VideoPacket(1.5, 760, False),
-    VideoPacket(3.4, 800, True), VideoPacket(3.5, 900, False),
+    VideoPacket(1.4, 564, True),
+    VideoPacket(1.6, 700, False),
+    VideoPacket(1.5, 760, False),
+    VideoPacket(3.4, 800, True),
+    VideoPacket(3.5, 900, False),
     VideoPacket(5.4, 950, True),
-    VideoPacket(7.4, 1564, True), VideoPacket(7.5, 1700, False),
+    VideoPacket(7.4, 1564, True),
+    VideoPacket(7.5, 1700, False),
     VideoPacket(9.4, 1800, True),
-]  # fmt: skip
+]
 SEGMENTS = [("seg_00000.ts", 1000), ("seg_00001.ts", 900)]
 
 
@@ -40,7 +45,9 @@ def test_each_keyframe_is_a_byte_range_of_its_own_segment_until_the_next_video_p
 
 def test_in_fmp4_each_segments_first_keyframe_is_listed_from_its_fragments_moof():
     segments = [("seg_00000.m4s", 1000), ("seg_00001.m4s", 900)]
-    frames = locate_iframes(PACKETS, segments, total_duration=9.0, fragment_starts={"seg_00000.m4s": 76, "seg_00001.m4s": 76})
+    frames = locate_iframes(
+        PACKETS, segments, total_duration=9.0, fragment_starts={"seg_00000.m4s": 76, "seg_00001.m4s": 76}
+    )
     # moof at 76, the keyframe's sample up to the next packet at 700 (and at 1700 - 1000)
     assert frames == [IFrame("seg_00000.m4s", 76, 624, 6.0), IFrame("seg_00001.m4s", 76, 624, 3.0)]
     text = write_iframe_playlist(frames, map_uri="init_0.mp4")
@@ -63,7 +70,10 @@ def test_iframe_playlist_round_trips_and_is_read_by_m3u8():
     assert parse_iframe_playlist(text) == frames
     parsed = m3u8.loads(text)
     assert parsed.is_i_frames_only and parsed.version == 4 and parsed.is_endlist
-    assert [(s.byterange, s.uri) for s in parsed.segments][:2] == [("136@564", "seg_00000.ts"), ("100@800", "seg_00000.ts")]
+    assert [(s.byterange, s.uri) for s in parsed.segments][:2] == [
+        ("136@564", "seg_00000.ts"),
+        ("100@800", "seg_00000.ts"),
+    ]
     # peak over entries lasting 1 to 3 s (half to 1.5 times the 2 s target): 100 B in the last 1 s;
     # average: 522 B in 9 s
     assert iframe_bandwidth(frames, 2) == (800, 464)

@@ -1,6 +1,13 @@
 import pytest
+
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.trickplay import IFrame, StoryboardPlan, storyboard_cues, write_iframe_playlist, write_storyboard_vtt
+from hls_operators.core.trickplay import (
+    IFrame,
+    StoryboardPlan,
+    storyboard_cues,
+    write_iframe_playlist,
+    write_storyboard_vtt,
+)
 from hls_operators.core.verify import verify_hls_set
 
 MASTER = (
@@ -11,9 +18,14 @@ MEDIA = "#EXTM3U\n#EXTINF:6.0,\nseg_00000.ts\n#EXTINF:4.0,\nseg_00001.ts\n#EXT-X
 IFRAMES = [IFrame("seg_00000.ts", 564, 300, 6.0), IFrame("seg_00001.ts", 564, 136, 4.0)]
 STORYBOARD = write_storyboard_vtt(storyboard_cues(StoryboardPlan(5, 160, 90), 2, 10.0))
 EXPECTED = {
-    "master.m3u8": 50, "720p/index.m3u8": 80, "720p/iframes.m3u8": 90, "720p/seg_00000.ts": 1000,
-    "720p/seg_00001.ts": 700, "storyboard/storyboard.vtt": 120, "storyboard/sheet_000.jpg": 4000,
-}  # fmt: skip
+    "master.m3u8": 50,
+    "720p/index.m3u8": 80,
+    "720p/iframes.m3u8": 90,
+    "720p/seg_00000.ts": 1000,
+    "720p/seg_00001.ts": 700,
+    "storyboard/storyboard.vtt": 120,
+    "storyboard/sheet_000.jpg": 4000,
+}
 
 
 def verify(stored=None, duration=10.0, media=MEDIA, iframes=IFRAMES, storyboard=STORYBOARD, master=MASTER):
@@ -75,7 +87,9 @@ def test_an_fmp4_set_needs_the_init_section_its_playlists_name():
     media = MEDIA.replace("#EXTINF:6.0,", '#EXT-X-MAP:URI="init_0.mp4"\n#EXTINF:6.0,', 1)
     iframes = write_iframe_playlist(IFRAMES, map_uri="init_0.mp4")
     texts = {"720p/index.m3u8": media, "720p/iframes.m3u8": iframes}
-    check = dict(expected=EXPECTED, master_text=MASTER, media_texts=texts, source_duration=10.0, storyboard_text=STORYBOARD)
+    check = dict(
+        expected=EXPECTED, master_text=MASTER, media_texts=texts, source_duration=10.0, storyboard_text=STORYBOARD
+    )
     verify_hls_set(stored={**EXPECTED, "720p/init_0.mp4": 800}, **check)
     with pytest.raises(MigrationError) as caught:
         verify_hls_set(stored=dict(EXPECTED), **check)

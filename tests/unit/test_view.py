@@ -1,27 +1,49 @@
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate
 from hls_operators.core.preflight import Preflight, pool_problem
 from hls_operators.core.view import Conversion, Failure, Pace, Refused, Summary, refused_csv, render_page, run_link
 from hls_operators.core.waves import Hold
 
-AT = datetime(2026, 11, 23, 2, 30, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)
 MASTER = "https://cdn.example/hls/movies/7/20261123T020000Z-abcdef/master.m3u8"
 
 
 def summary(**changes) -> Summary:
     values = dict(
-        converted=40, refused=1, failed=2, remaining=60, bytes_published=12_300_000_000, converted_last_day=12,
-        source_seconds_last_day=7200.0, dag_id="hls_migration", as_of=AT,
+        converted=40,
+        refused=1,
+        failed=2,
+        remaining=60,
+        bytes_published=12_300_000_000,
+        converted_last_day=12,
+        source_seconds_last_day=7200.0,
+        dag_id="hls_migration",
+        as_of=AT,
         failures=[Failure("storage_unavailable", 2, "503 <script>", 9)],
-        refused_movies=[Refused(6, "=cmd|' /C calc'!A0", "corrupt", "moov atom not found <b>", "https://cdn.example/uploads/6.mp4?…", AT)],
-        recent=[Conversion(7, "Heat & Dust", "scheduled__2026-11-23T02:00:00+00:00", "hls_migration", MASTER, 5_000_000, 95.0, AT,
-                           audio=[{"language": "en", "name": "English", "default": True}, {"language": "fr", "name": "French"}],
-                           subtitles=[{"language": "fr", "name": "French", "forced": True}],
-                           not_carried=[{"track": 4, "codec": "hdmv_pgs_subtitle"}])],
-    )  # fmt: skip
+        refused_movies=[
+            Refused(
+                6, "=cmd|' /C calc'!A0", "corrupt", "moov atom not found <b>", "https://cdn.example/uploads/6.mp4?…", AT
+            )
+        ],
+        recent=[
+            Conversion(
+                7,
+                "Heat & Dust",
+                "scheduled__2026-11-23T02:00:00+00:00",
+                "hls_migration",
+                MASTER,
+                5_000_000,
+                95.0,
+                AT,
+                audio=[{"language": "en", "name": "English", "default": True}, {"language": "fr", "name": "French"}],
+                subtitles=[{"language": "fr", "name": "French", "forced": True}],
+                not_carried=[{"track": 4, "codec": "hdmv_pgs_subtitle"}],
+            )
+        ],
+    )
     values.update(changes)
     return Summary(**values)
 
@@ -51,9 +73,17 @@ def test_failures_recent_conversions_and_links_are_escaped():
 
 
 def test_hold_and_estimate_are_shown():
-    result = estimate([ProbedMovie(3, refused_as="not_video")], audio_kbps=128, cpu_seconds_per_megapixel_second=1.6,
-                      speed_measured_on=0, prices=Prices(0.015, 0.0, 10), segment_format="fmp4")  # fmt: skip
-    page = render_page(summary(hold=Hold("manual__x", "3 of 4 movies failed", AT), estimate=("manual__dry", result, AT)))
+    result = estimate(
+        [ProbedMovie(3, refused_as="not_video")],
+        audio_kbps=128,
+        cpu_seconds_per_megapixel_second=1.6,
+        speed_measured_on=0,
+        prices=Prices(0.015, 0.0, 10),
+        segment_format="fmp4",
+    )
+    page = render_page(
+        summary(hold=Hold("manual__x", "3 of 4 movies failed", AT), estimate=("manual__dry", result, AT))
+    )
     assert "<b>On hold</b> since 2026-11-23 02:30 UTC" in page and "3 of 4 movies failed" in page
     assert "The next run that selects movies itself asks" in page
     assert "would refuse 1 movie(s): not_video: [3]" in page
@@ -63,21 +93,32 @@ def test_hold_and_estimate_are_shown():
 def test_a_run_waiting_for_an_answer_says_since_when_and_where_to_answer():
     hold = Hold("manual__x", "3 of 4 movies failed", AT, asked_by="scheduled__2026-11-24", asked_at=AT)
     page = render_page(summary(hold=hold, as_of=AT + timedelta(hours=2, minutes=30)))
-    assert "href='/dags/hls_migration/runs/scheduled__2026-11-24'>scheduled__2026-11-24</a> has waited 2.5 h for an answer" in page
+    assert (
+        "href='/dags/hls_migration/runs/scheduled__2026-11-24'>scheduled__2026-11-24</a> has waited 2.5 h for an answer"
+        in page
+    )
     assert "<a target='_top' href='/required_actions?response_received=false'>Required Actions</a>" in page
 
 
 def test_refused_movies_are_a_report_with_a_csv_a_spreadsheet_cannot_run():
     page = render_page(summary())
-    assert "<td>6</td><td>=cmd|&#x27; /C calc&#x27;!A0</td><td>corrupt</td><td>moov atom not found &lt;b&gt;</td>" in page
+    assert (
+        "<td>6</td><td>=cmd|&#x27; /C calc&#x27;!A0</td><td>corrupt</td><td>moov atom not found &lt;b&gt;</td>" in page
+    )
     assert "(all of them above)" in page and "href='refused.csv'" in page
     assert "(the newest 1 of 30 above)" in render_page(summary(refused=30))
     assert "No source was refused." in render_page(summary(refused=0, refused_movies=[]))
     rows = list(csv.reader(io.StringIO(refused_csv(summary().refused_movies))))
     assert rows == [
         ["movie_id", "title", "error_class", "error_message", "source_url", "refused_at"],
-        ["6", "'=cmd|' /C calc'!A0", "corrupt", "moov atom not found <b>", "https://cdn.example/uploads/6.mp4?…",
-         "2026-11-23T02:30:00+00:00"],
+        [
+            "6",
+            "'=cmd|' /C calc'!A0",
+            "corrupt",
+            "moov atom not found <b>",
+            "https://cdn.example/uploads/6.mp4?…",
+            "2026-11-23T02:30:00+00:00",
+        ],
     ]
 
 
@@ -89,10 +130,15 @@ def test_each_conversion_shows_the_languages_it_was_published_with():
 
 
 def test_a_failed_preflight_is_shown_first_with_each_fix_and_a_passed_one_not_at_all():
-    failed = Preflight("hls_migration", "scheduled__2026-11-23T02:00:00+00:00", AT, [pool_problem("hls_transcode", None)])
+    failed = Preflight(
+        "hls_migration", "scheduled__2026-11-23T02:00:00+00:00", AT, [pool_problem("hls_transcode", None)]
+    )
     page = render_page(summary(preflight=failed))
     assert page.index("id='preflight'") < page.index("class='totals'")
-    assert "<b>Preflight failed</b> at 2026-11-23 02:30 UTC in run <a target='_top' href='/dags/hls_migration/runs/" in page
+    assert (
+        "<b>Preflight failed</b> at 2026-11-23 02:30 UTC in run <a target='_top' href='/dags/hls_migration/runs/"
+        in page
+    )
     assert "the Airflow pool hls_transcode does not exist" in page
     assert "<i>Fix:</i> airflow pools set hls_transcode 2 &quot;ffmpeg transcodes across all workers&quot;" in page
     assert "id='preflight'" not in render_page(summary(preflight=Preflight("hls_migration", "manual__x", AT, [])))

@@ -11,7 +11,11 @@ def test_the_body_is_the_status_row_with_its_event_and_the_signature_covers_time
     assert json.loads(body) == {**status, "event": "movie.ready", "run_id": "manual__1"}
     headers = signed_headers("s3cret", 1_700_000_000, body)
     expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert headers == {"Content-Type": "application/json", "X-HLS-Timestamp": "1700000000", "X-HLS-Signature": f"sha256={expected}"}
+    assert headers == {
+        "Content-Type": "application/json",
+        "X-HLS-Timestamp": "1700000000",
+        "X-HLS-Signature": f"sha256={expected}",
+    }
     # another timestamp or another body, another signature: a delivery cannot be replayed or altered
     assert signed_headers("s3cret", 1_700_000_001, body)["X-HLS-Signature"] != headers["X-HLS-Signature"]
     assert signed_headers("s3cret", 1_700_000_000, body + b" ")["X-HLS-Signature"] != headers["X-HLS-Signature"]

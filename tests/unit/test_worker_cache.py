@@ -2,6 +2,7 @@ import os
 import time
 
 import pytest
+
 from hls_operators import steps
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.handoff import worker_cache
@@ -95,7 +96,9 @@ def test_a_kept_hand_off_is_taken_once_with_its_contents_moved_not_copied(tmp_pa
     assert not produced.exists()
     target = tmp_path / "package" / "chunks" / "0"
     assert cache.take("7-v1-chunk_000-etag1", target)
-    assert (target / "720p" / "chunk.mp4").read_bytes() == b"v" * 300 and (target / "tiles" / "tile_0.jpg").read_bytes() == b"j"
+    assert (target / "720p" / "chunk.mp4").read_bytes() == b"v" * 300 and (
+        target / "tiles" / "tile_0.jpg"
+    ).read_bytes() == b"j"
     assert (target / "720p" / "chunk.mp4").stat().st_ino == inode
     assert not cache.take("7-v1-chunk_000-etag1", tmp_path / "retry")  # a retry of the step downloads it
     assert list((tmp_path / "cache").iterdir()) == []
@@ -129,7 +132,10 @@ def test_a_budget_of_zero_keeps_no_hand_off(tmp_path):
 
 def test_what_a_dead_task_left_half_written_goes_once_surely_abandoned(tmp_path):
     cache = WorkerCache(tmp_path / "cache", budget_bytes=10_000, max_age_seconds=600)
-    abandoned, recent = handoff(tmp_path / "cache" / ".1-v-chunk_000-e.99.ab", {"a": b"x"}), tmp_path / "cache" / ".2-v.mp4.98.cd"
+    abandoned, recent = (
+        handoff(tmp_path / "cache" / ".1-v-chunk_000-e.99.ab", {"a": b"x"}),
+        tmp_path / "cache" / ".2-v.mp4.98.cd",
+    )
     recent.write_bytes(b"x")
     os.utime(abandoned, (time.time() - 601,) * 2)
     cache.evict()

@@ -338,7 +338,19 @@ def stitch_args(
 
 def subtitle_args(source: Path, track: MediaTrack, target: Path) -> list[str]:
     """A text subtitle track as one WebVTT file, cue times from the movie's start."""
-    return [*FFMPEG, *SAFE_INPUT, "-i", str(source), "-map", f"0:{track.index}", "-c:s", "webvtt", "-f", "webvtt", str(target)]
+    return [
+        *FFMPEG,
+        *SAFE_INPUT,
+        "-i",
+        str(source),
+        "-map",
+        f"0:{track.index}",
+        "-c:s",
+        "webvtt",
+        "-f",
+        "webvtt",
+        str(target),
+    ]
 
 
 def segments_input(segments: list[str], init: str | None = None) -> list[str]:
@@ -366,13 +378,32 @@ def concat_list(files: list[tuple[str, Fraction | None]]) -> str:
 
 def video_profile_args(segment: str, init: str | None = None) -> list[str]:
     """The profile, level and transfer the encoder really wrote, for the CODECS and VIDEO-RANGE attributes."""
-    return ["ffprobe", *QUIET, *segments_input([segment], init), "-select_streams", "v:0",
-            "-show_entries", "stream=profile,level,color_transfer", "-of", "json"]  # fmt: skip
+    return [
+        "ffprobe",
+        *QUIET,
+        *segments_input([segment], init),
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=profile,level,color_transfer",
+        "-of",
+        "json",
+    ]
 
 
 def frame_count_args(path: Path) -> list[str]:
     """How many frames a chunk's video holds, as its container counts them."""
-    return ["ffprobe", *QUIET, "-select_streams", "v:0", "-show_entries", "stream=nb_frames", "-of", "csv=p=0", str(path)]
+    return [
+        "ffprobe",
+        *QUIET,
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=nb_frames",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
 
 
 def stream_packets_args(source: Path, video_index: int) -> list[str]:
@@ -380,10 +411,17 @@ def stream_packets_args(source: Path, video_index: int) -> list[str]:
     flags: demuxing only, no decoding, so it reads a whole movie in seconds. One line per packet
     (``packet|pts_time=...|flags=K_``), read as it comes (``parse_compact_line``)."""
     return [
-        "ffprobe", *QUIET, *SAFE_INPUT, "-select_streams", str(video_index),
-        "-show_entries", "stream=profile,level,refs,sample_aspect_ratio:packet=pts_time,flags", "-of", "compact=p=1",
+        "ffprobe",
+        *QUIET,
+        *SAFE_INPUT,
+        "-select_streams",
+        str(video_index),
+        "-show_entries",
+        "stream=profile,level,refs,sample_aspect_ratio:packet=pts_time,flags",
+        "-of",
+        "compact=p=1",
         str(source),
-    ]  # fmt: skip
+    ]
 
 
 def idr_packets_args(source: Path, video_index: int) -> list[str]:
@@ -400,9 +438,16 @@ def keyframe_index_args(segment_names: list[str], init: str | None = None) -> li
     """Every video packet (time, byte position, key flag) of segments read back to back, run in
     their folder: positions count from the first byte of the ``init`` section, or of the first segment."""
     return [
-        "ffprobe", *QUIET, *segments_input(segment_names, init),
-        "-select_streams", "v:0", "-show_entries", "packet=pts_time,pos,flags", "-of", "csv=p=0",
-    ]  # fmt: skip
+        "ffprobe",
+        *QUIET,
+        *segments_input(segment_names, init),
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pts_time,pos,flags",
+        "-of",
+        "csv=p=0",
+    ]
 
 
 def thumbnail_times(duration: float, count: int, fps: float, video_end: float | None = None) -> list[float]:
@@ -420,7 +465,9 @@ def thumbnail_size(probe: ProbeResult, max_width: int) -> tuple[int, int]:
     return width, height
 
 
-def thumbnail_args(source: Path, target: Path, probe: ProbeResult, at_seconds: float, size: tuple[int, int]) -> list[str]:
+def thumbnail_args(
+    source: Path, target: Path, probe: ProbeResult, at_seconds: float, size: tuple[int, int]
+) -> list[str]:
     # -ss before -i seeks by index: a thumbnail costs one GOP of decoding, not the movie up to it.
     return [
         *FFMPEG, "-ss", f"{at_seconds:.3f}", *SAFE_INPUT, "-i", str(source),
@@ -430,9 +477,7 @@ def thumbnail_args(source: Path, target: Path, probe: ProbeResult, at_seconds: f
     ]  # fmt: skip
 
 
-def tile_sheet_args(
-    pattern: Path, target: Path, *, start: int, columns: int, rows: int, spacing: int = 0
-) -> list[str]:
+def tile_sheet_args(pattern: Path, target: Path, *, start: int, columns: int, rows: int, spacing: int = 0) -> list[str]:
     """One JPEG of ``columns`` x ``rows`` numbered images from ``start`` on; a short last row stays blank."""
     return [
         *FFMPEG, "-protocol_whitelist", "file", "-f", "image2", "-framerate", "1",
@@ -445,4 +490,3 @@ def contact_sheet_args(thumb_dir: Path, count: int, target: Path) -> list[str]:
     columns = min(5, count)
     rows = math.ceil(count / columns)
     return tile_sheet_args(thumb_dir / THUMBNAIL_PATTERN, target, start=0, columns=columns, rows=rows, spacing=4)
-

@@ -29,8 +29,15 @@ APPLE_HEVC_PROFILES = {1: "Main", 2: "Main10"}
 APPLE_MAX_HEVC_LEVEL = 150
 # HEVC's largest picture in luma samples per general_level_idc (ITU-T H.265 Table A.8).
 HEVC_MAX_LUMA_PICTURE_SIZE = {
-    30: 36_864, 60: 122_880, 63: 245_760, 90: 552_960, 93: 983_040, 120: 2_228_224, 123: 2_228_224, 150: 8_912_896,
-}  # fmt: skip
+    30: 36_864,
+    60: 122_880,
+    63: 245_760,
+    90: 552_960,
+    93: 983_040,
+    120: 2_228_224,
+    123: 2_228_224,
+    150: 8_912_896,
+}
 BANDWIDTH_TOLERANCE = 0.10  # Apple: measured peak and average within 10 % of what the master declares
 MAX_PEAK_TO_AVERAGE = 2.0  # Apple: the peak SHOULD be at most 200 % of the average
 HDR_VIDEO_RANGES = tuple(HDR_RANGES.values())  # PQ, HLG
@@ -72,7 +79,9 @@ def _tagged(master_text: str) -> list[StreamInf]:
     found = []
     for index, line in enumerate(lines):
         tag, _, attributes = line.partition(":")
-        kind = {"#EXT-X-STREAM-INF": "VARIANT", "#EXT-X-I-FRAME-STREAM-INF": "IFRAMES", "#EXT-X-MEDIA": "MEDIA"}.get(tag)
+        kind = {"#EXT-X-STREAM-INF": "VARIANT", "#EXT-X-I-FRAME-STREAM-INF": "IFRAMES", "#EXT-X-MEDIA": "MEDIA"}.get(
+            tag
+        )
         if kind is None:
             continue
         values = {name: value.strip('"') for name, value in ATTRIBUTE.findall(attributes)}
@@ -102,7 +111,9 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
         codec = variants[0].attributes.get("CODECS", "")[:4]
         bandwidths = [s.number("BANDWIDTH") or 0 for s in variants if s.attributes.get("CODECS", "")[:4] == codec]
         if len(bandwidths) > 1 and bandwidths[0] == max(bandwidths):
-            problems.append(f"[first variant] {variants[0].uri}, the top rung, is listed first: every playback would start on it")
+            problems.append(
+                f"[first variant] {variants[0].uri}, the top rung, is listed first: every playback would start on it"
+            )
     # A variant's bit rate is its video's plus the largest of each group of renditions playing beside it.
     group_rates: dict[str, tuple[int, int]] = {}
     for rendition in parse_renditions(master_text):
@@ -124,7 +135,9 @@ def conformance_problems(master_text: str, media_texts: dict[str, str], stored: 
         groups = [stream.attributes[name] for name in ("AUDIO", "SUBTITLES") if name in stream.attributes]
         problems += _bandwidth_problems(stream, text, stored, [group_rates.get(group, (0, 0)) for group in groups])
         if "AUDIO" in stream.attributes and "mp4a." not in stream.attributes.get("CODECS", ""):
-            problems.append(f"[CODECS] {stream.uri} plays with the audio group {stream.attributes['AUDIO']} but declares no audio codec")
+            problems.append(
+                f"[CODECS] {stream.uri} plays with the audio group {stream.attributes['AUDIO']} but declares no audio codec"
+            )
     return problems
 
 
@@ -142,7 +155,9 @@ def _foreign_problems(master_text: str, media_texts: dict[str, str], stored: dic
         if stream.uri and stream.uri not in known:
             problems.append(f"[stored set] the master names {stream.uri!r}, which is not a file of the set")
         elif not stream.uri and stream.attributes.get("TYPE") in ("AUDIO", "SUBTITLES"):
-            problems.append(f"[stored set] the {stream.attributes['TYPE'].lower()} rendition {stream.attributes.get('NAME')!r} names no file")
+            problems.append(
+                f"[stored set] the {stream.attributes['TYPE'].lower()} rendition {stream.attributes.get('NAME')!r} names no file"
+            )
     return problems
 
 
@@ -152,20 +167,27 @@ def _video_range_problems(streams: list[StreamInf]) -> list[str]:
     beside the HDR ones, for backward compatibility."""
     problems = [
         f"[VIDEO-RANGE] {s.uri}: {s.attributes['VIDEO-RANGE']} is not SDR, PQ or HLG"
-        for s in streams if s.attributes.get("VIDEO-RANGE", "SDR") not in VIDEO_RANGES
-    ]  # fmt: skip
+        for s in streams
+        if s.attributes.get("VIDEO-RANGE", "SDR") not in VIDEO_RANGES
+    ]
     hdr = [s for s in streams if s.attributes.get("VIDEO-RANGE") in HDR_VIDEO_RANGES]
     if not hdr:
         return problems
     unsaid = [s.uri for s in streams if "VIDEO-RANGE" not in s.attributes]
     if unsaid:
-        problems.append(f"[apple HDR VIDEO-RANGE] HDR variants beside streams that declare no VIDEO-RANGE: {', '.join(unsaid)}")
+        problems.append(
+            f"[apple HDR VIDEO-RANGE] HDR variants beside streams that declare no VIDEO-RANGE: {', '.join(unsaid)}"
+        )
     for stream in hdr:
         video = stream.attributes.get("CODECS", "").split(",")[0]
         if not video.startswith(tuple(f"{entry}2." for entry in HEVC_CODECS)):
-            problems.append(f"[apple 1.7 HDR codec] {stream.uri}: {stream.attributes['VIDEO-RANGE']} in {video}, not HEVC Main10")
+            problems.append(
+                f"[apple 1.7 HDR codec] {stream.uri}: {stream.attributes['VIDEO-RANGE']} in {video}, not HEVC Main10"
+            )
     for iframes, rule in ((False, "apple 1.24 SDR variants"), (True, "apple 6.16 SDR trick play")):
-        if not any(s.attributes.get("VIDEO-RANGE", "SDR") == "SDR" for s in streams if s.iframes == iframes):  # SDR when unsaid
+        if not any(
+            s.attributes.get("VIDEO-RANGE", "SDR") == "SDR" for s in streams if s.iframes == iframes
+        ):  # SDR when unsaid
             kind = "I-frame playlist" if iframes else "variant"
             problems.append(f"[{rule}] HDR {kind}s without an SDR one")
     return problems
@@ -204,7 +226,9 @@ def _hevc_problems(stream: StreamInf, video: str) -> list[str]:
     size = _resolution(stream)
     picture_limit = HEVC_MAX_LUMA_PICTURE_SIZE.get(level)
     if size and picture_limit is not None and size[0] * size[1] > picture_limit:
-        problems.append(f"[apple 1.6 HEVC level] {stream.uri}: {size[0]}x{size[1]} is larger than Level {level / 30:g} allows")
+        problems.append(
+            f"[apple 1.6 HEVC level] {stream.uri}: {size[0]}x{size[1]} is larger than Level {level / 30:g} allows"
+        )
     return problems
 
 
@@ -221,7 +245,9 @@ def _h264_problems(stream: StreamInf, video: str) -> list[str]:
     size = _resolution(stream)
     frame_limit = next((frame for idc, _, frame, _, _ in H264_LEVELS if idc == level), None)
     if size and frame_limit is not None and macroblocks(*size) > frame_limit:
-        problems.append(f"[apple 1.3 H.264 level] {stream.uri}: {size[0]}x{size[1]} is larger than Level {level_name(level)} allows")
+        problems.append(
+            f"[apple 1.3 H.264 level] {stream.uri}: {size[0]}x{size[1]} is larger than Level {level_name(level)} allows"
+        )
     return problems
 
 
@@ -237,7 +263,9 @@ def _measure(stream: StreamInf, text: str, stored: dict[str, int]) -> tuple[int,
     return peak_bit_rate(pieces, parse_target_duration(text)), average_bit_rate(pieces)
 
 
-def _bandwidth_problems(stream: StreamInf, text: str, stored: dict[str, int], beside: list[tuple[int, int]]) -> list[str]:
+def _bandwidth_problems(
+    stream: StreamInf, text: str, stored: dict[str, int], beside: list[tuple[int, int]]
+) -> list[str]:
     """BANDWIDTH and AVERAGE-BANDWIDTH as RFC 8216 measures them (with the renditions ``beside``
     the variant), within Apple's 10 %."""
     peak, average = _measure(stream, text, stored)
@@ -252,5 +280,7 @@ def _bandwidth_problems(stream: StreamInf, text: str, stored: dict[str, int], be
         elif abs(measured - declared) > BANDWIDTH_TOLERANCE * declared:
             problems.append(f"[apple bit rates {name}] {stream.uri} declares {declared} bit/s, measured {measured}")
     if not stream.iframes and peak > MAX_PEAK_TO_AVERAGE * average:
-        problems.append(f"[apple bit rates peak to average] {stream.uri}: peak {peak} bit/s is over twice the average {average}")
+        problems.append(
+            f"[apple bit rates peak to average] {stream.uri}: peak {peak} bit/s is over twice the average {average}"
+        )
     return problems

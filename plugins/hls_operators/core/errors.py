@@ -89,8 +89,12 @@ def killed_by_signal(label: str, signal_number: int | None, *, oom_killed: bool)
         except ValueError:
             name = f"signal {signal_number}"
     if oom_killed and signal_number == signal.SIGKILL:
-        return MigrationError(ErrorClass.OUT_OF_MEMORY, f"{label} was killed by the kernel's OOM killer (the worker ran out of memory)")
-    return MigrationError(ErrorClass.WORKER_LOST, f"{label} was killed by {name} (the worker stopping, or another process killing it)")
+        return MigrationError(
+            ErrorClass.OUT_OF_MEMORY, f"{label} was killed by the kernel's OOM killer (the worker ran out of memory)"
+        )
+    return MigrationError(
+        ErrorClass.WORKER_LOST, f"{label} was killed by {name} (the worker stopping, or another process killing it)"
+    )
 
 
 def redacted(text: str) -> str:

@@ -56,7 +56,9 @@ class Estimate:
     def lines(self) -> list[str]:
         """The estimate as the task log and the migration view show it."""
         source = (
-            f"measured on {self.speed_measured_on} recent transcodes" if self.speed_measured_on else "configured, nothing measured yet"
+            f"measured on {self.speed_measured_on} recent transcodes"
+            if self.speed_measured_on
+            else "configured, nothing measured yet"
         )
         refused = ", ".join(f"{name}: {ids}" for name, ids in sorted(self.refused.items())) or "none"
         return [
@@ -64,7 +66,8 @@ class Estimate:
             f"would refuse {sum(len(ids) for ids in self.refused.values())} movie(s): {refused}",
             f"source: {human_seconds(self.source_hours * 3600)} of video",
             f"output: {human_bytes(self.output_bytes)} at the ladder's bitrates",
-            f"CPU: {human_seconds(self.cpu_hours * 3600)} of one core at {self.cpu_seconds_per_megapixel_second:.2f} CPU-s per encoded megapixel-second ({source})",
+            f"CPU: {human_seconds(self.cpu_hours * 3600)} of one core at "
+            f"{self.cpu_seconds_per_megapixel_second:.2f} CPU-s per encoded megapixel-second ({source})",
             f"storage: {self.storage_per_month:.2f} per month; egress: {self.egress_per_month:.2f} per month",
         ]
 
@@ -88,7 +91,9 @@ def human_seconds(seconds: float) -> str:
 def encoded_megapixel_seconds(duration: float, ladder: list[dict]) -> float:
     """What a ladder costs to encode over ``duration`` seconds, in x264 megapixel-seconds: the
     encoded rungs' pixels, each weighted by its codec's cost."""
-    pixels = sum(r["width"] * r["height"] * ENCODE_COST[r.get("codec", "h264")] for r in ladder if not r.get("source_copy"))
+    pixels = sum(
+        r["width"] * r["height"] * ENCODE_COST[r.get("codec", "h264")] for r in ladder if not r.get("source_copy")
+    )
     return duration * pixels / 1e6
 
 
@@ -120,7 +125,10 @@ def estimate(
     output = top_rungs = megapixel_seconds = 0.0
     for movie in convertible:
         audio = audio_kbps if movie.has_audio else 0
-        sizes = [rendition_bytes(movie.duration, rung["video_kbps"], audio, CONTAINER_OVERHEAD[segment_format]) for rung in movie.ladder]
+        sizes = [
+            rendition_bytes(movie.duration, rung["video_kbps"], audio, CONTAINER_OVERHEAD[segment_format])
+            for rung in movie.ladder
+        ]
         output += sum(sizes)
         top_rungs += max(sizes, default=0.0)  # a full view at the best rung: egress's upper bound
         megapixel_seconds += encoded_megapixel_seconds(movie.duration, movie.ladder)

@@ -82,9 +82,15 @@ def h264_level(width: int, height: int, frame_rate: Fraction, maxrate_kbps: int)
     frame rate and peak bitrate; ValueError above Level 4.2."""
     frame = macroblocks(width, height)
     for level, per_second, frame_size, _, kbps in H264_LEVELS:
-        if frame <= frame_size and frame * frame_rate <= per_second and maxrate_kbps <= kbps * HIGH_PROFILE_BITRATE_FACTOR:
+        if (
+            frame <= frame_size
+            and frame * frame_rate <= per_second
+            and maxrate_kbps <= kbps * HIGH_PROFILE_BITRATE_FACTOR
+        ):
             return level
-    raise ValueError(f"{width}x{height} at {float(frame_rate):.3f} fps and {maxrate_kbps} kbit/s is above H.264 Level 4.2")
+    raise ValueError(
+        f"{width}x{height} at {float(frame_rate):.3f} fps and {maxrate_kbps} kbit/s is above H.264 Level 4.2"
+    )
 
 
 def max_reference_frames(level: int, width: int, height: int) -> int:
@@ -133,9 +139,14 @@ class Rung:
     @classmethod
     def from_dict(cls, data: dict) -> Rung:
         return cls(
-            name=data["name"], width=data["width"], height=data["height"], video_kbps=data["video_kbps"],
-            source_copy=bool(data.get("source_copy", False)), reason=data.get("reason", ""), codec=data.get("codec", "h264"),
-        )  # fmt: skip
+            name=data["name"],
+            width=data["width"],
+            height=data["height"],
+            video_kbps=data["video_kbps"],
+            source_copy=bool(data.get("source_copy", False)),
+            reason=data.get("reason", ""),
+            codec=data.get("codec", "h264"),
+        )
 
 
 def parse_ladder(text: str) -> list[RungSpec]:
@@ -205,10 +216,16 @@ def with_hevc_rungs(ladder: list[Rung]) -> list[Rung]:
     """The ``ladder`` and, after it, an HEVC twin of each of its rungs: the same size, at
     ``HEVC_BITRATE_SHARE`` of the bitrate, always encoded."""
     twins = [
-        Rung(f"{rung.name}{HEVC_SUFFIX}", rung.width, rung.height, max(64, round(rung.video_kbps * HEVC_BITRATE_SHARE)),
-             reason=f"HEVC beside {rung.name}, for the players that decode it", codec="hevc")
+        Rung(
+            f"{rung.name}{HEVC_SUFFIX}",
+            rung.width,
+            rung.height,
+            max(64, round(rung.video_kbps * HEVC_BITRATE_SHARE)),
+            reason=f"HEVC beside {rung.name}, for the players that decode it",
+            codec="hevc",
+        )
         for rung in ladder
-    ]  # fmt: skip
+    ]
     return [*ladder, *twins]
 
 
@@ -274,11 +291,26 @@ CUT_EPSILON_SECONDS = 1e-6
 
 
 def copy_refusal(
-    *, codec: str, profile: str, pix_fmt: str, sample_aspect_ratio: str, interlaced: bool, variable_frame_rate: bool,
-    rotation: int, size: tuple[int, int], video_kbps: int | None, frame_rate: Fraction, packets_per_second: float,
-    level: int, reference_frames: int, keyframe_times: list[float], idr_times: list[float], duration: float, rung: Rung,
+    *,
+    codec: str,
+    profile: str,
+    pix_fmt: str,
+    sample_aspect_ratio: str,
+    interlaced: bool,
+    variable_frame_rate: bool,
+    rotation: int,
+    size: tuple[int, int],
+    video_kbps: int | None,
+    frame_rate: Fraction,
+    packets_per_second: float,
+    level: int,
+    reference_frames: int,
+    keyframe_times: list[float],
+    idr_times: list[float],
+    duration: float,
+    rung: Rung,
     segment_seconds: int,
-) -> str | None:  # fmt: skip
+) -> str | None:
     """Why ``rung`` cannot be the source's video stream copied as it is, or None when it can.
 
     Copying costs almost nothing, but only a stream within Apple's High 4.2 (level and reference

@@ -205,7 +205,9 @@ def quoted_string(text: str) -> str:
     players split lines on more than those (U+2028, U+0085, ...), so that a studio's track title
     could add a line of its own to the master. Printable characters only; any space or line break
     becomes a plain space."""
-    return "".join("'" if ch == '"' else " " if ch.isspace() else ch for ch in text if ch.isprintable() or ch.isspace()).strip()
+    return "".join(
+        "'" if ch == '"' else " " if ch.isspace() else ch for ch in text if ch.isprintable() or ch.isspace()
+    ).strip()
 
 
 def write_master(

@@ -44,10 +44,15 @@ def pool_problem(pool: str, slots: int | None) -> Problem | None:
     command = f'airflow pools set {pool} 2 "ffmpeg transcodes across all workers"'
     sizing = "(one slot per 4 worker cores, at least one per worker; or Admin > Pools in the UI)"
     if slots is None:
-        return Problem("pool", f"the Airflow pool {pool} does not exist, so no encode task would ever be scheduled",
-                       f"{command} {sizing}")  # fmt: skip
+        return Problem(
+            "pool",
+            f"the Airflow pool {pool} does not exist, so no encode task would ever be scheduled",
+            f"{command} {sizing}",
+        )
     if slots < 1:
-        return Problem("pool", f"the Airflow pool {pool} has {slots} slots, so no encode task could run", f"{command} {sizing}")
+        return Problem(
+            "pool", f"the Airflow pool {pool} has {slots} slots, so no encode task could run", f"{command} {sizing}"
+        )
     return None
 
 
@@ -67,25 +72,37 @@ def encoders_problem(available: Iterable[str], needed: Iterable[str]) -> Problem
     missing = sorted(set(needed) - set(available))
     if not missing:
         return None
-    return Problem("ffmpeg", f"this ffmpeg has no {', '.join(missing)} encoder",
-                   "install an ffmpeg built with them on every worker (Debian: apt-get install ffmpeg)")  # fmt: skip
+    return Problem(
+        "ffmpeg",
+        f"this ffmpeg has no {', '.join(missing)} encoder",
+        "install an ffmpeg built with them on every worker (Debian: apt-get install ffmpeg)",
+    )
 
 
 def missing_program_problem(program: str, error: str) -> Problem:
-    return Problem("ffmpeg", f"{program} does not run on this worker: {error}",
-                   f"install ffmpeg (it brings {program}) on every worker and put it on PATH (Debian: apt-get install ffmpeg)")  # fmt: skip
+    return Problem(
+        "ffmpeg",
+        f"{program} does not run on this worker: {error}",
+        f"install ffmpeg (it brings {program}) on every worker and put it on PATH (Debian: apt-get install ffmpeg)",
+    )
 
 
 def catalog_problem(conn_id: str, error: str) -> Problem:
-    return Problem("catalog", f"connection {conn_id} does not answer: {error}",
-                   f"point connection {conn_id} (Admin > Connections, or AIRFLOW_CONN_{conn_id.upper()}) at the "
-                   "catalog's PostgreSQL, with a user that may read movies and create the pipeline's tables")  # fmt: skip
+    return Problem(
+        "catalog",
+        f"connection {conn_id} does not answer: {error}",
+        f"point connection {conn_id} (Admin > Connections, or AIRFLOW_CONN_{conn_id.upper()}) at the "
+        "catalog's PostgreSQL, with a user that may read movies and create the pipeline's tables",
+    )
 
 
 def storage_problem(conn_id: str, bucket: str, prefix: str, error: str) -> Problem:
-    return Problem("storage", f"bucket {bucket} did not take a write and a delete under {prefix}/: {error}",
-                   f"check connection {conn_id}'s keys and endpoint_url, and that hls_bucket names a bucket "
-                   "those keys may write to and delete from")  # fmt: skip
+    return Problem(
+        "storage",
+        f"bucket {bucket} did not take a write and a delete under {prefix}/: {error}",
+        f"check connection {conn_id}'s keys and endpoint_url, and that hls_bucket names a bucket "
+        "those keys may write to and delete from",
+    )
 
 
 def settings_problem(error: str) -> Problem:
@@ -93,13 +110,19 @@ def settings_problem(error: str) -> Problem:
 
 
 def unreachable_problem(what: str, error: str) -> Problem:
-    return Problem("airflow", f"could not ask the api-server about {what}: {error}",
-                   "check that the worker reaches the api-server at [core] execution_api_server_url")  # fmt: skip
+    return Problem(
+        "airflow",
+        f"could not ask the api-server about {what}: {error}",
+        "check that the worker reaches the api-server at [core] execution_api_server_url",
+    )
 
 
 def paused_problem(dag_id: str) -> Problem:
-    return Problem("dag", f"{dag_id} is paused, so no movie of a wave would start",
-                   f"airflow dags unpause {dag_id} (or its toggle in the UI)")  # fmt: skip
+    return Problem(
+        "dag",
+        f"{dag_id} is paused, so no movie of a wave would start",
+        f"airflow dags unpause {dag_id} (or its toggle in the UI)",
+    )
 
 
 def summary(problems: list[Problem]) -> str:

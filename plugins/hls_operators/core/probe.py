@@ -116,11 +116,14 @@ def parse_hdr10_metadata(frames_report: dict) -> tuple[str | None, str | None]:
     display = by_type.get("Mastering display metadata")
     try:
         if display:
+
             def units(name: str, scale: int) -> int:
                 return round(Fraction(display[name]) * scale)
 
-            points = "".join(f"{label}({units(f'{c}_x', 50000)},{units(f'{c}_y', 50000)})"
-                             for label, c in (("G", "green"), ("B", "blue"), ("R", "red"), ("WP", "white_point")))  # fmt: skip
+            points = "".join(
+                f"{label}({units(f'{c}_x', 50000)},{units(f'{c}_y', 50000)})"
+                for label, c in (("G", "green"), ("B", "blue"), ("R", "red"), ("WP", "white_point"))
+            )
             master_display = f"{points}L({units('max_luminance', 10000)},{units('min_luminance', 10000)})"
         light = by_type.get("Content light level metadata")
         if light:
@@ -243,7 +246,9 @@ def _is_default(stream: dict) -> bool:
 
 
 # Handler names that muxers write on every track whatever it holds: no title for people.
-GENERIC_HANDLER_NAMES = re.compile(r"handler|^(core media|iso media|gpac|apple|mainconcept|l-smash)|^(video|sound|audio|text|subtitle)s?$", re.I)
+GENERIC_HANDLER_NAMES = re.compile(
+    r"handler|^(core media|iso media|gpac|apple|mainconcept|l-smash)|^(video|sound|audio|text|subtitle)s?$", re.I
+)
 
 
 def _title(tags: dict[str, str]) -> str | None:
@@ -340,7 +345,9 @@ def check_limits(probe: ProbeResult, *, max_pixels: int, max_duration_hours: flo
     # 2048x16384) while the decoder still holds every coded pixel, or stretch it past the limit.
     for width, height in ((probe.coded_width, probe.coded_height), (probe.width, probe.height)):
         if width * height > max_pixels:
-            raise MigrationError(ErrorClass.UNSUPPORTED, f"frame {width}x{height} exceeds the limit of {max_pixels} pixels")
+            raise MigrationError(
+                ErrorClass.UNSUPPORTED, f"frame {width}x{height} exceeds the limit of {max_pixels} pixels"
+            )
     if probe.duration <= 0:
         raise MigrationError(ErrorClass.CORRUPT, "the source reports no duration")
     if probe.duration > max_duration_hours * 3600:

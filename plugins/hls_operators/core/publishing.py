@@ -8,7 +8,7 @@ movie id and a generated version only: titles and slugs never reach a key.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 MASTER_PLAYLIST = "master.m3u8"
@@ -31,7 +31,7 @@ SHORT_LIVED = "public, max-age=60"
 
 def new_version(now: datetime | None = None) -> str:
     """A sortable, unique folder name for one conversion, e.g. ``20261123T020000Z-3f9a1c``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 
 

@@ -59,7 +59,9 @@ def parse_webvtt(text: str) -> list[Cue]:
             continue
         body = "\n".join(lines[timing_line + 1 :]).strip()
         if body:
-            cues.append(Cue(parse_timestamp(found.group(1)), parse_timestamp(found.group(2)), found.group(3).strip(), body))
+            cues.append(
+                Cue(parse_timestamp(found.group(1)), parse_timestamp(found.group(2)), found.group(3).strip(), body)
+            )
     return cues
 
 
@@ -91,7 +93,9 @@ def check_cues(cues: list[Cue], durations: list[float], mpegts_start: int, label
     ``MAX_RENDITION_BYTES`` (counted only that far)."""
     longest = max((len(cue.text) for cue in cues), default=0)
     if longest > MAX_CUE_CHARACTERS:
-        raise MigrationError(ErrorClass.UNSUPPORTED, f"{label} has a cue of {longest} characters, over the limit of {MAX_CUE_CHARACTERS}")
+        raise MigrationError(
+            ErrorClass.UNSUPPORTED, f"{label} has a cue of {longest} characters, over the limit of {MAX_CUE_CHARACTERS}"
+        )
     total = 0
     for text in segment_webvtt(cues, durations, mpegts_start):
         total += len(text.encode())
@@ -104,8 +108,13 @@ def check_cues(cues: list[Cue], durations: list[float], mpegts_start: int, label
 
 def subtitle_playlist(durations: list[float], target_duration: int) -> str:
     """The media playlist of a subtitle rendition cut on the video's grid."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target_duration}", "#EXT-X-MEDIA-SEQUENCE:0",
-             "#EXT-X-PLAYLIST-TYPE:VOD"]  # fmt: skip
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        f"#EXT-X-TARGETDURATION:{target_duration}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+    ]
     for index, duration in enumerate(durations):
         lines += [f"#EXTINF:{duration:.6f},", SUBTITLE_SEGMENT_PATTERN % index]
     return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"

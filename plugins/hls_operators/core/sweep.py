@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 VERSION_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -40,13 +40,18 @@ class References:
 def version_time(version: str) -> datetime | None:
     """When a conversion's folder was made, from its name (``20261123T020000Z-3f9a1c``)."""
     try:
-        return datetime.strptime(version.split("-", 1)[0], VERSION_TIME_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(version.split("-", 1)[0], VERSION_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
 
 
 def sweepable(
-    sets: list[StoredSet], references: References, *, master_url: Callable[[StoredSet], str], now: datetime, grace: timedelta
+    sets: list[StoredSet],
+    references: References,
+    *,
+    master_url: Callable[[StoredSet], str],
+    now: datetime,
+    grace: timedelta,
 ) -> list[StoredSet]:
     """The sets no one can reach any more and older than ``grace``; ``master_url(set)`` is the URL
     the catalog would hold for a published set. A set whose age cannot be told is kept."""

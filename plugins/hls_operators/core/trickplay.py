@@ -45,7 +45,10 @@ class IFrame:
 
 
 def locate_iframes(
-    packets: list[VideoPacket], segments: list[tuple[str, int]], total_duration: float, fragment_starts: dict[str, int] | None = None
+    packets: list[VideoPacket],
+    segments: list[tuple[str, int]],
+    total_duration: float,
+    fragment_starts: dict[str, int] | None = None,
 ) -> list[IFrame]:
     """The keyframes of a rung, each as a byte range inside its segment.
 
@@ -101,9 +104,14 @@ def write_iframe_playlist(iframes: list[IFrame], map_uri: str | None = None) -> 
     fMP4 segments' Media Initialization Section (``EXT-X-MAP``)."""
     target = max(1, math.ceil(max(f.duration for f in iframes)))
     lines = [
-        "#EXTM3U", f"#EXT-X-VERSION:{5 if map_uri else 4}", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-I-FRAMES-ONLY",
-    ]  # fmt: skip
+        "#EXTM3U",
+        f"#EXT-X-VERSION:{5 if map_uri else 4}",
+        f"#EXT-X-TARGETDURATION:{target}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-I-FRAMES-ONLY",
+    ]
     if map_uri:
         lines.append(f'#EXT-X-MAP:URI="{map_uri}"')
     for frame in iframes:
@@ -190,9 +198,14 @@ def storyboard_cues(plan: StoryboardPlan, tiles: int, duration: float) -> list[S
         end = duration if index == tiles - 1 else min((index + 1) * plan.interval, duration)
         cues.append(
             StoryboardCue(
-                start, end, STORYBOARD_SHEET_PATTERN % sheet,
-                column * plan.tile_width, row * plan.tile_height, plan.tile_width, plan.tile_height,
-            )  # fmt: skip
+                start,
+                end,
+                STORYBOARD_SHEET_PATTERN % sheet,
+                column * plan.tile_width,
+                row * plan.tile_height,
+                plan.tile_width,
+                plan.tile_height,
+            )
         )
     return cues
 

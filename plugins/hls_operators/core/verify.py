@@ -79,7 +79,9 @@ def _iframe_problems(uri: str, text: str | None, stored: dict[str, int], source_
         return [f"I-frame playlist {uri} is missing"]
     folder = PurePosixPath(uri).parent
     frames = parse_iframe_playlist(text)
-    problems = [f"init section {path} is missing or empty" for path in _map_paths(uri, text) if stored.get(path, 0) <= 0]
+    problems = [
+        f"init section {path} is missing or empty" for path in _map_paths(uri, text) if stored.get(path, 0) <= 0
+    ]
     problems += [
         f"{uri}: {frame.length}@{frame.offset} lies outside {frame.uri}"
         for frame in frames

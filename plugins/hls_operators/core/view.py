@@ -10,7 +10,7 @@ import csv
 import html
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from hls_operators.core.estimate import Estimate, human_bytes, human_seconds
@@ -51,7 +51,9 @@ class Conversion:
         """The languages a viewer can pick, in a few words: "audio en (default), fr; subtitles en, fr (forced)"."""
 
         def listed(tracks: list[dict], flag: str) -> str:
-            return ", ".join((t.get("language") or t.get("name") or "?") + (f" ({flag})" if t.get(flag) else "") for t in tracks)
+            return ", ".join(
+                (t.get("language") or t.get("name") or "?") + (f" ({flag})" if t.get(flag) else "") for t in tracks
+            )
 
         parts = [f"audio {listed(self.audio, 'default')}" if self.audio else "no audio"]
         if self.subtitles:
@@ -121,7 +123,7 @@ class Summary:
 
 
 def utc(moment: datetime) -> str:
-    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def run_link(dag_id: str, run_id: str) -> str:
@@ -185,7 +187,9 @@ def _hold(hold: Hold, dag_id: str, now: datetime) -> str:
 
 def render_page(summary: Summary) -> str:
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>HLS migration</title><style>{STYLE}</style></head><body>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>HLS migration</title><style>{STYLE}</style></head><body>"
+    ]
     parts.append("<h1>HLS migration</h1>")
     if summary.preflight and summary.preflight.problems:
         parts.append(_preflight(summary.preflight))
@@ -193,13 +197,22 @@ def render_page(summary: Summary) -> str:
         parts.append(_hold(summary.hold, summary.dag_id, summary.as_of))
     eta = human_seconds(summary.eta_hours * 3600) if summary.eta_hours is not None else "no recent wave"
     totals = [
-        ("converted", str(summary.converted)), ("refused", str(summary.refused)), ("failed", str(summary.failed)),
-        ("remaining", str(summary.remaining)), ("published", human_bytes(summary.bytes_published)),
-        ("last 24 h", f"{summary.converted_last_day} movies, {human_seconds(summary.source_seconds_last_day)} of video"),
+        ("converted", str(summary.converted)),
+        ("refused", str(summary.refused)),
+        ("failed", str(summary.failed)),
+        ("remaining", str(summary.remaining)),
+        ("published", human_bytes(summary.bytes_published)),
+        (
+            "last 24 h",
+            f"{summary.converted_last_day} movies, {human_seconds(summary.source_seconds_last_day)} of video",
+        ),
         ("ETA", eta),
-    ]  # fmt: skip
+    ]
     parts.append("<div class='totals'>")
-    parts += [f"<div class='total' id='total-{e(name.replace(' ', '-'))}'>{e(name)}<b>{e(value)}</b></div>" for name, value in totals]
+    parts += [
+        f"<div class='total' id='total-{e(name.replace(' ', '-'))}'>{e(name)}<b>{e(value)}</b></div>"
+        for name, value in totals
+    ]
     parts.append("</div>")
     if summary.pace and summary.pace.movies:
         pace = summary.pace
@@ -215,15 +228,27 @@ def render_page(summary: Summary) -> str:
         [e(f.error_class or "unknown"), str(f.movies), f"movie {f.latest_movie_id}: {e(f.latest_message or '')}"]
         for f in summary.failures
     ]
-    parts += _section("Failures by error class", "failures", ["class", "movies", "latest message"], failures, "No movie is failing.")
+    parts += _section(
+        "Failures by error class", "failures", ["class", "movies", "latest message"], failures, "No movie is failing."
+    )
     refused = [
-        [str(r.movie_id), e(r.title), e(r.error_class), e(r.message), e(r.source_url), utc(r.refused_at) if r.refused_at else ""]
+        [
+            str(r.movie_id),
+            e(r.title),
+            e(r.error_class),
+            e(r.message),
+            e(r.source_url),
+            utc(r.refused_at) if r.refused_at else "",
+        ]
         for r in summary.refused_movies
     ]
     parts += _section(
-        "Refused as bad input", "refused", ["movie", "title", "class", "message", "source", "refused"], refused,
+        "Refused as bad input",
+        "refused",
+        ["movie", "title", "class", "message", "source", "refused"],
+        refused,
         "No source was refused.",
-    )  # fmt: skip
+    )
     if summary.refused:
         shown = f"the newest {len(refused)} of {summary.refused}" if summary.refused > len(refused) else "all of them"
         parts.append(
@@ -234,9 +259,12 @@ def render_page(summary: Summary) -> str:
         [
             f"<img class='thumb' src='{e(c.thumbnail_url)}' alt=''>",
             f"{c.movie_id} {e(c.title)}<br><a href='{e(c.master_url)}'>master.m3u8</a>",
-            f"{c.source_seconds:.0f} s", e(c.tracks), human_bytes(c.bytes or 0), utc(c.finished_at),
+            f"{c.source_seconds:.0f} s",
+            e(c.tracks),
+            human_bytes(c.bytes or 0),
+            utc(c.finished_at),
             f"<a target='_top' href='{e(run_link(c.dag_id, c.run_id))}'>{e(c.run_id)}</a>",
-        ]  # fmt: skip
+        ]
         for c in summary.recent
     ]
     headers = ["", "movie", "length", "languages", "published", "finished", "run"]
@@ -245,10 +273,14 @@ def render_page(summary: Summary) -> str:
     parts.append("<h2>Latest dry-run estimate</h2>")
     if summary.estimate:
         run_id, estimate, created_at = summary.estimate
-        parts.append(f"<p>Run <a target='_top' href='{e(run_link(summary.dag_id, run_id))}'>{e(run_id)}</a>, {utc(created_at)}</p>")
+        parts.append(
+            f"<p>Run <a target='_top' href='{e(run_link(summary.dag_id, run_id))}'>{e(run_id)}</a>, {utc(created_at)}</p>"
+        )
         parts.append("<ul id='estimate'>" + "".join(f"<li>{e(line)}</li>" for line in estimate.lines()) + "</ul>")
     else:
-        parts.append(f"<p>No dry run yet: trigger <code>{e(summary.dag_id)}</code> with <code>dry_run</code> to get one.</p>")
+        parts.append(
+            f"<p>No dry run yet: trigger <code>{e(summary.dag_id)}</code> with <code>dry_run</code> to get one.</p>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -269,6 +301,6 @@ def refused_csv(refused: list[Refused]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["movie_id", "title", "error_class", "error_message", "source_url", "refused_at"])
     for r in refused:
-        at = r.refused_at.astimezone(timezone.utc).isoformat() if r.refused_at else ""
+        at = r.refused_at.astimezone(UTC).isoformat() if r.refused_at else ""
         writer.writerow([r.movie_id, cell(r.title), cell(r.error_class), cell(r.message), cell(r.source_url), at])
     return out.getvalue()

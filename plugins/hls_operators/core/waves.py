@@ -70,7 +70,9 @@ def judge_wave(outcome: list[MovieOutcome], max_failure_rate: float) -> Verdict:
     judged = len(outcome) - len(refused)
     hold = None
     if failed and len(failed) / judged > max_failure_rate:
-        by_class = ", ".join(f"{name} x{count}" for name, count in Counter(m.error_class or "unknown" for m in failed).most_common())
+        by_class = ", ".join(
+            f"{name} x{count}" for name, count in Counter(m.error_class or "unknown" for m in failed).most_common()
+        )
         not_counted = f"; {len(refused)} refused as bad input, not counted" if refused else ""
         hold = (
             f"{len(failed)} of {judged} movies failed ({len(failed) / judged:.0%}, over the {max_failure_rate:.0%} allowed"
@@ -79,7 +81,9 @@ def judge_wave(outcome: list[MovieOutcome], max_failure_rate: float) -> Verdict:
     defects = [movie for movie in failed if movie.error_class in _DEFECTS]
     needs_a_person = hold
     if needs_a_person is None and defects:
-        needs_a_person = f"{len(defects)} movie(s) failed in a way no retry mends: " + "; ".join(m.line() for m in defects)
+        needs_a_person = f"{len(defects)} movie(s) failed in a way no retry mends: " + "; ".join(
+            m.line() for m in defects
+        )
     return Verdict(hold, needs_a_person, refused, failed)
 
 
@@ -106,4 +110,3 @@ def approval_request(held_by: str, reason: str, outcome: list[MovieOutcome]) -> 
         "**Reject** (also what happens when nobody answers in time): this run takes no movie and the hold stays.",
     ]
     return "\n".join(lines)
-

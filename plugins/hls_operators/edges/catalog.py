@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hls_operators.core.errors import BAD_INPUT, RETRYABLE, ErrorClass, MigrationError, redacted
 from hls_operators.core.estimate import Estimate, ProbedMovie, measured_speed
@@ -70,9 +70,13 @@ def claim_movies(
 ) -> list[ClaimedMovie]:
     """Select and claim up to ``limit`` movies; a dry run selects the same way but keeps no claim."""
     params = {
-        "run_id": run_id, "movie_ids": movie_ids, "limit": limit, "force": force, "ttl_minutes": ttl_minutes,
+        "run_id": run_id,
+        "movie_ids": movie_ids,
+        "limit": limit,
+        "force": force,
+        "ttl_minutes": ttl_minutes,
         "bad_input_classes": BAD_INPUT_CLASSES,
-    }  # fmt: skip
+    }
     with conn.cursor() as cur:
         try:
             cur.execute(_catalog("claim_movies"), params)
@@ -156,9 +160,14 @@ def record_progress(
     with conn, conn.cursor() as cur:
         cur.execute(
             _ledger("record_progress"),
-            {"id": ledger_id, "step": step, "percent": round(percent, 1), "speed": speed,
-             "eta_seconds": None if eta_seconds is None else round(eta_seconds)},
-        )  # fmt: skip
+            {
+                "id": ledger_id,
+                "step": step,
+                "percent": round(percent, 1),
+                "speed": speed,
+                "eta_seconds": None if eta_seconds is None else round(eta_seconds),
+            },
+        )
 
 
 def fail_attempt(conn, ledger_id: int, error: MigrationError) -> None:
@@ -172,9 +181,17 @@ def fail_attempt(conn, ledger_id: int, error: MigrationError) -> None:
 
 
 def flip_to_hls(
-    conn, *, ledger_id: int, step: str, seconds: float, movie_id: int, expected_url: str, master_url: str,
-    bytes_published: int, segments: int,
-) -> None:  # fmt: skip
+    conn,
+    *,
+    ledger_id: int,
+    step: str,
+    seconds: float,
+    movie_id: int,
+    expected_url: str,
+    master_url: str,
+    bytes_published: int,
+    segments: int,
+) -> None:
     """Point ``video_url`` at the master and mark the attempt succeeded, in one transaction."""
     with conn, conn.cursor() as cur:
         cur.execute(
@@ -333,11 +350,20 @@ def lift_hold(conn, *, set_by: str | None = None) -> tuple[str, str] | None:
         return cur.fetchone()
 
 
-def record_delivery(conn, *, movie_id: int, run_id: str, event: str, attempt: int, status_code: int | None, detail: str) -> None:
+def record_delivery(
+    conn, *, movie_id: int, run_id: str, event: str, attempt: int, status_code: int | None, detail: str
+) -> None:
     with conn, conn.cursor() as cur:
         cur.execute(
             _ledger("record_delivery"),
-            {"movie_id": movie_id, "run_id": run_id, "event": event, "attempt": attempt, "status_code": status_code, "detail": detail},
+            {
+                "movie_id": movie_id,
+                "run_id": run_id,
+                "event": event,
+                "attempt": attempt,
+                "status_code": status_code,
+                "detail": detail,
+            },
         )
 
 
@@ -353,7 +379,9 @@ def sweep_references(conn) -> References:
     return References(catalog_urls=urls, kept_versions=kept, claimed_movies=claimed)
 
 
-def retirement_candidates(conn, *, grace_seconds: float, movie_ids: list[int] | None) -> list[tuple[int, str, str, float]]:
+def retirement_candidates(
+    conn, *, grace_seconds: float, movie_ids: list[int] | None
+) -> list[tuple[int, str, str, float]]:
     """(movie, MP4 URL, output prefix, source seconds) of each ready movie whose conversion has
     played for ``grace_seconds``."""
     with conn, conn.cursor() as cur:
@@ -382,8 +410,18 @@ def latest_retirement(conn, movie_id: int) -> Retirement | None:
     return None if row is None else Retirement(movie_id, "retired", *row)
 
 
-STATUS_FIELDS = ("movie_id", "state", "progress", "step", "error_class", "error_message", "master_url",
-                 "audio_languages", "subtitle_languages", "updated_at")  # fmt: skip
+STATUS_FIELDS = (
+    "movie_id",
+    "state",
+    "progress",
+    "step",
+    "error_class",
+    "error_message",
+    "master_url",
+    "audio_languages",
+    "subtitle_languages",
+    "updated_at",
+)
 
 
 def movie_status(conn, movie_id: int) -> dict | None:
@@ -417,10 +455,23 @@ def load_summary(conn) -> Summary:
     estimate = (row[0], Estimate(**row[1]), row[2]) if row else None
     pace = Pace(wave[0], wave[1], (wave[3] - wave[2]).total_seconds(), wave[3]) if wave else None
     return Summary(
-        converted, refused, failed, remaining, int(published), last_day, seconds_last_day, DAG_ID, datetime.now(timezone.utc),
-        failures=failures, refused_movies=refused_movies(conn, limit=REFUSED_LIMIT), recent=recent,
-        hold=current_hold(conn), estimate=estimate, pace=pace, preflight=latest_preflight(conn),
-    )  # fmt: skip
+        converted,
+        refused,
+        failed,
+        remaining,
+        int(published),
+        last_day,
+        seconds_last_day,
+        DAG_ID,
+        datetime.now(UTC),
+        failures=failures,
+        refused_movies=refused_movies(conn, limit=REFUSED_LIMIT),
+        recent=recent,
+        hold=current_hold(conn),
+        estimate=estimate,
+        pace=pace,
+        preflight=latest_preflight(conn),
+    )
 
 
 def refused_movies(conn, *, limit: int | None = None) -> list[Refused]:

@@ -8,7 +8,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 import urllib3
 
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.playlists import parse_map_uri, parse_master_playlist, parse_media_playlist, parse_rendition_uris
+from hls_operators.core.playlists import (
+    parse_map_uri,
+    parse_master_playlist,
+    parse_media_playlist,
+    parse_rendition_uris,
+)
 
 
 def under_public_base(url: str, public_base_url: str) -> bool:
@@ -28,7 +33,9 @@ def warm_up(master_url: str, *, public_base_url: str, segments: int, timeout: fl
     section of each (fMP4) and the first ``segments`` segments of each; returns how many objects
     were requested. Only URLs under the public base are requested and no redirect is followed:
     the master URL comes from an Asset event, which more roles may post than publish movies."""
-    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=urllib3.Retry(2, backoff_factor=0.5))
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=urllib3.Retry(2, backoff_factor=0.5)
+    )
 
     def get(url: str) -> str:
         if not under_public_base(url, public_base_url):
@@ -38,7 +45,9 @@ def warm_up(master_url: str, *, public_base_url: str, segments: int, timeout: fl
         except urllib3.exceptions.HTTPError as error:
             raise MigrationError(ErrorClass.STORAGE_UNAVAILABLE, f"{url}: {error}") from error
         if 300 <= response.status < 400:
-            raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused to follow {url}'s redirect (HTTP {response.status})")
+            raise MigrationError(
+                ErrorClass.SOURCE_FORBIDDEN, f"refused to follow {url}'s redirect (HTTP {response.status})"
+            )
         if response.status != 200:
             raise MigrationError(ErrorClass.STORAGE_UNAVAILABLE, f"{url} answered HTTP {response.status}")
         return response.data.decode("utf-8", "replace")

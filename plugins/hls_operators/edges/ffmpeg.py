@@ -149,7 +149,10 @@ def run_ffprobe(
     if watchdog.stopped_for == "time":
         raise MigrationError(ErrorClass.TIMEOUT, f"{program} took more than {timeout:.0f} s")
     if watchdog.stopped_for == "memory":
-        raise MigrationError(ErrorClass.UNSUPPORTED, f"{program} was stopped at {watchdog.peak_bytes / 2**20:.0f} MB of memory reading the file")
+        raise MigrationError(
+            ErrorClass.UNSUPPORTED,
+            f"{program} was stopped at {watchdog.peak_bytes / 2**20:.0f} MB of memory reading the file",
+        )
     if returncode < 0:
         raise _failure(program, returncode, stderr, oom_before)
     return subprocess.CompletedProcess(args, returncode, "".join(kept), stderr)

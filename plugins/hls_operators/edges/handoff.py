@@ -40,7 +40,9 @@ def worker_cache(work_root: Path, settings: Settings) -> WorkerCache:
     )
 
 
-def local_source(source_url: str, movie_id: int, version: str, *, store: ObjectStore, settings: Settings, work: Path) -> Path:
+def local_source(
+    source_url: str, movie_id: int, version: str, *, store: ObjectStore, settings: Settings, work: Path
+) -> Path:
     """Conversion ``version``'s source as ``work/source.mp4``: linked from this worker's cache when
     an earlier task of the same conversion ran here, else downloaded."""
 
@@ -68,7 +70,9 @@ def hand_over(folder: Path, job: MovieJob, name: str, *, store: ObjectStore, set
         worker_cache(work.parent, settings).keep(_cache_entry(job, name, etag), folder)
 
 
-def receive(job: MovieJob, name: str, target: Path, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> None:
+def receive(
+    job: MovieJob, name: str, target: Path, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger
+) -> None:
     """The hand-off ``name`` in the folder ``target``: from this worker's cache when it holds exactly
     what storage holds, else downloaded and unpacked."""
     key = job.work_key(settings.work_prefix, name)

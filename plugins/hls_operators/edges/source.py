@@ -46,7 +46,9 @@ class SourceRules:
         """How long a download of ``size`` bytes (None: not declared, the cap) may take in all."""
         if not self.min_bytes_per_second:
             return None
-        return self.timeout + min(size if size is not None else self.max_bytes, self.max_bytes) / self.min_bytes_per_second
+        return (
+            self.timeout + min(size if size is not None else self.max_bytes, self.max_bytes) / self.min_bytes_per_second
+        )
 
 
 def refuse_disguised(url: str) -> None:
@@ -57,7 +59,7 @@ def refuse_disguised(url: str) -> None:
     if "#" in url or "@" in parts.netloc:
         raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: it has a fragment or userinfo")
     try:
-        parts.port
+        _ = parts.port  # raises on a port no server can have
     except ValueError as error:
         raise MigrationError(ErrorClass.SOURCE_FORBIDDEN, f"refused source URL {url!r}: {error}") from error
 
@@ -76,7 +78,9 @@ def check_location_allowed(url: str, bucket: str, key: str, allowed: tuple[tuple
         )
 
 
-def storage_location(url: str, *, public_base_url: str, bucket: str, storage_endpoint: str | None = None) -> tuple[str, str] | None:
+def storage_location(
+    url: str, *, public_base_url: str, bucket: str, storage_endpoint: str | None = None
+) -> tuple[str, str] | None:
     """(bucket, key) when the URL is read through the storage connection, else None.
 
     ``s3://bucket/key`` names its bucket; a URL under the public base is a key of the HLS bucket;
@@ -109,7 +113,9 @@ def download_source(url: str, target: Path, *, store: ObjectStore, rules: Source
     resolve to internal addresses; no other source, nor any redirect, may."""
     refuse_disguised(url)
     try:
-        location = storage_location(url, public_base_url=rules.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint)
+        location = storage_location(
+            url, public_base_url=rules.public_base_url, bucket=store.bucket, storage_endpoint=store.endpoint
+        )
         if location is not None:
             bucket, key = location
             check_location_allowed(url, bucket, key, rules.allowed_locations)
@@ -193,7 +199,7 @@ def _get_pinned(url: str, address: str, timeout: float) -> urllib3.BaseHTTPRespo
     if parts.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             address, port, server_hostname=parts.hostname, assert_hostname=parts.hostname, **options
-        )  # fmt: skip
+        )
     else:
         pool = urllib3.HTTPConnectionPool(address, port, **options)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -223,7 +229,9 @@ def _download_http(url: str, target: Path, rules: SourceRules) -> None:
                 raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status}")
             if response.status >= 400:
                 # 5xx and the like: the server may recover, so this one is worth a retry.
-                raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status}", retryable=True)
+                raise MigrationError(
+                    ErrorClass.SOURCE_UNREACHABLE, f"{url} answered HTTP {response.status}", retryable=True
+                )
             declared = int(response.headers.get("Content-Length") or 0)
             _check_size(declared, rules.max_bytes, url)
             _receive(response, target, url, rules, rules.deadline_seconds(declared or None))
@@ -233,7 +241,9 @@ def _download_http(url: str, target: Path, rules: SourceRules) -> None:
         raise MigrationError(ErrorClass.SOURCE_UNREACHABLE, f"{url}: {error}", retryable=True) from error
 
 
-def _receive(response: urllib3.BaseHTTPResponse, target: Path, url: str, rules: SourceRules, deadline: float | None) -> None:
+def _receive(
+    response: urllib3.BaseHTTPResponse, target: Path, url: str, rules: SourceRules, deadline: float | None
+) -> None:
     """The body into ``target``, read as it arrives (``read1``: one socket read, never waiting for a
     whole chunk), so that a server dripping a byte at a time meets the deadline, not only the
     per-read timeout it never trips."""

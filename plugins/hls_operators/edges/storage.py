@@ -150,7 +150,12 @@ class ObjectStore:
 
     def allow_origins(self, origins: list[str]) -> None:
         """CORS for players on other origins: hls.js fetches playlists and segments with XHR."""
-        rule = {"AllowedOrigins": origins, "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}
+        rule = {
+            "AllowedOrigins": origins,
+            "AllowedMethods": ["GET", "HEAD"],
+            "AllowedHeaders": ["*"],
+            "MaxAgeSeconds": 3600,
+        }
         try:
             self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
         except (BotoCoreError, ClientError) as error:

@@ -49,9 +49,13 @@ def deliver(
             sleep(backoff_seconds(attempt, first_backoff))
         try:
             response = http.request("POST", url, body=body, headers=signed_headers(secret, int(time.time()), body))
-            delivery = Delivery(attempt, response.status, bound_message(response.data.decode("utf-8", "replace"), RESPONSE_EXCERPT))
+            delivery = Delivery(
+                attempt, response.status, bound_message(response.data.decode("utf-8", "replace"), RESPONSE_EXCERPT)
+            )
         except urllib3.exceptions.HTTPError as error:
-            delivery = Delivery(attempt, None, bound_message(redacted(f"{type(error).__name__}: {error}"), RESPONSE_EXCERPT))
+            delivery = Delivery(
+                attempt, None, bound_message(redacted(f"{type(error).__name__}: {error}"), RESPONSE_EXCERPT)
+            )
         try:
             record(delivery)
         except Exception as error:  # the ledger may be down: the delivery itself still counts

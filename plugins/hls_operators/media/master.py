@@ -39,10 +39,17 @@ def build_master(renditions: dict, folder: Path) -> str:
         extra_peak += max((peak for peak, _ in measured), default=0)
         extra_average += max((average for _, average in measured), default=0)
         media += [
-            Rendition(kind=kind, uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}", name=info["label"], language=info["language"],
-                      default=info["default"], forced=info["forced"], channels=info["channels"])
+            Rendition(
+                kind=kind,
+                uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}",
+                name=info["label"],
+                language=info["language"],
+                default=info["default"],
+                forced=info["forced"],
+                channels=info["channels"],
+            )
             for info in infos
-        ]  # fmt: skip
+        ]
     audio_codec = f",{AUDIO_AAC_LC}" if renditions["audio"] else ""
     variants, iframe_variants = [], []
     for info in renditions["video"]:
@@ -61,7 +68,9 @@ def build_master(renditions: dict, folder: Path) -> str:
             )
         )
         iframe_playlist = (rung_dir / IFRAME_PLAYLIST).read_text()
-        iframe_peak, iframe_average = iframe_bandwidth(parse_iframe_playlist(iframe_playlist), parse_target_duration(iframe_playlist))
+        iframe_peak, iframe_average = iframe_bandwidth(
+            parse_iframe_playlist(iframe_playlist), parse_target_duration(iframe_playlist)
+        )
         iframe_variants.append(
             IFrameVariant(
                 uri=f"{info['name']}/{IFRAME_PLAYLIST}",

@@ -39,9 +39,13 @@ def _video_packets(rung_dir: Path, segments: list[tuple[str, int]], init: str | 
     base = 0
     for start in range(0, len(segments), KEYFRAME_INDEX_BATCH):
         batch = segments[start : start + KEYFRAME_INDEX_BATCH]
-        completed = run_ffprobe(commands.keyframe_index_args([name for name, _ in batch], init), cwd=rung_dir, timeout=600)
+        completed = run_ffprobe(
+            commands.keyframe_index_args([name for name, _ in batch], init), cwd=rung_dir, timeout=600
+        )
         if completed.returncode != 0:
-            raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot index keyframes of {rung_dir.name}: {completed.stderr}")
+            raise MigrationError(
+                ErrorClass.TRANSCODE_FAILED, f"cannot index keyframes of {rung_dir.name}: {completed.stderr}"
+            )
         for line in completed.stdout.splitlines():
             fields = line.split(",")
             if len(fields) >= 3 and fields[0] not in ("", "N/A") and fields[1].isdigit():
@@ -73,15 +77,20 @@ def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, durati
     if tiles == 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, "the transcode wrote no storyboard tile")
     if any(not (tiles_dir / (STORYBOARD_TILE_PATTERN % index)).exists() for index in range(tiles)):
-        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"the {tiles} storyboard tiles are not numbered 0 to {tiles - 1}")
+        raise MigrationError(
+            ErrorClass.TRANSCODE_FAILED, f"the {tiles} storyboard tiles are not numbered 0 to {tiles - 1}"
+        )
     out.mkdir()
     for sheet, start in enumerate(range(0, tiles, plan.tiles_per_sheet)):
         columns, rows = plan.sheet_grid(min(plan.tiles_per_sheet, tiles - start))
         run_ffmpeg(
             commands.tile_sheet_args(
-                tiles_dir / STORYBOARD_TILE_PATTERN, out / (STORYBOARD_SHEET_PATTERN % sheet),
-                start=start, columns=columns, rows=rows,
-            ),  # fmt: skip
+                tiles_dir / STORYBOARD_TILE_PATTERN,
+                out / (STORYBOARD_SHEET_PATTERN % sheet),
+                start=start,
+                columns=columns,
+                rows=rows,
+            ),
             label=f"storyboard sheet {sheet + 1}",
             timeout=120,
             log=log,

@@ -43,7 +43,13 @@ def probe_file(path: Path) -> ProbeResult:
 
 
 def plan_movie(
-    source: Path, *, movie_id: int, source_url: str, expected_url: str, version: str, settings: Settings,
+    source: Path,
+    *,
+    movie_id: int,
+    source_url: str,
+    expected_url: str,
+    version: str,
+    settings: Settings,
     chunk_slots: int | None = None,
 ) -> MovieJob:
     """Probe ``source``, refuse bad input, plan the ladder (copying the top rung where the source
@@ -51,7 +57,12 @@ def plan_movie(
     length asks for, or at most ``chunk_slots`` (1: one whole encode, which the chunking tests and
     benchmarks compare chunks against)."""
     probe = probe_file(source)
-    check_limits(probe, max_pixels=settings.max_pixels, max_duration_hours=settings.max_duration_hours, max_tracks=settings.max_tracks)
+    check_limits(
+        probe,
+        max_pixels=settings.max_pixels,
+        max_duration_hours=settings.max_duration_hours,
+        max_tracks=settings.max_tracks,
+    )
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if source_copy_refusal(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True, reason=f"{ladder[0].reason}; the source's own stream, copied")
@@ -82,14 +93,25 @@ def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_se
     if idr.returncode != 0:
         return f"cannot find the IDR frames: {idr.stderr.strip()}"
     return copy_refusal(
-        codec=probe.video_codec, profile=stream.get("profile", ""), pix_fmt=probe.pix_fmt,
-        sample_aspect_ratio=stream.get("sample_aspect_ratio", "N/A"), interlaced=probe.interlaced,
-        variable_frame_rate=probe.variable_frame_rate, rotation=probe.rotation, size=(probe.width, probe.height),
-        video_kbps=probe.video_kbps, frame_rate=probe.fps, packets_per_second=listing.packets / probe.duration,
-        level=int(stream.get("level") or 0), reference_frames=int(stream.get("refs") or 0),
-        keyframe_times=listing.keyframe_times, idr_times=parse_framecrc_times(idr.stdout), duration=probe.duration,
-        rung=rung, segment_seconds=segment_seconds,
-    )  # fmt: skip
+        codec=probe.video_codec,
+        profile=stream.get("profile", ""),
+        pix_fmt=probe.pix_fmt,
+        sample_aspect_ratio=stream.get("sample_aspect_ratio", "N/A"),
+        interlaced=probe.interlaced,
+        variable_frame_rate=probe.variable_frame_rate,
+        rotation=probe.rotation,
+        size=(probe.width, probe.height),
+        video_kbps=probe.video_kbps,
+        frame_rate=probe.fps,
+        packets_per_second=listing.packets / probe.duration,
+        level=int(stream.get("level") or 0),
+        reference_frames=int(stream.get("refs") or 0),
+        keyframe_times=listing.keyframe_times,
+        idr_times=parse_framecrc_times(idr.stdout),
+        duration=probe.duration,
+        rung=rung,
+        segment_seconds=segment_seconds,
+    )
 
 
 @dataclass

@@ -61,9 +61,15 @@ def encode_chunk_files(
     top = job.top_rung
     return run_ffmpeg(
         commands.encode_chunk_args(
-            source, out, job.probe, job.encoded_rungs, settings.encoding, chunk,
-            settings.storyboard_plan(top.width, top.height), out / TILES_DIR,
-        ),  # fmt: skip
+            source,
+            out,
+            job.probe,
+            job.encoded_rungs,
+            settings.encoding,
+            chunk,
+            settings.storyboard_plan(top.width, top.height),
+            out / TILES_DIR,
+        ),
         label=f"movie {job.movie_id} chunk {index + 1}/{len(job.chunks)} ({chunk.start}-{chunk.start + seconds:.0f} s)",
         timeout=settings.transcode_timeout(seconds),
         memory_limit_bytes=settings.transcode_memory_limit_bytes,
@@ -73,7 +79,9 @@ def encode_chunk_files(
     )
 
 
-def encode_audio_files(source: Path, job: MovieJob, out: Path, *, settings: Settings, log: logging.Logger) -> FfmpegUsage:
+def encode_audio_files(
+    source: Path, job: MovieJob, out: Path, *, settings: Settings, log: logging.Logger
+) -> FfmpegUsage:
     """Each audio track of the source encoded once for every variant, into ``out/audio_N.m4a``
     (``audio_files``): its own task, beside the chunk encodes."""
     out.mkdir(parents=True)
@@ -130,7 +138,9 @@ def package_renditions(
     for rung in [rung for rung in ladder if not rung.source_copy]:
         listing = chunks_dir / f"{rung.name}.ffconcat"
         listing.write_text(
-            commands.concat_list([(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)])
+            commands.concat_list(
+                [(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)]
+            )
         )
         concat_lists[rung.name] = listing
     for name in [rung.name for rung in ladder] + [commands.audio_rendition(n) for n in range(len(audios))]:
@@ -138,7 +148,13 @@ def package_renditions(
     copies = any(rung.source_copy for rung in ladder)
     usage = run_ffmpeg(
         commands.stitch_args(
-            out, job.probe, ladder, settings.encoding, concat_lists=concat_lists, source=source if copies else None, audios=audios
+            out,
+            job.probe,
+            ladder,
+            settings.encoding,
+            concat_lists=concat_lists,
+            source=source if copies else None,
+            audios=audios,
         ),
         label=f"movie {job.movie_id} stitch of {len(job.chunks)} chunk(s)",
         timeout=settings.transcode_timeout(job.probe.duration),
@@ -152,7 +168,9 @@ def package_renditions(
     with ThreadPoolExecutor(max_workers=len(ladder)) as pool:
         video = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), ladder))
     for number, track in enumerate(job.probe.subtitle_tracks):
-        usage += _write_subtitle_rendition(job, number, track, source, out, scratch, log, settings.transcode_memory_limit_bytes)
+        usage += _write_subtitle_rendition(
+            job, number, track, source, out, scratch, log, settings.transcode_memory_limit_bytes
+        )
     renditions = {
         "video": video,
         "dropped": [{"name": name, "reason": reason} for name, reason in dropped.items()],
@@ -160,7 +178,12 @@ def package_renditions(
         "subtitles": _track_renditions(job.probe.subtitle_tracks, "Subtitles", commands.subtitle_rendition),
         "closed_captions": job.probe.closed_captions,
         "not_carried": [
-            {"track": t.index, "codec": t.codec, "language": t.language, "reason": "image subtitles cannot become WebVTT text"}
+            {
+                "track": t.index,
+                "codec": t.codec,
+                "language": t.language,
+                "reason": "image subtitles cannot become WebVTT text",
+            }
             for t in job.probe.image_subtitles
         ],
     }
@@ -174,8 +197,12 @@ def package_renditions(
 def _encoded_kbps(job: MovieJob, chunks_dir: Path) -> dict[str, float]:
     """Each encoded rung's average video bitrate, from the sizes of its chunks."""
     return {
-        rung.name: sum((chunks_dir / str(c.index) / rung.name / commands.CHUNK_VIDEO).stat().st_size for c in job.chunks)
-        * 8 / 1000 / job.probe.duration
+        rung.name: sum(
+            (chunks_dir / str(c.index) / rung.name / commands.CHUNK_VIDEO).stat().st_size for c in job.chunks
+        )
+        * 8
+        / 1000
+        / job.probe.duration
         for rung in job.encoded_rungs
     }
 
@@ -207,7 +234,11 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
     init = parse_map_uri(playlist)
     # An HDR source's rungs say which range they are (VIDEO-RANGE), as their streams are tagged.
     stream = _video_stream(rung_dir, segments[0].uri, init) if rung.codec == "h264" or job.probe.hdr else {}
-    codecs = _hevc_codecs(rung_dir, init) if rung.codec == "hevc" else avc_codec_string(stream["profile"], int(stream["level"]))
+    codecs = (
+        _hevc_codecs(rung_dir, init)
+        if rung.codec == "hevc"
+        else avc_codec_string(stream["profile"], int(stream["level"]))
+    )
     write_iframe_index(rung_dir, job.probe.duration)
     info = {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
     return {**info, "video_range": video_range(stream.get("color_transfer"))} if job.probe.hdr else info
@@ -217,7 +248,9 @@ def _video_stream(rung_dir: Path, segment: str, init: str | None) -> dict:
     """What the encoder really produced (profile, level, colour transfer), for CODECS and VIDEO-RANGE."""
     completed = run_ffprobe(commands.video_profile_args(segment, init), cwd=rung_dir)
     if completed.returncode != 0:
-        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back {rung_dir.name}/{segment}: {completed.stderr}")
+        raise MigrationError(
+            ErrorClass.TRANSCODE_FAILED, f"cannot read back {rung_dir.name}/{segment}: {completed.stderr}"
+        )
     return json.loads(completed.stdout)["streams"][0]
 
 
@@ -226,32 +259,52 @@ def _hevc_codecs(rung_dir: Path, init: str | None) -> str:
     try:
         return hevc_codec_string((rung_dir / (init or commands.INIT_SECTION)).read_bytes())
     except (OSError, ValueError) as error:
-        raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read back the HEVC codec of {rung_dir.name}: {error}") from None
+        raise MigrationError(
+            ErrorClass.TRANSCODE_FAILED, f"cannot read back the HEVC codec of {rung_dir.name}: {error}"
+        ) from None
 
 
-def _track_renditions(tracks: tuple[MediaTrack, ...], kind: str, folder: Callable[[int], str], channels: int | None = None) -> list[dict]:
+def _track_renditions(
+    tracks: tuple[MediaTrack, ...], kind: str, folder: Callable[[int], str], channels: int | None = None
+) -> list[dict]:
     """The renditions of the source's audio or subtitle tracks, as the master names them: LANGUAGE
     as BCP 47, a NAME unique in the group, DEFAULT on the source's default track (for audio, on
     the first when none is marked: a group needs one) and FORCED as the source says."""
     names = unique_names([display_name(t.language, t.title, kind, number + 1) for number, t in enumerate(tracks)])
     default = next((n for n, t in enumerate(tracks) if t.default), 0 if channels else None)
     return [
-        {"name": folder(number), "label": names[number], "language": bcp47(track.language), "default": number == default,
-         "forced": track.forced, "channels": channels, "source_track": track.index}
+        {
+            "name": folder(number),
+            "label": names[number],
+            "language": bcp47(track.language),
+            "default": number == default,
+            "forced": track.forced,
+            "channels": channels,
+            "source_track": track.index,
+        }
         for number, track in enumerate(tracks)
-    ]  # fmt: skip
+    ]
 
 
 def _write_subtitle_rendition(
-    job: MovieJob, number: int, track: MediaTrack, source: Path, out: Path, scratch: Path, log: logging.Logger,
+    job: MovieJob,
+    number: int,
+    track: MediaTrack,
+    source: Path,
+    out: Path,
+    scratch: Path,
+    log: logging.Logger,
     memory_limit_bytes: int,
-) -> FfmpegUsage:  # fmt: skip
+) -> FfmpegUsage:
     """Subtitle track ``number`` as WebVTT segments on the top rung's grid, tied to its timestamps."""
     whole = scratch / f"{commands.subtitle_rendition(number)}.vtt"
     usage = run_ffmpeg(
-        commands.subtitle_args(source, track, whole), label=f"movie {job.movie_id} subtitle track {number + 1}", timeout=600,
-        memory_limit_bytes=memory_limit_bytes, log=log,
-    )  # fmt: skip
+        commands.subtitle_args(source, track, whole),
+        label=f"movie {job.movie_id} subtitle track {number + 1}",
+        timeout=600,
+        memory_limit_bytes=memory_limit_bytes,
+        log=log,
+    )
     top = out / job.top_rung.name
     playlist = (top / commands.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
@@ -266,7 +319,10 @@ def _write_subtitle_rendition(
     needed = check_cues(cues, durations, mpegts_start, f"subtitle track {number + 1}")
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise MigrationError(ErrorClass.DISK_FULL, f"subtitle track {number + 1} needs {needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free")
+        raise MigrationError(
+            ErrorClass.DISK_FULL,
+            f"subtitle track {number + 1} needs {needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free",
+        )
     for index, text in enumerate(segment_webvtt(cues, durations, mpegts_start)):
         (folder / (SUBTITLE_SEGMENT_PATTERN % index)).write_text(text)
     (folder / commands.MEDIA_PLAYLIST).write_text(subtitle_playlist(durations, parse_target_duration(playlist)))
