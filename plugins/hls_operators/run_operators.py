@@ -16,7 +16,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.bases.skipmixin import SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from hls_operators import preflight, steps
+from hls_operators import maintenance, preflight
 from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
 from hls_operators.core.waves import approval_request, judge_wave
@@ -53,7 +53,7 @@ class RecordOperator(MovieOperator):
         try:
             endpoint = WebhookHook().endpoint()
             if endpoint is not None:
-                steps.notify_application(
+                maintenance.notify_application(
                     movie_id,
                     run_id,
                     endpoint=endpoint,
@@ -390,7 +390,7 @@ class RollbackOperator(BaseOperator):
         with CatalogHook().connection() as conn:
             for movie_id in movie_ids:
                 if catalog.published_master(conn, movie_id) is not None:
-                    steps.restore_original(
+                    maintenance.restore_original(
                         movie_id,
                         store=store,
                         settings=settings,
@@ -418,7 +418,7 @@ class SweepOperator(BaseOperator):
     def execute(self, context: Any) -> list[dict[str, Any]]:
         settings = load_settings()
         params = context["params"]
-        found = steps.sweep(
+        found = maintenance.sweep(
             store=StorageHook().object_store(settings.bucket),
             settings=settings,
             connect=CatalogHook().connection,
@@ -438,7 +438,7 @@ class RetireOriginalsOperator(BaseOperator):
     def execute(self, context: Any) -> list[dict[str, Any]]:
         settings = load_settings()
         params = context["params"]
-        outcomes = steps.retire_originals(
+        outcomes = maintenance.retire_originals(
             store=StorageHook().object_store(settings.bucket),
             settings=settings,
             connect=CatalogHook().connection,
@@ -474,4 +474,4 @@ class WarmUpOperator(BaseOperator):
             (event.extra.get("movie_id"), str(event.extra.get("master_url")))
             for event in context["triggering_asset_events"][MOVIES_PUBLISHED]
         ]
-        return steps.warm_up_published(published, settings=load_settings(), segments=self.segments, log=self.log)
+        return maintenance.warm_up_published(published, settings=load_settings(), segments=self.segments, log=self.log)

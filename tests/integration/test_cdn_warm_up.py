@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
+from hls_operators.maintenance import warm_up_published
 from hls_operators.settings import Settings
-from hls_operators.steps import warm_up_published
 from tests import loopback
 
 pytestmark = pytest.mark.services  # real sockets and servers

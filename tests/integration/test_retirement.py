@@ -11,8 +11,8 @@ import pytest
 
 from devenv import media
 from hls_operators.edges import catalog
+from hls_operators.maintenance import restore_original, retire_originals
 from hls_operators.settings import Settings
-from hls_operators.steps import restore_original, retire_originals
 from tests.transcoding import publish
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from hls_operators.edges.storage import ObjectStore
+from hls_operators.maintenance import sweep
 from hls_operators.settings import Settings
-from hls_operators.steps import sweep
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 

@@ -32,6 +32,7 @@ FORBIDDEN_PACKAGE_LAYERS = (
     "edges",
     "media",
     "steps",
+    "maintenance",
     "operators",
     "run_operators",
     "hooks",
