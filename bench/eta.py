@@ -20,7 +20,7 @@ import psycopg2
 from devenv import airflow_cluster, airflow_env, media, services
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from hls_operators.core.estimate import human_seconds
-from hls_operators.edges import catalog
+from hls_operators.edges.summary import load_summary
 from hls_operators.settings import DAG_ID
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -68,7 +68,7 @@ def main() -> None:
             first_wall = run_wave(cluster, args.movies)
             conn = psycopg2.connect(postgres.dsn(DATABASE))
             try:
-                summary = catalog.load_summary(conn)
+                summary = load_summary(conn)
             finally:
                 conn.close()
             if summary.eta_hours is None:

@@ -20,7 +20,8 @@ def build_app():
     from fastapi.responses import HTMLResponse, Response
 
     from hls_operators.core.view import refused_csv, render_page
-    from hls_operators.edges.catalog import load_summary, movie_status, refused_movies
+    from hls_operators.edges.catalog import movie_status
+    from hls_operators.edges.summary import load_summary, refused_movies
     from hls_operators.hooks import CatalogHook
     from hls_operators.settings import DAG_ID, TRANSCODE_POOL
 

@@ -14,7 +14,7 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.retirement import Retirement, archive_location, other_references
 from hls_operators.core.sweep import StoredSet, group_sets, sweepable
 from hls_operators.core.webhook import EVENTS, event_body
-from hls_operators.edges import catalog
+from hls_operators.edges import catalog, ledger
 from hls_operators.edges.cdn import warm_up
 from hls_operators.edges.source import storage_location
 from hls_operators.edges.storage import ObjectStore
@@ -42,7 +42,7 @@ def notify_application(
 
     def record(delivery: Delivery) -> None:
         with connect() as conn:
-            catalog.record_delivery(
+            ledger.record_delivery(
                 conn,
                 movie_id=movie_id,
                 run_id=run_id,

@@ -20,7 +20,7 @@ from hls_operators import steps
 from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
 from hls_operators.core.job import MovieJob
 from hls_operators.core.publishing import new_version
-from hls_operators.edges import catalog
+from hls_operators.edges import catalog, ledger
 from hls_operators.edges.ffmpeg import Progress
 from hls_operators.edges.handoff import worker_cache
 from hls_operators.hooks import CatalogHook, StorageHook
@@ -42,21 +42,21 @@ def classify(error: Exception) -> MigrationError:
     return MigrationError(ErrorClass.INTERNAL, f"{type(error).__name__}: {error}", retryable=False)
 
 
-def attempt_key(context: Any, movie_id: int) -> catalog.AttemptKey:
+def attempt_key(context: Any, movie_id: int) -> ledger.AttemptKey:
     """The movie's attempt: in the wave's run when a wave started this per-movie run (the conf's
     ``wave``: its DAG, run and the movie's map index there), so that the movie's claim, ledger
     attempt and outcome are the wave's; else in this run, map index -1."""
     ti = context["ti"]
     wave = wave_of(context)
     if wave is not None:
-        return catalog.AttemptKey(
+        return ledger.AttemptKey(
             dag_id=wave["dag_id"],
             run_id=wave["run_id"],
             movie_id=int(movie_id),
             map_index=int(wave["map_index"]),
             try_number=ti.try_number,
         )
-    return catalog.AttemptKey(
+    return ledger.AttemptKey(
         dag_id=ti.dag_id, run_id=context["run_id"], movie_id=int(movie_id), try_number=ti.try_number
     )
 
@@ -106,7 +106,7 @@ class MovieStepOperator(MovieOperator):
                 if not dry_run:
                     claimed = catalog.ClaimedMovie(movie_id, self.movie["source_url"], self.movie["expected_url"])
                     catalog.renew_claim(conn, claimed, run_id=key.run_id, ttl_minutes=settings.claim_ttl_minutes)
-                ledger_id = catalog.begin_step(conn, key, self.step, source_url=self.movie.get("source_url"))
+                ledger_id = ledger.begin_step(conn, key, self.step, source_url=self.movie.get("source_url"))
             started = time.monotonic()
             work = Path(tempfile.mkdtemp(prefix=f"hls-{movie_id}-{self.step}-", dir=settings.work_dir))
             try:
@@ -115,7 +115,7 @@ class MovieStepOperator(MovieOperator):
                 shutil.rmtree(work, ignore_errors=True)
             if fields is not None:
                 with CatalogHook().connection() as conn:
-                    catalog.finish_step(conn, ledger_id, self.step, time.monotonic() - started, **fields)
+                    ledger.finish_step(conn, ledger_id, self.step, time.monotonic() - started, **fields)
             return result
         except (AirflowSkipException, AirflowFailException):
             raise
@@ -138,7 +138,7 @@ class MovieStepOperator(MovieOperator):
         """Best effort: when the catalog itself is down, the next try or the record step closes the attempt."""
         try:
             with CatalogHook().connection() as conn:
-                catalog.fail_attempt(conn, ledger_id, failure)
+                ledger.fail_attempt(conn, ledger_id, failure)
         except psycopg2.Error as ledger_error:
             self.log.error("could not record the failure in the ledger: %s", ledger_error)
 
@@ -148,7 +148,7 @@ class MovieStepOperator(MovieOperator):
         def record(progress: Progress) -> None:
             try:
                 with CatalogHook().connection() as conn:
-                    catalog.record_progress(
+                    ledger.record_progress(
                         conn,
                         ledger_id,
                         self.step,

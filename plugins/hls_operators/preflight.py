@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from hls_operators.core import preflight
 from hls_operators.core.commands import ffprobe_version, list_encoders
 from hls_operators.core.preflight import Problem
-from hls_operators.edges import catalog
+from hls_operators.edges import catalog, run_records
 from hls_operators.edges.ffmpeg import run_ffprobe
 from hls_operators.hooks import CatalogHook, StorageHook
 from hls_operators.settings import (
@@ -57,7 +57,7 @@ def check(context: Any, *, log) -> None:
     problems, catalog_answers = find_problems(ti, wave=ti.dag_id == DAG_ID, log=log)
     if catalog_answers:
         with CatalogHook().connection() as conn:
-            catalog.record_preflight(conn, dag_id=ti.dag_id, run_id=context["run_id"], problems=problems)
+            run_records.record_preflight(conn, dag_id=ti.dag_id, run_id=context["run_id"], problems=problems)
     for problem in problems:
         log.error("%s", problem.line())
     if problems:

@@ -20,7 +20,7 @@ from hls_operators import maintenance, preflight
 from hls_operators.core.estimate import estimate
 from hls_operators.core.view import utc
 from hls_operators.core.waves import approval_request, judge_wave
-from hls_operators.edges import catalog
+from hls_operators.edges import catalog, ledger, run_records
 from hls_operators.hooks import CatalogHook, StorageHook, WebhookHook
 from hls_operators.operators import MOVIES_PUBLISHED, MovieOperator, attempt_key, wave_of
 from hls_operators.settings import CONVERT_DAG_ID, Settings, load_settings
@@ -42,7 +42,7 @@ class RecordOperator(MovieOperator):
         movie_id = int(self.movie["movie_id"])
         key = attempt_key(context, movie_id)
         with CatalogHook().connection() as conn:
-            status = catalog.finalize_attempt(conn, key)
+            status = ledger.finalize_attempt(conn, key)
         self.log.info("movie %s: %s", movie_id, status)
         if not context["params"].get("dry_run"):
             self.notify_application(movie_id, key.run_id)
@@ -91,17 +91,17 @@ class ApproveWaveOperator(ApprovalOperator):
         params = context["params"]
         with CatalogHook().connection() as conn:
             if params.get("resume"):
-                lifted = catalog.lift_hold(conn)
+                lifted = run_records.lift_hold(conn)
                 self.log.info(
                     "resume: %s",
                     f"lifted the hold set by run {lifted[0]} ({lifted[1]})" if lifted else "no hold was set",
                 )
                 return None
-            hold = catalog.current_hold(conn)
+            hold = run_records.current_hold(conn)
             if hold is None or params.get("movie_ids") or params.get("dry_run"):
                 return None
-            outcome = catalog.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=hold.run_id)
-            catalog.ask_to_lift_hold(conn, run_id=context["run_id"])  # the migration view says who waits
+            outcome = ledger.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=hold.run_id)
+            run_records.ask_to_lift_hold(conn, run_id=context["run_id"])  # the migration view says who waits
         self.log.warning(
             "on hold since %s (run %s): %s; asking for approval in Required Actions",
             utc(hold.held_at),
@@ -116,7 +116,7 @@ class ApproveWaveOperator(ApprovalOperator):
         who = (event.get("responded_by_user") or {}).get("name") or "nobody"
         if "error" in event or event.get("chosen_options") != [self.APPROVE]:
             with CatalogHook().connection() as conn:
-                catalog.ask_to_lift_hold(conn, run_id=None)
+                run_records.ask_to_lift_hold(conn, run_id=None)
             if event.get("timedout"):
                 # Nobody answered: red, so that someone looks; the hold stays for the next run to ask.
                 raise AirflowFailException(
@@ -128,7 +128,7 @@ class ApproveWaveOperator(ApprovalOperator):
             return super().execute_complete(context, event)
         response = super().execute_complete(context, event)
         with CatalogHook().connection() as conn:
-            lifted = catalog.lift_hold(conn)
+            lifted = run_records.lift_hold(conn)
         self.log.info("approved by %s: lifted the hold set by run %s", who, lifted[0] if lifted else "-")
         return response
 
@@ -147,7 +147,7 @@ class SelectMoviesOperator(BaseOperator):
         movie_ids = [int(i) for i in params.get("movie_ids") or []] or None
         dry_run = bool(params.get("dry_run"))
         with CatalogHook().connection() as conn:
-            hold = catalog.current_hold(conn)
+            hold = run_records.current_hold(conn)
             if hold and not movie_ids and not dry_run:
                 message = (
                     f"the migration is on hold since {utc(hold.held_at)} (run {hold.run_id}): {hold.reason}; "
@@ -156,7 +156,7 @@ class SelectMoviesOperator(BaseOperator):
                 self.log.warning("%s", message)
                 raise AirflowSkipException(message)
             if not dry_run:
-                catalog.start_wave(
+                run_records.start_wave(
                     conn, dag_id=context["ti"].dag_id, run_id=context["run_id"]
                 )  # the ETA's window opens
             claimed = claim(
@@ -318,7 +318,7 @@ class FinishRunOperator(BaseOperator):
         with CatalogHook().connection() as conn:
             outcome = [
                 movie
-                for movie in catalog.run_outcome(conn, dag_id=dag_id, run_id=run_id)
+                for movie in ledger.run_outcome(conn, dag_id=dag_id, run_id=run_id)
                 if only in (None, movie.movie_id)
             ]
             for movie in outcome:
@@ -332,7 +332,7 @@ class FinishRunOperator(BaseOperator):
                 if failed := [movie.line() for movie in outcome if movie.status == "failed"]:
                     raise AirflowFailException(f"the movie failed: {failed[0]}")
                 return
-            catalog.finish_wave(conn, dag_id=dag_id, run_id=run_id)
+            run_records.finish_wave(conn, dag_id=dag_id, run_id=run_id)
             verdict = judge_wave(outcome, settings.max_failure_rate)
             if verdict.refused:
                 self.log.warning(
@@ -343,9 +343,9 @@ class FinishRunOperator(BaseOperator):
                 for movie in verdict.refused:
                     self.log.warning("  refused: %s", movie.line())
             if verdict.hold:
-                catalog.set_hold(conn, run_id=run_id, reason=verdict.hold)
+                run_records.set_hold(conn, run_id=run_id, reason=verdict.hold)
                 self.log.error("scheduled runs take no new movies until resumed: %s", verdict.hold)
-            elif lifted := catalog.lift_hold(conn, set_by=run_id):
+            elif lifted := run_records.lift_hold(conn, set_by=run_id):
                 # run again after a clear, the wave no longer fails too often: its own hold goes
                 self.log.info("lifted the hold this run had set (%s)", lifted[1])
         if verdict.needs_a_person:
@@ -360,9 +360,9 @@ class FinishRunOperator(BaseOperator):
         )
 
     def report_estimate(self, conn, settings: Settings, dag_id: str, run_id: str) -> None:
-        measured, transcodes = catalog.measured_transcode_cost(conn)
+        measured, transcodes = ledger.measured_transcode_cost(conn)
         result = estimate(
-            catalog.dry_run_movies(conn, dag_id=dag_id, run_id=run_id),
+            ledger.dry_run_movies(conn, dag_id=dag_id, run_id=run_id),
             audio_kbps=settings.audio_bitrate_kbps,
             cpu_seconds_per_megapixel_second=measured or settings.cpu_seconds_per_megapixel_second,
             speed_measured_on=transcodes if measured else 0,
@@ -372,7 +372,7 @@ class FinishRunOperator(BaseOperator):
         for line in result.lines():
             self.log.info("estimate: %s", line)
         if self.wave:
-            catalog.save_estimate(conn, run_id=run_id, estimate=result)
+            run_records.save_estimate(conn, run_id=run_id, estimate=result)
 
 
 class RollbackOperator(BaseOperator):

@@ -8,8 +8,9 @@ import psycopg2
 import pytest
 
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.edges import catalog
+from hls_operators.edges import catalog, ledger, run_records
 from hls_operators.edges.sql import queries, sql_file
+from hls_operators.edges.summary import load_summary
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
@@ -46,7 +47,7 @@ def claim(conn, run_id="run-a", movie_ids=None, limit=100, force=False, dry_run=
 
 
 def key(movie_id, run_id="run-a", try_number=1):
-    return catalog.AttemptKey("hls_migration", run_id, movie_id, map_index=0, try_number=try_number)
+    return ledger.AttemptKey("hls_migration", run_id, movie_id, map_index=0, try_number=try_number)
 
 
 def video_url(conn, movie_id):
@@ -100,7 +101,7 @@ def test_a_released_claim_is_taken_again_by_a_cleared_task_unless_another_run_ho
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
     assert claim(conn, run_id="run-a") == [1]
     movie = catalog.ClaimedMovie(1, "https://cdn.example/1.mp4", "https://cdn.example/1.mp4")
-    catalog.finalize_attempt(conn, key(1))  # the attempt closed: the claim is released
+    ledger.finalize_attempt(conn, key(1))  # the attempt closed: the claim is released
     assert catalog.renew_claim(conn, movie, run_id="run-a", ttl_minutes=60) == movie  # a cleared step re-runs
     with pytest.raises(MigrationError):
         catalog.renew_claim(conn, movie, run_id="run-b", ttl_minutes=60)
@@ -110,22 +111,22 @@ def test_a_released_claim_is_taken_again_by_a_cleared_task_unless_another_run_ho
 
 
 def test_a_run_lifts_only_the_hold_it_set_and_resume_lifts_any(conn):
-    catalog.set_hold(conn, run_id="run-a", reason="3 of 8 movies failed")
-    assert catalog.lift_hold(conn, set_by="run-b") is None  # another run's finish leaves it
-    hold = catalog.current_hold(conn)
+    run_records.set_hold(conn, run_id="run-a", reason="3 of 8 movies failed")
+    assert run_records.lift_hold(conn, set_by="run-b") is None  # another run's finish leaves it
+    hold = run_records.current_hold(conn)
     assert (hold.run_id, hold.reason, hold.asked_by) == ("run-a", "3 of 8 movies failed", None)
-    catalog.ask_to_lift_hold(conn, run_id="run-b")  # run-b waits for a person's answer
-    asking = catalog.current_hold(conn)
+    run_records.ask_to_lift_hold(conn, run_id="run-b")  # run-b waits for a person's answer
+    asking = run_records.current_hold(conn)
     assert asking.asked_by == "run-b" and asking.asked_at >= hold.held_at
-    catalog.ask_to_lift_hold(conn, run_id=None)  # answered
-    assert catalog.current_hold(conn) == hold
-    catalog.ask_to_lift_hold(conn, run_id="run-b")
-    catalog.set_hold(conn, run_id="run-a", reason="3 of 8 movies failed")  # held again: nobody has been asked yet
-    assert catalog.current_hold(conn).asked_by is None
-    assert catalog.lift_hold(conn, set_by="run-a") == ("run-a", "3 of 8 movies failed")
-    catalog.set_hold(conn, run_id="run-c", reason="2 of 2 movies failed")
-    assert catalog.lift_hold(conn) == ("run-c", "2 of 2 movies failed")
-    assert catalog.current_hold(conn) is None
+    run_records.ask_to_lift_hold(conn, run_id=None)  # answered
+    assert run_records.current_hold(conn) == hold
+    run_records.ask_to_lift_hold(conn, run_id="run-b")
+    run_records.set_hold(conn, run_id="run-a", reason="3 of 8 movies failed")  # held again: nobody has been asked yet
+    assert run_records.current_hold(conn).asked_by is None
+    assert run_records.lift_hold(conn, set_by="run-a") == ("run-a", "3 of 8 movies failed")
+    run_records.set_hold(conn, run_id="run-c", reason="2 of 2 movies failed")
+    assert run_records.lift_hold(conn) == ("run-c", "2 of 2 movies failed")
+    assert run_records.current_hold(conn) is None
 
 
 def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave(conn):
@@ -137,9 +138,9 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
         claim(conn, run_id=run_id, movie_ids=list(outcomes))
         for movie_id, error_class in outcomes.items():
             source_url = f"https://cdn.example/{movie_id}.mp4?X-Amz-Signature=secret"
-            ledger_id = catalog.begin_step(conn, key(movie_id, run_id), "probe", source_url=source_url)
+            ledger_id = ledger.begin_step(conn, key(movie_id, run_id), "probe", source_url=source_url)
             if error_class:
-                catalog.fail_attempt(conn, ledger_id, MigrationError(error_class, f"movie {movie_id} went wrong"))
+                ledger.fail_attempt(conn, ledger_id, MigrationError(error_class, f"movie {movie_id} went wrong"))
             else:
                 catalog.flip_to_hls(
                     conn,
@@ -152,11 +153,11 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
                     bytes_published=100,
                     segments=1,
                 )
-            catalog.finalize_attempt(conn, key(movie_id, run_id))
+            ledger.finalize_attempt(conn, key(movie_id, run_id))
     for run_id in ("old-wave", "new-wave", "unfinished-wave"):
-        catalog.start_wave(conn, dag_id="hls_migration", run_id=run_id)
+        run_records.start_wave(conn, dag_id="hls_migration", run_id=run_id)
     for run_id in ("old-wave", "new-wave"):
-        catalog.finish_wave(conn, dag_id="hls_migration", run_id=run_id)
+        run_records.finish_wave(conn, dag_id="hls_migration", run_id=run_id)
     with (
         conn,
         conn.cursor() as cur,
@@ -171,7 +172,7 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
                        WHERE run_id = 'new-wave'""")
         cur.execute("""UPDATE hls_waves SET started_at = timestamptz '2026-11-19 09:59+00', finished_at = timestamptz '2026-11-19 11:00+00'
                        WHERE run_id = 'old-wave'""")
-    summary = catalog.load_summary(conn)
+    summary = load_summary(conn)
     assert (summary.converted, summary.refused, summary.failed, summary.remaining) == (
         3,
         1,
@@ -189,12 +190,14 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
                 f"UPDATE {table} SET started_at = started_at + (now() - timestamptz '2026-11-21 00:00+00'), "
                 "finished_at = finished_at + (now() - timestamptz '2026-11-21 00:00+00')"
             )
-    pace = catalog.load_summary(conn).pace
+    pace = load_summary(conn).pace
     # the wave's own window (its selection to its finish), not its movies' (10:01 to 10:25); the
     # wave still running (started now, no finish) has no pace yet
     assert (pace.run_id, pace.movies, pace.seconds) == ("new-wave", 2, 1800.0)
-    catalog.start_wave(conn, dag_id="hls_migration", run_id="new-wave")  # selected again after a clear: a new window
-    assert catalog.load_summary(conn).pace.run_id == "old-wave"
+    run_records.start_wave(
+        conn, dag_id="hls_migration", run_id="new-wave"
+    )  # selected again after a clear: a new window
+    assert load_summary(conn).pace.run_id == "old-wave"
 
 
 def test_concurrent_selections_skip_locked_rows_instead_of_waiting(conn, postgres):
@@ -225,7 +228,7 @@ def test_a_dry_run_keeps_no_claim(conn):
 def test_converted_movies_are_skipped_unless_forced_from_their_original_mp4(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
     assert claim(conn) == [1]
-    ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
+    ledger_id = ledger.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
     master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
     catalog.flip_to_hls(
         conn,
@@ -238,7 +241,7 @@ def test_converted_movies_are_skipped_unless_forced_from_their_original_mp4(conn
         bytes_published=10,
         segments=2,
     )
-    catalog.finalize_attempt(conn, key(1))
+    ledger.finalize_attempt(conn, key(1))
     assert video_url(conn, 1) == master
     assert claim(conn, run_id="run-b") == []
     forced = catalog.claim_movies(
@@ -251,9 +254,9 @@ def test_bad_input_is_not_retried_for_the_same_url(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"})
     claim(conn)
     for movie_id, error_class in ((1, ErrorClass.CORRUPT), (2, ErrorClass.STORAGE_UNAVAILABLE)):
-        ledger_id = catalog.begin_step(conn, key(movie_id), "probe", source_url=f"https://cdn.example/{movie_id}.mp4")
-        catalog.fail_attempt(conn, ledger_id, MigrationError(error_class, "x"))
-        catalog.finalize_attempt(conn, key(movie_id))
+        ledger_id = ledger.begin_step(conn, key(movie_id), "probe", source_url=f"https://cdn.example/{movie_id}.mp4")
+        ledger.fail_attempt(conn, ledger_id, MigrationError(error_class, "x"))
+        ledger.finalize_attempt(conn, key(movie_id))
     assert claim(conn, run_id="run-b") == [2]
     with conn, conn.cursor() as cur:
         cur.execute("UPDATE movies SET video_url = 'https://cdn.example/1-fixed.mp4' WHERE id = 1")
@@ -262,11 +265,11 @@ def test_bad_input_is_not_retried_for_the_same_url(conn):
 
 def test_steps_share_one_attempt_and_a_retry_after_failure_opens_the_next(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
-    first = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
-    catalog.finish_step(conn, first, "probe", 0.5, probe={"duration": 60.0}, ladder=[{"name": "720p"}])
-    assert catalog.begin_step(conn, key(1), "transcode") == first
-    catalog.fail_attempt(conn, first, MigrationError(ErrorClass.STORAGE_UNAVAILABLE, "timeout"))
-    second = catalog.begin_step(conn, key(1, try_number=2), "transcode")
+    first = ledger.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
+    ledger.finish_step(conn, first, "probe", 0.5, probe={"duration": 60.0}, ladder=[{"name": "720p"}])
+    assert ledger.begin_step(conn, key(1), "transcode") == first
+    ledger.fail_attempt(conn, first, MigrationError(ErrorClass.STORAGE_UNAVAILABLE, "timeout"))
+    second = ledger.begin_step(conn, key(1, try_number=2), "transcode")
     assert second != first
     with conn, conn.cursor() as cur:
         cur.execute("SELECT attempt, status, error_class, probe, source_url FROM hls_conversions ORDER BY id")
@@ -279,20 +282,20 @@ def test_steps_share_one_attempt_and_a_retry_after_failure_opens_the_next(conn):
 def test_a_step_beside_one_that_failed_for_good_joins_its_attempt_and_a_later_try_opens_the_next(conn):
     """One try, one attempt: the ledger counts a refusal once, and keeps the input's fault as its cause."""
     add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4", 3: "https://cdn.example/3.mp4"})
-    first = catalog.begin_step(conn, key(1), "encode_0", source_url="https://cdn.example/1.mp4")
-    catalog.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "chunk 1 decodes to 10 frames of 150"))
-    assert catalog.begin_step(conn, key(1), "thumbnails") == first  # the same try: no second attempt
-    catalog.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "the thumbnail's seek found nothing"))
+    first = ledger.begin_step(conn, key(1), "encode_0", source_url="https://cdn.example/1.mp4")
+    ledger.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "chunk 1 decodes to 10 frames of 150"))
+    assert ledger.begin_step(conn, key(1), "thumbnails") == first  # the same try: no second attempt
+    ledger.fail_attempt(conn, first, MigrationError(ErrorClass.CORRUPT, "the thumbnail's seek found nothing"))
     # A refusal of the input found beside a failure that is not one explains it, and is kept.
-    thumbnails_first = catalog.begin_step(conn, key(3), "thumbnails", source_url="https://cdn.example/3.mp4")
-    catalog.fail_attempt(conn, thumbnails_first, MigrationError(ErrorClass.TRANSCODE_FAILED, "no frame at 4.0 s"))
-    assert catalog.begin_step(conn, key(3), "package") == thumbnails_first
-    catalog.fail_attempt(conn, thumbnails_first, MigrationError(ErrorClass.CORRUPT, "decodes to 4.0 s of 8.0"))
-    assert catalog.begin_step(conn, key(1, try_number=2), "encode_0") != first  # cleared after a fix
+    thumbnails_first = ledger.begin_step(conn, key(3), "thumbnails", source_url="https://cdn.example/3.mp4")
+    ledger.fail_attempt(conn, thumbnails_first, MigrationError(ErrorClass.TRANSCODE_FAILED, "no frame at 4.0 s"))
+    assert ledger.begin_step(conn, key(3), "package") == thumbnails_first
+    ledger.fail_attempt(conn, thumbnails_first, MigrationError(ErrorClass.CORRUPT, "decodes to 4.0 s of 8.0"))
+    assert ledger.begin_step(conn, key(1, try_number=2), "encode_0") != first  # cleared after a fix
     # A retryable failure is retried: the step beside it starts the attempt of the retry.
-    retried = catalog.begin_step(conn, key(2), "encode_0", source_url="https://cdn.example/2.mp4")
-    catalog.fail_attempt(conn, retried, MigrationError(ErrorClass.STORAGE_UNAVAILABLE, "timeout"))
-    assert catalog.begin_step(conn, key(2), "thumbnails") != retried
+    retried = ledger.begin_step(conn, key(2), "encode_0", source_url="https://cdn.example/2.mp4")
+    ledger.fail_attempt(conn, retried, MigrationError(ErrorClass.STORAGE_UNAVAILABLE, "timeout"))
+    assert ledger.begin_step(conn, key(2), "thumbnails") != retried
     with conn, conn.cursor() as cur:
         cur.execute("SELECT movie_id, attempt, status, error_message FROM hls_conversions ORDER BY id")
         rows = cur.fetchall()
@@ -307,10 +310,10 @@ def test_a_step_beside_one_that_failed_for_good_joins_its_attempt_and_a_later_tr
 
 def test_a_try_that_died_without_reporting_is_ledgered_as_worker_lost(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
-    first = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
-    catalog.finish_step(conn, first, "probe", 0.5)
-    catalog.begin_step(conn, key(1), "transcode")  # try 1 is killed here: it never finishes
-    second = catalog.begin_step(conn, key(1, try_number=2), "transcode")
+    first = ledger.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
+    ledger.finish_step(conn, first, "probe", 0.5)
+    ledger.begin_step(conn, key(1), "transcode")  # try 1 is killed here: it never finishes
+    second = ledger.begin_step(conn, key(1, try_number=2), "transcode")
     assert second != first
     with conn, conn.cursor() as cur:
         cur.execute("SELECT status, error_class, error_message FROM hls_conversions WHERE id = %s", (first,))
@@ -321,15 +324,15 @@ def test_a_try_that_died_without_reporting_is_ledgered_as_worker_lost(conn):
 def test_finalize_closes_an_attempt_left_running_and_releases_the_claim(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
     claim(conn)
-    catalog.begin_step(conn, key(1), "transcode", source_url="https://cdn.example/1.mp4")
-    assert catalog.finalize_attempt(conn, key(1)) == "failed"
+    ledger.begin_step(conn, key(1), "transcode", source_url="https://cdn.example/1.mp4")
+    assert ledger.finalize_attempt(conn, key(1)) == "failed"
     assert claim(conn, run_id="run-b") == [1]
 
 
 def test_the_flip_is_refused_when_the_application_changed_video_url(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
     claim(conn)
-    ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
+    ledger_id = ledger.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
     with conn, conn.cursor() as cur:
         cur.execute("UPDATE movies SET video_url = 'https://cdn.example/1-recut.mp4' WHERE id = 1")
     with pytest.raises(MigrationError) as caught:
@@ -354,7 +357,7 @@ def test_the_flip_is_refused_when_the_application_changed_video_url(conn):
 def test_rollback_restores_the_original_and_ledgers_it(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"})
     claim(conn)
-    ledger_id = catalog.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
+    ledger_id = ledger.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
     catalog.flip_to_hls(
         conn,
         ledger_id=ledger_id,
@@ -366,22 +369,22 @@ def test_rollback_restores_the_original_and_ledgers_it(conn):
         bytes_published=1,
         segments=1,
     )
-    rollback_key = catalog.AttemptKey("hls_rollback", "rollback-run", 1)
+    rollback_key = ledger.AttemptKey("hls_rollback", "rollback-run", 1)
     assert catalog.roll_back(conn, rollback_key) == "https://cdn.example/1.mp4"
     assert video_url(conn, 1) == "https://cdn.example/1.mp4"
     assert catalog.roll_back(conn, rollback_key) is None  # nothing left to roll back
-    assert catalog.roll_back(conn, catalog.AttemptKey("hls_rollback", "rollback-run", 2)) is None
+    assert catalog.roll_back(conn, ledger.AttemptKey("hls_rollback", "rollback-run", 2)) is None
 
 
 def test_progress_of_a_running_step_is_visible_in_the_ledger(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
-    ledger_id = catalog.begin_step(conn, key(1), "transcode", source_url="https://cdn.example/1.mp4")
-    catalog.record_progress(conn, ledger_id, "transcode", percent=42.04, speed=1.5, eta_seconds=20.4)
+    ledger_id = ledger.begin_step(conn, key(1), "transcode", source_url="https://cdn.example/1.mp4")
+    ledger.record_progress(conn, ledger_id, "transcode", percent=42.04, speed=1.5, eta_seconds=20.4)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT steps -> 'transcode' -> 'progress' FROM hls_conversions WHERE id = %s", (ledger_id,))
         progress = cur.fetchone()[0]
     assert (progress["percent"], progress["speed"], progress["eta_seconds"]) == (42.0, 1.5, 20)
-    catalog.finish_step(conn, ledger_id, "transcode", 3.0)
+    ledger.finish_step(conn, ledger_id, "transcode", 3.0)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT steps -> 'transcode' FROM hls_conversions WHERE id = %s", (ledger_id,))
         step = cur.fetchone()[0]
@@ -407,10 +410,10 @@ def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_r
         "master_url": None,
         "audio_languages": None,
     }
-    probe = catalog.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
-    catalog.finish_step(conn, probe, "probe", 1.0)
-    encode = catalog.begin_step(conn, key(1), "encode_0")
-    catalog.record_progress(conn, encode, "encode_0", percent=42.4, speed=1.5, eta_seconds=20)
+    probe = ledger.begin_step(conn, key(1), "probe", source_url="https://cdn.example/1.mp4")
+    ledger.finish_step(conn, probe, "probe", 1.0)
+    encode = ledger.begin_step(conn, key(1), "encode_0")
+    ledger.record_progress(conn, encode, "encode_0", percent=42.4, speed=1.5, eta_seconds=20)
     assert status(conn, 1) == {
         "state": "converting",
         "progress": 42,
@@ -419,12 +422,12 @@ def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_r
         "master_url": None,
         "audio_languages": None,
     }
-    catalog.finish_step(conn, encode, "encode_0", 3.0)
-    package = catalog.begin_step(conn, key(1), "package")
-    catalog.finish_step(
+    ledger.finish_step(conn, encode, "encode_0", 3.0)
+    package = ledger.begin_step(conn, key(1), "package")
+    ledger.finish_step(
         conn, package, "package", 1.0, details={"audio": [{"language": "en"}, {"language": "fr"}], "subtitles": []}
     )
-    flip = catalog.begin_step(conn, key(1), "verify_and_flip")
+    flip = ledger.begin_step(conn, key(1), "verify_and_flip")
     master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
     catalog.flip_to_hls(
         conn,
@@ -437,15 +440,15 @@ def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_r
         bytes_published=10,
         segments=2,
     )
-    catalog.finalize_attempt(conn, key(1))
+    ledger.finalize_attempt(conn, key(1))
     ready = catalog.movie_status(conn, 1)
     assert (ready["state"], ready["progress"], ready["master_url"]) == ("ready", 100, master)
     assert (ready["audio_languages"], ready["subtitle_languages"]) == (["en", "fr"], [])
     assert ready["updated_at"].startswith("20")  # ISO 8601, for JSON
 
-    failing = catalog.begin_step(conn, key(2), "probe", source_url="https://cdn.example/2.mp4")
-    catalog.fail_attempt(conn, failing, MigrationError(ErrorClass.CORRUPT, "moov atom not found"))
-    catalog.finalize_attempt(conn, key(2))
+    failing = ledger.begin_step(conn, key(2), "probe", source_url="https://cdn.example/2.mp4")
+    ledger.fail_attempt(conn, failing, MigrationError(ErrorClass.CORRUPT, "moov atom not found"))
+    ledger.finalize_attempt(conn, key(2))
     failed = catalog.movie_status(conn, 2)
     assert (failed["state"], failed["progress"], failed["error_class"], failed["error_message"]) == (
         "failed",
@@ -454,7 +457,7 @@ def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_r
         "moov atom not found",
     )
 
-    assert catalog.roll_back(conn, catalog.AttemptKey("hls_rollback", "rollback-run", 1)) == "https://cdn.example/1.mp4"
+    assert catalog.roll_back(conn, ledger.AttemptKey("hls_rollback", "rollback-run", 1)) == "https://cdn.example/1.mp4"
     assert status(conn, 1) == {
         "state": "rolled_back",
         "progress": None,

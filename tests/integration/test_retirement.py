@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from devenv import media
-from hls_operators.edges import catalog
+from hls_operators.edges import catalog, ledger
 from hls_operators.maintenance import restore_original, retire_originals
 from hls_operators.settings import Settings
 from tests.transcoding import publish
@@ -102,7 +102,7 @@ def test_originals_are_archived_checked_and_deleted_and_a_rollback_brings_them_b
     assert restore_original(RETIRED, store=store, settings=settings, connect=connect, run_id="rollback", log=LOG)
     assert store.sha256(f"uploads/{RETIRED}/film.mp4") == retired.sha256
     with connect() as conn:
-        assert catalog.roll_back(conn, catalog.AttemptKey("hls_rollback", "rollback", RETIRED)) == mp4[RETIRED]
+        assert catalog.roll_back(conn, ledger.AttemptKey("hls_rollback", "rollback", RETIRED)) == mp4[RETIRED]
     assert state(connect, RETIRED) == "rolled_back"
     assert not restore_original(RETIRED, store=store, settings=settings, connect=connect, run_id="rollback", log=LOG)
 

@@ -1,6 +1,6 @@
 """The migration view: what the ledger says about the whole migration, as one HTML page.
 
-``edges.catalog.load_summary`` reads it from the ledger; ``render_page`` is pure, so the page is
+``edges.summary.load_summary`` reads it from the ledger; ``render_page`` is pure, so the page is
 unit-tested without a server. ``plugins/migration_view.py`` serves it in the Airflow UI.
 """
 
