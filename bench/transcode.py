@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devenv import media
-from hls_operators.core.commands import MEDIA_PLAYLIST
 from hls_operators.core.ladder import MAXRATE_FACTOR
+from hls_operators.core.layout import MEDIA_PLAYLIST
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.edges.handoff import pack
 from hls_operators.media.probing import plan_movie, probe_file

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import psycopg2
 
-from hls_operators.core.publishing import THUMBNAIL_DIR
-from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
+from hls_operators.core.layout import STORYBOARD_DIR, STORYBOARD_VTT, THUMBNAIL_DIR
 from hls_operators.edges.sql import queries
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from hls_operators.core import publishing
+from hls_operators.core import layout
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.retirement import Retirement, archive_location, other_references
 from hls_operators.core.sweep import StoredSet, group_sets, sweepable
@@ -84,7 +84,7 @@ def sweep(
         found += sweepable(
             sets,
             references,
-            master_url=lambda s: settings.public_url(f"{s.prefix}/{publishing.MASTER_PLAYLIST}"),
+            master_url=lambda s: settings.public_url(f"{s.prefix}/{layout.MASTER_PLAYLIST}"),
             now=datetime.now(UTC),
             grace=grace,
         )

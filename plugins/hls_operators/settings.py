@@ -14,9 +14,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hls_operators.core.commands import SEGMENT_FORMATS, EncodingOptions
+from hls_operators.core.commands import EncodingOptions
 from hls_operators.core.estimate import Prices
 from hls_operators.core.ladder import VIDEO_CODECS, RungSpec, parse_ladder
+from hls_operators.core.layout import SEGMENT_FORMATS
 from hls_operators.core.trickplay import StoryboardPlan
 
 DAG_ID = "hls_migration"

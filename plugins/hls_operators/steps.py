@@ -16,12 +16,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hls_operators.core import publishing
+from hls_operators.core import layout, publishing
 from hls_operators.core.conformance import check_conformance
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung
-from hls_operators.core.trickplay import STORYBOARD_DIR, STORYBOARD_VTT
+from hls_operators.core.layout import STORYBOARD_DIR, STORYBOARD_VTT
 from hls_operators.core.verify import VerifiedSet, verify_hls_set
 from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress
@@ -56,7 +56,7 @@ class Published:
 
 
 def master_url(job: MovieJob, settings: Settings) -> str:
-    return settings.public_url(f"{job.output_prefix(settings.output_prefix)}/{publishing.MASTER_PLAYLIST}")
+    return settings.public_url(f"{job.output_prefix(settings.output_prefix)}/{layout.MASTER_PLAYLIST}")
 
 
 def estimated_output_bytes(rungs: list[Rung], seconds: float, audio_kbps: int) -> int:
@@ -210,7 +210,7 @@ def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, wo
     count = make_thumbnails(
         source,
         job,
-        handoff / publishing.THUMBNAIL_DIR,
+        handoff / layout.THUMBNAIL_DIR,
         count=settings.thumbnail_count,
         max_width=settings.thumbnail_width,
         timeout=settings.transcode_timeout_base_seconds,
@@ -229,7 +229,7 @@ def publish_movie(
         receive(job, name, folder, store=store, settings=settings, work=work, log=log)
     renditions = json.loads((folder / RENDITIONS_INFO).read_text())
     (folder / RENDITIONS_INFO).unlink()
-    (folder / publishing.MASTER_PLAYLIST).write_text(build_master(renditions, folder))
+    (folder / layout.MASTER_PLAYLIST).write_text(build_master(renditions, folder))
 
     files = local_files(folder)
     prefix = job.output_prefix(settings.output_prefix)
@@ -254,11 +254,11 @@ def verify_stored_set(store: ObjectStore, prefix: str, expected: dict[str, int],
     """Check the set stored under ``prefix`` against ``expected`` (``{path: size}``), its playlists,
     the source's duration and Apple's rules; raises ``verification_failed`` naming what is wrong."""
     stored = store.list_sizes(prefix)
-    master = store.read_text(f"{prefix}/{publishing.MASTER_PLAYLIST}")
+    master = store.read_text(f"{prefix}/{layout.MASTER_PLAYLIST}")
     media = {
         path: store.read_text(f"{prefix}/{path}")
         for path in expected
-        if path.endswith(".m3u8") and path != publishing.MASTER_PLAYLIST and path in stored
+        if path.endswith(".m3u8") and path != layout.MASTER_PLAYLIST and path in stored
     }
     storyboard_key = f"{prefix}/{STORYBOARD_DIR}/{STORYBOARD_VTT}"
     storyboard = store.read_text(storyboard_key) if f"{STORYBOARD_DIR}/{STORYBOARD_VTT}" in stored else None

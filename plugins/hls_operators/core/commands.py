@@ -14,17 +14,11 @@ from pathlib import Path
 from hls_operators.core import chunks
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.ladder import Rung, h264_level, level_name
+from hls_operators.core.layout import INIT_SECTION, MEDIA_PLAYLIST, SEGMENT_FORMATS, THUMBNAIL_PATTERN, audio_rendition
 from hls_operators.core.probe import ACCEPTED_DEMUXERS, MediaTrack, ProbeResult
 from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
-# fMP4 (CMAF) segments: less container overhead than MPEG-TS, and the format HEVC needs; each
-# rendition's Media Initialization Section is init.mp4 (init_<n>.mp4 where one muxer writes several).
-SEGMENT_FORMATS = {"fmp4": ("fmp4", "seg_%05d.m4s"), "ts": ("mpegts", "seg_%05d.ts")}
-INIT_SECTION = "init.mp4"
-MEDIA_PLAYLIST = "index.m3u8"
 CHUNK_VIDEO = "video.mp4"
-THUMBNAIL_PATTERN = "thumb_%03d.jpg"
-CONTACT_SHEET = "contact_sheet.jpg"
 
 # Read only local files, and only as MP4/MOV: a playlist or ffconcat file disguised as .mp4 must
 # never make ffmpeg open other files or URLs.
@@ -273,15 +267,6 @@ def audio_args(source: Path, track: MediaTrack, options: EncodingOptions, target
         "-t", f"{duration:.3f}",
         "-c:a", "aac", "-profile:a", "aac_low", "-ac", "2", "-b:a", f"{options.audio_kbps}k", str(target),
     ]  # fmt: skip
-
-
-def audio_rendition(number: int) -> str:
-    """The folder of the source's audio track ``number`` (0, 1, ... in the file's order)."""
-    return f"audio_{number}"
-
-
-def subtitle_rendition(number: int) -> str:
-    return f"subs_{number}"
 
 
 def stitch_args(

@@ -11,8 +11,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
-MASTER_PLAYLIST = "master.m3u8"
-THUMBNAIL_DIR = "thumbs"
+from hls_operators.core.layout import MASTER_PLAYLIST
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.layout import SUBTITLE_SEGMENT_PATTERN
 
-SUBTITLE_SEGMENT_PATTERN = "sub_%05d.vtt"
 # A subtitle cue is a line or two on screen: a few hundred characters. Far more is a file made to
 # multiply itself across segments.
 MAX_CUE_CHARACTERS = 2000

@@ -14,13 +14,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hls_operators.core.layout import STORYBOARD_SHEET_PATTERN
 from hls_operators.core.playlists import average_bit_rate, peak_bit_rate
 
-IFRAME_PLAYLIST = "iframes.m3u8"
-STORYBOARD_DIR = "storyboard"
-STORYBOARD_VTT = "storyboard.vtt"
 STORYBOARD_TILE_PATTERN = "tile_%05d.jpg"
-STORYBOARD_SHEET_PATTERN = "sheet_%03d.jpg"
 STORYBOARD_COLUMNS = 10
 STORYBOARD_ROWS = 10
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.layout import STORYBOARD_DIR
 from hls_operators.core.playlists import (
     parse_iframe_uris,
     parse_map_uri,
@@ -13,7 +14,7 @@ from hls_operators.core.playlists import (
     parse_media_playlist,
     parse_rendition_uris,
 )
-from hls_operators.core.trickplay import STORYBOARD_DIR, parse_iframe_playlist, parse_storyboard_vtt
+from hls_operators.core.trickplay import parse_iframe_playlist, parse_storyboard_vtt
 
 DURATION_TOLERANCE_SECONDS = 0.5
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from hls_operators.core.estimate import Estimate, human_bytes, human_seconds
+from hls_operators.core.layout import THUMBNAIL_DIR
 from hls_operators.core.preflight import Preflight
-from hls_operators.core.publishing import THUMBNAIL_DIR
 from hls_operators.core.waves import Hold
 
 RECENT_LIMIT = 12

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from hls_operators.core import commands
+from hls_operators.core import layout
+from hls_operators.core.layout import IFRAME_PLAYLIST
 from hls_operators.core.playlists import (
     AUDIO_AAC_LC,
     IFrameVariant,
@@ -16,12 +17,12 @@ from hls_operators.core.playlists import (
     parse_target_duration,
     write_master,
 )
-from hls_operators.core.trickplay import IFRAME_PLAYLIST, iframe_bandwidth, parse_iframe_playlist
+from hls_operators.core.trickplay import iframe_bandwidth, parse_iframe_playlist
 
 
 def playlist_bandwidth(folder: Path) -> tuple[int, int]:
     """(peak, average) of the media playlist in ``folder``, measured from its segments' sizes."""
-    playlist = (folder / commands.MEDIA_PLAYLIST).read_text()
+    playlist = (folder / layout.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
     sizes = {s.uri: (folder / s.uri).stat().st_size for s in segments}
     return measure_bandwidth(segments, sizes, parse_target_duration(playlist))
@@ -41,7 +42,7 @@ def build_master(renditions: dict, folder: Path) -> str:
         media += [
             Rendition(
                 kind=kind,
-                uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}",
+                uri=f"{info['name']}/{layout.MEDIA_PLAYLIST}",
                 name=info["label"],
                 language=info["language"],
                 default=info["default"],
@@ -57,7 +58,7 @@ def build_master(renditions: dict, folder: Path) -> str:
         peak, average = playlist_bandwidth(rung_dir)
         variants.append(
             Variant(
-                uri=f"{info['name']}/{commands.MEDIA_PLAYLIST}",
+                uri=f"{info['name']}/{layout.MEDIA_PLAYLIST}",
                 width=info["width"],
                 height=info["height"],
                 frame_rate=Fraction(info["frame_rate"]),

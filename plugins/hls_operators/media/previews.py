@@ -6,15 +6,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from hls_operators.core import commands
+from hls_operators.core import commands, layout
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
+from hls_operators.core.layout import IFRAME_PLAYLIST, STORYBOARD_SHEET_PATTERN, STORYBOARD_VTT
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.core.trickplay import (
-    IFRAME_PLAYLIST,
-    STORYBOARD_SHEET_PATTERN,
     STORYBOARD_TILE_PATTERN,
-    STORYBOARD_VTT,
     StoryboardPlan,
     VideoPacket,
     locate_iframes,
@@ -56,7 +54,7 @@ def _video_packets(rung_dir: Path, segments: list[tuple[str, int]], init: str | 
 
 def write_iframe_index(rung_dir: Path, duration: float) -> None:
     """The rung's I-frame playlist, pointing into its own segments (fMP4: with their init section)."""
-    playlist = (rung_dir / commands.MEDIA_PLAYLIST).read_text()
+    playlist = (rung_dir / layout.MEDIA_PLAYLIST).read_text()
     segments, init = parse_media_playlist(playlist), parse_map_uri(playlist)
     sizes = [(s.uri, (rung_dir / s.uri).stat().st_size) for s in segments]
     fragment_starts = None
@@ -108,7 +106,7 @@ def make_thumbnails(
     size = commands.thumbnail_size(job.probe, max_width)
     times = commands.thumbnail_times(job.probe.duration, count, float(job.probe.fps), job.probe.video_end)
     for index, at in enumerate(times):
-        target = out / (commands.THUMBNAIL_PATTERN % index)
+        target = out / (layout.THUMBNAIL_PATTERN % index)
         run_ffmpeg(
             commands.thumbnail_args(source, target, job.probe, at, size),
             label=f"movie {job.movie_id} thumbnail {index + 1}/{len(times)}",
@@ -118,7 +116,7 @@ def make_thumbnails(
         if not target.exists():
             raise MigrationError(ErrorClass.CORRUPT, f"no frame could be decoded at {at:.2f} s")
     run_ffmpeg(
-        commands.contact_sheet_args(out, len(times), out / commands.CONTACT_SHEET),
+        commands.contact_sheet_args(out, len(times), out / layout.CONTACT_SHEET),
         label=f"movie {job.movie_id} contact sheet",
         timeout=timeout,
         log=log,

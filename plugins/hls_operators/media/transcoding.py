@@ -10,12 +10,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hls_operators.core import commands
+from hls_operators.core import commands, layout
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, redundant_rungs
 from hls_operators.core.languages import bcp47, display_name, unique_names
+from hls_operators.core.layout import STORYBOARD_DIR, SUBTITLE_SEGMENT_PATTERN
 from hls_operators.core.playlists import (
     avc_codec_string,
     hevc_codec_string,
@@ -24,15 +25,7 @@ from hls_operators.core.playlists import (
     parse_target_duration,
 )
 from hls_operators.core.probe import MediaTrack, video_range
-from hls_operators.core.subtitles import (
-    MPEGTS_CLOCK,
-    SUBTITLE_SEGMENT_PATTERN,
-    check_cues,
-    parse_webvtt,
-    segment_webvtt,
-    subtitle_playlist,
-)
-from hls_operators.core.trickplay import STORYBOARD_DIR
+from hls_operators.core.subtitles import MPEGTS_CLOCK, check_cues, parse_webvtt, segment_webvtt, subtitle_playlist
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
 from hls_operators.media.previews import assemble_storyboard, write_iframe_index
@@ -99,7 +92,7 @@ def encode_audio_files(
 
 def audio_files(job: MovieJob, folder: Path) -> list[Path]:
     """Where ``encode_audio_files`` puts each audio track in ``folder``, in the source's order."""
-    return [folder / f"{commands.audio_rendition(number)}.m4a" for number in range(len(job.probe.audio_tracks))]
+    return [folder / f"{layout.audio_rendition(number)}.m4a" for number in range(len(job.probe.audio_tracks))]
 
 
 def package_renditions(
@@ -143,7 +136,7 @@ def package_renditions(
             )
         )
         concat_lists[rung.name] = listing
-    for name in [rung.name for rung in ladder] + [commands.audio_rendition(n) for n in range(len(audios))]:
+    for name in [rung.name for rung in ladder] + [layout.audio_rendition(n) for n in range(len(audios))]:
         (out / name).mkdir(parents=True)
     copies = any(rung.source_copy for rung in ladder)
     usage = run_ffmpeg(
@@ -174,8 +167,8 @@ def package_renditions(
     renditions = {
         "video": video,
         "dropped": [{"name": name, "reason": reason} for name, reason in dropped.items()],
-        "audio": _track_renditions(job.probe.audio_tracks, "Audio", commands.audio_rendition, channels=2),
-        "subtitles": _track_renditions(job.probe.subtitle_tracks, "Subtitles", commands.subtitle_rendition),
+        "audio": _track_renditions(job.probe.audio_tracks, "Audio", layout.audio_rendition, channels=2),
+        "subtitles": _track_renditions(job.probe.subtitle_tracks, "Subtitles", layout.subtitle_rendition),
         "closed_captions": job.probe.closed_captions,
         "not_carried": [
             {
@@ -223,7 +216,7 @@ def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
 
 def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
     """Check that the rung lasts as long as the source, read back its codecs, index its I-frames."""
-    playlist = (rung_dir / commands.MEDIA_PLAYLIST).read_text()
+    playlist = (rung_dir / layout.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
     decoded = sum(s.duration for s in segments)
     if job.probe.duration - decoded > DURATION_TOLERANCE_SECONDS:
@@ -257,7 +250,7 @@ def _video_stream(rung_dir: Path, segment: str, init: str | None) -> dict:
 def _hevc_codecs(rung_dir: Path, init: str | None) -> str:
     """The HEVC video's CODECS from its initialization section (HEVC is only ever fMP4)."""
     try:
-        return hevc_codec_string((rung_dir / (init or commands.INIT_SECTION)).read_bytes())
+        return hevc_codec_string((rung_dir / (init or layout.INIT_SECTION)).read_bytes())
     except (OSError, ValueError) as error:
         raise MigrationError(
             ErrorClass.TRANSCODE_FAILED, f"cannot read back the HEVC codec of {rung_dir.name}: {error}"
@@ -297,7 +290,7 @@ def _write_subtitle_rendition(
     memory_limit_bytes: int,
 ) -> FfmpegUsage:
     """Subtitle track ``number`` as WebVTT segments on the top rung's grid, tied to its timestamps."""
-    whole = scratch / f"{commands.subtitle_rendition(number)}.vtt"
+    whole = scratch / f"{layout.subtitle_rendition(number)}.vtt"
     usage = run_ffmpeg(
         commands.subtitle_args(source, track, whole),
         label=f"movie {job.movie_id} subtitle track {number + 1}",
@@ -306,13 +299,13 @@ def _write_subtitle_rendition(
         log=log,
     )
     top = out / job.top_rung.name
-    playlist = (top / commands.MEDIA_PLAYLIST).read_text()
+    playlist = (top / layout.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
     started = run_ffprobe(commands.start_time_args(segments[0].uri, parse_map_uri(playlist)), cwd=top)
     if started.returncode != 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read the start of {top.name}: {started.stderr}")
     mpegts_start = round(float(started.stdout.strip()) * MPEGTS_CLOCK)
-    folder = out / commands.subtitle_rendition(number)
+    folder = out / layout.subtitle_rendition(number)
     folder.mkdir()
     durations = [segment.duration for segment in segments]
     cues = parse_webvtt(whole.read_text())
@@ -325,5 +318,5 @@ def _write_subtitle_rendition(
         )
     for index, text in enumerate(segment_webvtt(cues, durations, mpegts_start)):
         (folder / (SUBTITLE_SEGMENT_PATTERN % index)).write_text(text)
-    (folder / commands.MEDIA_PLAYLIST).write_text(subtitle_playlist(durations, parse_target_duration(playlist)))
+    (folder / layout.MEDIA_PLAYLIST).write_text(subtitle_playlist(durations, parse_target_duration(playlist)))
     return usage
