@@ -15,8 +15,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from hls_operators.core import preflight
-from hls_operators.core.commands import ffprobe_version, list_encoders
 from hls_operators.core.preflight import Problem
+from hls_operators.core.probe_commands import ffprobe_version, list_encoders
 from hls_operators.edges import catalog, run_records
 from hls_operators.edges.ffmpeg import run_ffprobe
 from hls_operators.hooks import CatalogHook, StorageHook

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devenv import media
-from hls_operators.core import commands
+from hls_operators.core import probe_commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.ffmpeg import run_ffmpeg, run_ffprobe
 
@@ -100,6 +100,6 @@ def test_a_reader_is_under_the_memory_watchdog_too(tmp_path, monkeypatch):
 def test_a_listing_handed_over_line_by_line_is_not_kept(tmp_path):
     source = media.generate_movie(tmp_path / "m.mp4", width=320, height=180, seconds=2)
     lines: list[str] = []
-    completed = run_ffprobe(commands.stream_packets_args(source, 0), on_line=lines.append)
+    completed = run_ffprobe(probe_commands.stream_packets_args(source, 0), on_line=lines.append)
     assert completed.returncode == 0 and completed.stdout == ""
     assert sum(line.startswith("packet|") for line in lines) >= 48 and lines[-1].startswith("stream|")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devenv import media, services
-from hls_operators.core import commands
+from hls_operators.core import image_commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.ffmpeg import parse_progress, run_ffmpeg
 from hls_operators.edges.storage import ObjectStore
@@ -261,12 +261,14 @@ def test_progress_blocks():
 def test_thumbnail_and_contact_sheet_commands_produce_images(folder, tmp_path):
     source = media.CC0_CLIPS["flower.mp4"]
     probe = probe_file(source)
-    size = commands.thumbnail_size(probe, 640)
-    for index, at in enumerate(commands.thumbnail_times(probe.duration, 3, float(probe.fps))):
+    size = image_commands.thumbnail_size(probe, 640)
+    for index, at in enumerate(image_commands.thumbnail_times(probe.duration, 3, float(probe.fps))):
         run_ffmpeg(
-            commands.thumbnail_args(source, tmp_path / f"thumb_{index:03d}.jpg", probe, at, size), label="t", timeout=60
+            image_commands.thumbnail_args(source, tmp_path / f"thumb_{index:03d}.jpg", probe, at, size),
+            label="t",
+            timeout=60,
         )
-    run_ffmpeg(commands.contact_sheet_args(tmp_path, 3, tmp_path / "sheet.jpg"), label="c", timeout=60)
+    run_ffmpeg(image_commands.contact_sheet_args(tmp_path, 3, tmp_path / "sheet.jpg"), label="c", timeout=60)
     assert all((tmp_path / f"thumb_{i:03d}.jpg").read_bytes()[:2] == b"\xff\xd8" for i in range(3))
     assert (tmp_path / "sheet.jpg").stat().st_size > 0
 

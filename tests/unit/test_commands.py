@@ -5,23 +5,12 @@ from pathlib import Path
 import pytest
 
 from hls_operators.core.chunks import Chunk
-from hls_operators.core.commands import (
-    TONE_MAP_TO_SDR,
-    EncodingOptions,
-    audio_args,
-    concat_list,
-    contact_sheet_args,
-    encode_chunk_args,
-    keyframe_index_args,
-    probe_args,
-    stitch_args,
-    subtitle_args,
-    thumbnail_args,
-    thumbnail_size,
-    thumbnail_times,
-)
+from hls_operators.core.commands import TONE_MAP_TO_SDR, EncodingOptions, audio_args, encode_chunk_args
+from hls_operators.core.image_commands import contact_sheet_args, thumbnail_args, thumbnail_size, thumbnail_times
 from hls_operators.core.ladder import Rung, parse_ladder, plan_ladder, with_hevc_rungs
+from hls_operators.core.package_commands import concat_list, stitch_args, subtitle_args
 from hls_operators.core.probe import MediaTrack, ProbeResult
+from hls_operators.core.probe_commands import keyframe_index_args, probe_args
 from hls_operators.core.trickplay import StoryboardPlan
 
 

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from hls_operators.core import preflight
-from hls_operators.core.commands import list_encoders
+from hls_operators.core.probe_commands import list_encoders
 
 # The head and a few rows of Debian ffmpeg 5.1's ``ffmpeg -hide_banner -encoders``.
 LISTING = """Encoders:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from hls_operators.core import commands, layout
+from hls_operators.core import image_commands, layout, probe_commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.layout import IFRAME_PLAYLIST, STORYBOARD_SHEET_PATTERN, STORYBOARD_VTT
@@ -38,7 +38,7 @@ def _video_packets(rung_dir: Path, segments: list[tuple[str, int]], init: str | 
     for start in range(0, len(segments), KEYFRAME_INDEX_BATCH):
         batch = segments[start : start + KEYFRAME_INDEX_BATCH]
         completed = run_ffprobe(
-            commands.keyframe_index_args([name for name, _ in batch], init), cwd=rung_dir, timeout=600
+            probe_commands.keyframe_index_args([name for name, _ in batch], init), cwd=rung_dir, timeout=600
         )
         if completed.returncode != 0:
             raise MigrationError(
@@ -82,7 +82,7 @@ def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, durati
     for sheet, start in enumerate(range(0, tiles, plan.tiles_per_sheet)):
         columns, rows = plan.sheet_grid(min(plan.tiles_per_sheet, tiles - start))
         run_ffmpeg(
-            commands.tile_sheet_args(
+            image_commands.tile_sheet_args(
                 tiles_dir / STORYBOARD_TILE_PATTERN,
                 out / (STORYBOARD_SHEET_PATTERN % sheet),
                 start=start,
@@ -103,12 +103,12 @@ def make_thumbnails(
     """``count`` evenly spaced JPEG thumbnails at most ``max_width`` wide, plus a contact sheet, in
     the folder ``out``; returns how many."""
     out.mkdir(parents=True)
-    size = commands.thumbnail_size(job.probe, max_width)
-    times = commands.thumbnail_times(job.probe.duration, count, float(job.probe.fps), job.probe.video_end)
+    size = image_commands.thumbnail_size(job.probe, max_width)
+    times = image_commands.thumbnail_times(job.probe.duration, count, float(job.probe.fps), job.probe.video_end)
     for index, at in enumerate(times):
         target = out / (layout.THUMBNAIL_PATTERN % index)
         run_ffmpeg(
-            commands.thumbnail_args(source, target, job.probe, at, size),
+            image_commands.thumbnail_args(source, target, job.probe, at, size),
             label=f"movie {job.movie_id} thumbnail {index + 1}/{len(times)}",
             timeout=timeout,
             log=log,
@@ -116,7 +116,7 @@ def make_thumbnails(
         if not target.exists():
             raise MigrationError(ErrorClass.CORRUPT, f"no frame could be decoded at {at:.2f} s")
     run_ffmpeg(
-        commands.contact_sheet_args(out, len(times), out / layout.CONTACT_SHEET),
+        image_commands.contact_sheet_args(out, len(times), out / layout.CONTACT_SHEET),
         label=f"movie {job.movie_id} contact sheet",
         timeout=timeout,
         log=log,

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hls_operators.core import commands
+from hls_operators.core import probe_commands
 from hls_operators.core.chunks import plan_chunks
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, copy_refusal, plan_ladder, with_hevc_rungs
@@ -28,14 +28,14 @@ def probe_file(path: Path) -> ProbeResult:
     """ffprobe a local file; classified errors for anything that is not a readable MP4 video."""
     with path.open("rb") as handle:
         head = handle.read(64)
-    completed = run_ffprobe(commands.probe_args(path))
+    completed = run_ffprobe(probe_commands.probe_args(path))
     if completed.returncode != 0 or not head:
         raise classify_probe_failure(head, completed.stderr, str(path))
     probe = parse_probe(json.loads(completed.stdout), file_size=path.stat().st_size)
     with path.open("rb") as handle:
         check_not_encrypted(handle)
     if probe.video_range == "PQ":
-        first = run_ffprobe(commands.first_frame_args(path, probe.video_index))
+        first = run_ffprobe(probe_commands.first_frame_args(path, probe.video_index))
         if first.returncode == 0:  # without it, the HDR10 rungs go without static metadata
             master_display, max_cll = parse_hdr10_metadata(json.loads(first.stdout))
             probe = replace(probe, master_display=master_display, max_cll=max_cll)
@@ -85,11 +85,13 @@ def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_se
     if probe.hdr:
         return f"HDR ({probe.color_transfer}): the H.264 rungs are tone-mapped to SDR"
     listing = _PacketListing()
-    completed = run_ffprobe(commands.stream_packets_args(source, probe.video_index), timeout=600, on_line=listing.read)
+    completed = run_ffprobe(
+        probe_commands.stream_packets_args(source, probe.video_index), timeout=600, on_line=listing.read
+    )
     if completed.returncode != 0:
         return f"cannot read the packets: {completed.stderr.strip()}"
     stream = listing.stream
-    idr = run_ffprobe(commands.idr_packets_args(source, probe.video_index), timeout=600)
+    idr = run_ffprobe(probe_commands.idr_packets_args(source, probe.video_index), timeout=600)
     if idr.returncode != 0:
         return f"cannot find the IDR frames: {idr.stderr.strip()}"
     return copy_refusal(

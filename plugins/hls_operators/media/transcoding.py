@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hls_operators.core import commands, layout
+from hls_operators.core import commands, layout, package_commands, probe_commands
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
@@ -131,7 +131,7 @@ def package_renditions(
     for rung in [rung for rung in ladder if not rung.source_copy]:
         listing = chunks_dir / f"{rung.name}.ffconcat"
         listing.write_text(
-            commands.concat_list(
+            package_commands.concat_list(
                 [(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)]
             )
         )
@@ -140,7 +140,7 @@ def package_renditions(
         (out / name).mkdir(parents=True)
     copies = any(rung.source_copy for rung in ladder)
     usage = run_ffmpeg(
-        commands.stitch_args(
+        package_commands.stitch_args(
             out,
             job.probe,
             ladder,
@@ -205,7 +205,7 @@ def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
     expected = job.chunk_frames(chunk)
     if expected is None:
         return
-    completed = run_ffprobe(commands.frame_count_args(video))
+    completed = run_ffprobe(probe_commands.frame_count_args(video))
     frames = completed.stdout.strip()
     if completed.returncode != 0 or not frames.isdigit() or int(frames) != expected:
         raise MigrationError(
@@ -239,7 +239,7 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
 
 def _video_stream(rung_dir: Path, segment: str, init: str | None) -> dict:
     """What the encoder really produced (profile, level, colour transfer), for CODECS and VIDEO-RANGE."""
-    completed = run_ffprobe(commands.video_profile_args(segment, init), cwd=rung_dir)
+    completed = run_ffprobe(probe_commands.video_profile_args(segment, init), cwd=rung_dir)
     if completed.returncode != 0:
         raise MigrationError(
             ErrorClass.TRANSCODE_FAILED, f"cannot read back {rung_dir.name}/{segment}: {completed.stderr}"
@@ -292,7 +292,7 @@ def _write_subtitle_rendition(
     """Subtitle track ``number`` as WebVTT segments on the top rung's grid, tied to its timestamps."""
     whole = scratch / f"{layout.subtitle_rendition(number)}.vtt"
     usage = run_ffmpeg(
-        commands.subtitle_args(source, track, whole),
+        package_commands.subtitle_args(source, track, whole),
         label=f"movie {job.movie_id} subtitle track {number + 1}",
         timeout=600,
         memory_limit_bytes=memory_limit_bytes,
@@ -301,7 +301,7 @@ def _write_subtitle_rendition(
     top = out / job.top_rung.name
     playlist = (top / layout.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
-    started = run_ffprobe(commands.start_time_args(segments[0].uri, parse_map_uri(playlist)), cwd=top)
+    started = run_ffprobe(probe_commands.start_time_args(segments[0].uri, parse_map_uri(playlist)), cwd=top)
     if started.returncode != 0:
         raise MigrationError(ErrorClass.TRANSCODE_FAILED, f"cannot read the start of {top.name}: {started.stderr}")
     mpegts_start = round(float(started.stdout.strip()) * MPEGTS_CLOCK)
