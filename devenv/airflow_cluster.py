@@ -25,7 +25,7 @@ from pathlib import Path
 
 from devenv import services
 from hls_operators.run_operators import movie_run_id
-from hls_operators.settings import CONVERT_DAG_ID, PIPELINE_DAG_IDS, TRANSCODE_POOL
+from hls_operators.settings import CONVERT_DAG_ID, PIPELINE_DAG_IDS, TRANSCODE_POOL, TRANSCODE_POOL_DESCRIPTION
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 ADMIN = "admin"
@@ -463,9 +463,7 @@ def start_cluster(
         for hostname, tmp_dir in (workers or {}).items():
             cluster.start_worker(hostname, tmp_dir, cpu=(worker_cpus or {}).get(hostname))
         cluster.wait_until_ready()
-        cluster.ensure_pool(
-            TRANSCODE_POOL, transcode_slots, "ffmpeg transcodes: one per 4 worker cores, at least one per worker"
-        )
+        cluster.ensure_pool(TRANSCODE_POOL, transcode_slots, TRANSCODE_POOL_DESCRIPTION)
     except BaseException:
         cluster.stop()
         raise

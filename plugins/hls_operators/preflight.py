@@ -26,6 +26,7 @@ from hls_operators.settings import (
     DAG_ID,
     STORAGE_CONN_ID,
     TRANSCODE_POOL,
+    TRANSCODE_POOL_DESCRIPTION,
     Settings,
     load_settings,
 )
@@ -93,7 +94,7 @@ def pool_problems(log) -> list[Problem]:
     except OSError as error:
         return [preflight.unreachable_problem(f"pool {TRANSCODE_POOL}", str(error))]
     log.info("pool %s: %s", TRANSCODE_POOL, "missing" if slots is None else f"{slots} slot(s)")
-    return [problem] if (problem := preflight.pool_problem(TRANSCODE_POOL, slots)) else []
+    return [problem] if (problem := preflight.pool_problem(TRANSCODE_POOL, TRANSCODE_POOL_DESCRIPTION, slots)) else []
 
 
 def runs_in_this_process() -> bool:

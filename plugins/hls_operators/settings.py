@@ -37,6 +37,7 @@ PUBLISHED_ASSET_NAME = "hls_movies_published"
 PUBLISHED_ASSET_URI = "hls-migration://movies/published"
 # Airflow pool that bounds concurrent ffmpeg transcodes across all workers (docs/operating.md, "Pools and concurrency").
 TRANSCODE_POOL = "hls_transcode"
+TRANSCODE_POOL_DESCRIPTION = "ffmpeg transcodes across all workers"
 
 DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
 RATE_CONTROLS = ("quality", "bitrate")

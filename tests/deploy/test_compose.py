@@ -130,7 +130,8 @@ def test_every_variable_without_a_default_is_in_the_env_example():
 
 def test_init_migrates_creates_the_transcode_pool_and_the_bucket(compose):
     script = compose["services"]["airflow-init"]["command"][1]
-    assert "airflow db migrate" in script and 'airflow pools set hls_transcode "${HLS_TRANSCODE_SLOTS:-2}"' in script
+    assert "airflow db migrate" in script and 'python -m hls_operators.pool_setup "${HLS_TRANSCODE_SLOTS:-2}"' in script
+    assert compose["services"]["airflow-init"]["environment"]["PYTHONPATH"] == "/opt/airflow/plugins"
     storage_init = compose["services"]["storage-init"]
     assert storage_init["entrypoint"] == ["python", "-m", "hls_operators.storage_setup"]
     assert storage_init["environment"]["PYTHONPATH"] == "/opt/airflow/plugins"

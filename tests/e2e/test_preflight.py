@@ -8,6 +8,10 @@ port nothing listens on; each is put back afterwards, also when the test fails."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -17,6 +21,8 @@ from devenv.catalog_seed import SeedMovie, seed_catalog
 from hls_operators.edges import catalog
 from hls_operators.settings import CONVERT_DAG_ID, TRANSCODE_POOL
 from tests.conftest import AirflowRun
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
 MOVIE = 1
@@ -86,7 +92,17 @@ def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_wi
             cluster.wait_for_run(CONVERT_DAG_ID, button_id["dag_run_id"], timeout=180)["state"],
         )
     finally:
-        cluster.ensure_pool(TRANSCODE_POOL, pool["slots"], pool["description"])
+        # put back the way a deployment makes it (docker-compose's airflow-init)
+        subprocess.run(
+            [sys.executable, "-m", "hls_operators.pool_setup", str(pool["slots"])],
+            env={
+                **cluster.env,
+                "PYTHONPATH": str(REPO / "plugins"),
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # its airflow
+            },
+            check=True,
+            capture_output=True,
+        )
         cluster.request("PATCH", f"/api/v2/dags/{CONVERT_DAG_ID}", {"is_paused": False})
 
     assert run.state == "failed"

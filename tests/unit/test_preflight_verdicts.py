@@ -6,6 +6,8 @@ import pytest
 
 from hls_operators.core import preflight
 from hls_operators.core.probe_commands import list_encoders
+from hls_operators.pool_setup import pool_command
+from hls_operators.settings import TRANSCODE_POOL, TRANSCODE_POOL_DESCRIPTION
 
 # The head and a few rows of Debian ffmpeg 5.1's ``ffmpeg -hide_banner -encoders``.
 LISTING = """Encoders:
@@ -21,12 +23,12 @@ LISTING = """Encoders:
 
 
 def test_a_missing_pool_or_one_without_slots_names_the_pool_and_the_command():
-    missing = preflight.pool_problem("hls_transcode", None)
+    missing = preflight.pool_problem("hls_transcode", TRANSCODE_POOL_DESCRIPTION, None)
     assert missing.check == "pool" and "hls_transcode does not exist" in missing.what
     assert missing.fix.startswith('airflow pools set hls_transcode 2 "ffmpeg transcodes across all workers"')
-    empty = preflight.pool_problem("hls_transcode", 0)
+    empty = preflight.pool_problem("hls_transcode", TRANSCODE_POOL_DESCRIPTION, 0)
     assert "has 0 slots" in empty.what and "airflow pools set hls_transcode" in empty.fix
-    assert preflight.pool_problem("hls_transcode", 1) is None
+    assert preflight.pool_problem("hls_transcode", TRANSCODE_POOL_DESCRIPTION, 1) is None
 
 
 def test_the_encoders_a_run_needs_follow_its_codecs():
@@ -62,3 +64,9 @@ def test_the_summary_says_nothing_was_claimed_and_keeps_every_fix():
     )
     assert "settings: ladder entry '1080:fast' is not SHORT_SIDE:KBPS. Fix: set or correct that Variable" in text
     assert "AIRFLOW_CONN_HLS_CATALOG" in preflight.catalog_problem("hls_catalog", "connection refused").fix
+
+
+def test_the_pool_is_made_with_the_name_and_description_of_the_settings():
+    assert pool_command(3) == ["airflow", "pools", "set", TRANSCODE_POOL, "3", TRANSCODE_POOL_DESCRIPTION]
+    with pytest.raises(ValueError, match="at least one slot"):
+        pool_command(0)

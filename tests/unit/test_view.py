@@ -131,7 +131,10 @@ def test_each_conversion_shows_the_languages_it_was_published_with():
 
 def test_a_failed_preflight_is_shown_first_with_each_fix_and_a_passed_one_not_at_all():
     failed = Preflight(
-        "hls_migration", "scheduled__2026-11-23T02:00:00+00:00", AT, [pool_problem("hls_transcode", None)]
+        "hls_migration",
+        "scheduled__2026-11-23T02:00:00+00:00",
+        AT,
+        [pool_problem("hls_transcode", "ffmpeg transcodes across all workers", None)],
     )
     page = render_page(summary(preflight=failed))
     assert page.index("id='preflight'") < page.index("class='totals'")

@@ -39,9 +39,9 @@ class Preflight:
     problems: list[Problem] = field(default_factory=list)
 
 
-def pool_problem(pool: str, slots: int | None) -> Problem | None:
+def pool_problem(pool: str, description: str, slots: int | None) -> Problem | None:
     """A missing pool, or one without a slot, leaves every encode task ``scheduled`` for ever."""
-    command = f'airflow pools set {pool} 2 "ffmpeg transcodes across all workers"'
+    command = f'airflow pools set {pool} 2 "{description}"'
     sizing = "(one slot per 4 worker cores, at least one per worker; or Admin > Pools in the UI)"
     if slots is None:
         return Problem(
