@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
+from hls_operators.maintenance_operators import WarmUpOperator
 from hls_operators.operators import MOVIES_PUBLISHED
-from hls_operators.run_operators import WarmUpOperator
 from hls_operators.settings import WARM_UP_DAG_ID, dag_defaults
 
 with DAG(

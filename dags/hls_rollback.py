@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from hls_operators.run_operators import RollbackOperator
+from hls_operators.maintenance_operators import RollbackOperator
 from hls_operators.settings import ROLLBACK_DAG_ID, dag_defaults
 
 with DAG(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from hls_operators.run_operators import SweepOperator
+from hls_operators.maintenance_operators import SweepOperator
 from hls_operators.settings import SWEEP_DAG_ID, dag_defaults
 
 with DAG(
