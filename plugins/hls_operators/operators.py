@@ -11,35 +11,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-from botocore.exceptions import BotoCoreError, ClientError
 
 from hls_operators import steps
-from hls_operators.core.errors import ErrorClass, MigrationError, is_disk_full
+from hls_operators.core.errors import ErrorClass, MigrationError, classify
 from hls_operators.core.job import MovieJob
 from hls_operators.core.publishing import new_version
-from hls_operators.edges import catalog, ledger
+from hls_operators.edges import catalog, ledger, storage
 from hls_operators.edges.ffmpeg import Progress
 from hls_operators.edges.handoff import worker_cache
 from hls_operators.hooks import CatalogHook, StorageHook
 from hls_operators.settings import PUBLISHED_ASSET_NAME, PUBLISHED_ASSET_URI, Settings, load_settings
 
 MOVIES_PUBLISHED = Asset(name=PUBLISHED_ASSET_NAME, uri=PUBLISHED_ASSET_URI)
-
-
-def classify(error: Exception) -> MigrationError:
-    """Every failure becomes a ``MigrationError``; unknown ones are ``internal`` and not retried."""
-    if isinstance(error, MigrationError):
-        return error
-    if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-        return MigrationError(ErrorClass.CATALOG_UNAVAILABLE, str(error))
-    if isinstance(error, (BotoCoreError, ClientError)):
-        return MigrationError(ErrorClass.STORAGE_UNAVAILABLE, str(error))
-    if is_disk_full(error):
-        return MigrationError(ErrorClass.DISK_FULL, str(error))
-    return MigrationError(ErrorClass.INTERNAL, f"{type(error).__name__}: {error}", retryable=False)
 
 
 def attempt_key(context: Any, movie_id: int) -> ledger.AttemptKey:
@@ -120,7 +105,7 @@ class MovieStepOperator(MovieOperator):
         except (AirflowSkipException, AirflowFailException):
             raise
         except Exception as error:
-            failure = classify(error)
+            failure = classify(error, catalog.read_error, storage.read_error)
             self.log.error(
                 "movie %s %s failed [%s]: %s", movie_id, self.step, failure.error_class.value, failure.message
             )
@@ -139,7 +124,7 @@ class MovieStepOperator(MovieOperator):
         try:
             with CatalogHook().connection() as conn:
                 ledger.fail_attempt(conn, ledger_id, failure)
-        except psycopg2.Error as ledger_error:
+        except catalog.CatalogError as ledger_error:
             self.log.error("could not record the failure in the ledger: %s", ledger_error)
 
     def progress_to_ledger(self, ledger_id: int, total_seconds: float) -> Callable[[Progress], None]:
@@ -156,7 +141,7 @@ class MovieStepOperator(MovieOperator):
                         speed=progress.speed,
                         eta_seconds=progress.eta_seconds(total_seconds),
                     )
-            except psycopg2.Error as error:  # progress is informative: never fail a transcode for it
+            except catalog.CatalogError as error:  # progress is informative: never fail a transcode for it
                 self.log.warning("could not record progress: %s", error)
 
         return record

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import re
 import signal
+from collections.abc import Callable
 from enum import Enum
 
 MESSAGE_LIMIT = 2000
@@ -109,3 +110,17 @@ def bound_message(message: str, limit: int = MESSAGE_LIMIT) -> str:
     if len(message) <= limit:
         return message
     return "..." + message[-(limit - 3) :]
+
+
+def classify(error: BaseException, *readers: Callable[[BaseException], MigrationError | None]) -> MigrationError:
+    """Every failure becomes a ``MigrationError``: as it is; as the edge whose library raised it reads
+    it (``readers``: each edge knows its own library's exceptions); a full disk; else ``internal``,
+    not retried."""
+    if isinstance(error, MigrationError):
+        return error
+    for read in readers:
+        if (known := read(error)) is not None:
+            return known
+    if is_disk_full(error):
+        return MigrationError(ErrorClass.DISK_FULL, str(error))
+    return MigrationError(ErrorClass.INTERNAL, f"{type(error).__name__}: {error}", retryable=False)

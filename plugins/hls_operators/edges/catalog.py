@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import psycopg2
+
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.retirement import Retirement
 from hls_operators.core.sweep import References
 from hls_operators.edges.ledger import BAD_INPUT_CLASSES, AttemptKey, finish_params
 from hls_operators.edges.sql import queries, sql_file
+
+# What a call to the catalog raises when the database fails it, for callers that carry on without it.
+CatalogError = psycopg2.Error
 
 
 def _ledger(name: str) -> str:
@@ -197,3 +202,10 @@ def movie_status(conn, movie_id: int) -> dict | None:
     status = dict(zip(STATUS_FIELDS, row))
     status["updated_at"] = status["updated_at"].isoformat() if status["updated_at"] else None
     return status
+
+
+def read_error(error: BaseException) -> MigrationError | None:
+    """A connection to the catalog lost or refused (a restart, a failover): retried."""
+    if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return MigrationError(ErrorClass.CATALOG_UNAVAILABLE, str(error))
+    return None

@@ -213,3 +213,10 @@ class _CompleteOnly:
         if (size < 0 or len(data) < size) and self.failures:  # the end: the writer is done
             raise self.failures[0]
         return data
+
+
+def read_error(error: BaseException) -> MigrationError | None:
+    """Storage unreachable or answering with an error: retried."""
+    if isinstance(error, (BotoCoreError, ClientError)):
+        return MigrationError(ErrorClass.STORAGE_UNAVAILABLE, str(error))
+    return None
