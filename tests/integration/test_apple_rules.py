@@ -13,8 +13,7 @@ import m3u8
 import pytest
 
 from devenv import services
-from hls_operators.core.conformance import parse_stream_infs
-from hls_operators.core.playlists import measure_bandwidth, parse_media_playlist
+from hls_operators.core.playlists import measure_bandwidth, parse_media_playlist, parse_stream_infs
 from hls_operators.core.probe import parse_framecrc_times
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.media.probing import source_copy_refusal

@@ -2,9 +2,16 @@ from fractions import Fraction
 
 import pytest
 
-from hls_operators.core.conformance import check_conformance, conformance_problems, parse_stream_infs
+from hls_operators.core.conformance import check_conformance, conformance_problems
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.playlists import IFrameVariant, Variant, measure_bandwidth, parse_media_playlist, write_master
+from hls_operators.core.playlists import (
+    IFrameVariant,
+    Variant,
+    measure_bandwidth,
+    parse_media_playlist,
+    parse_stream_infs,
+    write_master,
+)
 from hls_operators.core.trickplay import IFrame, iframe_bandwidth, parse_iframe_playlist, write_iframe_playlist
 
 

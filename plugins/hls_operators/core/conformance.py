@@ -5,7 +5,6 @@ forgives. Each problem names its rule, so the ledger says which one failed."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import PurePosixPath
 
@@ -14,8 +13,12 @@ from hls_operators.core.ladder import APPLE_MAX_H264_LEVEL, H264_LEVELS, MAX_FRA
 from hls_operators.core.playlists import (
     H264_CODECS,
     HEVC_CODECS,
+    StreamInf,
     average_bit_rate,
+    master_entries,
     parse_media_playlist,
+    parse_renditions,
+    parse_stream_infs,
     parse_target_duration,
     peak_bit_rate,
 )
@@ -42,52 +45,8 @@ BANDWIDTH_TOLERANCE = 0.10  # Apple: measured peak and average within 10 % of wh
 MAX_PEAK_TO_AVERAGE = 2.0  # Apple: the peak SHOULD be at most 200 % of the average
 HDR_VIDEO_RANGES = tuple(HDR_RANGES.values())  # PQ, HLG
 VIDEO_RANGES = ("SDR", *HDR_VIDEO_RANGES)
-ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 # Line breaks other than LF that some player splits lines on (hls.js: CR, U+2028, U+0085, ...).
 OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-
-
-@dataclass(frozen=True)
-class StreamInf:
-    """One ``EXT-X-STREAM-INF``, ``EXT-X-I-FRAME-STREAM-INF`` or ``EXT-X-MEDIA`` of a master playlist."""
-
-    uri: str
-    attributes: dict[str, str]
-    kind: str  # "VARIANT", "IFRAMES" or "MEDIA" (an audio or subtitle rendition)
-
-    @property
-    def iframes(self) -> bool:
-        return self.kind == "IFRAMES"
-
-    def number(self, name: str) -> int | None:
-        value = self.attributes.get(name)
-        return int(value) if value and value.isdigit() else None
-
-
-def parse_stream_infs(master_text: str) -> list[StreamInf]:
-    """Every variant and I-frame stream of a master playlist, in order, with its attributes."""
-    return [s for s in _tagged(master_text) if s.kind in ("VARIANT", "IFRAMES")]
-
-
-def parse_renditions(master_text: str) -> list[StreamInf]:
-    """Every audio and subtitle rendition (``EXT-X-MEDIA``) of a master playlist."""
-    return [s for s in _tagged(master_text) if s.kind == "MEDIA"]
-
-
-def _tagged(master_text: str) -> list[StreamInf]:
-    lines = [line.strip() for line in master_text.splitlines()]
-    found = []
-    for index, line in enumerate(lines):
-        tag, _, attributes = line.partition(":")
-        kind = {"#EXT-X-STREAM-INF": "VARIANT", "#EXT-X-I-FRAME-STREAM-INF": "IFRAMES", "#EXT-X-MEDIA": "MEDIA"}.get(
-            tag
-        )
-        if kind is None:
-            continue
-        values = {name: value.strip('"') for name, value in ATTRIBUTE.findall(attributes)}
-        uri = lines[index + 1] if kind == "VARIANT" and index + 1 < len(lines) else values.get("URI", "")
-        found.append(StreamInf(uri, values, kind))
-    return found
 
 
 def check_conformance(master_text: str, media_texts: dict[str, str], stored: dict[str, int]) -> None:
@@ -151,7 +110,7 @@ def _foreign_problems(master_text: str, media_texts: dict[str, str], stored: dic
         if OTHER_LINE_BREAKS.search(text)
     ]
     known = set(stored) | set(media_texts)
-    for stream in _tagged(master_text):
+    for stream in master_entries(master_text):
         if stream.uri and stream.uri not in known:
             problems.append(f"[stored set] the master names {stream.uri!r}, which is not a file of the set")
         elif not stream.uri and stream.attributes.get("TYPE") in ("AUDIO", "SUBTITLES"):

@@ -104,18 +104,17 @@ def parse_master_playlist(text: str) -> list[str]:
     """The variant URIs a master playlist names, in order."""
     if not text.startswith("#EXTM3U"):
         raise ValueError("not an M3U8 playlist")
-    lines = [line.strip() for line in text.splitlines()]
-    return [lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("#EXT-X-STREAM-INF:")]
+    return [entry.uri for entry in master_entries(text) if entry.kind == "VARIANT" and entry.uri]
 
 
 def parse_rendition_uris(master_text: str) -> list[str]:
     """The audio and subtitle rendition URIs a master playlist names (``URI`` of each EXT-X-MEDIA)."""
-    return re.findall(r'^#EXT-X-MEDIA:.*?URI="([^"]+)"', master_text, flags=re.MULTILINE)
+    return [entry.uri for entry in master_entries(master_text) if entry.kind == "MEDIA" and entry.uri]
 
 
 def parse_iframe_uris(master_text: str) -> list[str]:
     """The I-frame playlist URIs a master playlist names (``URI`` of each EXT-X-I-FRAME-STREAM-INF)."""
-    return re.findall(r'^#EXT-X-I-FRAME-STREAM-INF:.*?URI="([^"]+)"', master_text, flags=re.MULTILINE)
+    return [entry.uri for entry in master_entries(master_text) if entry.iframes and entry.uri]
 
 
 def parse_target_duration(text: str) -> int:
@@ -261,3 +260,51 @@ def write_master(
         ]
         lines.append("#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attributes))
     return "\n".join(lines) + "\n"
+
+
+ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+@dataclass(frozen=True)
+class StreamInf:
+    """One ``EXT-X-STREAM-INF``, ``EXT-X-I-FRAME-STREAM-INF`` or ``EXT-X-MEDIA`` of a master playlist."""
+
+    uri: str
+    attributes: dict[str, str]
+    kind: str  # "VARIANT", "IFRAMES" or "MEDIA" (an audio or subtitle rendition)
+
+    @property
+    def iframes(self) -> bool:
+        return self.kind == "IFRAMES"
+
+    def number(self, name: str) -> int | None:
+        value = self.attributes.get(name)
+        return int(value) if value and value.isdigit() else None
+
+
+def parse_stream_infs(master_text: str) -> list[StreamInf]:
+    """Every variant and I-frame stream of a master playlist, in order, with its attributes."""
+    return [s for s in master_entries(master_text) if s.kind in ("VARIANT", "IFRAMES")]
+
+
+def parse_renditions(master_text: str) -> list[StreamInf]:
+    """Every audio and subtitle rendition (``EXT-X-MEDIA``) of a master playlist."""
+    return [s for s in master_entries(master_text) if s.kind == "MEDIA"]
+
+
+def master_entries(master_text: str) -> list[StreamInf]:
+    """Every variant, I-frame stream and rendition of a master playlist, in order: the one reader of
+    masters that the URI lists below, the verification and the conformance checks share."""
+    lines = [line.strip() for line in master_text.splitlines()]
+    found = []
+    for index, line in enumerate(lines):
+        tag, _, attributes = line.partition(":")
+        kind = {"#EXT-X-STREAM-INF": "VARIANT", "#EXT-X-I-FRAME-STREAM-INF": "IFRAMES", "#EXT-X-MEDIA": "MEDIA"}.get(
+            tag
+        )
+        if kind is None:
+            continue
+        values = {name: value.strip('"') for name, value in ATTRIBUTE.findall(attributes)}
+        uri = lines[index + 1] if kind == "VARIANT" and index + 1 < len(lines) else values.get("URI", "")
+        found.append(StreamInf(uri, values, kind))
+    return found
