@@ -15,11 +15,11 @@ from hls_operators.core import commands
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.ladder import plan_ladder
-from hls_operators.core.probe import ProbeResult
 from hls_operators.edges.ffmpeg import run_ffmpeg
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, verify_movie
+from tests.probes import make_probe
 from tests.transcoding import transcode
 
 pytestmark = pytest.mark.services
@@ -206,19 +206,12 @@ def test_ffmpeg_stalled_on_its_input_is_stopped_by_a_timeout_scaled_to_the_sourc
     )
     stalled = tmp_path / "stalled.mp4"
     os.mkfifo(stalled)
-    probe = ProbeResult(
-        format_name="mov",
+    probe = make_probe(
         duration=10.0,
-        size_bytes=1,
         video_index=0,
-        video_codec="h264",
         width=320,
         height=240,
-        rotation=0,
-        pix_fmt="yuv420p",
         frame_rate="25",
-        variable_frame_rate=False,
-        interlaced=False,
         video_kbps=None,
         audio_index=None,
         audio_codec=None,

@@ -13,27 +13,20 @@ import pytest
 from devenv import services
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.job import MovieJob
-from hls_operators.core.probe import ProbeResult
 from hls_operators.edges.handoff import WORKER_CACHE_DIR, discard_handoffs, hand_over, receive
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
+from tests.probes import make_probe
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
 log = logging.getLogger(__name__)
-PROBE = ProbeResult(
-    format_name="mov",
+PROBE = make_probe(
     duration=12.0,
-    size_bytes=1,
     video_index=0,
-    video_codec="h264",
     width=640,
     height=360,
-    rotation=0,
-    pix_fmt="yuv420p",
     frame_rate="25",
-    variable_frame_rate=False,
-    interlaced=False,
     video_kbps=None,
     audio_index=None,
     audio_codec=None,

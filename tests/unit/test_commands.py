@@ -9,32 +9,10 @@ from hls_operators.core.commands import TONE_MAP_TO_SDR, EncodingOptions, audio_
 from hls_operators.core.image_commands import contact_sheet_args, thumbnail_args, thumbnail_size, thumbnail_times
 from hls_operators.core.ladder import Rung, parse_ladder, plan_ladder, with_hevc_rungs
 from hls_operators.core.package_commands import concat_list, stitch_args, subtitle_args
-from hls_operators.core.probe import MediaTrack, ProbeResult
+from hls_operators.core.probe import MediaTrack
 from hls_operators.core.probe_commands import keyframe_index_args, probe_args
 from hls_operators.core.trickplay import StoryboardPlan
-
-
-def make_probe(**overrides) -> ProbeResult:
-    values = dict(
-        format_name="mov,mp4",
-        duration=60.0,
-        size_bytes=1,
-        video_index=1,
-        video_codec="h264",
-        width=1920,
-        height=1080,
-        rotation=0,
-        pix_fmt="yuv420p",
-        frame_rate="30",
-        variable_frame_rate=False,
-        interlaced=False,
-        video_kbps=4000,
-        audio_index=0,
-        audio_codec="aac",
-        audio_channels=6,
-    )
-    values.update(overrides)
-    return ProbeResult(**values)
+from tests.probes import make_probe
 
 
 def option_values(args: list[str], flag: str) -> list[str]:
