@@ -172,22 +172,22 @@ def run_pipeline(
     usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, (ffmpeg + packaging).max_rss_bytes))
     # What a viewer of a rung downloads: its video and the audio rendition beside it (the seed's
     # rungs carry their audio inside).
-    audio = sum(rung_bytes(out / a["name"]) for a in renditions["audio"][:1])
+    audio = sum(rung_bytes(out / a.name) for a in renditions.audio[:1])
     rungs = {
-        r["name"]: {
-            "height": r["height"],
-            "kbps": r["video_kbps"],
-            "bytes": rung_bytes(out / r["name"]) + audio,
-            "video_bytes": rung_bytes(out / r["name"]),
-            "dir": str(out / r["name"]),
-            "copied": r["source_copy"],
-            "peak_kbps": peak_kbps(out / r["name"]),
-            "cap_kbps": round(r["video_kbps"] * MAXRATE_FACTOR),
+        r.name: {
+            "height": r.height,
+            "kbps": r.video_kbps,
+            "bytes": rung_bytes(out / r.name) + audio,
+            "video_bytes": rung_bytes(out / r.name),
+            "dir": str(out / r.name),
+            "copied": r.source_copy,
+            "peak_kbps": peak_kbps(out / r.name),
+            "cap_kbps": round(r.video_kbps * MAXRATE_FACTOR),
         }
-        for r in renditions["video"]
+        for r in (video.rung for video in renditions.video)
     }
     label = label or f"pipeline {settings.x264_preset}/{settings.x264_params}"
-    audio_bytes = sum(rung_bytes(out / a["name"]) for a in renditions["audio"])
+    audio_bytes = sum(rung_bytes(out / a.name) for a in renditions.audio)
     return Result(label, source.name, duration, usage, folder_bytes(root), rungs, audio_bytes)
 
 

@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 
 from hls_operators.core.job import MovieJob
+from hls_operators.core.renditions import Renditions
+from hls_operators.edges.ffmpeg import FfmpegUsage
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import (
@@ -22,7 +24,7 @@ from hls_operators.steps import (
 
 def transcode(
     job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None
-) -> dict:
+) -> tuple[Renditions, FfmpegUsage]:
     """Every chunk in turn, each in a folder of its own, the audio (when there is some), then the
     package: the tasks of one worker, which share its cache (``tests/integration/test_handoffs.py``
     hands over between workers)."""

@@ -278,7 +278,7 @@ class PackageOperator(MovieStepOperator):
 
     def run_step(self, settings, ledger_id, work, context):
         job = self.job()
-        packaged = steps.package_movie(
+        renditions, usage = steps.package_movie(
             job,
             store=self.store(settings),
             settings=settings,
@@ -286,12 +286,9 @@ class PackageOperator(MovieStepOperator):
             log=self.log,
             on_progress=self.progress_to_ledger(ledger_id, job.probe.duration),
         )
-        details = {
-            **packaged["usage"].ledger_details(),
-            **packaged["carried_over"],
-            "dropped_rungs": packaged["renditions"]["dropped"],
-        }
-        return None, {"ladder": packaged["renditions"]["video"], "details": details}
+        packaged = renditions.to_dict()
+        details = {**usage.ledger_details(), **renditions.carried_over(), "dropped_rungs": packaged["dropped"]}
+        return None, {"ladder": packaged["video"], "details": details}
 
 
 class ThumbnailsOperator(MovieStepOperator):

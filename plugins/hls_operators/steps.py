@@ -22,6 +22,7 @@ from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung
 from hls_operators.core.layout import STORYBOARD_DIR, STORYBOARD_VTT
+from hls_operators.core.renditions import Renditions
 from hls_operators.core.verify import VerifiedSet, verify_hls_set
 from hls_operators.edges import catalog
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress
@@ -139,10 +140,10 @@ def package_movie(
     work: Path,
     log: logging.Logger,
     on_progress: Callable[[Progress], None] | None = None,
-) -> dict:
+) -> tuple[Renditions, FfmpegUsage]:
     """Stitch the chunks the encode tasks handed over into each rung's HLS folder, with the audio
     tracks the audio task handed over, the subtitle renditions, I-frame playlists and storyboard,
-    and hand the renditions over."""
+    and hand the renditions over; returns them and what ffmpeg cost."""
     probe = job.probe
     needs_source = any(rung.source_copy for rung in job.ladder) or bool(probe.subtitle_tracks)
     source = (
@@ -176,31 +177,17 @@ def package_movie(
         log=log,
         on_progress=on_progress,
     )
-    (out / RENDITIONS_INFO).write_text(json.dumps(renditions))
+    (out / RENDITIONS_INFO).write_text(json.dumps(renditions.to_dict()))
     hand_over(out, job, RENDITIONS_TAR, store=store, settings=settings, work=work)
-    for dropped in renditions["not_carried"]:
+    for dropped in renditions.not_carried:
         log.warning(
             "movie %s: track %s (%s) is not carried over: %s",
             job.movie_id,
-            dropped["track"],
-            dropped["codec"],
-            dropped["reason"],
+            dropped.track,
+            dropped.codec,
+            dropped.reason,
         )
-    return {"renditions": renditions, "usage": usage, "carried_over": carried_over(renditions)}
-
-
-def carried_over(renditions: dict) -> dict:
-    """What the ledger keeps of the tracks: the audio and subtitle languages published, and the
-    tracks that could not be carried over with the reason."""
-    return {
-        "audio": [
-            {"language": r["language"], "name": r["label"], "default": r["default"]} for r in renditions["audio"]
-        ],
-        "subtitles": [
-            {"language": r["language"], "name": r["label"], "forced": r["forced"]} for r in renditions["subtitles"]
-        ],
-        "not_carried": renditions["not_carried"],
-    }
+    return renditions, usage
 
 
 def thumbnail_movie(job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger) -> int:
@@ -227,7 +214,7 @@ def publish_movie(
     folder = work / "publish"
     for name in (RENDITIONS_TAR, THUMBNAILS_TAR):
         receive(job, name, folder, store=store, settings=settings, work=work, log=log)
-    renditions = json.loads((folder / RENDITIONS_INFO).read_text())
+    renditions = Renditions.from_dict(json.loads((folder / RENDITIONS_INFO).read_text()))
     (folder / RENDITIONS_INFO).unlink()
     (folder / layout.MASTER_PLAYLIST).write_text(build_master(renditions, folder))
 

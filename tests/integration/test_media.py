@@ -102,8 +102,8 @@ def test_rotated_phone_video_becomes_portrait_renditions(store, folder, tmp_path
     assert (job.probe.width, job.probe.height) == (360, 640)
     assert [(r.name, r.width, r.height) for r in job.ladder] == [("360p", 360, 640)]
     (tmp_path / "t").mkdir()
-    result = transcode(job, store=store, settings=settings, work=tmp_path / "t")
-    assert result["renditions"]["video"][0]["codecs"].startswith("avc1.64")
+    renditions, _usage = transcode(job, store=store, settings=settings, work=tmp_path / "t")
+    assert renditions.video[0].codecs.startswith("avc1.64")
     assert "renditions.tar" in store.list_sizes("hls-work/2/v1")
 
 

@@ -17,6 +17,7 @@ from hls_operators.core.playlists import (
     parse_target_duration,
     write_master,
 )
+from hls_operators.core.renditions import Renditions
 from hls_operators.core.trickplay import iframe_bandwidth, parse_iframe_playlist
 
 
@@ -28,44 +29,44 @@ def playlist_bandwidth(folder: Path) -> tuple[int, int]:
     return measure_bandwidth(segments, sizes, parse_target_duration(playlist))
 
 
-def build_master(renditions: dict, folder: Path) -> str:
+def build_master(renditions: Renditions, folder: Path) -> str:
     """The master playlist for the renditions in ``folder`` (as ``package_renditions`` describes
     them): the audio and subtitle groups, the variants with measured bandwidths (each the sum of
     its video's and its largest audio and subtitle renditions', as RFC 8216 asks of a variant whose
     renditions play beside it), and the I-frame playlists."""
     media = []
     extra_peak = extra_average = 0
-    for kind, infos in (("AUDIO", renditions["audio"]), ("SUBTITLES", renditions["subtitles"])):
-        measured = [playlist_bandwidth(folder / info["name"]) for info in infos]
+    for kind, tracks in (("AUDIO", renditions.audio), ("SUBTITLES", renditions.subtitles)):
+        measured = [playlist_bandwidth(folder / track.name) for track in tracks]
         extra_peak += max((peak for peak, _ in measured), default=0)
         extra_average += max((average for _, average in measured), default=0)
         media += [
             Rendition(
                 kind=kind,
-                uri=f"{info['name']}/{layout.MEDIA_PLAYLIST}",
-                name=info["label"],
-                language=info["language"],
-                default=info["default"],
-                forced=info["forced"],
-                channels=info["channels"],
+                uri=f"{track.name}/{layout.MEDIA_PLAYLIST}",
+                name=track.label,
+                language=track.language,
+                default=track.default,
+                forced=track.forced,
+                channels=track.channels,
             )
-            for info in infos
+            for track in tracks
         ]
-    audio_codec = f",{AUDIO_AAC_LC}" if renditions["audio"] else ""
+    audio_codec = f",{AUDIO_AAC_LC}" if renditions.audio else ""
     variants, iframe_variants = [], []
-    for info in renditions["video"]:
-        rung_dir = folder / info["name"]
+    for video in renditions.video:
+        rung_dir = folder / video.name
         peak, average = playlist_bandwidth(rung_dir)
         variants.append(
             Variant(
-                uri=f"{info['name']}/{layout.MEDIA_PLAYLIST}",
-                width=info["width"],
-                height=info["height"],
-                frame_rate=Fraction(info["frame_rate"]),
-                codecs=info["codecs"] + audio_codec,
+                uri=f"{video.name}/{layout.MEDIA_PLAYLIST}",
+                width=video.rung.width,
+                height=video.rung.height,
+                frame_rate=Fraction(video.frame_rate),
+                codecs=video.codecs + audio_codec,
                 peak_bps=peak + extra_peak,
                 average_bps=average + extra_average,
-                video_range=info.get("video_range"),
+                video_range=video.video_range,
             )
         )
         iframe_playlist = (rung_dir / IFRAME_PLAYLIST).read_text()
@@ -74,16 +75,16 @@ def build_master(renditions: dict, folder: Path) -> str:
         )
         iframe_variants.append(
             IFrameVariant(
-                uri=f"{info['name']}/{IFRAME_PLAYLIST}",
-                width=info["width"],
-                height=info["height"],
-                codecs=info["codecs"],
+                uri=f"{video.name}/{IFRAME_PLAYLIST}",
+                width=video.rung.width,
+                height=video.rung.height,
+                codecs=video.codecs,
                 peak_bps=iframe_peak,
                 average_bps=iframe_average,
-                video_range=info.get("video_range"),
+                video_range=video.video_range,
             )
         )
-    return write_master(variants, iframe_variants, media, closed_captions=renditions["closed_captions"])
+    return write_master(variants, iframe_variants, media, closed_captions=renditions.closed_captions)
 
 
 def local_files(root: Path) -> dict[str, int]:

@@ -25,6 +25,7 @@ from hls_operators.core.playlists import (
     parse_target_duration,
 )
 from hls_operators.core.probe import MediaTrack, video_range
+from hls_operators.core.renditions import NotCarried, Renditions, TrackRendition, VideoRendition
 from hls_operators.core.subtitles import MPEGTS_CLOCK, check_cues, parse_webvtt, segment_webvtt, subtitle_playlist
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
@@ -105,14 +106,13 @@ def package_renditions(
     settings: Settings,
     log: logging.Logger,
     on_progress: Callable[[Progress], None] | None = None,
-) -> tuple[dict, FfmpegUsage]:
+) -> tuple[Renditions, FfmpegUsage]:
     """From the encoded chunks in ``chunks_dir/<index>/`` (removed once stitched): each rung's chunks
     laid end to end into its video-only HLS folder ``out/<rung>/`` (copying, never re-encoding; the
     copied rung from ``source``) with its I-frame playlist; each encoded audio track (``audios``)
     cut into its rendition ``out/audio_N/``; each text subtitle track as WebVTT on the same segment
     grid in ``out/subs_N/``; and the storyboard. Returns the renditions as the ledger and the
-    master playlist need them (``video``, ``audio``, ``subtitles``, and what could not be carried
-    over), and what ffmpeg cost."""
+    master playlist need them, and what ffmpeg cost."""
     scratch = chunks_dir.parent
     tiles = scratch / TILES_DIR
     tiles.mkdir()
@@ -164,22 +164,17 @@ def package_renditions(
         usage += _write_subtitle_rendition(
             job, number, track, source, out, scratch, log, settings.transcode_memory_limit_bytes
         )
-    renditions = {
-        "video": video,
-        "dropped": [{"name": name, "reason": reason} for name, reason in dropped.items()],
-        "audio": _track_renditions(job.probe.audio_tracks, "Audio", layout.audio_rendition, channels=2),
-        "subtitles": _track_renditions(job.probe.subtitle_tracks, "Subtitles", layout.subtitle_rendition),
-        "closed_captions": job.probe.closed_captions,
-        "not_carried": [
-            {
-                "track": t.index,
-                "codec": t.codec,
-                "language": t.language,
-                "reason": "image subtitles cannot become WebVTT text",
-            }
+    renditions = Renditions(
+        video=tuple(video),
+        dropped=dropped,
+        audio=_track_renditions(job.probe.audio_tracks, "Audio", layout.audio_rendition, channels=2),
+        subtitles=_track_renditions(job.probe.subtitle_tracks, "Subtitles", layout.subtitle_rendition),
+        closed_captions=job.probe.closed_captions,
+        not_carried=tuple(
+            NotCarried(t.index, t.codec, t.language, "image subtitles cannot become WebVTT text")
             for t in job.probe.image_subtitles
-        ],
-    }
+        ),
+    )
     top = job.top_rung
     plan = settings.storyboard_plan(top.width, top.height)
     tile_count = assemble_storyboard(plan, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
@@ -214,7 +209,7 @@ def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
         )
 
 
-def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
+def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> VideoRendition:
     """Check that the rung lasts as long as the source, read back its codecs, index its I-frames."""
     playlist = (rung_dir / layout.MEDIA_PLAYLIST).read_text()
     segments = parse_media_playlist(playlist)
@@ -233,8 +228,9 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> dict:
         else avc_codec_string(stream["profile"], int(stream["level"]))
     )
     write_iframe_index(rung_dir, job.probe.duration)
-    info = {**rung.to_dict(), "codecs": codecs, "frame_rate": job.probe.frame_rate}
-    return {**info, "video_range": video_range(stream.get("color_transfer"))} if job.probe.hdr else info
+    # An HDR source's rungs each say their range; an SDR source's say none.
+    video_range_ = video_range(stream.get("color_transfer")) if job.probe.hdr else None
+    return VideoRendition(rung, codecs, job.probe.frame_rate, video_range_)
 
 
 def _video_stream(rung_dir: Path, segment: str, init: str | None) -> dict:
@@ -259,24 +255,24 @@ def _hevc_codecs(rung_dir: Path, init: str | None) -> str:
 
 def _track_renditions(
     tracks: tuple[MediaTrack, ...], kind: str, folder: Callable[[int], str], channels: int | None = None
-) -> list[dict]:
+) -> tuple[TrackRendition, ...]:
     """The renditions of the source's audio or subtitle tracks, as the master names them: LANGUAGE
     as BCP 47, a NAME unique in the group, DEFAULT on the source's default track (for audio, on
     the first when none is marked: a group needs one) and FORCED as the source says."""
     names = unique_names([display_name(t.language, t.title, kind, number + 1) for number, t in enumerate(tracks)])
     default = next((n for n, t in enumerate(tracks) if t.default), 0 if channels else None)
-    return [
-        {
-            "name": folder(number),
-            "label": names[number],
-            "language": bcp47(track.language),
-            "default": number == default,
-            "forced": track.forced,
-            "channels": channels,
-            "source_track": track.index,
-        }
+    return tuple(
+        TrackRendition(
+            name=folder(number),
+            label=names[number],
+            language=bcp47(track.language),
+            default=number == default,
+            forced=track.forced,
+            channels=channels,
+            source_track=track.index,
+        )
         for number, track in enumerate(tracks)
-    ]
+    )
 
 
 def _write_subtitle_rendition(
