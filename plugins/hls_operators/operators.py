@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from hls_operators import steps
 from hls_operators.core.errors import ErrorClass, MigrationError, classify
-from hls_operators.core.job import MovieJob
+from hls_operators.core.job import ClaimedMovie, MovieJob, Wave
 from hls_operators.core.publishing import new_version
 from hls_operators.edges import catalog, ledger, storage
 from hls_operators.edges.ffmpeg import Progress
@@ -35,10 +35,10 @@ def attempt_key(context: Any, movie_id: int) -> ledger.AttemptKey:
     wave = wave_of(context)
     if wave is not None:
         return ledger.AttemptKey(
-            dag_id=wave["dag_id"],
-            run_id=wave["run_id"],
+            dag_id=wave.dag_id,
+            run_id=wave.run_id,
             movie_id=int(movie_id),
-            map_index=int(wave["map_index"]),
+            map_index=wave.map_index,
             try_number=ti.try_number,
         )
     return ledger.AttemptKey(
@@ -46,10 +46,11 @@ def attempt_key(context: Any, movie_id: int) -> ledger.AttemptKey:
     )
 
 
-def wave_of(context: Any) -> dict[str, Any] | None:
+def wave_of(context: Any) -> Wave | None:
     """The wave that started this run (``hls_migration``'s ``convert`` task puts it in the conf), or None."""
     dag_run = context.get("dag_run")
-    return ((dag_run.conf if dag_run is not None else None) or {}).get("wave")
+    wave = ((dag_run.conf if dag_run is not None else None) or {}).get("wave")
+    return Wave.from_dict(wave) if wave else None
 
 
 class MovieOperator(BaseOperator):
@@ -63,6 +64,15 @@ class MovieOperator(BaseOperator):
     def __init__(self, *, movie: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.movie = movie
+
+    @property
+    def claimed(self) -> ClaimedMovie:
+        """The movie this task is about (its payload, once templated, is a claimed movie's or a job's)."""
+        return ClaimedMovie.from_dict(self.movie)
+
+    def job(self) -> MovieJob:
+        """The probed movie (the payload of a task after the probe)."""
+        return MovieJob.from_dict(self.movie)
 
 
 class MovieStepOperator(MovieOperator):
@@ -83,15 +93,15 @@ class MovieStepOperator(MovieOperator):
         if dry_run and self.skip_in_dry_run:
             raise AirflowSkipException("dry run: nothing is transcoded or published")
         settings = load_settings()
-        movie_id = int(self.movie["movie_id"])
+        claimed = self.claimed
+        movie_id = claimed.movie_id
         key = attempt_key(context, movie_id)
         ledger_id = None
         try:
             with CatalogHook().connection() as conn:
                 if not dry_run:
-                    claimed = catalog.ClaimedMovie(movie_id, self.movie["source_url"], self.movie["expected_url"])
                     catalog.renew_claim(conn, claimed, run_id=key.run_id, ttl_minutes=settings.claim_ttl_minutes)
-                ledger_id = ledger.begin_step(conn, key, self.step, source_url=self.movie.get("source_url"))
+                ledger_id = ledger.begin_step(conn, key, self.step, source_url=claimed.source_url)
             started = time.monotonic()
             work = Path(tempfile.mkdtemp(prefix=f"hls-{movie_id}-{self.step}-", dir=settings.work_dir))
             try:
@@ -149,9 +159,6 @@ class MovieStepOperator(MovieOperator):
     def store(self, settings: Settings):
         return StorageHook().object_store(settings.bucket)
 
-    def job(self) -> MovieJob:
-        return MovieJob.from_dict(self.movie)
-
 
 class ProbeOperator(MovieStepOperator):
     """Fetches the source, runs ffprobe, refuses bad input and plans the ladder.
@@ -163,10 +170,11 @@ class ProbeOperator(MovieStepOperator):
     skip_in_dry_run = False
 
     def run_step(self, settings, ledger_id, work, context):
+        claimed = self.claimed
         job = steps.probe_movie(
-            movie_id=int(self.movie["movie_id"]),
-            source_url=self.movie["source_url"],
-            expected_url=self.movie["expected_url"],
+            movie_id=claimed.movie_id,
+            source_url=claimed.source_url,
+            expected_url=claimed.expected_url,
             version=new_version(),
             store=self.store(settings),
             settings=settings,
@@ -211,7 +219,7 @@ class ChunksOperator(MovieOperator):
     def execute(self, context: Any) -> list[int]:
         if context["params"].get("dry_run"):
             return []
-        return list(range(len(self.movie["chunks"])))
+        return list(range(len(self.job().chunks)))
 
 
 class EncodeChunkOperator(MovieStepOperator):
@@ -250,8 +258,9 @@ class AudioOperator(MovieStepOperator):
     step = "audio"
 
     def execute(self, context: Any) -> Any:
-        if not self.movie.get("probe", {}).get("audio_tracks"):
-            raise AirflowSkipException(f"movie {self.movie['movie_id']} has no audio track")
+        job = self.job()
+        if not job.probe.audio_tracks:
+            raise AirflowSkipException(f"movie {job.movie_id} has no audio track")
         return super().execute(context)
 
     def run_step(self, settings, ledger_id, work, context):

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from hls_operators import maintenance, preflight
 from hls_operators.core.estimate import estimate
+from hls_operators.core.job import ClaimedMovie, Wave
 from hls_operators.core.view import utc
 from hls_operators.core.waves import approval_request, judge_wave
 from hls_operators.edges import catalog, ledger, run_records
@@ -39,7 +40,7 @@ class RecordOperator(MovieOperator):
     def execute(self, context: Any) -> str:
         if self.movie is None:  # the run failed before a movie was claimed (its preflight)
             raise AirflowSkipException("no movie was claimed: nothing to record")
-        movie_id = int(self.movie["movie_id"])
+        movie_id = self.claimed.movie_id
         key = attempt_key(context, movie_id)
         with CatalogHook().connection() as conn:
             status = ledger.finalize_attempt(conn, key)
@@ -170,12 +171,10 @@ class SelectMoviesOperator(BaseOperator):
                     "not selected (missing, not an MP4, already converted without force, or claimed by another run): %s",
                     passed_over,
                 )
-        return [vars(c) for c in claimed]
+        return [c.to_dict() for c in claimed]
 
 
-def claim(
-    conn, context: Any, settings: Settings, *, movie_ids: list[int] | None, limit: int
-) -> list[catalog.ClaimedMovie]:
+def claim(conn, context: Any, settings: Settings, *, movie_ids: list[int] | None, limit: int) -> list[ClaimedMovie]:
     """Claim movies for this run with the run's ``force`` and ``dry_run`` params (a dry run keeps no claim)."""
     params = context["params"]
     return catalog.claim_movies(
@@ -217,14 +216,14 @@ class ConvertMovieRunOperator(TriggerDagRunOperator):
 
     def execute(self, context: Any) -> None:
         ti, params = context["ti"], context["params"]
-        movie_id = int(self.movie["movie_id"])
+        movie_id = ClaimedMovie.from_dict(self.movie).movie_id
         self.trigger_run_id = movie_run_id(context["run_id"], movie_id)
         self.conf = {
             "movie_id": movie_id,
             "force": bool(params.get("force")),
             "dry_run": bool(params.get("dry_run")),
             "movie": self.movie,
-            "wave": {"dag_id": ti.dag_id, "run_id": context["run_id"], "map_index": ti.map_index},
+            "wave": Wave(ti.dag_id, context["run_id"], ti.map_index).to_dict(),
         }
         if ti.get_dr_count(dag_id=CONVERT_DAG_ID, run_ids=[self.trigger_run_id]):
             ti.xcom_push(XCOM_RUN_ID, self.trigger_run_id)  # the "Triggered DAG" link, wiped by a clear
@@ -263,7 +262,7 @@ class ClaimMovieOperator(BaseOperator, SkipMixin):
         movie_id = int(context["params"]["movie_id"])
         wave = wave_of(context)
         if wave is not None:
-            self.log.info("movie %s, claimed by wave %s of %s", movie_id, wave["run_id"], wave["dag_id"])
+            self.log.info("movie %s, claimed by wave %s of %s", movie_id, wave.run_id, wave.dag_id)
             return context["dag_run"].conf["movie"]
         preflight.check(context, log=self.log)  # the pool, ffmpeg, catalog, bucket and settings, first
         with CatalogHook().connection() as conn:
@@ -276,7 +275,7 @@ class ClaimMovieOperator(BaseOperator, SkipMixin):
             self.skip(ti=context["ti"], tasks=context["task"].get_flat_relatives(upstream=False))
             return None
         self.log.info("claimed movie %s", movie_id)
-        return vars(claimed[0])
+        return claimed[0].to_dict()
 
 
 class FinishRunOperator(BaseOperator):

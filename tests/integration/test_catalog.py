@@ -8,6 +8,7 @@ import psycopg2
 import pytest
 
 from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.job import ClaimedMovie
 from hls_operators.edges import catalog, ledger, run_records
 from hls_operators.edges.sql import queries, sql_file
 from hls_operators.edges.summary import load_summary
@@ -91,7 +92,7 @@ def test_overlapping_runs_never_share_a_movie_and_claims_expire(conn):
     with conn, conn.cursor() as cur:
         cur.execute("UPDATE hls_claims SET expires_at = now() - interval '1 second' WHERE movie_id = 2")
     assert claim(conn, run_id="run-b") == [2]
-    movie_2 = catalog.ClaimedMovie(2, "https://cdn.example/2.mp4", "https://cdn.example/2.mp4")
+    movie_2 = ClaimedMovie(2, "https://cdn.example/2.mp4", "https://cdn.example/2.mp4")
     with pytest.raises(MigrationError) as caught:
         catalog.renew_claim(conn, movie_2, run_id="run-a", ttl_minutes=60)
     assert caught.value.error_class is ErrorClass.CLAIMED_ELSEWHERE
@@ -100,7 +101,7 @@ def test_overlapping_runs_never_share_a_movie_and_claims_expire(conn):
 def test_a_released_claim_is_taken_again_by_a_cleared_task_unless_another_run_holds_it(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4"})
     assert claim(conn, run_id="run-a") == [1]
-    movie = catalog.ClaimedMovie(1, "https://cdn.example/1.mp4", "https://cdn.example/1.mp4")
+    movie = ClaimedMovie(1, "https://cdn.example/1.mp4", "https://cdn.example/1.mp4")
     ledger.finalize_attempt(conn, key(1))  # the attempt closed: the claim is released
     assert catalog.renew_claim(conn, movie, run_id="run-a", ttl_minutes=60) == movie  # a cleared step re-runs
     with pytest.raises(MigrationError):

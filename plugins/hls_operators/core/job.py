@@ -1,4 +1,6 @@
-"""The payload one movie's tasks hand each other as XCom: what the probe found and planned."""
+"""What one movie's tasks hand each other: the claimed movie (the selection's XCom), the wave a
+movie's run belongs to (its conf), and what the probe found and planned (``MovieJob``). Each is
+read by attribute; ``to_dict`` and ``from_dict`` are the one way to and from XCom and conf."""
 
 from __future__ import annotations
 
@@ -8,6 +10,40 @@ from hls_operators.core import publishing
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.ladder import Rung
 from hls_operators.core.probe import ProbeResult
+
+
+@dataclass(frozen=True)
+class ClaimedMovie:
+    """A movie a run has claimed: what every task of its conversion starts from."""
+
+    movie_id: int
+    source_url: str
+    expected_url: str  # the catalog's video_url when claimed; the flip requires it unchanged
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClaimedMovie:
+        """From a claimed movie's payload, or from a ``MovieJob``'s, which starts with the same fields."""
+        return cls(int(data["movie_id"]), data["source_url"], data["expected_url"])
+
+
+@dataclass(frozen=True)
+class Wave:
+    """The wave a movie's run belongs to, in that run's conf: its ledger attempt and claim are the
+    wave's, at the movie's place in it (``map_index``)."""
+
+    dag_id: str
+    run_id: str
+    map_index: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Wave:
+        return cls(data["dag_id"], data["run_id"], int(data["map_index"]))
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ Each function is one transaction: it commits on return and rolls back on error. 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import psycopg2
 
 from hls_operators.core.errors import ErrorClass, MigrationError
+from hls_operators.core.job import ClaimedMovie
 from hls_operators.core.retirement import Retirement
 from hls_operators.core.sweep import References
 from hls_operators.edges.ledger import BAD_INPUT_CLASSES, AttemptKey, finish_params
@@ -24,13 +25,6 @@ CatalogError = psycopg2.Error
 
 def _ledger(name: str) -> str:
     return queries("ledger.sql")[name]
-
-
-@dataclass(frozen=True)
-class ClaimedMovie:
-    movie_id: int
-    source_url: str
-    expected_url: str  # the catalog's video_url when claimed; the flip requires it unchanged
 
 
 def _catalog(name: str) -> str:
@@ -72,7 +66,7 @@ def renew_claim(conn, claimed: ClaimedMovie, *, run_id: str, ttl_minutes: int) -
     """Keep this run's claim alive, or take it again when it was released (a cleared task re-runs a
     movie whose attempt was closed); fail with ``claimed_elsewhere`` if another run has the movie."""
     with conn, conn.cursor() as cur:
-        cur.execute(_catalog("renew_claim"), {**vars(claimed), "run_id": run_id, "ttl_minutes": ttl_minutes})
+        cur.execute(_catalog("renew_claim"), {**claimed.to_dict(), "run_id": run_id, "ttl_minutes": ttl_minutes})
         row = cur.fetchone()
     if row is None:
         raise MigrationError(ErrorClass.CLAIMED_ELSEWHERE, f"movie {claimed.movie_id} is claimed by another run")
