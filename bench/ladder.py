@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.transcode import RESULTS, Result, run_pipeline, vmaf
 from devenv import media
-from hls_operators.core.ladder import HEVC_SUFFIX
+from hls_operators.core.codecs import HEVC
 from hls_operators.media.probing import probe_file
 
 # Each variant: its label and the settings it changes; "ts", the baseline, always runs.
@@ -99,7 +99,7 @@ def report(results: list[Result], labels: list[str]) -> dict:
                     cells.append(f"{'dropped' if rung_name in fixed.rungs and name != fixed_label else '-':>34}")
                     continue
                 kbps = rung["bytes"] * 8 / run.source_seconds / 1000
-                same = fixed.rungs.get(rung_name.removesuffix(HEVC_SUFFIX))
+                same = fixed.rungs.get(rung_name.removesuffix(HEVC.rung_suffix))
                 delta = (
                     rung["vmaf"] - same["vmaf"]
                     if same and rung.get("vmaf") is not None and same.get("vmaf") is not None

@@ -14,9 +14,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from hls_operators.core.codecs import VIDEO_CODECS
 from hls_operators.core.commands import EncodingOptions
 from hls_operators.core.estimate import Prices
-from hls_operators.core.ladder import VIDEO_CODECS, RungSpec, parse_ladder
+from hls_operators.core.ladder import RungSpec, parse_ladder
 from hls_operators.core.layout import SEGMENT_FORMATS
 from hls_operators.core.trickplay import StoryboardPlan
 
@@ -129,7 +130,7 @@ class Settings:
     # The dry run's estimate: prices in your currency, and the speed assumed before any is measured
     # in CPU-s per encoded megapixel-second of x264 (a 4-rung 1080p ladder took 1.6 at veryfast on
     # 2 cores, and faster costs about 1.3 times that in bench/transcode.py; HEVC rungs weigh as
-    # core/estimate.ENCODE_COST says).
+    # each codec's encode_cost in core/codecs.py says).
     storage_price_per_gb_month: float = 0.015
     egress_price_per_gb: float = 0.0
     views_per_movie_month: float = 10.0
@@ -155,7 +156,7 @@ class Settings:
             raise ValueError(f"hls_segment_format must be one of {', '.join(SEGMENT_FORMATS)}")
         if "h264" not in settings.codecs or not settings.codecs <= set(VIDEO_CODECS):
             raise ValueError(f"hls_video_codecs must name h264 and may add hevc (of {', '.join(VIDEO_CODECS)})")
-        if "hevc" in settings.codecs and settings.segment_format != "fmp4":
+        if any(VIDEO_CODECS[codec].fmp4_only for codec in settings.codecs) and settings.segment_format != "fmp4":
             raise ValueError("HEVC rungs need fMP4 segments (Apple's rule 1.5): set hls_segment_format to fmp4")
         return settings
 

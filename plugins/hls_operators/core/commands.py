@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hls_operators.core import chunks
 from hls_operators.core.chunks import Chunk
+from hls_operators.core.codecs import H264, HEVC, VIDEO_CODECS
 from hls_operators.core.ladder import Rung, h264_level, level_name
 from hls_operators.core.probe import ACCEPTED_DEMUXERS, MediaTrack, ProbeResult
 from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
@@ -35,9 +36,6 @@ HDR_PIXEL_FORMAT = "yuv420p10le"  # HEVC Main10's 4:2:0
 # The colour tags of a tone-mapped rung: what its pixels now are.
 BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
 FFMPEG = ["ffmpeg", *QUIET, "-nostdin", "-y"]
-# x265's CRF scale sits higher than x264's: its default 28 looks about like x264's 23 (FFmpeg's H.265
-# guide), so an HEVC rung in quality mode gets hls_crf plus this.
-X265_CRF_OFFSET = 5
 
 
 @dataclass(frozen=True)
@@ -122,8 +120,8 @@ def encode_chunk_args(
         hdr = rung in hdr_rungs
         args += [
             "-map", f"[{labels[rung.name]}]", "-an",
-            *(_hevc_args(options, probe if hdr else None) if rung.codec == "hevc" else _h264_args(rung, probe, options)),
-            *_rate_control_args(rung, options, X265_CRF_OFFSET if rung.codec == "hevc" else 0),
+            *ENCODER_ARGS[rung.codec](rung, probe, options, hdr),
+            *_rate_control_args(rung, options, VIDEO_CODECS[rung.codec].crf_offset),
             # A keyframe exactly on every keyframe_seconds boundary, in every rung, and no extra
             # scene-cut keyframes: this is what makes segment boundaries identical across rungs.
             "-force_key_frames", keyframes,
@@ -149,7 +147,7 @@ def _rate_control_args(rung: Rung, options: EncodingOptions, crf_offset: int) ->
     return ["-crf", str(options.crf + crf_offset), "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps}k"]
 
 
-def _h264_args(rung: Rung, probe: ProbeResult, options: EncodingOptions) -> list[str]:
+def _h264_args(rung: Rung, probe: ProbeResult, options: EncodingOptions, hdr: bool) -> list[str]:
     return [
         "-c:v", "libx264",
         "-preset", options.x264_preset,
@@ -161,20 +159,20 @@ def _h264_args(rung: Rung, probe: ProbeResult, options: EncodingOptions) -> list
     ]  # fmt: skip
 
 
-def _hevc_args(options: EncodingOptions, hdr: ProbeResult | None = None) -> list[str]:
-    """x265 in Main profile (8-bit 4:2:0), or Main10 for a rung that keeps the ``hdr`` source's
+def _hevc_args(rung: Rung, probe: ProbeResult, options: EncodingOptions, hdr: bool) -> list[str]:
+    """x265 in Main profile (8-bit 4:2:0), or Main10 for a rung that keeps the (``hdr``) source's
     range, within Apple's Main10 at Level 5.0 (x265 signals the lowest level that holds the
     stream). Forced keyframes become IDR frames and GOPs are closed (x265's defaults are CRA frames
     and open GOPs, where a segment would not decode on its own); no scene-cut keyframes; the ``hvc1``
     sample entry, the only one Apple's players take. PQ gets x265's HDR10 quantisation and the
     source's static metadata, where it has some."""
     params = ["log-level=error", "scenecut=0", "open-gop=0"]
-    if hdr and hdr.video_range == "PQ":
+    if hdr and probe.video_range == "PQ":
         params.append("hdr10-opt=1")
-        if hdr.master_display or hdr.max_cll:
+        if probe.master_display or probe.max_cll:
             params.append("hdr10=1")  # the metadata's SEI messages
-            params += [f"master-display={hdr.master_display}"] if hdr.master_display else []
-            params += [f"max-cll={hdr.max_cll}"] if hdr.max_cll else []
+            params += [f"master-display={probe.master_display}"] if probe.master_display else []
+            params += [f"max-cll={probe.max_cll}"] if probe.max_cll else []
     return [
         "-c:v", "libx265",
         "-preset", options.x265_preset,
@@ -185,10 +183,15 @@ def _hevc_args(options: EncodingOptions, hdr: ProbeResult | None = None) -> list
     ]  # fmt: skip
 
 
+# Each codec's encoder flags (keyed as core/codecs.VIDEO_CODECS), from the rung, the source's probe,
+# the run's options and whether the rung keeps the source's HDR.
+ENCODER_ARGS = {H264.name: _h264_args, HEVC.name: _hevc_args}
+
+
 def keeps_hdr(rung: Rung, probe: ProbeResult) -> bool:
     """An HEVC rung of an HDR source keeps its range (HEVC Main10: HDR10 for PQ, HLG), as Apple
     asks of HDR variants; H.264 rungs are its tone-mapped SDR, which every player shows right."""
-    return probe.hdr and rung.codec == "hevc"
+    return probe.hdr and VIDEO_CODECS[rung.codec].keeps_hdr
 
 
 def _hdr_tags(probe: ProbeResult) -> list[str]:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from hls_operators.core.codecs import H264, VIDEO_CODECS
+
 # Stored bytes over the elementary streams' bitrates, per hls_segment_format: MPEG-TS packetization
 # (188-byte packets, PES headers, PAT/PMT per segment); fMP4's boxes cost less: bench/ladder.py measured
 # the fixed ladder's video at 1.04 and 1.007 times its bitrates.
 CONTAINER_OVERHEAD = {"ts": 1.05, "fmp4": 1.01}
 GB = 1e9
-# CPU per encoded pixel against x264's, at the shipped presets: bench/ladder.py measured the HEVC
-# twins (x265 slow) at 5.7 times the encode time of their H.264 rungs (362 against 63 s, docs/performance.md).
-# A rung copied from the source costs no encode and counts for nothing.
-ENCODE_COST = {"h264": 1.0, "hevc": 5.7}
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,9 @@ def encoded_megapixel_seconds(duration: float, ladder: list[dict]) -> float:
     """What a ladder costs to encode over ``duration`` seconds, in x264 megapixel-seconds: the
     encoded rungs' pixels, each weighted by its codec's cost."""
     pixels = sum(
-        r["width"] * r["height"] * ENCODE_COST[r.get("codec", "h264")] for r in ladder if not r.get("source_copy")
+        r["width"] * r["height"] * VIDEO_CODECS[r.get("codec", H264.name)].encode_cost
+        for r in ladder
+        if not r.get("source_copy")
     )
     return duration * pixels / 1e6
 

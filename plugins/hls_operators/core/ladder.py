@@ -23,6 +23,8 @@ import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
+from hls_operators.core.codecs import H264, HEVC, VIDEO_CODECS
+
 MAX_FRAME_RATE = Fraction(60)
 BOX_ASPECT = Fraction(16, 9)
 STANDARD_FRAME_RATES = [
@@ -41,10 +43,6 @@ RUNG_PIXEL_STEP = Fraction(3, 2)
 # that costs more than 1 / RUNG_BITRATE_STEP of the rung kept above it looks almost as good as that
 # one (the picture has little detail the smaller size loses) and saves too little to switch to.
 RUNG_BITRATE_STEP = 1.5
-# The codecs a ladder may have: H.264 always (Apple: some video SHOULD be H.264, for the players
-# that decode nothing else), HEVC beside it on request.
-VIDEO_CODECS = ("h264", "hevc")
-HEVC_SUFFIX = "-hevc"
 # An HEVC rung's bitrate relative to the H.264 rung of its size, as in Apple's ladders (4.5 vs 6
 # Mbit/s at 1080p): at three quarters of its bitrate x265 ``slow`` scored -0.4 to +2.5 VMAF against
 # x264 ``faster`` over the bench set; at two thirds it lost 0.6 to 0.7 (docs/performance.md).
@@ -123,7 +121,7 @@ class Rung:
     video_kbps: int
     source_copy: bool = False  # the source's own video stream, copied: no decode or encode
     reason: str = ""  # why the ladder has this rung, for the ledger
-    codec: str = "h264"  # one of VIDEO_CODECS
+    codec: str = H264.name  # a key of codecs.VIDEO_CODECS
 
     @property
     def maxrate_kbps(self) -> int:
@@ -145,7 +143,7 @@ class Rung:
             video_kbps=data["video_kbps"],
             source_copy=bool(data.get("source_copy", False)),
             reason=data.get("reason", ""),
-            codec=data.get("codec", "h264"),
+            codec=data.get("codec", H264.name),
         )
 
 
@@ -217,12 +215,12 @@ def with_hevc_rungs(ladder: list[Rung]) -> list[Rung]:
     ``HEVC_BITRATE_SHARE`` of the bitrate, always encoded."""
     twins = [
         Rung(
-            f"{rung.name}{HEVC_SUFFIX}",
+            f"{rung.name}{HEVC.rung_suffix}",
             rung.width,
             rung.height,
             max(64, round(rung.video_kbps * HEVC_BITRATE_SHARE)),
             reason=f"HEVC beside {rung.name}, for the players that decode it",
-            codec="hevc",
+            codec=HEVC.name,
         )
         for rung in ladder
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+from hls_operators.core.codecs import VIDEO_CODECS
 from hls_operators.core.commands import FFMPEG, SAFE_INPUT, EncodingOptions
 from hls_operators.core.ladder import Rung
 from hls_operators.core.layout import INIT_SECTION, MEDIA_PLAYLIST, SEGMENT_FORMATS, audio_rendition
@@ -47,8 +48,8 @@ def stitch_args(
     for number in range(len(audios)):
         args += ["-map", f"{first_audio + number}:a:0"]
     for i, rung in enumerate(rungs):
-        if rung.codec == "hevc":
-            args += [f"-tag:v:{i}", "hvc1"]  # kept through the copy: Apple's players take no other
+        if sample_entry := VIDEO_CODECS[rung.codec].sample_entry:
+            args += [f"-tag:v:{i}", sample_entry]  # kept through the copy: Apple's players take no other
     streams = [f"v:{i},name:{rung.name}" for i, rung in enumerate(rungs)]
     streams += [f"a:{number},name:{audio_rendition(number)}" for number in range(len(audios))]
     segment_type, pattern = SEGMENT_FORMATS[options.segment_format]

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from hls_operators.core.codecs import VIDEO_CODECS
+
 # The encoder each output needs, by ``hls_video_codecs`` entry; audio and subtitles always.
-VIDEO_ENCODERS = {"h264": "libx264", "hevc": "libx265"}
 ALWAYS_NEEDED_ENCODERS = ("aac", "webvtt")
 
 
@@ -58,7 +59,7 @@ def pool_problem(pool: str, description: str, slots: int | None) -> Problem | No
 
 def needed_encoders(codecs: Iterable[str]) -> list[str]:
     """The ffmpeg encoders a run with these video codecs (``Settings.codecs``) uses."""
-    return sorted({VIDEO_ENCODERS[codec] for codec in codecs} | set(ALWAYS_NEEDED_ENCODERS))
+    return sorted({VIDEO_CODECS[codec].encoder for codec in codecs} | set(ALWAYS_NEEDED_ENCODERS))
 
 
 def parse_encoders(listing: str) -> set[str]:

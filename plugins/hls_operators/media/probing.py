@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hls_operators.core import probe_commands
 from hls_operators.core.chunks import plan_chunks
+from hls_operators.core.codecs import HEVC
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, copy_refusal, plan_ladder, with_hevc_rungs
 from hls_operators.core.probe import (
@@ -66,7 +67,7 @@ def plan_movie(
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if source_copy_refusal(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True, reason=f"{ladder[0].reason}; the source's own stream, copied")
-    if "hevc" in settings.codecs:
+    if HEVC.name in settings.codecs:
         ladder = with_hevc_rungs(ladder)
     # Chunks cut the frames there are: the last one holds the last frame for as long as the audio goes on.
     frames_end = probe.duration - probe.held_frame_seconds
