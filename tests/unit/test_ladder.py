@@ -5,7 +5,6 @@ import pytest
 from hls_operators.core.ladder import (
     Rung,
     choose_frame_rate,
-    copy_refusal,
     fit_box,
     h264_level,
     max_reference_frames,
@@ -14,6 +13,7 @@ from hls_operators.core.ladder import (
     redundant_rungs,
     with_hevc_rungs,
 )
+from hls_operators.core.source_copy import copy_refusal
 from hls_operators.settings import DEFAULT_LADDER
 
 SPECS = parse_ladder(DEFAULT_LADDER)

@@ -5,13 +5,12 @@ from fractions import Fraction
 import m3u8
 import pytest
 
+from hls_operators.core.codecs import avc_codec_string, hevc_codec_string
 from hls_operators.core.playlists import (
     IFrameVariant,
     Rendition,
     Segment,
     Variant,
-    avc_codec_string,
-    hevc_codec_string,
     measure_bandwidth,
     parse_iframe_uris,
     parse_master_playlist,

@@ -1,15 +1,8 @@
 import pytest
 
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.core.probe import (
-    ProbeResult,
-    check_limits,
-    classify_probe_failure,
-    looks_like_iso_bmff,
-    parse_compact_line,
-    parse_hdr10_metadata,
-    parse_probe,
-)
+from hls_operators.core.probe import ProbeResult, parse_compact_line, parse_hdr10_metadata, parse_probe
+from hls_operators.core.refusals import check_limits, classify_probe_failure, looks_like_iso_bmff
 
 
 def video_stream(**overrides):

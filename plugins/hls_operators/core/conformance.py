@@ -8,11 +8,10 @@ import re
 from fractions import Fraction
 from pathlib import PurePosixPath
 
+from hls_operators.core.codecs import H264_CODECS, HEVC_CODECS
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.ladder import APPLE_MAX_H264_LEVEL, H264_LEVELS, MAX_FRAME_RATE, level_name, macroblocks
 from hls_operators.core.playlists import (
-    H264_CODECS,
-    HEVC_CODECS,
     StreamInf,
     average_bit_rate,
     master_entries,

@@ -12,19 +12,10 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-AUDIO_AAC_LC = "mp4a.40.2"
-# RFC 6381 video codec strings by sample entry: parameter sets out of band (avc1, hvc1) or in band.
-H264_CODECS = ("avc1.", "avc3.")
-HEVC_CODECS = ("hvc1.", "hev1.")
+from hls_operators.core.codecs import H264_CODECS
+
 AUDIO_GROUP = "audio"
 SUBTITLE_GROUP = "subs"
-# First two bytes of avc1.PPCCLL: profile_idc and constraint flags, per H.264 profile name.
-AVC_PROFILE_PREFIX = {
-    "Constrained Baseline": "42E0",
-    "Baseline": "4200",
-    "Main": "4D40",
-    "High": "6400",
-}
 
 
 @dataclass(frozen=True)
@@ -156,34 +147,6 @@ def measure_bandwidth(segments: list[Segment], sizes: dict[str, int], target_dur
     RFC 8216 defines them."""
     pieces = [(sizes[s.uri], s.duration) for s in segments]
     return peak_bit_rate(pieces, target_duration), average_bit_rate(pieces)
-
-
-def avc_codec_string(profile: str, level: int) -> str:
-    """RFC 6381 codec string for H.264, e.g. ("High", 40) -> "avc1.640028"."""
-    try:
-        prefix = AVC_PROFILE_PREFIX[profile]
-    except KeyError:
-        raise ValueError(f"unexpected H.264 profile {profile!r}") from None
-    return f"avc1.{prefix}{level:02X}"
-
-
-def hevc_codec_string(init_section: bytes) -> str:
-    """RFC 6381 codec string of the HEVC video in an fMP4 Media Initialization Section, read from
-    its sample entry and HEVC decoder configuration record (ISO/IEC 14496-15 E.3): for x265's Main
-    at Level 4 in progressive frames, "hvc1.1.6.L120.90"."""
-    stsd = init_section.find(b"stsd")
-    record = init_section.find(b"hvcC", stsd) + 4
-    if stsd < 0 or record < 4 or len(init_section) < record + 13:
-        raise ValueError("no HEVC decoder configuration record in the initialization section")
-    sample_entry = init_section[stsd + 16 : stsd + 20].decode("ascii", "replace")  # after version, flags and count
-    space_tier_profile, level = init_section[record + 1], init_section[record + 12]
-    compatibility = int.from_bytes(init_section[record + 2 : record + 6], "big")
-    constraints = init_section[record + 6 : record + 12].rstrip(b"\0")
-    space = "" if space_tier_profile >> 6 == 0 else "ABC"[(space_tier_profile >> 6) - 1]
-    reversed_compatibility = int(f"{compatibility:032b}"[::-1], 2)
-    tier = "H" if space_tier_profile & 0x20 else "L"
-    parts = [sample_entry, f"{space}{space_tier_profile & 0x1F}", f"{reversed_compatibility:X}", f"{tier}{level}"]
-    return ".".join(parts + [f"{byte:X}" for byte in constraints])
 
 
 def start_order(variants: list[Variant]) -> list[Variant]:

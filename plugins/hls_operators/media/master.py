@@ -6,9 +6,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from hls_operators.core import layout
+from hls_operators.core.codecs import AUDIO_AAC_LC
 from hls_operators.core.layout import IFRAME_PLAYLIST
 from hls_operators.core.playlists import (
-    AUDIO_AAC_LC,
     IFrameVariant,
     Rendition,
     Variant,

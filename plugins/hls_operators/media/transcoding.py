@@ -12,18 +12,13 @@ from pathlib import Path
 
 from hls_operators.core import commands, layout, package_commands, probe_commands
 from hls_operators.core.chunks import Chunk
+from hls_operators.core.codecs import avc_codec_string, hevc_codec_string
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, redundant_rungs
 from hls_operators.core.languages import bcp47, display_name, unique_names
 from hls_operators.core.layout import STORYBOARD_DIR, SUBTITLE_SEGMENT_PATTERN
-from hls_operators.core.playlists import (
-    avc_codec_string,
-    hevc_codec_string,
-    parse_map_uri,
-    parse_media_playlist,
-    parse_target_duration,
-)
+from hls_operators.core.playlists import parse_map_uri, parse_media_playlist, parse_target_duration
 from hls_operators.core.probe import MediaTrack, video_range
 from hls_operators.core.renditions import NotCarried, Renditions, TrackRendition, VideoRendition
 from hls_operators.core.subtitles import MPEGTS_CLOCK, check_cues, parse_webvtt, segment_webvtt, subtitle_playlist
