@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hls_operators.operators import (
+from hls_operators.run_operators import RecordOperator
+from hls_operators.settings import TRANSCODE_POOL
+from hls_operators.step_operators import (
     AudioOperator,
     ChunksOperator,
     EncodeChunkOperator,
@@ -15,8 +17,6 @@ from hls_operators.operators import (
     UploadOperator,
     VerifyAndFlipOperator,
 )
-from hls_operators.run_operators import RecordOperator
-from hls_operators.settings import TRANSCODE_POOL
 
 
 def movie_conversion(movie: Any) -> RecordOperator:
