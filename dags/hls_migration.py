@@ -10,13 +10,9 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param
 
 from hls_operators.preflight import PreflightOperator
-from hls_operators.run_operators import (
-    ApproveWaveOperator,
-    ConvertMovieRunOperator,
-    FinishRunOperator,
-    SelectMoviesOperator,
-)
+from hls_operators.run_operators import FinishRunOperator
 from hls_operators.settings import DAG_ID, dag_defaults, dag_schedule
+from hls_operators.wave_operators import ApproveWaveOperator, ConvertMovieRunOperator, SelectMoviesOperator
 
 with DAG(
     dag_id=DAG_ID,

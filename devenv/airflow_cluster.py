@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv import services
-from hls_operators.run_operators import movie_run_id
 from hls_operators.settings import CONVERT_DAG_ID, PIPELINE_DAG_IDS, TRANSCODE_POOL, TRANSCODE_POOL_DESCRIPTION
+from hls_operators.wave_operators import movie_run_id
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 ADMIN = "admin"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from devenv import airflow_env
-from hls_operators.run_operators import ConvertMovieRunOperator
 from hls_operators.settings import PIPELINE_DAG_IDS
+from hls_operators.wave_operators import ConvertMovieRunOperator
 
 REPO = Path(__file__).resolve().parents[2]
 

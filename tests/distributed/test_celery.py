@@ -21,8 +21,8 @@ import pytest
 from devenv import airflow_cluster, media
 from devenv.catalog_seed import SeedMovie, seed_catalog
 from hls_operators.edges.handoff import WORKER_CACHE_DIR
-from hls_operators.run_operators import movie_run_id
 from hls_operators.settings import CONVERT_DAG_ID, PUBLISHED_ASSET_NAME
+from hls_operators.wave_operators import movie_run_id
 from tests import hls_checks, hostile_media
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
