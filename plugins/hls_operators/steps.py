@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -31,13 +30,13 @@ from hls_operators.edges.handoff import (
     MANIFEST,
     RENDITIONS_TAR,
     THUMBNAILS_TAR,
+    check_free_space,
     chunk_tar,
     discard_handoffs,
     discard_unpublished,
     hand_over,
     local_source,
     receive,
-    worker_cache,
 )
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.media.master import build_master, local_files
@@ -64,18 +63,6 @@ def estimated_output_bytes(rungs: list[Rung], seconds: float, audio_kbps: int) -
     """Renditions at their peak rates, plus the hand-off tar of them: what the work folder must hold."""
     kbps = sum(rung.maxrate_kbps + audio_kbps for rung in rungs)
     return int(kbps * 1000 / 8 * seconds * 2)
-
-
-def check_free_space(work: Path, needed_bytes: int, settings: Settings) -> None:
-    """Fail before encoding rather than after filling the disk; the worker's cache gives way first."""
-    if shutil.disk_usage(work).free < needed_bytes:
-        worker_cache(work.parent, settings).clear()
-    free = shutil.disk_usage(work).free
-    if free < needed_bytes:
-        raise MigrationError(
-            ErrorClass.DISK_FULL,
-            f"the work folder has {free / 1e6:.0f} MB free, the transcode needs about {needed_bytes / 1e6:.0f} MB",
-        )
 
 
 def probe_movie(

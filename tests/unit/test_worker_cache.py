@@ -3,9 +3,8 @@ import time
 
 import pytest
 
-from hls_operators import steps
 from hls_operators.core.errors import ErrorClass, MigrationError
-from hls_operators.edges.handoff import worker_cache
+from hls_operators.edges.handoff import check_free_space, worker_cache
 from hls_operators.edges.worker_cache import WorkerCache
 from hls_operators.settings import Settings
 
@@ -76,7 +75,7 @@ def test_a_task_short_of_disk_drops_the_cached_sources_before_it_gives_up(tmp_pa
     cache.link_or_download("1-v.mp4", tmp_path / "one.mp4", Downloads())
     (tmp_path / "encode_0").mkdir()
     with pytest.raises(MigrationError) as raised:
-        steps.check_free_space(tmp_path / "encode_0", 2**62, settings)
+        check_free_space(tmp_path / "encode_0", 2**62, settings)
     assert raised.value.error_class is ErrorClass.DISK_FULL
     assert list(cache.folder.iterdir()) == []
 

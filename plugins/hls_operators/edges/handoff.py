@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import tarfile
 from pathlib import Path
 from typing import BinaryIO
 
+from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.edges.source import SourceRules, download_source
 from hls_operators.edges.storage import ObjectStore
@@ -104,3 +106,15 @@ def discard_unpublished(job: MovieJob, *, store: ObjectStore, settings: Settings
 
 def _cache_entry(job: MovieJob, name: str, etag: str) -> str:
     return f"{job.movie_id}-{job.version}-{Path(name).stem}-{hashlib.sha256(etag.encode()).hexdigest()[:16]}"
+
+
+def check_free_space(work: Path, needed_bytes: int, settings: Settings) -> None:
+    """Fail before encoding rather than after filling the disk; the worker's cache gives way first."""
+    if shutil.disk_usage(work).free < needed_bytes:
+        worker_cache(work.parent, settings).clear()
+    free = shutil.disk_usage(work).free
+    if free < needed_bytes:
+        raise MigrationError(
+            ErrorClass.DISK_FULL,
+            f"the work folder has {free / 1e6:.0f} MB free, the transcode needs about {needed_bytes / 1e6:.0f} MB",
+        )
