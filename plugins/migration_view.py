@@ -19,7 +19,8 @@ def build_app():
     from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import HTMLResponse, Response
 
-    from hls_operators.core.view import refused_csv, render_page
+    from hls_operators.core.refused_report import refused_csv
+    from hls_operators.core.view import render_page
     from hls_operators.edges.catalog import movie_status
     from hls_operators.edges.summary import load_summary, refused_movies
     from hls_operators.hooks import CatalogHook

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate
 from hls_operators.core.preflight import Preflight, pool_problem
-from hls_operators.core.view import Conversion, Failure, Pace, Refused, Summary, refused_csv, render_page, run_link
+from hls_operators.core.refused_report import refused_csv
+from hls_operators.core.view import Conversion, Failure, Pace, Refused, Summary, render_page, run_link
 from hls_operators.core.waves import Hold
 
 AT = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)

@@ -6,9 +6,7 @@ unit-tested without a server. ``plugins/migration_view.py`` serves it in the Air
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -283,24 +281,3 @@ def render_page(summary: Summary) -> str:
         )
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-# A cell a spreadsheet would read as a formula (a title such as "=HYPERLINK(...)") starts with one of these.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def refused_csv(refused: list[Refused]) -> str:
-    """Every refused movie as CSV for the catalog's owners; a text cell that a spreadsheet would
-    run as a formula is prefixed with an apostrophe."""
-
-    def cell(value: object) -> str:
-        text = "" if value is None else str(value)
-        return "'" + text if isinstance(value, str) and text.startswith(FORMULA_STARTS) else text
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["movie_id", "title", "error_class", "error_message", "source_url", "refused_at"])
-    for r in refused:
-        at = r.refused_at.astimezone(UTC).isoformat() if r.refused_at else ""
-        writer.writerow([r.movie_id, cell(r.title), cell(r.error_class), cell(r.message), cell(r.source_url), at])
-    return out.getvalue()
