@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.transcode import RESULTS, Result, run_pipeline, vmaf
 from devenv import media
-from hls_operators.core.codecs import HEVC
+from hls_operators.core.video_codecs import HEVC
 from hls_operators.media.probing import probe_file
 
 # Each variant: its label and the settings it changes; "ts", the baseline, always runs.

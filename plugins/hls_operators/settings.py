@@ -14,12 +14,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hls_operators.core.codecs import VIDEO_CODECS
 from hls_operators.core.commands import EncodingOptions
 from hls_operators.core.estimate import Prices
 from hls_operators.core.ladder import RungSpec, parse_ladder
 from hls_operators.core.layout import SEGMENT_FORMATS
 from hls_operators.core.trickplay import StoryboardPlan
+from hls_operators.core.video_codecs import VIDEO_CODECS
 
 DAG_ID = "hls_migration"
 CONVERT_DAG_ID = "hls_convert_movie"  # one movie, one mapped encode task per chunk
@@ -130,7 +130,7 @@ class Settings:
     # The dry run's estimate: prices in your currency, and the speed assumed before any is measured
     # in CPU-s per encoded megapixel-second of x264 (a 4-rung 1080p ladder took 1.6 at veryfast on
     # 2 cores, and faster costs about 1.3 times that in bench/transcode.py; HEVC rungs weigh as
-    # each codec's encode_cost in core/codecs.py says).
+    # each codec's encode_cost in core/video_codecs.py says).
     storage_price_per_gb_month: float = 0.015
     egress_price_per_gb: float = 0.0
     views_per_movie_month: float = 10.0

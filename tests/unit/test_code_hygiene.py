@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,3 +58,11 @@ def test_sql_files_only_use_named_parameters():
         text = path.read_text()
         assert re.findall(r"%(?!\(\w+\)s)", text) == [], f"{path.name}: a % that is not a %(name)s placeholder"
         assert not re.search(r"\{\w+\}", text), f"{path.name}: looks like a format template"
+
+
+def test_no_module_of_the_pipeline_is_named_like_one_of_pythons_own():
+    """A plugin module named ``codecs.py`` once shadowed the standard library's in the Celery
+    cluster's dag-processor (which failed at start on ``codecs.register_error``): Airflow's
+    processes do not all see plugins/ the way the tests' imports do."""
+    ours = {path.stem for path in SOURCES} - {"__init__"}
+    assert not ours & set(sys.stdlib_module_names)

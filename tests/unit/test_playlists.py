@@ -5,7 +5,6 @@ from fractions import Fraction
 import m3u8
 import pytest
 
-from hls_operators.core.codecs import avc_codec_string, hevc_codec_string
 from hls_operators.core.playlists import (
     IFrameVariant,
     Rendition,
@@ -20,6 +19,7 @@ from hls_operators.core.playlists import (
     peak_bit_rate,
     write_master,
 )
+from hls_operators.core.video_codecs import avc_codec_string, hevc_codec_string
 
 MEDIA = """#EXTM3U
 #EXT-X-VERSION:6

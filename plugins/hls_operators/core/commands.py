@@ -14,10 +14,10 @@ from pathlib import Path
 
 from hls_operators.core import chunks
 from hls_operators.core.chunks import Chunk
-from hls_operators.core.codecs import H264, HEVC, VIDEO_CODECS
 from hls_operators.core.ladder import Rung, h264_level, level_name
 from hls_operators.core.probe import ACCEPTED_DEMUXERS, MediaTrack, ProbeResult
 from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
+from hls_operators.core.video_codecs import H264, HEVC, VIDEO_CODECS
 
 CHUNK_VIDEO = "video.mp4"
 
@@ -183,7 +183,7 @@ def _hevc_args(rung: Rung, probe: ProbeResult, options: EncodingOptions, hdr: bo
     ]  # fmt: skip
 
 
-# Each codec's encoder flags (keyed as core/codecs.VIDEO_CODECS), from the rung, the source's probe,
+# Each codec's encoder flags (keyed as core/video_codecs.VIDEO_CODECS), from the rung, the source's probe,
 # the run's options and whether the rung keeps the source's HDR.
 ENCODER_ARGS = {H264.name: _h264_args, HEVC.name: _hevc_args}
 

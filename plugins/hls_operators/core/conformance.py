@@ -8,7 +8,6 @@ import re
 from fractions import Fraction
 from pathlib import PurePosixPath
 
-from hls_operators.core.codecs import H264_CODECS, HEVC_CODECS
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.ladder import APPLE_MAX_H264_LEVEL, H264_LEVELS, MAX_FRAME_RATE, level_name, macroblocks
 from hls_operators.core.playlists import (
@@ -23,6 +22,7 @@ from hls_operators.core.playlists import (
 )
 from hls_operators.core.probe import HDR_RANGES
 from hls_operators.core.trickplay import parse_iframe_playlist
+from hls_operators.core.video_codecs import H264_CODECS, HEVC_CODECS
 
 # H.264 profile_idc at most High: Baseline, Main, Extended, High.
 APPLE_H264_PROFILES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from hls_operators.core.codecs import H264, VIDEO_CODECS
+from hls_operators.core.video_codecs import H264, VIDEO_CODECS
 
 # Stored bytes over the elementary streams' bitrates, per hls_segment_format: MPEG-TS packetization
 # (188-byte packets, PES headers, PAT/PMT per segment); fMP4's boxes cost less: bench/ladder.py measured

@@ -23,7 +23,7 @@ import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
-from hls_operators.core.codecs import H264, HEVC, VIDEO_CODECS
+from hls_operators.core.video_codecs import H264, HEVC, VIDEO_CODECS
 
 MAX_FRAME_RATE = Fraction(60)
 BOX_ASPECT = Fraction(16, 9)
@@ -121,7 +121,7 @@ class Rung:
     video_kbps: int
     source_copy: bool = False  # the source's own video stream, copied: no decode or encode
     reason: str = ""  # why the ladder has this rung, for the ledger
-    codec: str = H264.name  # a key of codecs.VIDEO_CODECS
+    codec: str = H264.name  # a key of video_codecs.VIDEO_CODECS
 
     @property
     def maxrate_kbps(self) -> int:

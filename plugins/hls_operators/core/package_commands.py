@@ -9,11 +9,11 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from hls_operators.core.codecs import VIDEO_CODECS
 from hls_operators.core.commands import FFMPEG, SAFE_INPUT, EncodingOptions
 from hls_operators.core.ladder import Rung
 from hls_operators.core.layout import INIT_SECTION, MEDIA_PLAYLIST, SEGMENT_FORMATS, audio_rendition
 from hls_operators.core.probe import MediaTrack, ProbeResult
+from hls_operators.core.video_codecs import VIDEO_CODECS
 
 
 def stitch_args(

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from hls_operators.core.codecs import H264_CODECS
+from hls_operators.core.video_codecs import H264_CODECS
 
 AUDIO_GROUP = "audio"
 SUBTITLE_GROUP = "subs"

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hls_operators.core.codecs import VIDEO_CODECS
+from hls_operators.core.video_codecs import VIDEO_CODECS
 
 # The encoder each output needs, by ``hls_video_codecs`` entry; audio and subtitles always.
 ALWAYS_NEEDED_ENCODERS = ("aac", "webvtt")

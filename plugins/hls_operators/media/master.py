@@ -6,7 +6,6 @@ from fractions import Fraction
 from pathlib import Path
 
 from hls_operators.core import layout
-from hls_operators.core.codecs import AUDIO_AAC_LC
 from hls_operators.core.layout import IFRAME_PLAYLIST
 from hls_operators.core.playlists import (
     IFrameVariant,
@@ -19,6 +18,7 @@ from hls_operators.core.playlists import (
 )
 from hls_operators.core.renditions import Renditions
 from hls_operators.core.trickplay import iframe_bandwidth, parse_iframe_playlist
+from hls_operators.core.video_codecs import AUDIO_AAC_LC
 
 
 def playlist_bandwidth(folder: Path) -> tuple[int, int]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from hls_operators.core import probe_commands
 from hls_operators.core.chunks import plan_chunks
-from hls_operators.core.codecs import HEVC
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, plan_ladder, with_hevc_rungs
 from hls_operators.core.probe import (
@@ -20,6 +19,7 @@ from hls_operators.core.probe import (
 )
 from hls_operators.core.refusals import check_limits, check_not_encrypted, classify_probe_failure
 from hls_operators.core.source_copy import copy_refusal
+from hls_operators.core.video_codecs import HEVC
 from hls_operators.edges.ffmpeg import run_ffprobe
 from hls_operators.settings import Settings
 

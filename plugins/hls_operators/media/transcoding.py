@@ -12,7 +12,6 @@ from pathlib import Path
 
 from hls_operators.core import commands, layout, package_commands, probe_commands
 from hls_operators.core.chunks import Chunk
-from hls_operators.core.codecs import avc_codec_string, hevc_codec_string
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
 from hls_operators.core.ladder import Rung, redundant_rungs
@@ -21,6 +20,7 @@ from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.core.probe import video_range
 from hls_operators.core.renditions import NotCarried, Renditions, VideoRendition
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
+from hls_operators.core.video_codecs import avc_codec_string, hevc_codec_string
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
 from hls_operators.media.previews import assemble_storyboard, write_iframe_index
 from hls_operators.media.tracks import track_renditions, write_subtitle_rendition
