@@ -154,3 +154,15 @@ def test_retiring_originals_is_a_dry_run_unless_said_otherwise(parsed):
 def test_the_cdn_warm_up_runs_on_published_movies(parsed):
     dag = parsed["dags"]["hls_cdn_warm_up"]
     assert dag["tasks"] == ["warm_up"] and dag["schedule_assets"] == ["hls_movies_published"]
+
+
+def test_airflow_loads_the_migration_view_as_its_only_plugin_file():
+    """Airflow's plugin manager executes every .py file it finds under the plugins folder as a
+    top-level module named after the file, in every process that loads plugins: a core/codecs.py
+    once replaced Python's own codecs there, and each module of the package ran twice.
+    plugins/.airflowignore leaves it migration_view.py; hls_operators is imported as a package."""
+    from airflow._shared.module_loading import find_path_from_directory
+
+    plugins = REPO / "plugins"
+    found = sorted(Path(p).relative_to(plugins) for p in find_path_from_directory(plugins, ".airflowignore"))
+    assert [p for p in found if p.suffix == ".py"] == [Path("migration_view.py")]
