@@ -40,24 +40,34 @@ def transcode(
     return package_movie(job, store=store, settings=settings, work=work / "package", log=log)
 
 
-def publish(source: Path, movie_id: int, *, store: ObjectStore, settings: Settings, work: Path) -> tuple[MovieJob, str]:
-    """``source`` uploaded, probed, transcoded, thumbnailed, published and verified as the flip
-    verifies it (Apple's rules included); returns the job and the set's prefix in the bucket."""
+def upload_and_probe(
+    source: Path, movie_id: int, *, store: ObjectStore, settings: Settings, work: Path, chunk_slots: int | None = None
+) -> MovieJob:
+    """``source`` uploaded as ``uploads/<movie_id>/<name>`` and probed as the probe task probes it,
+    in ``work`` (made here): the job every later step starts from."""
     key = f"uploads/{movie_id}/{source.name}"
     store.upload_file(source, key)
     url = f"s3://{store.bucket}/{key}"
-    log = logging.getLogger(source.stem)
-    for step in ("probe", "transcode", "thumbs", "upload"):
-        (work / step).mkdir(parents=True)
-    job = probe_movie(
+    work.mkdir(parents=True, exist_ok=True)
+    return probe_movie(
         movie_id=movie_id,
         source_url=url,
         expected_url=url,
         version="v1",
         store=store,
         settings=settings,
-        work=work / "probe",
+        work=work,
+        chunk_slots=chunk_slots,
     )
+
+
+def publish(source: Path, movie_id: int, *, store: ObjectStore, settings: Settings, work: Path) -> tuple[MovieJob, str]:
+    """``source`` uploaded, probed, transcoded, thumbnailed, published and verified as the flip
+    verifies it (Apple's rules included); returns the job and the set's prefix in the bucket."""
+    log = logging.getLogger(source.stem)
+    for step in ("transcode", "thumbs", "upload"):
+        (work / step).mkdir(parents=True)
+    job = upload_and_probe(source, movie_id, store=store, settings=settings, work=work / "probe")
     transcode(job, store=store, settings=settings, work=work / "transcode", log=log)
     thumbnail_movie(job, store=store, settings=settings, work=work / "thumbs", log=log)
     publish_movie(job, store=store, settings=settings, work=work / "upload", log=log)

@@ -20,7 +20,7 @@ from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from hls_operators.steps import probe_movie, publish_movie, thumbnail_movie, verify_movie
 from tests.probes import make_probe
-from tests.transcoding import transcode
+from tests.transcoding import transcode, upload_and_probe
 
 pytestmark = pytest.mark.services
 log = logging.getLogger(__name__)
@@ -36,20 +36,10 @@ def own_storage(tmp_path):
 
 
 def prepared_job(store: ObjectStore, settings: Settings, work: Path, source: Path):
-    store.upload_file(source, "uploads/movie.mp4")
-    url = f"s3://{store.bucket}/uploads/movie.mp4"
-    folders = {name: work / name for name in ("probe", "transcode", "thumbs")}
+    folders = {name: work / name for name in ("transcode", "thumbs")}
     for folder in folders.values():
         folder.mkdir()
-    job = probe_movie(
-        movie_id=7,
-        source_url=url,
-        expected_url=url,
-        version="v1",
-        store=store,
-        settings=settings,
-        work=folders["probe"],
-    )
+    job = upload_and_probe(source, 7, store=store, settings=settings, work=work / "probe")
     transcode(job, store=store, settings=settings, work=folders["transcode"])
     thumbnail_movie(job, store=store, settings=settings, work=folders["thumbs"], log=log)
     return job
@@ -102,18 +92,7 @@ def test_a_work_folder_too_small_for_the_renditions_is_disk_full(seaweedfs, smal
     store = ObjectStore(seaweedfs.client(), "disk-full")
     settings = Settings.from_values({"bucket": "disk-full", "public_base_url": "https://cdn.example/m"})
     source = media.generate_movie(tmp_path / "src.mp4", width=1280, height=720, seconds=10)
-    store.upload_file(source, "uploads/m.mp4")
-    url = "s3://disk-full/uploads/m.mp4"
-    (tmp_path / "probe").mkdir()
-    job = probe_movie(
-        movie_id=8,
-        source_url=url,
-        expected_url=url,
-        version="v1",
-        store=store,
-        settings=settings,
-        work=tmp_path / "probe",
-    )
+    job = upload_and_probe(source, 8, store=store, settings=settings, work=tmp_path / "probe")
     with pytest.raises(MigrationError) as caught:
         transcode(job, store=store, settings=settings, work=small_disk)
     assert caught.value.error_class is ErrorClass.DISK_FULL

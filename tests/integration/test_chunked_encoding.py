@@ -12,10 +12,9 @@ import pytest
 from devenv import services
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
-from hls_operators.steps import probe_movie
 from tests import hostile_media
 from tests.hls_checks import packets
-from tests.transcoding import transcode
+from tests.transcoding import transcode, upload_and_probe
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
@@ -45,19 +44,7 @@ def convert(source: Path, seaweedfs, folder: Path, *, chunk_slots: int) -> tuple
     settings = Settings.from_values(
         {"bucket": bucket, "public_base_url": "https://cdn.example/m", "ladder": LADDER, "chunk_seconds": "12"}
     )
-    store.upload_file(source, "uploads/movie.mp4")
-    url = f"s3://{bucket}/uploads/movie.mp4"
-    (folder / "probe").mkdir(parents=True)
-    job = probe_movie(
-        movie_id=1,
-        source_url=url,
-        expected_url=url,
-        version="v1",
-        store=store,
-        settings=settings,
-        work=folder / "probe",
-        chunk_slots=chunk_slots,
-    )
+    job = upload_and_probe(source, 1, store=store, settings=settings, work=folder / "probe", chunk_slots=chunk_slots)
     transcode(job, store=store, settings=settings, work=folder / "transcode")
     store.download_file("hls-work/1/v1/renditions.tar", folder / "renditions.tar")
     (folder / "out").mkdir()

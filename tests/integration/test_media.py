@@ -18,10 +18,10 @@ from hls_operators.edges.ffmpeg import parse_progress, run_ffmpeg
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.media.probing import probe_file
 from hls_operators.settings import Settings
-from hls_operators.steps import probe_movie, thumbnail_movie
+from hls_operators.steps import thumbnail_movie
 from tests import hls_checks, hostile_media
 from tests.hostile_media import CONVERTIBLE, REFUSED, make_convertible, make_refused
-from tests.transcoding import transcode
+from tests.transcoding import transcode, upload_and_probe
 
 pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
@@ -66,18 +66,9 @@ def test_bad_inputs_are_refused_by_the_probe(kind, folder):
 
 def test_a_truncated_faststart_file_is_never_published(store, folder, tmp_path):
     """ffprobe reports the full duration of such a file; only decoding shows it stops halfway."""
-    store.upload_file(make_refused("truncated_faststart", folder), "uploads/half.mp4")
     settings = settings_for(store)
-    url = f"s3://{store.bucket}/uploads/half.mp4"
-    (tmp_path / "probe").mkdir()
-    job = probe_movie(
-        movie_id=1,
-        source_url=url,
-        expected_url=url,
-        version="v1",
-        store=store,
-        settings=settings,
-        work=tmp_path / "probe",
+    job = upload_and_probe(
+        make_refused("truncated_faststart", folder), 1, store=store, settings=settings, work=tmp_path / "probe"
     )
     assert job.probe.duration == pytest.approx(8, abs=0.1)
     (tmp_path / "transcode").mkdir()
@@ -92,13 +83,8 @@ def test_a_truncated_faststart_file_is_never_published(store, folder, tmp_path):
 
 def test_rotated_phone_video_becomes_portrait_renditions(store, folder, tmp_path):
     rotated = make_convertible("rotated", folder)  # 640x360 sensor, display rotated 90 degrees
-    store.upload_file(rotated, "uploads/rotated.mp4")
     settings = settings_for(store)
-    url = f"s3://{store.bucket}/uploads/rotated.mp4"
-    (tmp_path / "p").mkdir()
-    job = probe_movie(
-        movie_id=2, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p"
-    )
+    job = upload_and_probe(rotated, 2, store=store, settings=settings, work=tmp_path / "p")
     assert (job.probe.width, job.probe.height) == (360, 640)
     assert [(r.name, r.width, r.height) for r in job.ladder] == [("360p", 360, 640)]
     (tmp_path / "t").mkdir()
@@ -110,14 +96,10 @@ def test_rotated_phone_video_becomes_portrait_renditions(store, folder, tmp_path
 @pytest.mark.parametrize("kind", sorted(set(CONVERTIBLE) - {"audio_first", "rotated"}))
 def test_odd_sources_convert_to_8bit_420_progressive_h264(kind, store, folder, tmp_path):
     source = make_convertible(kind, folder)
-    store.upload_file(source, f"uploads/{kind}.mp4")
     settings = settings_for(store)
-    url = f"s3://{store.bucket}/uploads/{kind}.mp4"
-    for step in ("p", "t", "out"):
+    for step in ("t", "out"):
         (tmp_path / step).mkdir()
-    job = probe_movie(
-        movie_id=9, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p"
-    )
+    job = upload_and_probe(source, 9, store=store, settings=settings, work=tmp_path / "p")
     transcode(job, store=store, settings=settings, work=tmp_path / "t")
     (tmp_path / "thumbs").mkdir()
     assert thumbnail_movie(job, store=store, settings=settings, work=tmp_path / "thumbs", log=logging.getLogger()) == 2
@@ -177,23 +159,12 @@ def test_audio_going_on_for_chunks_after_the_last_frame_is_held_by_the_last_chun
     source = hostile_media.lavfi_movie(
         folder / "long-tail.mp4", video_args=hostile_media.X264, seconds=8, audio_tracks=1, audio_seconds=20
     )
-    store.upload_file(source, "uploads/long-tail.mp4")
     settings = Settings.from_values(
         {"bucket": store.bucket, "public_base_url": "https://cdn.example/m", "chunk_seconds": "6"}
     )
-    url = f"s3://{store.bucket}/uploads/long-tail.mp4"
-    for step in ("p", "t", "out"):
+    for step in ("t", "out"):
         (tmp_path / step).mkdir()
-    job = probe_movie(
-        movie_id=3,
-        source_url=url,
-        expected_url=url,
-        version="v1",
-        store=store,
-        settings=settings,
-        work=tmp_path / "p",
-        chunk_slots=4,
-    )
+    job = upload_and_probe(source, 3, store=store, settings=settings, work=tmp_path / "p", chunk_slots=4)
     # Chunks of the 8 s of frames (none would have a frame of its own after them); the last one holds the last frame.
     assert [(c.start, c.end) for c in job.chunks] == [(0, 6), (6, None)]
     transcode(job, store=store, settings=settings, work=tmp_path / "t")
@@ -204,35 +175,18 @@ def test_audio_going_on_for_chunks_after_the_last_frame_is_held_by_the_last_chun
 
 
 def test_huge_frames_are_refused_before_any_transcoding(store, folder, tmp_path):
-    store.upload_file(make_refused("huge_frame", folder), "uploads/huge.mp4")
-    url = f"s3://{store.bucket}/uploads/huge.mp4"
     with pytest.raises(MigrationError) as caught:
-        probe_movie(
-            movie_id=3,
-            source_url=url,
-            expected_url=url,
-            version="v1",
-            store=store,
-            settings=settings_for(store),
-            work=tmp_path,
+        upload_and_probe(
+            make_refused("huge_frame", folder), 3, store=store, settings=settings_for(store), work=tmp_path
         )
     assert caught.value.error_class is ErrorClass.UNSUPPORTED and "9000x5000" in caught.value.message
 
 
 def test_a_lying_duration_is_refused(store, folder, tmp_path):
     """A 6 s file whose header claims 100 hours: refused by the duration limit, not transcoded."""
-    store.upload_file(make_refused("lying_duration", folder), "uploads/long.mp4")
-    url = f"s3://{store.bucket}/uploads/long.mp4"
-    (tmp_path / "p").mkdir()
     with pytest.raises(MigrationError) as caught:
-        probe_movie(
-            movie_id=4,
-            source_url=url,
-            expected_url=url,
-            version="v1",
-            store=store,
-            settings=settings_for(store),
-            work=tmp_path / "p",
+        upload_and_probe(
+            make_refused("lying_duration", folder), 4, store=store, settings=settings_for(store), work=tmp_path / "p"
         )
     assert caught.value.error_class is ErrorClass.UNSUPPORTED and "360000" in caught.value.message
 
@@ -288,14 +242,10 @@ def compliant_source(path: Path, *, gop_seconds: int) -> Path:
 @pytest.mark.parametrize(("gop_seconds", "copied"), [(2, True), (4, False)])
 def test_a_compliant_top_rung_is_copied_and_cut_where_the_encoded_rungs_are(gop_seconds, copied, store, tmp_path):
     source = compliant_source(tmp_path / "mezzanine.mp4", gop_seconds=gop_seconds)
-    store.upload_file(source, "uploads/mezzanine.mp4")
     settings = settings_for(store)
-    url = f"s3://{store.bucket}/uploads/mezzanine.mp4"
-    for step in ("p", "t", "out"):
+    for step in ("t", "out"):
         (tmp_path / step).mkdir()
-    job = probe_movie(
-        movie_id=5, source_url=url, expected_url=url, version="v1", store=store, settings=settings, work=tmp_path / "p"
-    )
+    job = upload_and_probe(source, 5, store=store, settings=settings, work=tmp_path / "p")
     assert [r.source_copy for r in job.ladder] == [copied, False, False]  # 720p, 480p, 360p
     transcode(job, store=store, settings=settings, work=tmp_path / "t")
     store.download_file("hls-work/5/v1/renditions.tar", tmp_path / "r.tar")
