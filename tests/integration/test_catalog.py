@@ -51,6 +51,22 @@ def key(movie_id, run_id="run-a", try_number=1):
     return ledger.AttemptKey("hls_migration", run_id, movie_id, map_index=0, try_number=try_number)
 
 
+def flip(conn, ledger_id, movie_id, master_url, *, step="update", expected_url=None, published=(1, 1)):
+    """The flip of ``movie_id`` to ``master_url`` from ``expected_url`` (default: the MP4
+    ``add_movies`` gave it); ``published``: (bytes, segments)."""
+    catalog.flip_to_hls(
+        conn,
+        ledger_id=ledger_id,
+        step=step,
+        seconds=1.0,
+        movie_id=movie_id,
+        expected_url=expected_url or f"https://cdn.example/{movie_id}.mp4",
+        master_url=master_url,
+        bytes_published=published[0],
+        segments=published[1],
+    )
+
+
 def video_url(conn, movie_id):
     with conn, conn.cursor() as cur:
         cur.execute("SELECT video_url FROM movies WHERE id = %s", (movie_id,))
@@ -143,16 +159,14 @@ def test_the_view_tells_refused_from_failed_and_paces_the_eta_on_the_newest_wave
             if error_class:
                 ledger.fail_attempt(conn, ledger_id, MigrationError(error_class, f"movie {movie_id} went wrong"))
             else:
-                catalog.flip_to_hls(
+                flip(
                     conn,
-                    ledger_id=ledger_id,
+                    ledger_id,
+                    movie_id,
+                    f"https://cdn.example/hls/{movie_id}/master.m3u8",
                     step="probe",
-                    seconds=1.0,
-                    movie_id=movie_id,
                     expected_url=video_url(conn, movie_id),
-                    master_url=f"https://cdn.example/hls/{movie_id}/master.m3u8",
-                    bytes_published=100,
-                    segments=1,
+                    published=(100, 1),
                 )
             ledger.finalize_attempt(conn, key(movie_id, run_id))
     for run_id in ("old-wave", "new-wave", "unfinished-wave"):
@@ -231,17 +245,7 @@ def test_converted_movies_are_skipped_unless_forced_from_their_original_mp4(conn
     assert claim(conn) == [1]
     ledger_id = ledger.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
     master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
-    catalog.flip_to_hls(
-        conn,
-        ledger_id=ledger_id,
-        step="update",
-        seconds=1.0,
-        movie_id=1,
-        expected_url="https://cdn.example/1.mp4",
-        master_url=master,
-        bytes_published=10,
-        segments=2,
-    )
+    flip(conn, ledger_id, 1, master, published=(10, 2))
     ledger.finalize_attempt(conn, key(1))
     assert video_url(conn, 1) == master
     assert claim(conn, run_id="run-b") == []
@@ -337,17 +341,7 @@ def test_the_flip_is_refused_when_the_application_changed_video_url(conn):
     with conn, conn.cursor() as cur:
         cur.execute("UPDATE movies SET video_url = 'https://cdn.example/1-recut.mp4' WHERE id = 1")
     with pytest.raises(MigrationError) as caught:
-        catalog.flip_to_hls(
-            conn,
-            ledger_id=ledger_id,
-            step="update",
-            seconds=1.0,
-            movie_id=1,
-            expected_url="https://cdn.example/1.mp4",
-            master_url="https://cdn.example/hls/m.m3u8",
-            bytes_published=1,
-            segments=1,
-        )
+        flip(conn, ledger_id, 1, "https://cdn.example/hls/m.m3u8")
     assert caught.value.error_class is ErrorClass.CATALOG_CHANGED
     assert video_url(conn, 1) == "https://cdn.example/1-recut.mp4"
     with conn, conn.cursor() as cur:
@@ -359,17 +353,7 @@ def test_rollback_restores_the_original_and_ledgers_it(conn):
     add_movies(conn, {1: "https://cdn.example/1.mp4", 2: "https://cdn.example/2.mp4"})
     claim(conn)
     ledger_id = ledger.begin_step(conn, key(1), "update", source_url="https://cdn.example/1.mp4")
-    catalog.flip_to_hls(
-        conn,
-        ledger_id=ledger_id,
-        step="update",
-        seconds=1.0,
-        movie_id=1,
-        expected_url="https://cdn.example/1.mp4",
-        master_url="https://cdn.example/hls/1/master.m3u8",
-        bytes_published=1,
-        segments=1,
-    )
+    flip(conn, ledger_id, 1, "https://cdn.example/hls/1/master.m3u8")
     rollback_key = ledger.AttemptKey("hls_rollback", "rollback-run", 1)
     assert catalog.roll_back(conn, rollback_key) == "https://cdn.example/1.mp4"
     assert video_url(conn, 1) == "https://cdn.example/1.mp4"
@@ -428,19 +412,9 @@ def test_the_application_reads_each_movies_state_through_a_run_a_failure_and_a_r
     ledger.finish_step(
         conn, package, "package", 1.0, details={"audio": [{"language": "en"}, {"language": "fr"}], "subtitles": []}
     )
-    flip = ledger.begin_step(conn, key(1), "verify_and_flip")
+    flip_id = ledger.begin_step(conn, key(1), "verify_and_flip")
     master = "https://cdn.example/hls/movies/1/v1/master.m3u8"
-    catalog.flip_to_hls(
-        conn,
-        ledger_id=flip,
-        step="verify_and_flip",
-        seconds=1.0,
-        movie_id=1,
-        expected_url="https://cdn.example/1.mp4",
-        master_url=master,
-        bytes_published=10,
-        segments=2,
-    )
+    flip(conn, flip_id, 1, master, step="verify_and_flip", published=(10, 2))
     ledger.finalize_attempt(conn, key(1))
     ready = catalog.movie_status(conn, 1)
     assert (ready["state"], ready["progress"], ready["master_url"]) == ("ready", 100, master)
