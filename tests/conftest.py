@@ -22,6 +22,7 @@ import psycopg2
 import pytest
 
 from devenv import airflow_cluster, airflow_env, services
+from devenv.catalog_seed import SeedMovie, seed_catalog
 from hls_operators.edges import catalog
 from hls_operators.edges.sql import sql_file
 from hls_operators.edges.storage import ObjectStore
@@ -173,6 +174,17 @@ class Pipeline:
         env = airflow_env.airflow_env(self.dags_test_home, variables=self.variables)
         env.update({f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in self.connections.items()})
         return env
+
+    def seed(self, *, movies: list[SeedMovie]) -> dict[int, str]:
+        """``movies`` in this pipeline's catalog, their sources uploaded to its bucket; returns each
+        movie's ``video_url``."""
+        return seed_catalog(
+            self.dsn,
+            self.seaweedfs.client(),
+            bucket=self.bucket,
+            public_base_url=self.public_base_url,
+            movies=movies,
+        )
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         conn = psycopg2.connect(self.dsn)

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 
 from devenv import airflow_cluster, media
-from devenv.catalog_seed import SeedMovie, seed_catalog
+from devenv.catalog_seed import SeedMovie
 from hls_operators.edges.handoff import WORKER_CACHE_DIR
 from hls_operators.settings import CONVERT_DAG_ID, PUBLISHED_ASSET_NAME
 from hls_operators.wave_operators import movie_run_id
@@ -51,11 +51,7 @@ def finished_run(pipeline, cluster, tmp_path_factory):
         )
         for movie_id in MOVIES
     ]
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=movies,
     )
     cluster.request("PATCH", "/api/v2/dags/hls_cdn_warm_up", {"is_paused": False})  # it runs on what is published
@@ -137,11 +133,7 @@ def test_each_published_movie_is_an_asset_event_and_the_warm_up_warms_the_events
 def test_the_migration_view_is_served_by_the_api_server(pipeline, cluster, finished_run, artifacts, tmp_path):
     """The plugin's page over HTTP from the running api-server: it needs a user, and it shows what
     the ledger holds, including a dry run's refusals and estimate. A screenshot is kept."""
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[
             SeedMovie(5, "Text named mp4", hostile_media.make_refused("text", tmp_path)),
             SeedMovie(6, "Waiting", media.generate_movie(tmp_path / "6.mp4", width=640, height=360, seconds=3)),
@@ -326,11 +318,7 @@ def test_one_long_movie_gets_a_chunk_task_per_chunk_from_the_per_movie_dag(pipel
     transcode pool, more than the wave's four slots; the run succeeds and the catalog points at the set."""
     movie_id = 20
     source = media.generate_movie(tmp_path / "long.mp4", width=640, height=360, seconds=60)
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[SeedMovie(movie_id, "Five chunks", source)],
     )
     operator = cluster.login(cluster.fab_users["HLS_OPERATOR_USER"], cluster.fab_users["HLS_OPERATOR_PASSWORD"])
@@ -362,11 +350,7 @@ def test_a_held_migration_asks_for_approval_in_required_actions(pipeline, cluste
     next_in_line = SeedMovie(
         8, "Next in line", media.generate_movie(tmp_path / "8.mp4", width=320, height=180, seconds=2)
     )
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[late, next_in_line],
     )
     failed_wave = cluster.run_dag("hls_migration", {"movie_ids": [7]})
@@ -458,11 +442,7 @@ def test_a_worker_killed_mid_transcode_is_retried_elsewhere_and_converts_once(pi
     """Runs last in this module: it kills one of the two workers while a chunk's ffmpeg runs on it,
     and starts it again at the end."""
     source = media.generate_movie(tmp_path / "long.mp4", width=640, height=360, seconds=30, noise=True)
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[SeedMovie(10, "Killed mid-transcode", source)],
     )
     run_id = cluster.trigger("hls_migration", {"movie_ids": [10]})

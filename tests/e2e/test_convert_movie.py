@@ -13,7 +13,7 @@ import m3u8
 import pytest
 
 from devenv import media
-from devenv.catalog_seed import SeedMovie, seed_catalog
+from devenv.catalog_seed import SeedMovie
 from tests import hls_checks, hostile_media
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -34,11 +34,7 @@ def converted(six_chunk_pipeline, tmp_path_factory):
     source = media.generate_movie(
         tmp_path_factory.mktemp("media") / "long.mp4", width=854, height=480, seconds=SECONDS, fps=FPS
     )
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[SeedMovie(MOVIE, "Six chunks", source)],
     )
     return pipeline.run("hls_migration", {"movie_ids": [MOVIE]})
@@ -109,11 +105,7 @@ def test_a_dry_run_probes_and_estimates_but_encodes_nothing(six_chunk_pipeline, 
 
 def test_a_refused_movie_fails_its_run_without_holding_the_migration(six_chunk_pipeline, converted, tmp_path):
     pipeline = six_chunk_pipeline
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[SeedMovie(3, "Text named mp4", hostile_media.make_refused("text", tmp_path))],
     )
     [(original,)] = pipeline.query("SELECT video_url FROM movies WHERE id = 3")

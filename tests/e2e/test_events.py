@@ -14,7 +14,7 @@ import time
 import pytest
 
 from devenv import media, services
-from devenv.catalog_seed import SeedMovie, seed_catalog
+from devenv.catalog_seed import SeedMovie
 from tests import hostile_media
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -61,11 +61,7 @@ class Receiver(http.server.ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def run(pipeline, tmp_path_factory):
     folder = tmp_path_factory.mktemp("events")
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[
             SeedMovie(READY, "Ready", media.generate_movie(folder / "ready.mp4", width=640, height=360, seconds=3)),
             SeedMovie(FAILED, "Text named mp4", hostile_media.make_refused("text", folder)),

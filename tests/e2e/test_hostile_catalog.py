@@ -16,7 +16,7 @@ import re
 import pytest
 
 from devenv import media, services
-from devenv.catalog_seed import SeedMovie, seed_catalog
+from devenv.catalog_seed import SeedMovie
 from tests import hostile_media, loopback
 from tests.hostile_media import REFUSED
 
@@ -75,11 +75,7 @@ def outcome(pipeline, celery_airflow, redirect_server, tmp_path_factory):
     hostile_named = media.generate_movie(folder / "named.mp4", width=320, height=180, seconds=2)
     movies.append(SeedMovie(301, HOSTILE_TITLE, hostile_named, slug=HOSTILE_SLUG))
     expected[301] = "succeeded"
-    urls = seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    urls = pipeline.seed(
         movies=movies,
     )
     # On the Celery cluster, each worker in its own temporary folder; the redirect's first hop allowed.

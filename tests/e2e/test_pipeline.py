@@ -21,7 +21,7 @@ import m3u8
 import pytest
 
 from devenv import media, player_site, services
-from devenv.catalog_seed import SeedMovie, seed_catalog
+from devenv.catalog_seed import SeedMovie
 from hls_operators.edges import handoff
 from tests import hls_checks
 
@@ -64,11 +64,7 @@ def catalog(pipeline, tmp_path_factory):
         SeedMovie(m.id, m.title, m.source, m.video_url.format(base=pipeline.public_base_url), m.is_active)
         for m in movies
     ]
-    urls = seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    urls = pipeline.seed(
         movies=movies,
     )
     # The application's URLs come in every shape: upper-case extension and a signed query string.

@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from devenv import media, services
-from devenv.catalog_seed import SeedMovie, seed_catalog
+from devenv.catalog_seed import SeedMovie
 from hls_operators.edges import catalog
 from hls_operators.settings import CONVERT_DAG_ID, TRANSCODE_POOL
 from tests.conftest import AirflowRun
@@ -31,11 +31,7 @@ MOVIE = 1
 @pytest.fixture(scope="module")
 def seeded(pipeline, tmp_path_factory):
     source = media.generate_movie(tmp_path_factory.mktemp("preflight") / "1.mp4", width=320, height=180, seconds=2)
-    seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    pipeline.seed(
         movies=[SeedMovie(MOVIE, "Waits for its preflight", source)],
     )
     conn = psycopg2.connect(pipeline.dsn)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from devenv import media, services
-from devenv.catalog_seed import SeedMovie, seed_catalog
+from devenv.catalog_seed import SeedMovie
 from tests.conftest import BackgroundRun, make_pipeline
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -55,11 +55,7 @@ def video_url(pipeline, movie_id: int) -> str:
 
 def seed(pipeline, folder, movies: dict[int, tuple[int, int, int]]) -> dict[int, str]:
     """``{id: (width, height, seconds)}`` generated and seeded; returns the video URLs."""
-    return seed_catalog(
-        pipeline.dsn,
-        pipeline.seaweedfs.client(),
-        bucket=pipeline.bucket,
-        public_base_url=pipeline.public_base_url,
+    return pipeline.seed(
         movies=[
             SeedMovie(i, f"Movie {i}", media.generate_movie(folder / f"{i}.mp4", width=w, height=h, seconds=s))
             for i, (w, h, s) in movies.items()
