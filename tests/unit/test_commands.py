@@ -6,7 +6,13 @@ import pytest
 
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.commands import TONE_MAP_TO_SDR, EncodingOptions, audio_args, encode_chunk_args
-from hls_operators.core.image_commands import contact_sheet_args, thumbnail_args, thumbnail_size, thumbnail_times
+from hls_operators.core.image_commands import (
+    contact_sheet_args,
+    storyboard_sheet_args,
+    thumbnail_args,
+    thumbnail_size,
+    thumbnail_times,
+)
 from hls_operators.core.ladder import Rung, parse_ladder, plan_ladder, with_hevc_rungs
 from hls_operators.core.package_commands import concat_list, stitch_args, subtitle_args
 from hls_operators.core.probe import MediaTrack
@@ -293,6 +299,14 @@ def test_thumbnails_are_evenly_spaced_and_small():
 def test_contact_sheet_tiles_all_thumbnails():
     args = contact_sheet_args(Path("/t"), 10, Path("/t/contact_sheet.jpg"))
     assert "tile=5x2" in option_values(args, "-vf")[0]
+
+
+def test_storyboard_sheets_take_the_tiles_in_turn_and_the_last_is_shorter():
+    plan = StoryboardPlan(5, 160, 90)
+    first, last = (storyboard_sheet_args(plan, sheet, 123, Path("/tiles"), Path("/sb")) for sheet in (0, 1))
+    assert option_values(first, "-start_number") == ["0"] and "tile=10x10" in option_values(first, "-vf")[0]
+    assert option_values(last, "-start_number") == ["100"] and "tile=10x3" in option_values(last, "-vf")[0]
+    assert last[-1] == "/sb/sheet_001.jpg"
 
 
 def test_the_storyboard_shares_the_chunks_decode_with_tiles_numbered_for_the_movie():

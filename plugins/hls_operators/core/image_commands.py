@@ -10,8 +10,9 @@ import math
 from pathlib import Path
 
 from hls_operators.core.commands import FFMPEG, SAFE_INPUT, TONE_MAP_TO_SDR
-from hls_operators.core.layout import THUMBNAIL_PATTERN
+from hls_operators.core.layout import STORYBOARD_SHEET_PATTERN, THUMBNAIL_PATTERN
 from hls_operators.core.probe import ProbeResult
+from hls_operators.core.trickplay import STORYBOARD_TILE_PATTERN, StoryboardPlan
 
 
 def thumbnail_times(duration: float, count: int, fps: float, video_end: float | None = None) -> list[float]:
@@ -48,6 +49,14 @@ def tile_sheet_args(pattern: Path, target: Path, *, start: int, columns: int, ro
         "-start_number", str(start), "-i", str(pattern),
         "-vf", f"tile={columns}x{rows}:padding={spacing}:margin={spacing}", "-frames:v", "1", "-q:v", "3", str(target),
     ]  # fmt: skip
+
+
+def storyboard_sheet_args(plan: StoryboardPlan, sheet: int, tiles: int, tiles_dir: Path, out: Path) -> list[str]:
+    """Storyboard sheet number ``sheet`` of ``tiles`` numbered tiles in ``tiles_dir``, into ``out``."""
+    start = sheet * plan.tiles_per_sheet
+    columns, rows = plan.sheet_grid(min(plan.tiles_per_sheet, tiles - start))
+    pattern = tiles_dir / STORYBOARD_TILE_PATTERN
+    return tile_sheet_args(pattern, out / (STORYBOARD_SHEET_PATTERN % sheet), start=start, columns=columns, rows=rows)
 
 
 def contact_sheet_args(thumb_dir: Path, count: int, target: Path) -> list[str]:

@@ -4,9 +4,13 @@ one place they become JSON (the hand-off to the upload step, the ledger's ladder
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from hls_operators.core import layout
 from hls_operators.core.ladder import Rung
+from hls_operators.core.languages import bcp47, display_name, unique_names
+from hls_operators.core.probe import MediaTrack, ProbeResult
 
 
 @dataclass(frozen=True)
@@ -92,3 +96,41 @@ class Renditions:
             "subtitles": [{"language": t.language, "name": t.label, "forced": t.forced} for t in self.subtitles],
             "not_carried": [asdict(track) for track in self.not_carried],
         }
+
+
+def track_renditions(
+    tracks: tuple[MediaTrack, ...], kind: str, folder: Callable[[int], str], channels: int | None = None
+) -> tuple[TrackRendition, ...]:
+    """The renditions of the source's audio or subtitle tracks, as the master names them: LANGUAGE
+    as BCP 47, a NAME unique in the group, DEFAULT on the source's default track (for audio, on
+    the first when none is marked: a group needs one) and FORCED as the source says."""
+    names = unique_names([display_name(t.language, t.title, kind, number + 1) for number, t in enumerate(tracks)])
+    default = next((n for n, t in enumerate(tracks) if t.default), 0 if channels else None)
+    return tuple(
+        TrackRendition(
+            name=folder(number),
+            label=names[number],
+            language=bcp47(track.language),
+            default=number == default,
+            forced=track.forced,
+            channels=channels,
+            source_track=track.index,
+        )
+        for number, track in enumerate(tracks)
+    )
+
+
+def published_renditions(probe: ProbeResult, video: list[VideoRendition], dropped: dict[str, str]) -> Renditions:
+    """What the master playlist and the ledger need of a set: its rungs, the rungs dropped and why,
+    its audio and subtitle renditions, and what the source carried that the set cannot."""
+    return Renditions(
+        video=tuple(video),
+        dropped=dropped,
+        audio=track_renditions(probe.audio_tracks, "Audio", layout.audio_rendition, channels=2),
+        subtitles=track_renditions(probe.subtitle_tracks, "Subtitles", layout.subtitle_rendition),
+        closed_captions=probe.closed_captions,
+        not_carried=tuple(
+            NotCarried(t.index, t.codec, t.language, "image subtitles cannot become WebVTT text")
+            for t in probe.image_subtitles
+        ),
+    )

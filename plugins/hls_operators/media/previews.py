@@ -4,12 +4,13 @@ storyboard sheets (seek previews) and thumbnails."""
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from hls_operators.core import image_commands, layout, probe_commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
-from hls_operators.core.layout import IFRAME_PLAYLIST, STORYBOARD_SHEET_PATTERN, STORYBOARD_VTT
+from hls_operators.core.layout import IFRAME_PLAYLIST, STORYBOARD_VTT
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.core.trickplay import (
     STORYBOARD_TILE_PATTERN,
@@ -79,16 +80,9 @@ def assemble_storyboard(plan: StoryboardPlan, tiles_dir: Path, out: Path, durati
             ErrorClass.TRANSCODE_FAILED, f"the {tiles} storyboard tiles are not numbered 0 to {tiles - 1}"
         )
     out.mkdir()
-    for sheet, start in enumerate(range(0, tiles, plan.tiles_per_sheet)):
-        columns, rows = plan.sheet_grid(min(plan.tiles_per_sheet, tiles - start))
+    for sheet in range(math.ceil(tiles / plan.tiles_per_sheet)):
         run_ffmpeg(
-            image_commands.tile_sheet_args(
-                tiles_dir / STORYBOARD_TILE_PATTERN,
-                out / (STORYBOARD_SHEET_PATTERN % sheet),
-                start=start,
-                columns=columns,
-                rows=rows,
-            ),
+            image_commands.storyboard_sheet_args(plan, sheet, tiles, tiles_dir, out),
             label=f"storyboard sheet {sheet + 1}",
             timeout=120,
             log=log,

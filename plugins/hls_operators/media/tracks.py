@@ -1,45 +1,19 @@
-"""The source's audio and subtitle tracks as renditions: how the master names each (language,
-NAME, DEFAULT, FORCED), and each text subtitle track written as WebVTT segments on the video's grid."""
+"""Each text subtitle track of the source written as WebVTT segments on the video's grid."""
 
 from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from hls_operators.core import layout, package_commands, probe_commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.job import MovieJob
-from hls_operators.core.languages import bcp47, display_name, unique_names
 from hls_operators.core.layout import SUBTITLE_SEGMENT_PATTERN
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist, parse_target_duration
 from hls_operators.core.probe import MediaTrack
-from hls_operators.core.renditions import TrackRendition
 from hls_operators.core.subtitles import MPEGTS_CLOCK, check_cues, parse_webvtt, segment_webvtt, subtitle_playlist
 from hls_operators.edges.ffmpeg import FfmpegUsage, run_ffmpeg, run_ffprobe
-
-
-def track_renditions(
-    tracks: tuple[MediaTrack, ...], kind: str, folder: Callable[[int], str], channels: int | None = None
-) -> tuple[TrackRendition, ...]:
-    """The renditions of the source's audio or subtitle tracks, as the master names them: LANGUAGE
-    as BCP 47, a NAME unique in the group, DEFAULT on the source's default track (for audio, on
-    the first when none is marked: a group needs one) and FORCED as the source says."""
-    names = unique_names([display_name(t.language, t.title, kind, number + 1) for number, t in enumerate(tracks)])
-    default = next((n for n, t in enumerate(tracks) if t.default), 0 if channels else None)
-    return tuple(
-        TrackRendition(
-            name=folder(number),
-            label=names[number],
-            language=bcp47(track.language),
-            default=number == default,
-            forced=track.forced,
-            channels=channels,
-            source_track=track.index,
-        )
-        for number, track in enumerate(tracks)
-    )
 
 
 def write_subtitle_rendition(

@@ -8,6 +8,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from hls_operators.core import commands, layout, package_commands, probe_commands
@@ -18,12 +19,12 @@ from hls_operators.core.ladder import Rung, redundant_rungs
 from hls_operators.core.layout import STORYBOARD_DIR
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.core.probe import video_range
-from hls_operators.core.renditions import NotCarried, Renditions, VideoRendition
+from hls_operators.core.renditions import Renditions, VideoRendition, published_renditions
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
 from hls_operators.core.video_codecs import avc_codec_string, hevc_codec_string
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
 from hls_operators.media.previews import assemble_storyboard, write_iframe_index
-from hls_operators.media.tracks import track_renditions, write_subtitle_rendition
+from hls_operators.media.tracks import write_subtitle_rendition
 from hls_operators.settings import Settings
 
 TILES_DIR = "tiles"  # a chunk's storyboard tiles, beside its rungs' videos
@@ -107,29 +108,79 @@ def package_renditions(
     cut into its rendition ``out/audio_N/``; each text subtitle track as WebVTT on the same segment
     grid in ``out/subs_N/``; and the storyboard. Returns the renditions as the ledger and the
     master playlist need them, and what ffmpeg cost."""
-    scratch = chunks_dir.parent
-    tiles = scratch / TILES_DIR
-    tiles.mkdir()
-    for chunk in job.chunks:
-        for rung in job.encoded_rungs:
-            _check_chunk_frames(job, chunk, chunks_dir / str(chunk.index) / rung.name / commands.CHUNK_VIDEO)
-        for tile in (chunks_dir / str(chunk.index) / TILES_DIR).iterdir():
-            tile.rename(tiles / tile.name)
-    dropped = redundant_rungs(job.ladder, _encoded_kbps(job, chunks_dir)) if settings.encoding.crf is not None else {}
+    chunks = _gather_chunks(job, chunks_dir)
+    dropped = redundant_rungs(job.ladder, chunks.kbps) if settings.encoding.crf is not None else {}
+    ladder = [rung for rung in job.ladder if rung.name not in dropped]
+    usage = _stitch(job, ladder, chunks, audios, source, out, settings=settings, log=log, on_progress=on_progress)
+    video = _read_back(job, ladder, out)
+    for number, track in enumerate(job.probe.subtitle_tracks):
+        usage += write_subtitle_rendition(
+            job, number, track, source, out, chunks.tiles.parent, log, settings.transcode_memory_limit_bytes
+        )
+    top = job.top_rung
+    plan = settings.storyboard_plan(top.width, top.height)
+    tiles = assemble_storyboard(plan, chunks.tiles, out / STORYBOARD_DIR, job.probe.duration, log)
     for name, reason in dropped.items():
         log.info("movie %s: rung %s dropped, %s", job.movie_id, name, reason)
-    ladder = [rung for rung in job.ladder if rung.name not in dropped]
+    log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(ladder), tiles)
+    return published_renditions(job.probe, video, dropped), usage
+
+
+@dataclass(frozen=True)
+class GatheredChunks:
+    """The encoded chunks, checked and ready to stitch."""
+
+    folder: Path  # ``<index>/<rung>/video.mp4`` for every chunk and encoded rung
+    concat_lists: dict[str, Path]  # encoded rung: its chunks in order, as an ffconcat listing
+    kbps: dict[str, float]  # encoded rung: its average video bitrate
+    tiles: Path  # every chunk's storyboard tiles, in one folder
+
+
+def _gather_chunks(job: MovieJob, chunks_dir: Path) -> GatheredChunks:
+    """Each encoded rung's chunks measured, checked to hold their frames and listed in order for the
+    stitch; the chunks' storyboard tiles moved into one folder beside ``chunks_dir``."""
+    tiles = chunks_dir.parent / TILES_DIR
+    tiles.mkdir()
+    for chunk in job.chunks:
+        for tile in (chunks_dir / str(chunk.index) / TILES_DIR).iterdir():
+            tile.rename(tiles / tile.name)
+    videos = {
+        rung.name: [chunks_dir / str(c.index) / rung.name / commands.CHUNK_VIDEO for c in job.chunks]
+        for rung in job.encoded_rungs
+    }
+    kbps = {
+        name: sum(v.stat().st_size for v in files) * 8 / 1000 / job.probe.duration for name, files in videos.items()
+    }
+    # The last chunk runs to the movie's end: there is no count to hold it to.
+    for files in videos.values():
+        for chunk, video in zip(job.chunks[:-1], files):
+            _check_chunk_frames(job, chunk, video)
     frames = [job.chunk_frames(c) for c in job.chunks]
     durations = [None if count is None else count / job.probe.fps for count in frames]
     concat_lists = {}
-    for rung in [rung for rung in ladder if not rung.source_copy]:
-        listing = chunks_dir / f"{rung.name}.ffconcat"
+    for name, files in videos.items():
+        listing = chunks_dir / f"{name}.ffconcat"
         listing.write_text(
-            package_commands.concat_list(
-                [(f"{c.index}/{rung.name}/{commands.CHUNK_VIDEO}", d) for c, d in zip(job.chunks, durations)]
-            )
+            package_commands.concat_list([(str(v.relative_to(chunks_dir)), d) for v, d in zip(files, durations)])
         )
-        concat_lists[rung.name] = listing
+        concat_lists[name] = listing
+    return GatheredChunks(chunks_dir, concat_lists, kbps, tiles)
+
+
+def _stitch(
+    job: MovieJob,
+    ladder: list[Rung],
+    chunks: GatheredChunks,
+    audios: list[Path],
+    source: Path | None,
+    out: Path,
+    *,
+    settings: Settings,
+    log: logging.Logger,
+    on_progress: Callable[[Progress], None] | None,
+) -> FfmpegUsage:
+    """One ffmpeg process lays each kept rung's chunks end to end (or copies the source's video) and
+    cuts each audio track, into their folders under ``out``; the chunks are removed after."""
     for name in [rung.name for rung in ladder] + [layout.audio_rendition(n) for n in range(len(audios))]:
         (out / name).mkdir(parents=True)
     copies = any(rung.source_copy for rung in ladder)
@@ -139,7 +190,7 @@ def package_renditions(
             job.probe,
             ladder,
             settings.encoding,
-            concat_lists=concat_lists,
+            concat_lists={rung.name: chunks.concat_lists[rung.name] for rung in ladder if not rung.source_copy},
             source=source if copies else None,
             audios=audios,
         ),
@@ -150,52 +201,22 @@ def package_renditions(
         log=log,
         on_progress=on_progress,
     )
-    shutil.rmtree(chunks_dir)
-    # One rung's read-back is a chain of single-threaded ffprobe runs: the rungs go side by side.
+    shutil.rmtree(chunks.folder)
+    return usage
+
+
+def _read_back(job: MovieJob, ladder: list[Rung], out: Path) -> list[VideoRendition]:
+    """Every stitched rung read back, side by side: one rung's read-back is a chain of
+    single-threaded ffprobe runs."""
     with ThreadPoolExecutor(max_workers=len(ladder)) as pool:
-        video = list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), ladder))
-    for number, track in enumerate(job.probe.subtitle_tracks):
-        usage += write_subtitle_rendition(
-            job, number, track, source, out, scratch, log, settings.transcode_memory_limit_bytes
-        )
-    renditions = Renditions(
-        video=tuple(video),
-        dropped=dropped,
-        audio=track_renditions(job.probe.audio_tracks, "Audio", layout.audio_rendition, channels=2),
-        subtitles=track_renditions(job.probe.subtitle_tracks, "Subtitles", layout.subtitle_rendition),
-        closed_captions=job.probe.closed_captions,
-        not_carried=tuple(
-            NotCarried(t.index, t.codec, t.language, "image subtitles cannot become WebVTT text")
-            for t in job.probe.image_subtitles
-        ),
-    )
-    top = job.top_rung
-    plan = settings.storyboard_plan(top.width, top.height)
-    tile_count = assemble_storyboard(plan, tiles, out / STORYBOARD_DIR, job.probe.duration, log)
-    log.info("movie %s: I-frame playlists for %d rungs, storyboard of %d tiles", job.movie_id, len(ladder), tile_count)
-    return renditions, usage
-
-
-def _encoded_kbps(job: MovieJob, chunks_dir: Path) -> dict[str, float]:
-    """Each encoded rung's average video bitrate, from the sizes of its chunks."""
-    return {
-        rung.name: sum(
-            (chunks_dir / str(c.index) / rung.name / commands.CHUNK_VIDEO).stat().st_size for c in job.chunks
-        )
-        * 8
-        / 1000
-        / job.probe.duration
-        for rung in job.encoded_rungs
-    }
+        return list(pool.map(lambda rung: _read_back_rendition(job, rung, out / rung.name), ladder))
 
 
 def _check_chunk_frames(job: MovieJob, chunk: Chunk, video: Path) -> None:
-    """Every chunk but the last holds exactly its frames: what makes the joins invisible."""
-    expected = job.chunk_frames(chunk)
-    if expected is None:
-        return
+    """The chunk holds exactly its frames: what makes the joins invisible."""
     completed = run_ffprobe(probe_commands.frame_count_args(video))
     frames = completed.stdout.strip()
+    expected = job.chunk_frames(chunk)
     if completed.returncode != 0 or not frames.isdigit() or int(frames) != expected:
         raise MigrationError(
             ErrorClass.CORRUPT,
