@@ -32,6 +32,8 @@ from devenv import media
 from hls_operators.core.ladder import MAXRATE_FACTOR
 from hls_operators.core.layout import MEDIA_PLAYLIST
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
+from hls_operators.core.step_graph import steps_through
+from hls_operators.edges.ffmpeg import FfmpegUsage
 from hls_operators.edges.handoff import pack
 from hls_operators.media.probing import plan_movie, probe_file
 from hls_operators.media.transcoding import audio_files, encode_audio_files, encode_chunk_files, package_renditions
@@ -149,10 +151,10 @@ def x264_variant(variant: str) -> dict[str, str]:
 def run_pipeline(
     source: Path, duration: float, work: Path, overrides: dict[str, str] | None = None, label: str = ""
 ) -> Result:
-    """The probe, chunk encode and package steps' media work as shipped (``hls_operators.media``),
-    minus their storage hand-offs: the ladder plan (with the copy decision), one chunk (the sources
-    here are shorter than ``hls_chunk_seconds``), the audio encoded once, the stitch, the I-frame
-    indexes, the storyboard and the hand-off tar, with the default settings or these ``overrides``."""
+    """The probe, chunk encode, audio and package steps' media work as shipped (``hls_operators.media``),
+    in the DAG's order, minus their storage hand-offs: the ladder plan (with the copy decision), the
+    chunks, the audio encoded once, the stitch, the I-frame indexes, the storyboard and the hand-off
+    tar, with the default settings or these ``overrides``."""
     settings = Settings.from_values({"bucket": "bench", "public_base_url": "http://bench.invalid", **(overrides or {})})
     log = logging.getLogger("bench")
     root = work / "pipeline"
@@ -162,11 +164,19 @@ def run_pipeline(
     job = plan_movie(
         source, movie_id=1, source_url=str(source), expected_url=str(source), version="bench", settings=settings
     )
-    ffmpeg = encode_chunk_files(source, job, 0, chunks_dir / "0", settings=settings, log=log)
-    ffmpeg += encode_audio_files(source, job, root / "audio", settings=settings, log=log)
-    renditions, packaging = package_renditions(
-        job, chunks_dir, audio_files(job, root / "audio"), source, out, settings=settings, log=log
-    )
+    ffmpeg = FfmpegUsage()
+    for step in steps_through("package")[1:]:  # the job is the probe's
+        if step == "encode":
+            for chunk in job.chunks:
+                ffmpeg += encode_chunk_files(
+                    source, job, chunk.index, chunks_dir / str(chunk.index), settings=settings, log=log
+                )
+        elif step == "audio":
+            ffmpeg += encode_audio_files(source, job, root / "audio", settings=settings, log=log)
+        elif step == "package":
+            renditions, packaging = package_renditions(
+                job, chunks_dir, audio_files(job, root / "audio"), source, out, settings=settings, log=log
+            )
     with open(os.devnull, "wb") as upload:  # the hand-off tar streams into its upload: no disk
         pack(out, upload)
     usage.add(Usage(time.monotonic() - started, steps_cpu() - cpu_before, (ffmpeg + packaging).max_rss_bytes))

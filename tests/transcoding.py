@@ -1,5 +1,5 @@
-"""The DAG's steps on one machine: the transcode stage (each chunk task's step, then the package
-task's), and a source's whole way from probe to a verified, published set."""
+"""The DAG's steps on one machine, in the DAG's order: the transcode stage (each chunk task's step,
+the audio's, then the package task's), and a source's whole way from probe to a verified, published set."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hls_operators.core.job import MovieJob
 from hls_operators.core.renditions import Renditions
+from hls_operators.core.step_graph import steps_through
 from hls_operators.edges.ffmpeg import FfmpegUsage
 from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
@@ -22,22 +23,44 @@ from hls_operators.steps import (
 )
 
 
+def run_steps(
+    job: MovieJob, upto: str, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger
+) -> tuple[Renditions, FfmpegUsage] | None:
+    """The steps after the probe that ``upto`` needs, in ``core/step_graph.py``'s order (``verify_and_flip``
+    verifies as the flip does, without flipping; raises on any broken rule), each task in a folder
+    of its own under ``work``: the tasks of one worker, which share its cache
+    (``tests/integration/test_handoffs.py`` hands over between workers). Returns what the package
+    step returned, once it ran."""
+    packaged = None
+    for step in steps_through(upto)[1:]:  # the job is the probe's
+        folder = work / step
+        folder.mkdir(parents=True)
+        if step == "encode":
+            for chunk in job.chunks:
+                (folder / str(chunk.index)).mkdir()
+                encode_chunk(job, chunk.index, store=store, settings=settings, work=folder / str(chunk.index), log=log)
+        elif step == "audio" and job.probe.audio_tracks:
+            encode_audio(job, store=store, settings=settings, work=folder, log=log)
+        elif step == "package":
+            packaged = package_movie(job, store=store, settings=settings, work=folder, log=log)
+        elif step == "thumbnails":
+            thumbnail_movie(job, store=store, settings=settings, work=folder, log=log)
+        elif step == "upload":
+            publish_movie(job, store=store, settings=settings, work=folder, log=log)
+        elif step == "verify_and_flip":
+            verify_movie(job, store=store, settings=settings)
+    return packaged
+
+
 def transcode(
     job: MovieJob, *, store: ObjectStore, settings: Settings, work: Path, log: logging.Logger | None = None
 ) -> tuple[Renditions, FfmpegUsage]:
-    """Every chunk in turn, each in a folder of its own, the audio (when there is some), then the
-    package: the tasks of one worker, which share its cache (``tests/integration/test_handoffs.py``
-    hands over between workers)."""
-    log = log or logging.getLogger(__name__)
-    for chunk in job.chunks:
-        folder = work / f"encode_{chunk.index}"
-        folder.mkdir(parents=True)
-        encode_chunk(job, chunk.index, store=store, settings=settings, work=folder, log=log)
-    if job.probe.audio_tracks:
-        (work / "audio").mkdir()
-        encode_audio(job, store=store, settings=settings, work=work / "audio", log=log)
-    (work / "package").mkdir()
-    return package_movie(job, store=store, settings=settings, work=work / "package", log=log)
+    """The transcode stage on one machine: every chunk, the audio (when there is some), then the package."""
+    packaged = run_steps(
+        job, "package", store=store, settings=settings, work=work, log=log or logging.getLogger(__name__)
+    )
+    assert packaged is not None
+    return packaged
 
 
 def upload_and_probe(
@@ -62,14 +85,8 @@ def upload_and_probe(
 
 
 def publish(source: Path, movie_id: int, *, store: ObjectStore, settings: Settings, work: Path) -> tuple[MovieJob, str]:
-    """``source`` uploaded, probed, transcoded, thumbnailed, published and verified as the flip
-    verifies it (Apple's rules included); returns the job and the set's prefix in the bucket."""
-    log = logging.getLogger(source.stem)
-    for step in ("transcode", "thumbs", "upload"):
-        (work / step).mkdir(parents=True)
+    """``source`` uploaded, probed, and taken through every step, verified as the flip verifies it
+    (Apple's rules included); returns the job and the set's prefix in the bucket."""
     job = upload_and_probe(source, movie_id, store=store, settings=settings, work=work / "probe")
-    transcode(job, store=store, settings=settings, work=work / "transcode", log=log)
-    thumbnail_movie(job, store=store, settings=settings, work=work / "thumbs", log=log)
-    publish_movie(job, store=store, settings=settings, work=work / "upload", log=log)
-    verify_movie(job, store=store, settings=settings)  # raises on any broken rule
+    run_steps(job, "verify_and_flip", store=store, settings=settings, work=work, log=logging.getLogger(source.stem))
     return job, job.output_prefix(settings.output_prefix)

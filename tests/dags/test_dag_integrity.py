@@ -131,6 +131,7 @@ def test_the_per_movie_dag_maps_its_chunk_encodes_without_a_ceiling(parsed):
         "claim_movie",
         "encode",
         "package",
+        "probe",
         "thumbnails",
         "upload",
         "verify_and_flip",
