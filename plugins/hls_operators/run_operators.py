@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from hls_operators import maintenance, preflight
 from hls_operators.core.estimate import estimate
 from hls_operators.core.job import ClaimedMovie
-from hls_operators.core.waves import judge_wave
+from hls_operators.core.waves import Verdict, finish_run
 from hls_operators.edges import catalog, ledger, run_records
 from hls_operators.hooks import CatalogHook, WebhookHook
 from hls_operators.operators import MovieOperator, attempt_key, wave_of
@@ -105,12 +105,11 @@ class ClaimMovieOperator(BaseOperator, SkipMixin):
 
 
 class FinishRunOperator(BaseOperator):
-    """Closes the run: logs one line per movie; after a dry run, logs the estimate (and saves a
-    wave's for the migration view); otherwise judges a wave (``core.waves.judge_wave``): lists the
-    movies refused as bad input, a report that never holds anything; sets a hold when other failures
-    are over ``hls_max_failure_rate`` (and lifts the hold it had set when, run again after a clear,
-    they no longer are); and fails the run only when a person is needed. A per-movie run fails
-    whenever its movie failed, so that a refused movie's run is easy to find.
+    """Closes the run: logs one line per movie, then does what ``core.waves.finish_run`` decides:
+    logs a dry run's estimate (and saves a wave's for the migration view); for a wave, lists the
+    movies refused as bad input, a report that never holds anything, and sets a hold when other
+    failures are over ``hls_max_failure_rate`` (or lifts the hold it had set when, run again after a
+    clear, they no longer are); fails the run when a person is needed, or a per-movie run's movie failed.
 
     :param gates: the run's own tasks before any movie (its preflight, a wave's approval): when one
         of them failed, the run converted nothing and fails here too, as the run's last task.
@@ -149,40 +148,45 @@ class FinishRunOperator(BaseOperator):
             for movie in outcome:
                 detail = f" [{movie.error_class}] {movie.message}" if movie.error_class else ""
                 self.log.info("movie %s: %s%s", movie.movie_id, movie.status, detail)
-            if context["params"].get("dry_run"):
-                if self.wave or wave_of(context) is None:
-                    self.report_estimate(conn, settings, dag_id, run_id)
-                return
-            if not self.wave:
-                if failed := [movie.line() for movie in outcome if movie.status == "failed"]:
-                    raise AirflowFailException(f"the movie failed: {failed[0]}")
-                return
-            run_records.finish_wave(conn, dag_id=dag_id, run_id=run_id)
-            verdict = judge_wave(outcome, settings.max_failure_rate)
-            if verdict.refused:
-                self.log.warning(
-                    "%d movie(s) refused as bad input (a report for the catalog's owners; never counted "
-                    "toward a hold; the migration view lists them, with a CSV):",
-                    len(verdict.refused),
-                )
-                for movie in verdict.refused:
-                    self.log.warning("  refused: %s", movie.line())
-            if verdict.hold:
-                run_records.set_hold(conn, run_id=run_id, reason=verdict.hold)
-                self.log.error("scheduled runs take no new movies until resumed: %s", verdict.hold)
-            elif lifted := run_records.lift_hold(conn, set_by=run_id):
-                # run again after a clear, the wave no longer fails too often: its own hold goes
-                self.log.info("lifted the hold this run had set (%s)", lifted[1])
-        if verdict.needs_a_person:
-            raise AirflowFailException(f"a person is needed: {verdict.needs_a_person}")
-        converted = sum(movie.status == "succeeded" for movie in outcome)
-        self.log.info(
-            "wave done: %d converted, %d refused as bad input, %d failed otherwise (within the %.0f%% allowed; retried next time)",
-            converted,
-            len(verdict.refused),
-            len(verdict.failed),
-            settings.max_failure_rate * 100,
-        )
+            finish = finish_run(
+                outcome,
+                wave=self.wave,
+                dry_run=bool(context["params"].get("dry_run")),
+                in_a_wave=wave_of(context) is not None,
+                max_failure_rate=settings.max_failure_rate,
+            )
+            if finish.estimate:
+                self.report_estimate(conn, settings, dag_id, run_id)
+            if finish.verdict:
+                run_records.finish_wave(conn, dag_id=dag_id, run_id=run_id)
+                self.act_on(conn, finish.verdict, run_id)
+        if finish.failure:
+            raise AirflowFailException(finish.failure)
+        if finish.verdict:
+            self.log.info(
+                "wave done: %d converted, %d refused as bad input, %d failed otherwise (within the %.0f%% allowed; retried next time)",
+                sum(movie.status == "succeeded" for movie in outcome),
+                len(finish.verdict.refused),
+                len(finish.verdict.failed),
+                settings.max_failure_rate * 100,
+            )
+
+    def act_on(self, conn, verdict: Verdict, run_id: str) -> None:
+        """Lists the refused movies; sets the hold the verdict asks for, or lifts the one this run had set."""
+        if verdict.refused:
+            self.log.warning(
+                "%d movie(s) refused as bad input (a report for the catalog's owners; never counted "
+                "toward a hold; the migration view lists them, with a CSV):",
+                len(verdict.refused),
+            )
+            for movie in verdict.refused:
+                self.log.warning("  refused: %s", movie.line())
+        if verdict.hold:
+            run_records.set_hold(conn, run_id=run_id, reason=verdict.hold)
+            self.log.error("scheduled runs take no new movies until resumed: %s", verdict.hold)
+        elif lifted := run_records.lift_hold(conn, set_by=run_id):
+            # run again after a clear, the wave no longer fails too often: its own hold goes
+            self.log.info("lifted the hold this run had set (%s)", lifted[1])
 
     def report_estimate(self, conn, settings: Settings, dag_id: str, run_id: str) -> None:
         measured, transcodes = ledger.measured_transcode_cost(conn)

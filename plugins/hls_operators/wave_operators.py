@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from hls_operators.core.job import ClaimedMovie, Wave
 from hls_operators.core.view import utc
-from hls_operators.core.waves import approval_request
+from hls_operators.core.waves import approval_request, waits_for_approval
 from hls_operators.edges import ledger, run_records
 from hls_operators.hooks import CatalogHook
 from hls_operators.run_operators import claim
@@ -56,7 +56,7 @@ class ApproveWaveOperator(ApprovalOperator):
                 )
                 return None
             hold = run_records.current_hold(conn)
-            if hold is None or params.get("movie_ids") or params.get("dry_run"):
+            if not waits_for_approval(hold, movie_ids=params.get("movie_ids"), dry_run=bool(params.get("dry_run"))):
                 return None
             outcome = ledger.run_outcome(conn, dag_id=context["ti"].dag_id, run_id=hold.run_id)
             run_records.ask_to_lift_hold(conn, run_id=context["run_id"])  # the migration view says who waits
@@ -106,7 +106,7 @@ class SelectMoviesOperator(BaseOperator):
         dry_run = bool(params.get("dry_run"))
         with CatalogHook().connection() as conn:
             hold = run_records.current_hold(conn)
-            if hold and not movie_ids and not dry_run:
+            if waits_for_approval(hold, movie_ids=movie_ids, dry_run=dry_run):
                 message = (
                     f"the migration is on hold since {utc(hold.held_at)} (run {hold.run_id}): {hold.reason}; "
                     "approve it in Required Actions or trigger with resume=true"

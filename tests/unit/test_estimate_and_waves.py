@@ -1,7 +1,9 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from hls_operators.core.estimate import Prices, ProbedMovie, estimate, measured_speed
-from hls_operators.core.waves import MovieOutcome, approval_request, judge_wave
+from hls_operators.core.waves import Hold, MovieOutcome, approval_request, finish_run, judge_wave, waits_for_approval
 
 LADDER = [
     {"name": "720p", "width": 1280, "height": 720, "video_kbps": 2800},
@@ -117,6 +119,31 @@ def test_a_wave_is_red_only_when_a_person_is_needed(outcome, hold, red):
     assert verdict.needs_a_person == (hold if red == "hold" else red)
     bad_input = {"corrupt", "not_video", "unsupported", "source_forbidden"}
     assert [m.movie_id for m in verdict.refused] == [m.movie_id for m in outcome if m.error_class in bad_input]
+
+
+def test_a_per_movie_run_is_red_when_its_movie_failed_and_only_a_wave_is_judged():
+    refused = [MovieOutcome(7, "failed", "corrupt", "moov atom not found")]
+    per_movie = finish_run(refused, wave=False, dry_run=False, in_a_wave=True, max_failure_rate=0.25)
+    assert per_movie.failure == "the movie failed: movie 7 [corrupt] moov atom not found"
+    assert per_movie.verdict is None and not per_movie.estimate
+    wave = finish_run(refused, wave=True, dry_run=False, in_a_wave=False, max_failure_rate=0.25)
+    assert wave.failure is None and wave.verdict.refused == refused  # a broken upload is a report
+
+
+def test_a_dry_run_is_estimated_once_by_whoever_started_it():
+    def estimated(wave: bool, in_a_wave: bool) -> bool:
+        return finish_run([], wave=wave, dry_run=True, in_a_wave=in_a_wave, max_failure_rate=0.25).estimate
+
+    assert estimated(wave=True, in_a_wave=False) and estimated(wave=False, in_a_wave=False)
+    assert not estimated(wave=False, in_a_wave=True)  # the wave's estimate covers its movies
+
+
+def test_only_a_catalog_wide_run_waits_for_approval_while_held():
+    hold = Hold("scheduled__1", "3 of 4 movies failed", datetime(2026, 1, 1, tzinfo=UTC))
+    assert waits_for_approval(hold, movie_ids=None, dry_run=False)
+    assert not waits_for_approval(hold, movie_ids=[3], dry_run=False)
+    assert not waits_for_approval(hold, movie_ids=None, dry_run=True)
+    assert not waits_for_approval(None, movie_ids=None, dry_run=False)
 
 
 def test_the_approval_request_lists_the_held_runs_failures_by_class():

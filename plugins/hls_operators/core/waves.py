@@ -87,6 +87,37 @@ def judge_wave(outcome: list[MovieOutcome], max_failure_rate: float) -> Verdict:
     return Verdict(hold, needs_a_person, refused, failed)
 
 
+def waits_for_approval(hold: Hold | None, *, movie_ids: list[int] | None, dry_run: bool) -> bool:
+    """Whether a run must wait for a person before taking movies: while a hold is set, a scheduled
+    or catalog-wide run does; one naming its movies, or a dry run (which converts nothing), does not."""
+    return hold is not None and not movie_ids and not dry_run
+
+
+@dataclass(frozen=True)
+class RunFinish:
+    """What a run's last task does with its outcome."""
+
+    estimate: bool  # report the dry run's estimate
+    verdict: Verdict | None  # a wave's, to hold or lift the migration by
+    failure: str | None  # why the run ends red (None: green)
+
+
+def finish_run(
+    outcome: list[MovieOutcome], *, wave: bool, dry_run: bool, in_a_wave: bool, max_failure_rate: float
+) -> RunFinish:
+    """A dry run reports its estimate (a wave's movie leaves it to the wave, whose estimate covers
+    it); a wave is judged (``judge_wave``); a per-movie run is red whenever its movie failed, so that
+    a refused movie's run is easy to find: one movie's failure says nothing of the catalog's."""
+    if dry_run:
+        return RunFinish(estimate=wave or not in_a_wave, verdict=None, failure=None)
+    if not wave:
+        failed = [movie.line() for movie in outcome if movie.status == "failed"]
+        return RunFinish(estimate=False, verdict=None, failure=f"the movie failed: {failed[0]}" if failed else None)
+    verdict = judge_wave(outcome, max_failure_rate)
+    failure = f"a person is needed: {verdict.needs_a_person}" if verdict.needs_a_person else None
+    return RunFinish(estimate=False, verdict=verdict, failure=failure)
+
+
 def approval_request(held_by: str, reason: str, outcome: list[MovieOutcome]) -> str:
     """The body (Markdown) of the question a held migration asks in Airflow's Required Actions:
     why it is held and which movies failed, by class, with one message per class to go on."""
