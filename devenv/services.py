@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +120,12 @@ class SeaweedFS:
             region_name="us-east-1",
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
         )
+
+    def new_store(self, label: str) -> ObjectStore:
+        """A store on a new, empty bucket named ``<label>-<random>``: what one test owns."""
+        store = ObjectStore(self.client(), f"{label}-{uuid.uuid4().hex[:10]}")
+        store.ensure_bucket()
+        return store
 
     def airflow_connection(self) -> str:
         """Value for ``AIRFLOW_CONN_HLS_STORAGE``."""

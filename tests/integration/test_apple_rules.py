@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
 import m3u8
 import pytest
 
-from devenv import services
 from hls_operators.core.playlists import measure_bandwidth, parse_media_playlist, parse_stream_infs
 from hls_operators.core.probe import parse_framecrc_times
 from hls_operators.edges.storage import ObjectStore
@@ -66,9 +64,8 @@ def downloaded_segments(store: ObjectStore, prefix: str, rendition: str, folder:
 @pytest.fixture(scope="module")
 def published(seaweedfs, folder, tmp_path_factory):
     """Every source of ``APPLE_RULES`` through probe, transcode, thumbnails and upload, then verified."""
-    bucket = f"apple-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("apple")
+    bucket = store.bucket
     results = {}
     for movie_id, kind in enumerate(APPLE_RULES, start=1):
         settings = Settings.from_values(
@@ -198,9 +195,8 @@ def test_quality_mode_drops_the_rungs_a_soft_picture_does_not_need_and_keeps_the
          "-f", "lavfi", "-i", "sine=duration=6", "-vf", "scale=1920:1080:flags=bicubic,gblur=sigma=2", "-c:v", "libx264",
          "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)], check=True,
     )  # fmt: skip
-    bucket = f"soft-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("soft")
+    bucket = store.bucket
     settings = Settings.from_values(
         {
             "bucket": bucket,
@@ -233,9 +229,8 @@ def test_hevc_rungs_sit_beside_the_h264_ones_true_to_their_streams_and_only_play
          "-f", "lavfi", "-i", "sine=duration=8", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18",
          "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)], check=True,
     )  # fmt: skip
-    bucket = f"hevc-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("hevc")
+    bucket = store.bucket
     store.allow_origins(["*"])
     settings = Settings.from_values(
         {
@@ -304,9 +299,8 @@ def test_the_hevc_rungs_of_an_hdr_source_keep_its_range_beside_the_tone_mapped_h
         rate=30,
         audio_tracks=1,
     )
-    bucket = f"hdr-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("hdr")
+    bucket = store.bucket
     settings = Settings.from_values(
         {
             "bucket": bucket,

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
-from devenv import services
-from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from tests import hostile_media
 from tests.hls_checks import packets
@@ -38,9 +35,8 @@ def source(tmp_path_factory) -> Path:
 
 def convert(source: Path, seaweedfs, folder: Path, *, chunk_slots: int) -> tuple[Path, list]:
     """Probe and transcode as the DAG does (chunk tasks, then the package); the renditions unpacked."""
-    bucket = f"c-{uuid.uuid4().hex[:10]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("c")
+    bucket = store.bucket
     settings = Settings.from_values(
         {"bucket": bucket, "public_base_url": "https://cdn.example/m", "ladder": LADDER, "chunk_seconds": "12"}
     )

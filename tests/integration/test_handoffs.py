@@ -4,13 +4,11 @@ worker's cache only when it is exactly what storage holds."""
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from devenv import services
 from hls_operators.core.chunks import Chunk
 from hls_operators.core.job import MovieJob
 from hls_operators.edges.handoff import WORKER_CACHE_DIR, discard_handoffs, hand_over, receive
@@ -37,9 +35,7 @@ JOB = MovieJob(7, "s3://b/m.mp4", "s3://b/m.mp4", "v1", PROBE, [], [Chunk(0, 0, 
 
 @pytest.fixture
 def store(seaweedfs) -> ObjectStore:
-    bucket = f"h-{uuid.uuid4().hex[:10]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    return ObjectStore(seaweedfs.client(), bucket)
+    return seaweedfs.new_store("h")
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ import json
 import logging
 import re
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
-from devenv import media, services
+from devenv import media
 from hls_operators.core import image_commands
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.edges.ffmpeg import parse_progress, run_ffmpeg
@@ -33,9 +32,7 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def store(seaweedfs) -> ObjectStore:
-    bucket = f"m-{uuid.uuid4().hex[:10]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    return ObjectStore(seaweedfs.client(), bucket)
+    return seaweedfs.new_store("m")
 
 
 def settings_for(store: ObjectStore) -> Settings:

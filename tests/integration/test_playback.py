@@ -10,8 +10,7 @@ import uuid
 
 import pytest
 
-from devenv import media, services
-from hls_operators.edges.storage import ObjectStore
+from devenv import media
 from hls_operators.settings import Settings
 from tests import hls_checks
 from tests.transcoding import publish
@@ -30,9 +29,8 @@ SOURCES = {
 @pytest.fixture(scope="module")
 def published(seaweedfs, tmp_path_factory) -> dict[str, str]:
     """Each source's master URL, served anonymously with the bucket's CORS rule, as players get it."""
-    bucket = f"playback-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("playback")
+    bucket = store.bucket
     store.allow_origins(["*"])
     settings = Settings.from_values({"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}"})
     folder = tmp_path_factory.mktemp("playback")

@@ -25,9 +25,7 @@ pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
 @pytest.fixture
 def store(seaweedfs) -> ObjectStore:
-    bucket = f"t-{uuid.uuid4().hex[:10]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    return ObjectStore(seaweedfs.client(), bucket)
+    return seaweedfs.new_store("t")
 
 
 @pytest.fixture(scope="module")

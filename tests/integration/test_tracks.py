@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 
 import m3u8
 import pytest
 
-from devenv import media, services
+from devenv import media
 from hls_operators.core.errors import ErrorClass, MigrationError
 from hls_operators.core.subtitles import parse_webvtt
-from hls_operators.edges.storage import ObjectStore
 from hls_operators.settings import Settings
 from tests import hls_checks
 from tests.transcoding import publish
@@ -23,9 +21,8 @@ pytestmark = pytest.mark.services  # PostgreSQL, SeaweedFS or ffmpeg
 
 @pytest.fixture(scope="module")
 def film(seaweedfs, tmp_path_factory):
-    bucket = f"tracks-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("tracks")
+    bucket = store.bucket
     store.allow_origins(["*"])  # the browser plays it from another origin
     public = f"{seaweedfs.endpoint}/{bucket}"  # anonymous reads, as a CDN's
     settings = Settings.from_values({"bucket": bucket, "public_base_url": public, "thumbnail_count": "2"})
@@ -132,9 +129,8 @@ def test_a_track_title_made_to_add_a_subtitle_track_adds_none(seaweedfs, tmp_pat
     """The title a studio put in the MP4 carries a line break hls.js splits on (U+2028) and a
     forced subtitle track from another origin after it: the published master names only its own
     files, read as hls.js reads it."""
-    bucket = f"titles-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("titles")
+    bucket = store.bucket
     settings = Settings.from_values(
         {"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"}
     )
@@ -156,9 +152,8 @@ def test_a_track_title_made_to_add_a_subtitle_track_adds_none(seaweedfs, tmp_pat
 def test_a_subtitle_cue_made_to_multiply_across_segments_refuses_the_movie(seaweedfs, tmp_path):
     """A cue is copied into every segment it overlaps: one of 3000 characters is refused as
     unsupported, classified, before a segment of it is written."""
-    bucket = f"cues-{uuid.uuid4().hex[:8]}"
-    services.create_bucket(seaweedfs.client(), bucket)
-    store = ObjectStore(seaweedfs.client(), bucket)
+    store = seaweedfs.new_store("cues")
+    bucket = store.bucket
     settings = Settings.from_values(
         {"bucket": bucket, "public_base_url": f"{seaweedfs.endpoint}/{bucket}", "thumbnail_count": "1"}
     )
