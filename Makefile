@@ -38,12 +38,10 @@ test: setup
 
 ## The transcode benchmark (not part of the tests): the seed's command against the pipeline's.
 bench: setup
-	$(VENV)/bin/pip install -q -r bench/requirements.txt
 	$(PYTHON) -m bench.transcode $(BENCH_ARGS)
 
 ## The per-title ladder against the fixed one: bytes, VMAF, peaks and encode time per source and rung.
 bench-ladder: setup
-	$(VENV)/bin/pip install -q -r bench/requirements.txt
 	$(PYTHON) -m bench.ladder $(BENCH_ARGS)
 
 ## What Airflow, storage and the database add per movie; upload concurrency; selection at 100,000 movies.

@@ -1,19 +1,18 @@
-"""Ladder and container benchmark, in one run, against the fixed ladder in MPEG-TS segments (the
-pipeline until fMP4 became its default): the same ladder in fMP4 (CMAF) segments, the default;
-the per-title ladder (``hls_rate_control`` ``quality``: each rung at constant quality under its
-cap, redundant rungs dropped); preset ``medium`` at the fixed bitrates; and the fixed ladder with
-HEVC rungs beside it (``hls_video_codecs`` ``h264,hevc``), each HEVC rung compared with the H.264
-rung of its size.
+"""The per-title ladder against the fixed one, side by side in one run (``make bench-ladder``), and
+other ladder and container variants on request: capped CRF (``quality``), MPEG-TS segments,
+preset ``medium``, HEVC rungs beside the H.264 ones (each compared with the H.264 rung of its size).
 
     make bench-ladder
-    python -m bench.ladder --sources animation,flower.mp4 --seconds 10 --repeat 1 --variants ts,hevc
+    python -m bench.ladder --sources animation,flower.mp4 --seconds 10 --repeat 1 --variants per-title,hevc
 
-Sources: three synthetic kinds (a still, slowly zoomed photograph with light grain, like a talking
-head; flat-colour animation; high-motion noise), the first of them a minute long, and the CC0
-clips. Per source and rung: kbit/s (video and the audio beside it), VMAF of the rung upscaled to the
-source's size against the source, and the peak as RFC 8216's BANDWIDTH counts it against the rung's
-cap; per source, stored bytes (the rungs and the audio once) and encode time against the
-baseline, the variants run in turn each round. Prints a table and writes ``bench/results/ladder-<time>.json``.
+Sources: four synthetic kinds (a still, slowly zoomed photograph with light grain, like a talking
+head; flat-colour animation; high-motion noise; a natural moving picture with film grain), the
+first of them a minute long, and the CC0 clips. Per source and rung: kbit/s (video and the audio
+beside it), VMAF (v0.6.1) of the rung upscaled bicubic to the source's size against the source, and
+the peak as RFC 8216's BANDWIDTH counts it against the rung's cap; per source, stored bytes (the
+rungs and the audio once) and encode time (the per-title probe included) against the fixed ladder,
+the variants run in turn each round; then the per-title targets, source by source. Prints the
+tables and writes ``bench/results/ladder-<time>.json``.
 """
 
 from __future__ import annotations
@@ -29,20 +28,22 @@ from pathlib import Path
 from bench.transcode import RESULTS, Result, run_pipeline, vmaf
 from devenv import media
 from hls_operators.core.video_codecs import HEVC
+from hls_operators.media.per_title import vmaf_ffmpeg
 from hls_operators.media.probing import probe_file
 
-# Each variant: its label and the settings it changes; "ts", the baseline, always runs.
-FIXED = "ts"
+# Each variant: its label and the settings it changes; "fixed", the baseline, always runs.
+FIXED = "fixed"
 VARIANTS = {
-    FIXED: ("fixed ladder, MPEG-TS", {"rate_control": "bitrate", "segment_format": "ts"}),
-    "fmp4": ("fixed ladder, fMP4", {"rate_control": "bitrate", "segment_format": "fmp4"}),
-    "per-title": ("per-title, fMP4", {"rate_control": "quality", "segment_format": "fmp4"}),
+    FIXED: ("fixed ladder (bitrate)", {"rate_control": "bitrate", "segment_format": "fmp4"}),
+    "per-title": ("per-title (probe)", {"rate_control": "per_title", "segment_format": "fmp4"}),
+    "quality": ("capped CRF (quality)", {"rate_control": "quality", "segment_format": "fmp4"}),
+    "ts": ("fixed ladder, MPEG-TS", {"rate_control": "bitrate", "segment_format": "ts"}),
     "medium": (
-        "fixed, preset medium, fMP4",
+        "fixed, preset medium",
         {"rate_control": "bitrate", "segment_format": "fmp4", "x264_preset": "medium", "x264_params": ""},
     ),
     "hevc": (
-        "fixed + HEVC rungs, fMP4",
+        "fixed + HEVC rungs",
         {"rate_control": "bitrate", "segment_format": "fmp4", "video_codecs": "h264,hevc"},
     ),
 }
@@ -53,6 +54,8 @@ SYNTHETIC = {
     "zoompan=z='1+0.0004*on':d=1:s=1920x1080:fps=30,noise=alls=1:allf=t[v]",
     "animation": "[1:v]null[v]",
     "motion": "[1:v]noise=alls=12:allf=t[v]",
+    # flower.mp4's moving natural picture with film-like grain: fine, temporal and uniform.
+    "grain": "[1:v]loop=loop=-1:size=300,setpts=N/30/TB,scale=1920:1080:flags=bicubic,noise=c0s=10:c0f=t+u[v]",
 }
 
 
@@ -63,6 +66,8 @@ def synthetic_source(kind: str, folder: Path, seconds: int) -> Path:
     picture = (
         ["-ss", "2", "-i", str(media.CC0_CLIPS["flower.mp4"])]
         if kind == "talking"
+        else ["-i", str(media.CC0_CLIPS["flower.mp4"])]
+        if kind == "grain"
         else ["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30"]
     )
     subprocess.run(
@@ -132,18 +137,51 @@ def report(results: list[Result], labels: list[str]) -> dict:
     return {"bytes": totals, "seconds": times}
 
 
+def video_kbps(run: Result, rung: dict) -> float:
+    """A published rung's average video bitrate over the movie."""
+    return rung["video_bytes"] * 8 / run.source_seconds / 1000
+
+
+def check_per_title(results: list[Result], fixed_label: str, label: str) -> list[str]:
+    """The per-title targets, source by source, as lines that say FAIL where one is missed: at each
+    fixed rung's average bitrate B, the best per-title rung at most 1.05 B scores at least
+    min(the fixed rung's VMAF, 95) - 0.5; where the fixed top rung is below 95, the per-title top
+    scores at least as much; no rung peaks over its cap."""
+    lines = []
+    for source in dict.fromkeys(r.source for r in results):
+        runs = {r.variant: r for r in results if r.source == source}
+        fixed, per_title = runs.get(fixed_label), runs.get(label)
+        if fixed is None or per_title is None:
+            continue
+        offered = [(video_kbps(per_title, r), r["vmaf"]) for r in per_title.rungs.values()]
+        for name, rung in fixed.rungs.items():
+            budget = 1.05 * video_kbps(fixed, rung)
+            best = max((score for kbps, score in offered if kbps <= budget), default=None)
+            needed = min(rung["vmaf"], 95.0) - 0.5
+            verdict = "ok" if best is not None and best >= needed else "FAIL"
+            shown = "nothing" if best is None else f"{best:.2f}"
+            lines.append(f"{source:<22} at {name:<6} {budget:>6.0f} kbit/s: {shown:>7} >= {needed:.2f}  {verdict}")
+        fixed_top, top = next(iter(fixed.rungs.values())), max(offered, key=lambda pair: pair[0])
+        if fixed_top["vmaf"] < 95:
+            verdict = "ok" if top[1] >= fixed_top["vmaf"] else "FAIL"
+            lines.append(
+                f"{source:<22} hard title: top {top[1]:.2f} against the fixed {fixed_top['vmaf']:.2f}  {verdict}"
+            )
+        over = [name for name, r in per_title.rungs.items() if r["peak_kbps"] > r["cap_kbps"]]
+        lines.append(f"{source:<22} peaks over their cap: {', '.join(over) or 'none'}  {'FAIL' if over else 'ok'}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", default="talking,animation,motion,flower.mp4,friday.mp4")
+    parser.add_argument("--sources", default="talking,animation,motion,grain,flower.mp4,friday.mp4")
     parser.add_argument("--seconds", type=int, default=20, help="length of the synthetic sources but the first")
     parser.add_argument("--long-seconds", type=int, default=60, help="length of the first synthetic source")
     parser.add_argument("--repeat", type=int, default=2, help="rounds, each running every variant in turn")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}; {FIXED} always runs")
+    parser.add_argument("--variants", default="per-title", help=f"of {', '.join(VARIANTS)}; {FIXED} always runs")
     args = parser.parse_args()
     chosen = {key: VARIANTS[key] for key in dict.fromkeys([FIXED, *args.variants.split(",")])}
-    import imageio_ffmpeg  # bench/requirements.txt: an ffmpeg with libvmaf
-
-    ffmpeg9 = imageio_ffmpeg.get_ffmpeg_exe()
+    ffmpeg9 = vmaf_ffmpeg()
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="hls-bench-ladder-") as scratch:
         scratch_dir = Path(scratch)
@@ -182,6 +220,10 @@ def main() -> None:
                 run.settle()
             results += by_variant.values()
     summary = report(results, [label for label, _ in chosen.values()])
+    if "per-title" in chosen:
+        print("\nper-title targets against the fixed ladder:")
+        for line in check_per_title(results, VARIANTS[FIXED][0], VARIANTS["per-title"][0]):
+            print(f"  {line}")
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"ladder-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     payload = {

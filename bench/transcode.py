@@ -7,7 +7,7 @@ For each source, the variants run one after the other on the same machine, ``--r
 turn (seed, pipeline, seed, pipeline, ...): this machine's speed drifts by 10 to 20 % over minutes,
 and a pipeline run compared with the seed run of its own round cancels most of that drift. Every
 figure is the median run's, also given as a ratio to the baseline's; the speed ratio within each
-round is printed too. Quality is VMAF (libvmaf from the ffmpeg that PyPI's imageio-ffmpeg ships;
+round is printed too. Quality is VMAF (libvmaf from the ffmpeg that PyPI's imageio-ffmpeg ships, as the per-title probe uses;
 Debian's ffmpeg has none) of each rung, upscaled to the source's size, against the source. Prints a
 table and writes ``bench/results/transcode-<time>.json``.
 """
@@ -35,6 +35,7 @@ from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.core.step_graph import steps_through
 from hls_operators.edges.ffmpeg import FfmpegUsage
 from hls_operators.edges.handoff import pack
+from hls_operators.media.per_title import vmaf_ffmpeg
 from hls_operators.media.probing import plan_movie, probe_file
 from hls_operators.media.transcoding import audio_files, encode_audio_files, encode_chunk_files, package_renditions
 from hls_operators.settings import Settings
@@ -289,9 +290,7 @@ def main() -> None:
     args = parser.parse_args()
     ffmpeg9 = None
     if not args.no_vmaf:
-        import imageio_ffmpeg  # bench/requirements.txt
-
-        ffmpeg9 = imageio_ffmpeg.get_ffmpeg_exe()
+        ffmpeg9 = vmaf_ffmpeg()
 
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="hls-bench-") as scratch:

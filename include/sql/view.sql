@@ -75,10 +75,11 @@ ORDER BY w.finished_at DESC
 LIMIT 1;
 
 -- name: recent_conversions
--- With the audio and subtitle renditions the package step published, and the tracks it could not carry.
+-- With the audio and subtitle renditions the package step published, the tracks it could not carry,
+-- and the video rungs it published (with the per-title probe's quality, where it ran).
 SELECT c.movie_id, m.title, c.run_id, c.dag_id, c.master_url, c.bytes, (c.probe ->> 'duration')::float, c.finished_at,
        COALESCE(c.steps -> 'package' -> 'audio', '[]'::jsonb), COALESCE(c.steps -> 'package' -> 'subtitles', '[]'::jsonb),
-       COALESCE(c.steps -> 'package' -> 'not_carried', '[]'::jsonb)
+       COALESCE(c.steps -> 'package' -> 'not_carried', '[]'::jsonb), COALESCE(c.ladder, '[]'::jsonb)
 FROM hls_conversions c
 LEFT JOIN movies m ON m.id = c.movie_id
 WHERE c.status = 'succeeded'

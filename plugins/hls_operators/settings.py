@@ -41,7 +41,7 @@ TRANSCODE_POOL = "hls_transcode"
 TRANSCODE_POOL_DESCRIPTION = "ffmpeg transcodes across all workers"
 
 DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
-RATE_CONTROLS = ("quality", "bitrate")
+RATE_CONTROLS = ("quality", "bitrate", "per_title")
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,17 @@ class Settings:
     # constant quality ``crf`` limited to its ladder bitrate, rungs barely cheaper than the one
     # above dropped: fewer bytes for easy movies, but up to several VMAF points below "bitrate" on
     # the lower rungs at CRF 17 to 21 (docs/performance.md), so not the default yet.
+    # "per_title": a complexity probe (a few seconds of the movie encoded at a few rates per rung
+    # and scored with VMAF) sets each rung's bitrate: the fewest bits that reach VMAF
+    # per_title_quality (above about 95 no viewer sees a difference), never above the fixed ladder's,
+    # except the top rung of a hard title, which may rise to per_title_ceiling times it (1.5: 7500
+    # kbit/s at 1080p, under Apple's 7800); a rung that looks no better than a cheaper one is dropped.
     rate_control: str = "bitrate"
     crf: int = 17
+    per_title_quality: float = 95.0
+    per_title_ceiling: float = 1.5
+    per_title_samples: int = 3
+    per_title_sample_seconds: int = 2
     # "fmp4": fMP4 (CMAF) segments, .m4s after an init.mp4 per rendition; "ts": MPEG-TS segments.
     segment_format: str = "fmp4"
     # "h264", or "h264,hevc": every rung also in HEVC (fMP4 only), at three quarters of its bitrate,

@@ -42,6 +42,10 @@ def summary(**changes) -> Summary:
                 audio=[{"language": "en", "name": "English", "default": True}, {"language": "fr", "name": "French"}],
                 subtitles=[{"language": "fr", "name": "French", "forced": True}],
                 not_carried=[{"track": 4, "codec": "hdmv_pgs_subtitle"}],
+                rungs=[
+                    {"name": "1080p", "video_kbps": 2130, "quality": 95.6},
+                    {"name": "360p", "video_kbps": 800, "quality": 78.24},
+                ],
             )
         ],
     )
@@ -128,6 +132,14 @@ def test_each_conversion_shows_the_languages_it_was_published_with():
     assert "<td>audio en (default), fr; subtitles fr (forced); not carried over: hdmv_pgs_subtitle track 4</td>" in page
     silent = Conversion(8, "Silent", "r", "hls_migration", MASTER, 1, 1.0, AT)
     assert silent.tracks == "no audio"
+
+
+def test_each_conversion_shows_its_rungs_and_the_quality_the_per_title_probe_expected():
+    assert "<td>1080p 2.1 Mbit/s VMAF 95.6, 360p 0.8 Mbit/s VMAF 78.2</td>" in render_page(summary())
+    fixed = Conversion(
+        8, "Fixed", "r", "hls_migration", MASTER, 1, 1.0, AT, rungs=[{"name": "720p", "video_kbps": 2800}]
+    )
+    assert fixed.picture == "720p 2.8 Mbit/s"  # the fixed ladder: no probe, no expected quality
 
 
 def test_a_failed_preflight_is_shown_first_with_each_fix_and_a_passed_one_not_at_all():

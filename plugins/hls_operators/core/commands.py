@@ -52,7 +52,7 @@ class EncodingOptions:
     segment_format: str = "fmp4"  # a key of SEGMENT_FORMATS
 
 
-def _source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
+def source_filters(probe: ProbeResult, chunk: Chunk) -> list[str]:
     """Filters applied once, before the split into rungs (so the source is decoded and fixed once),
     ending with the chunk's frames only (an HDR source's tone mapping follows, for its SDR rungs)."""
     filters = []
@@ -91,10 +91,10 @@ def encode_chunk_args(
     video, tone_map = f"[0:{probe.video_index}]", [TONE_MAP_TO_SDR] if probe.hdr else []
     if hdr_rungs:
         # The rungs that keep HDR take the frames as decoded; the others and the storyboard, tone-mapped.
-        graph = [_chain(video, _source_filters(probe, chunk), ["[hdr]", *(["[sdr]"] if sdr_outputs else [])])]
+        graph = [_chain(video, source_filters(probe, chunk), ["[hdr]", *(["[sdr]"] if sdr_outputs else [])])]
         graph += [_chain("[sdr]", tone_map, sdr_outputs)] if sdr_outputs else []
     else:
-        graph = [_chain(video, _source_filters(probe, chunk) + tone_map, sdr_outputs)]
+        graph = [_chain(video, source_filters(probe, chunk) + tone_map, sdr_outputs)]
     graph += _size_cascade("frames", "below", sdr_rungs, labels, "yuv420p")
     graph += _size_cascade("hdr", "hdr_below", hdr_rungs, labels, HDR_PIXEL_FORMAT)
     first_tile = 0

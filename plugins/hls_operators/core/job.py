@@ -4,7 +4,7 @@ read by attribute; ``to_dict`` and ``from_dict`` are the one way to and from XCo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from hls_operators.core import publishing
 from hls_operators.core.chunks import Chunk
@@ -57,6 +57,7 @@ class MovieJob:
     probe: ProbeResult
     ladder: list[Rung]
     chunks: list[Chunk]
+    dropped: dict[str, str] = field(default_factory=dict)  # rungs the plan left out, and why (per title)
 
     def to_dict(self) -> dict:
         return {
@@ -76,6 +77,7 @@ class MovieJob:
             probe=ProbeResult.from_dict(data["probe"]),
             ladder=[Rung.from_dict(r) for r in data["ladder"]],
             chunks=[Chunk.from_dict(c) for c in data["chunks"]],
+            dropped=data.get("dropped", {}),
         )
 
     @property

@@ -122,6 +122,7 @@ class Rung:
     source_copy: bool = False  # the source's own video stream, copied: no decode or encode
     reason: str = ""  # why the ladder has this rung, for the ledger
     codec: str = H264.name  # a key of video_codecs.VIDEO_CODECS
+    quality: float | None = None  # VMAF the per-title probe expects at its bitrate (None: not probed)
 
     @property
     def maxrate_kbps(self) -> int:
@@ -144,6 +145,7 @@ class Rung:
             source_copy=bool(data.get("source_copy", False)),
             reason=data.get("reason", ""),
             codec=data.get("codec", H264.name),
+            quality=data.get("quality"),
         )
 
 

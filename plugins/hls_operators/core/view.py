@@ -43,6 +43,7 @@ class Conversion:
     audio: list[dict] = field(default_factory=list)  # [{language, name, default}] as published
     subtitles: list[dict] = field(default_factory=list)  # [{language, name, forced}]
     not_carried: list[dict] = field(default_factory=list)  # source tracks that could not be carried over
+    rungs: list[dict] = field(default_factory=list)  # the video rungs published (``Rung.to_dict``)
 
     @property
     def tracks(self) -> str:
@@ -59,6 +60,16 @@ class Conversion:
         if self.not_carried:
             parts.append("not carried over: " + ", ".join(f"{t['codec']} track {t['track']}" for t in self.not_carried))
         return "; ".join(parts)
+
+    @property
+    def picture(self) -> str:
+        """Each published rung's bitrate and, where the per-title probe ran, the VMAF it expected:
+        "1080p 2.1 Mbit/s VMAF 95.6, 360p 0.8 Mbit/s VMAF 78.2"."""
+        return ", ".join(
+            f"{r['name']} {r['video_kbps'] / 1000:.1f} Mbit/s"
+            + (f" VMAF {r['quality']:.1f}" if r.get("quality") else "")
+            for r in self.rungs
+        )
 
     @property
     def thumbnail_url(self) -> str:
@@ -259,13 +270,14 @@ def render_page(summary: Summary) -> str:
             f"{c.movie_id} {e(c.title)}<br><a href='{e(c.master_url)}'>master.m3u8</a>",
             f"{c.source_seconds:.0f} s",
             e(c.tracks),
+            e(c.picture),
             human_bytes(c.bytes or 0),
             utc(c.finished_at),
             f"<a target='_top' href='{e(run_link(c.dag_id, c.run_id))}'>{e(c.run_id)}</a>",
         ]
         for c in summary.recent
     ]
-    headers = ["", "movie", "length", "languages", "published", "finished", "run"]
+    headers = ["", "movie", "length", "languages", "rungs", "published", "finished", "run"]
     parts += _section("Recent conversions", "recent", headers, recent, "Nothing converted yet.")
 
     parts.append("<h2>Latest dry-run estimate</h2>")

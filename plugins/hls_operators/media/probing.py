@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hls_operators.core.refusals import check_limits, check_not_encrypted, class
 from hls_operators.core.source_copy import copy_refusal
 from hls_operators.core.video_codecs import HEVC
 from hls_operators.edges.ffmpeg import run_ffprobe
+from hls_operators.media.per_title import per_title_ladder
 from hls_operators.settings import Settings
 
 
@@ -66,6 +68,9 @@ def plan_movie(
     ladder = plan_ladder(probe.width, probe.height, settings.rungs)
     if source_copy_refusal(source, probe, ladder[0], settings.segment_seconds) is None:
         ladder[0] = replace(ladder[0], source_copy=True, reason=f"{ladder[0].reason}; the source's own stream, copied")
+    dropped: dict[str, str] = {}
+    if settings.rate_control == "per_title":
+        ladder, dropped = per_title_ladder(source, probe, ladder, settings, logging.getLogger(__name__))
     if HEVC.name in settings.codecs:
         ladder = with_hevc_rungs(ladder)
     # Chunks cut the frames there are: the last one holds the last frame for as long as the audio goes on.
@@ -73,7 +78,7 @@ def plan_movie(
     chunks = plan_chunks(
         frames_end, chunk_seconds=settings.chunk_seconds, segment_seconds=settings.segment_seconds, slots=chunk_slots
     )
-    return MovieJob(movie_id, source_url, expected_url, version, probe, ladder, chunks)
+    return MovieJob(movie_id, source_url, expected_url, version, probe, ladder, chunks, dropped)
 
 
 def source_copy_refusal(source: Path, probe: ProbeResult, rung: Rung, segment_seconds: int) -> str | None:

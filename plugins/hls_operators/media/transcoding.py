@@ -109,7 +109,7 @@ def package_renditions(
     grid in ``out/subs_N/``; and the storyboard. Returns the renditions as the ledger and the
     master playlist need them, and what ffmpeg cost."""
     chunks = _gather_chunks(job, chunks_dir)
-    dropped = redundant_rungs(job.ladder, chunks.kbps) if settings.encoding.crf is not None else {}
+    dropped = {**job.dropped, **(redundant_rungs(job.ladder, chunks.kbps) if settings.encoding.crf is not None else {})}
     ladder = [rung for rung in job.ladder if rung.name not in dropped]
     usage = _stitch(job, ladder, chunks, audios, source, out, settings=settings, log=log, on_progress=on_progress)
     video = _read_back(job, ladder, out)
