@@ -7,11 +7,10 @@ from hls_operators.core.per_title import (
     SamplePoint,
     choose_rate,
     drop_redundant,
-    falling_rates,
-    first_rates,
     quality_at,
     rate_for,
     sample_windows,
+    second_rates,
 )
 
 TOP = Rung("1080p", 1920, 1080, 5000, reason="1080p rung")
@@ -26,10 +25,19 @@ def test_samples_spread_over_the_movie_and_take_a_tenth_of_it_at_most():
     assert len(sample_windows(7200.0, 3, 2)) == 3
 
 
-def test_every_rung_is_sampled_at_its_fixed_rate_the_top_at_its_ceiling_and_a_falling_one_lower():
-    assert first_rates(TOP, 1.5, top=True) == [5000, 7500]
-    assert first_rates(TOP, 1.5, top=False) == [5000]
-    assert falling_rates(TOP) == [1250, 2500]
+def test_a_rung_above_the_target_is_sampled_lower_and_a_top_rung_below_it_at_its_ceiling():
+    low = Rung("360p", 640, 360, 800)
+    easy = {"1080p": [SamplePoint(5000, 98.0)], "360p": [SamplePoint(800, 80.0)]}
+    # the lowest comes along: it may have to fall below the falling top
+    assert second_rates([TOP, low], easy, target=95.0, ceiling=1.5, top=TOP) == {
+        "1080p": [1250, 2500],
+        "360p": [200, 400],
+    }
+    hard = {"1080p": [SamplePoint(5000, 84.0)], "360p": [SamplePoint(800, 60.0)]}
+    assert second_rates([TOP, low], hard, target=95.0, ceiling=1.5, top=TOP) == {"1080p": [7500]}
+    assert second_rates([TOP, low], hard, target=95.0, ceiling=1.5, top=None) == {}  # a copied top never rises
+    near = {"1080p": [SamplePoint(5000, 95.2)], "360p": [SamplePoint(800, 60.0)]}
+    assert second_rates([TOP, low], near, target=95.0, ceiling=1.5, top=TOP) == {}
 
 
 def test_the_curve_is_linear_in_the_rates_logarithm_and_never_falls():

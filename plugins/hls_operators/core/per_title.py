@@ -2,9 +2,9 @@
 the quality target, never more than the fixed ladder gives it unless the title is hard, and a rung
 that shows nothing the rung below does not is dropped.
 
-A complexity probe encodes a few short samples of the movie, every rung at its fixed-ladder bitrate
-(the top rung also at its ceiling), and scores each with VMAF, the picture scaled to the source's
-size; a rung above the target is sampled again at lower rates. From those points, per rung:
+A complexity probe encodes a few short samples of the movie, every rung at its fixed-ladder bitrate,
+and scores each with VMAF, the picture scaled to the source's size; then a rung above the target
+is sampled again lower, and a top rung below it at its ceiling. From those points, per rung:
 
 - above the target at its fixed bitrate (an easy title), the rung falls to the rate that reaches
   the target: VMAF above about 95 is not visibly better, so those bits buy nothing;
@@ -68,16 +68,20 @@ def sample_windows(duration: float, count: int, seconds: int) -> list[Chunk]:
     return [Chunk(index, start, start + seconds) for index, start in enumerate(starts)]
 
 
-def first_rates(rung: Rung, ceiling: float, top: bool) -> list[int]:
-    """The rates every rung is sampled at first: its fixed bitrate, and its ceiling when it may rise
-    (the top rung)."""
-    return [rung.video_kbps, *([round(rung.video_kbps * ceiling)] if top and ceiling > 1 else [])]
-
-
-def falling_rates(rung: Rung) -> list[int]:
-    """The rates a rung above the target at its fixed bitrate is sampled at next, to find the rate
-    where it reaches the target."""
-    return [max(1, round(rung.video_kbps * factor)) for factor in FALLING_RATE_FACTORS]
+def second_rates(
+    rungs: list[Rung], points: dict[str, list[SamplePoint]], *, target: float, ceiling: float, top: Rung | None
+) -> dict[str, list[int]]:
+    """After every rung (highest first) was sampled at its fixed bitrate: the rates to sample next.
+    A rung above the target falls, so it is sampled lower (``FALLING_RATE_FACTORS``), and so is the
+    lowest rung then (it may have to fall below the rungs above it); the ``top`` rung (None: the
+    top is the source's stream, copied) below the target may rise, so it is sampled at its ceiling."""
+    falling = [rung for rung in rungs if quality_at(points[rung.name], rung.video_kbps) > target + TARGET_MARGIN]
+    if falling and rungs[-1] not in falling:
+        falling.append(rungs[-1])
+    rates = {rung.name: [max(1, round(rung.video_kbps * f)) for f in FALLING_RATE_FACTORS] for rung in falling}
+    if top is not None and ceiling > 1 and quality_at(points[top.name], top.video_kbps) < target:
+        rates[top.name] = [round(top.video_kbps * ceiling)]
+    return rates
 
 
 def quality_at(points: list[SamplePoint], kbps: float) -> float:

@@ -14,15 +14,12 @@ from pathlib import Path
 from hls_operators.core import commands
 from hls_operators.core.ladder import RUNG_BITRATE_STEP, Rung
 from hls_operators.core.per_title import (
-    TARGET_MARGIN,
     RungChoice,
     SamplePoint,
     choose_rate,
     drop_redundant,
-    falling_rates,
-    first_rates,
-    quality_at,
     sample_windows,
+    second_rates,
 )
 from hls_operators.core.probe import ProbeResult
 from hls_operators.core.quality_commands import vmaf_args
@@ -52,17 +49,15 @@ def per_title_ladder(
     encoded = [rung for rung in ladder if not rung.source_copy and rung.codec == H264.name]
     if probe.hdr or not encoded:
         return ladder, {}
-    top = ladder[0]
+    top = ladder[0] if ladder[0] in encoded else None  # a copied top rung is the source's: it never rises
+    target, ceiling = settings.per_title_quality, settings.per_title_ceiling
     with tempfile.TemporaryDirectory(prefix="per-title-", dir=settings.work_dir) as work:
-        first = {rung.name: first_rates(rung, settings.per_title_ceiling, top=rung is top) for rung in encoded}
+        first = {rung.name: [rung.video_kbps] for rung in encoded}
         points = _sample(source, probe, encoded, first, settings, Path(work) / "first", log)
-        target = settings.per_title_quality + TARGET_MARGIN
-        falling = [rung for rung in encoded if quality_at(points[rung.name], rung.video_kbps) > target]
-        if falling and encoded[-1] not in falling:
-            falling.append(encoded[-1])  # it may have to fall below the rungs above it
-        if falling:
-            lower = {rung.name: falling_rates(rung) for rung in falling}
-            for name, more in _sample(source, probe, falling, lower, settings, Path(work) / "falling", log).items():
+        second = second_rates(encoded, points, target=target, ceiling=ceiling, top=top)
+        if second:
+            again = [rung for rung in encoded if rung.name in second]
+            for name, more in _sample(source, probe, again, second, settings, Path(work) / "second", log).items():
                 points[name] += more
     choices: list[RungChoice] = []
     for rung in encoded:
@@ -72,8 +67,8 @@ def per_title_ladder(
             choose_rate(
                 rung,
                 points[rung.name],
-                target=settings.per_title_quality,
-                ceiling=settings.per_title_ceiling,
+                target=target,
+                ceiling=ceiling,
                 top=rung is top,
                 at_most=at_most,
             )
