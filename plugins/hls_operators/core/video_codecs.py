@@ -25,10 +25,14 @@ class VideoCodec:
     # variants; otherwise they are the source tone-mapped to SDR, which every player shows right.
     keeps_hdr: bool
     fmp4_only: bool  # Apple's rule 1.5: HEVC only in fMP4 segments
+    # Where its CODECS string is read from: the init section's decoder configuration (HEVC: its
+    # profile space, tier and constraint flags, which ffprobe does not report), or else the
+    # stream's profile and level as ffprobe reports them (H.264).
+    codecs_from_init: bool
 
 
-H264 = VideoCodec("h264", "libx264", "", None, 0, 1.0, keeps_hdr=False, fmp4_only=False)
-HEVC = VideoCodec("hevc", "libx265", "-hevc", "hvc1", 5, 5.7, keeps_hdr=True, fmp4_only=True)
+H264 = VideoCodec("h264", "libx264", "", None, 0, 1.0, keeps_hdr=False, fmp4_only=False, codecs_from_init=False)
+HEVC = VideoCodec("hevc", "libx265", "-hevc", "hvc1", 5, 5.7, keeps_hdr=True, fmp4_only=True, codecs_from_init=True)
 # The codecs a ladder may have: H.264 always (Apple: some video SHOULD be H.264, for the players
 # that decode nothing else), HEVC beside it on request.
 VIDEO_CODECS = {codec.name: codec for codec in (H264, HEVC)}

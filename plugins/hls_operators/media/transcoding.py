@@ -21,7 +21,7 @@ from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
 from hls_operators.core.probe import video_range
 from hls_operators.core.renditions import Renditions, VideoRendition, published_renditions
 from hls_operators.core.verify import DURATION_TOLERANCE_SECONDS
-from hls_operators.core.video_codecs import avc_codec_string, hevc_codec_string
+from hls_operators.core.video_codecs import VIDEO_CODECS, avc_codec_string, hevc_codec_string
 from hls_operators.edges.ffmpeg import FfmpegUsage, Progress, run_ffmpeg, run_ffprobe
 from hls_operators.media.previews import assemble_storyboard, write_iframe_index
 from hls_operators.media.tracks import write_subtitle_rendition
@@ -235,13 +235,10 @@ def _read_back_rendition(job: MovieJob, rung: Rung, rung_dir: Path) -> VideoRend
             f"the source decodes to {decoded:.2f} s of the {job.probe.duration:.2f} s it declares (truncated?)",
         )
     init = parse_map_uri(playlist)
+    from_init = VIDEO_CODECS[rung.codec].codecs_from_init
     # An HDR source's rungs say which range they are (VIDEO-RANGE), as their streams are tagged.
-    stream = _video_stream(rung_dir, segments[0].uri, init) if rung.codec == "h264" or job.probe.hdr else {}
-    codecs = (
-        _hevc_codecs(rung_dir, init)
-        if rung.codec == "hevc"
-        else avc_codec_string(stream["profile"], int(stream["level"]))
-    )
+    stream = _video_stream(rung_dir, segments[0].uri, init) if not from_init or job.probe.hdr else {}
+    codecs = _hevc_codecs(rung_dir, init) if from_init else avc_codec_string(stream["profile"], int(stream["level"]))
     write_iframe_index(rung_dir, job.probe.duration)
     # An HDR source's rungs each say their range; an SDR source's say none.
     video_range_ = video_range(stream.get("color_transfer")) if job.probe.hdr else None
