@@ -32,6 +32,7 @@ from devenv import media
 from hls_operators.core.ladder import MAXRATE_FACTOR
 from hls_operators.core.layout import MEDIA_PLAYLIST
 from hls_operators.core.playlists import parse_map_uri, parse_media_playlist
+from hls_operators.core.quality_commands import VMAF_SUBSAMPLE
 from hls_operators.core.step_graph import steps_through
 from hls_operators.edges.ffmpeg import FfmpegUsage
 from hls_operators.edges.handoff import pack
@@ -41,7 +42,6 @@ from hls_operators.media.transcoding import audio_files, encode_audio_files, enc
 from hls_operators.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
-VMAF_SUBSAMPLE = 3  # score every 3rd frame: a third of the time, within a fraction of a point
 
 # The seed's command, as its description gives it: three fixed rungs (scaled to 1080p, 720p and
 # 480p whatever the source), preset medium, a 2 s GOP, and the audio encoded once per rung.

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, replace
 
 from hls_operators.core.chunks import Chunk
-from hls_operators.core.ladder import Rung
+from hls_operators.core.ladder import RUNG_BITRATE_STEP, Rung
 
 # The probe samples at most this share of the movie (a long movie: per_title_samples windows).
 SAMPLED_SHARE = 0.1
@@ -147,6 +147,21 @@ def choose_rate(
     if at_most is not None and kbps > at_most:
         kbps, why = at_most, f"the lowest rung, below the rungs above it: {at_most} kbit/s of its {fixed}"
     return _choice(rung, kbps, points, why)
+
+
+def choose_rates(
+    rungs: list[Rung], points: dict[str, list[SamplePoint]], *, target: float, ceiling: float, top: Rung | None
+) -> list[RungChoice]:
+    """Every rung's choice (highest first, ``choose_rate``), the lowest kept below the cheapest rung
+    above it by Apple's spacing (``RUNG_BITRATE_STEP``): it stays for the slowest links."""
+    choices: list[RungChoice] = []
+    for rung in rungs:
+        cheapest_above = min((choice.rung.video_kbps for choice in choices), default=None)
+        at_most = round(cheapest_above / RUNG_BITRATE_STEP) if rung is rungs[-1] and cheapest_above else None
+        choices.append(
+            choose_rate(rung, points[rung.name], target=target, ceiling=ceiling, top=rung is top, at_most=at_most)
+        )
+    return choices
 
 
 def _choice(rung: Rung, kbps: int, points: list[SamplePoint], why: str) -> RungChoice:

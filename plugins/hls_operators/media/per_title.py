@@ -12,11 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from hls_operators.core import commands
-from hls_operators.core.ladder import RUNG_BITRATE_STEP, Rung
+from hls_operators.core.ladder import Rung
 from hls_operators.core.per_title import (
-    RungChoice,
     SamplePoint,
-    choose_rate,
+    choose_rates,
     drop_redundant,
     sample_windows,
     second_rates,
@@ -59,20 +58,7 @@ def per_title_ladder(
             again = [rung for rung in encoded if rung.name in second]
             for name, more in _sample(source, probe, again, second, settings, Path(work) / "second", log).items():
                 points[name] += more
-    choices: list[RungChoice] = []
-    for rung in encoded:
-        cheapest_above = min((choice.rung.video_kbps for choice in choices), default=None)
-        at_most = round(cheapest_above / RUNG_BITRATE_STEP) if rung is encoded[-1] and cheapest_above else None
-        choices.append(
-            choose_rate(
-                rung,
-                points[rung.name],
-                target=target,
-                ceiling=ceiling,
-                top=rung is top,
-                at_most=at_most,
-            )
-        )
+    choices = choose_rates(encoded, points, target=target, ceiling=ceiling, top=top)
     kept, dropped = drop_redundant(choices)
     chosen = {choice.rung.name: choice.rung for choice in kept}
     for choice in choices:
@@ -94,7 +80,7 @@ def _sample(
     log: logging.Logger,
 ) -> dict[str, list[SamplePoint]]:
     """Each rung's (rate, VMAF) points over the sample windows: each window encoded once at every
-    rate of every rung (one decode), then scored in one process."""
+    rate of every rung (one decode), then scored ``VMAF_PER_PROCESS`` samples to a process."""
     variants = {
         (rung.name, kbps): replace(rung, name=f"{rung.name}_{kbps}k", video_kbps=kbps)
         for rung in encoded
