@@ -228,11 +228,29 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    """Read every ``hls_*`` Airflow Variable (env ``AIRFLOW_VAR_HLS_*`` works too)."""
+    """Read the ``hls_*`` Airflow Variables (env ``AIRFLOW_VAR_HLS_*`` works too). Each lookup in a
+    task is a call to the API server and most settings keep their defaults: only those set are read."""
     from airflow.sdk import Variable
 
-    values = {field.name: Variable.get(f"hls_{field.name}", default=None) for field in fields(Settings)}
+    names = {f"hls_{field.name}": field.name for field in fields(Settings)}
+    values = {names[name]: Variable.get(name, default=None) for name in variables_set(list(names))}
     return Settings.from_values(values)
+
+
+def variables_set(names: list[str]) -> list[str]:
+    """Those of ``names`` that may be set: in a task on Airflow's own secrets backends, the ones the
+    metadata database lists (one call) or the environment sets; with a custom secrets backend
+    (which need not list what it holds) or outside a task, every one."""
+    from airflow.sdk import Variable
+    from airflow.sdk.configuration import conf
+
+    if conf.get("workers", "secrets_backend", fallback="") or conf.get("secrets", "backend", fallback=""):
+        return names
+    try:
+        stored = set(Variable.keys(prefix="hls_"))
+    except ImportError:  # not in a task (a command-line tool): no metadata database to list
+        return names
+    return [name for name in names if name in stored or f"AIRFLOW_VAR_{name.upper()}" in os.environ]
 
 
 def dag_defaults(*, retries: int) -> dict:

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import time
 import urllib.error
+from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -23,6 +24,7 @@ import pytest
 from devenv import media, player_site, services
 from devenv.catalog_seed import SeedMovie
 from hls_operators.edges import handoff
+from hls_operators.settings import Settings
 from tests import hls_checks
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -169,6 +171,17 @@ def test_credentials_never_reach_logs_xcom_or_the_ledger(pipeline, first_run):
     assert xcoms and not any(secret in value for value in xcoms)
     ledger = pipeline.query("SELECT row_to_json(c)::text FROM hls_conversions c")
     assert ledger and not any(secret in row[0] for row in ledger)
+
+
+def test_tasks_ask_the_api_server_only_for_the_settings_that_are_set(first_run):
+    """Each Variable lookup in a task is a request to the API server: a task lists the ``hls_*``
+    Variables once and reads only those, not all of the settings, most of them left at their defaults."""
+    log = (first_run.cluster.home / "api-server.log").read_text()
+    reads = len(re.findall(r"method=GET path=/execution/variables/hls_", log))
+    listings = len(re.findall(r"method=GET path=/execution/variables/keys", log))
+    task_starts = len(re.findall(r"method=PATCH path=/execution/task-instances/[^/ ]+/run ", log))
+    assert task_starts and listings
+    assert reads / task_starts < len(fields(Settings)) / 4, (reads, task_starts)
 
 
 def test_task_folders_are_removed_and_each_source_is_cached_once(pipeline, first_run):
@@ -452,19 +465,6 @@ def test_force_reconverts_into_a_new_version_and_keeps_the_old_one(pipeline, fir
     assert hls_checks.fetch(old_url).body.startswith(b"#EXTM3U")  # the old set is never overwritten
 
 
-def test_rollback_restores_the_mp4_and_keeps_the_hls(pipeline, catalog, first_run):
-    master_url = video_urls(pipeline)[FULL_HD]
-    result = pipeline.dags_test("hls_rollback", {"movie_ids": [FULL_HD]})
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]
-    status, *_ = latest_attempts(pipeline)[FULL_HD]
-    assert status == "rolled_back"
-    assert hls_checks.fetch(master_url).body.startswith(b"#EXTM3U")
-    # A rolled-back movie is not converted again by the next nightly run (resumed: a hold is set).
-    pipeline.run("hls_migration", {"resume": True})
-    assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]
-
-
 def clear(cluster, dag_id: str, run_id: str, task_ids: list, *, downstream: bool = True) -> None:
     """What Clear (with Downstream) does in the UI, through the REST API."""
     body = {
@@ -488,7 +488,7 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
     store.copy_object(
         Bucket=pipeline.bucket,
         Key=f"uploads/{MISSING}/gone.mp4",
-        CopySource={"Bucket": pipeline.bucket, "Key": f"uploads/{FULL_HD}/fullhd.mp4"},
+        CopySource={"Bucket": pipeline.bucket, "Key": f"uploads/{AUDIO_FIRST}/friday.mp4"},
     )
     attempts_before = dict(pipeline.query("SELECT movie_id, count(*) FROM hls_conversions GROUP BY movie_id"))
     map_index = {
@@ -535,3 +535,20 @@ def test_clearing_what_failed_reruns_only_that_and_the_wave_follows(pipeline, fi
         "SELECT attempt, status, error_class, run_id FROM hls_conversions WHERE movie_id = %s ORDER BY id", (TEXT,)
     )
     assert text_attempts[-1] == (text_attempts[-2][0] + 1, "failed", "not_video", wave)
+
+
+def test_rollback_restores_the_mp4_and_keeps_the_hls(pipeline, catalog, first_run):
+    master_url = video_urls(pipeline)[FULL_HD]
+    result = pipeline.dags_test("hls_rollback", {"movie_ids": [FULL_HD]})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]
+    status, *_ = latest_attempts(pipeline)[FULL_HD]
+    assert status == "rolled_back"
+    assert hls_checks.fetch(master_url).body.startswith(b"#EXTM3U")
+    # A rolled-back movie is not selected again by the nightly run: a dry run says what it would take
+    # (the movie only ever dry-run above, not the rolled-back one).
+    result = pipeline.run("hls_migration", {"dry_run": True})
+    assert result.state == "success", result.output[-3000:]
+    [selected] = re.findall(r"estimate: would convert \d+ movie\(s\): \[([\d, ]*)\]", result.output)
+    assert [int(movie_id) for movie_id in selected.split(",")] == [LATE]
+    assert video_urls(pipeline)[FULL_HD] == catalog[FULL_HD]

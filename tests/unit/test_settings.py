@@ -1,7 +1,7 @@
 import pytest
 
 from hls_operators.core.errors import ErrorClass, MigrationError, bound_message, killed_by_signal
-from hls_operators.settings import Settings
+from hls_operators.settings import Settings, variables_set
 
 
 def test_strings_from_variables_are_typed():
@@ -83,3 +83,10 @@ def test_sources_may_come_from_the_pipelines_bucket_alone_unless_more_are_named(
     assert Settings.from_values(base).source_locations_allowed == (("media", ""),)
     named = Settings.from_values({**base, "source_buckets": "originals/films/, media , archive/a/b"})
     assert named.source_locations_allowed == (("originals", "films"), ("media", ""), ("archive", "a/b"))
+
+
+def test_outside_a_task_every_variable_is_asked_for():
+    """Only a task can list the metadata database's Variables; a command-line tool asks for each
+    name (the environment or a secrets backend answers)."""
+    names = ["hls_bucket", "hls_wave_size"]
+    assert variables_set(names) == names
