@@ -1,7 +1,8 @@
 """The per-movie DAG ``hls_convert_movie``: a movie of six chunks, in a wave of ``hls_migration`` on
 a real Airflow, is encoded by six mapped chunk tasks of its movie's run and plays as if it had been
-encoded whole; through ``airflow dags test``, as a "Convert to HLS" button starts it, a second
-trigger for the converted movie takes nothing, a dry run publishes nothing and bad input fails alone."""
+encoded whole; triggered alone, as a "Convert to HLS" button starts it, a second trigger for the
+converted movie takes nothing and bad input fails alone; through ``airflow dags test`` (one movie
+in-process, as the README shows) a dry run publishes nothing."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from tests import hls_checks, hostile_media
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
 MOVIE = 1
-SECONDS = 36.5  # six 6 s segments and a half: six chunks of 6 s (the last one 6.5 s)
+SECONDS = 12.5  # six 2 s segments and a half: six chunks of 2 s (the last one 2.5 s)
 FPS = 30
 
 
 @pytest.fixture(scope="module")
 def six_chunk_pipeline(pipeline):
-    pipeline.variables["hls_chunk_seconds"] = "6"
+    pipeline.variables.update(hls_chunk_seconds="2", hls_segment_seconds="2")
     return pipeline
 
 
@@ -75,16 +76,16 @@ def test_the_stitched_set_plays_as_if_encoded_whole(six_chunk_pipeline, converte
         # every frame of the source once, one frame duration apart across the five joins
         assert len(frames) == round(SECONDS * FPS), variant.uri
         assert [b[0] - a[0] for a, b in zip(frames, frames[1:])] == [frame] * (len(frames) - 1), variant.uri
-        # cut where a whole encode cuts: 6 s segments on the grid, the movie's half second last
+        # cut where a whole encode cuts: 2 s segments on the grid, the movie's half second last
         durations = [s.duration for s in playlist.segments]
-        assert durations == pytest.approx([6.0] * 6 + [0.5], abs=0.05), variant.uri
+        assert durations == pytest.approx([2.0] * 6 + [0.5], abs=0.05), variant.uri
 
 
 def test_a_second_trigger_for_a_converted_movie_takes_nothing(six_chunk_pipeline, converted):
     pipeline = six_chunk_pipeline
-    again = pipeline.dags_test("hls_convert_movie", {"movie_id": MOVIE})
-    assert again.returncode == 0
-    assert "movie 1 not converted: missing, not an MP4, already converted without force" in again.stdout + again.stderr
+    again = pipeline.run("hls_convert_movie", {"movie_id": MOVIE})
+    assert again.state == "success"
+    assert "movie 1 not converted: missing, not an MP4, already converted without force" in again.output
     assert pipeline.query("SELECT count(*) FROM hls_conversions WHERE movie_id = %s", (MOVIE,)) == [(1,)]
 
 
@@ -109,8 +110,7 @@ def test_a_refused_movie_fails_its_run_without_holding_the_migration(six_chunk_p
         movies=[SeedMovie(3, "Text named mp4", hostile_media.make_refused("text", tmp_path))],
     )
     [(original,)] = pipeline.query("SELECT video_url FROM movies WHERE id = 3")
-    result = pipeline.dags_test("hls_convert_movie", {"movie_id": 3})
-    assert result.returncode != 0
+    assert pipeline.run("hls_convert_movie", {"movie_id": 3}).state == "failed"
     assert pipeline.query("SELECT status, error_class FROM hls_conversions WHERE movie_id = 3") == [
         ("failed", "not_video")
     ]
