@@ -35,6 +35,7 @@ ARTIFACTS = REPO / ".test-artifacts"
 # of each Airflow in one process, so that each Airflow is started once; the tests of any other
 # module together, so that its module fixtures are made once.
 AIRFLOW_MODULES = {  # the first prefix that matches
+    "tests/e2e/test_events.py": "celery_airflow",
     "tests/e2e/test_hostile_catalog.py": "celery_airflow",
     "tests/e2e/": "shared_airflow",
     "tests/faults/test_pipeline_faults.py": "shared_airflow",

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import http.server
 import json
-import sqlite3
 import threading
 import time
 
@@ -15,6 +14,7 @@ import pytest
 
 from devenv import media, services
 from devenv.catalog_seed import SeedMovie
+from hls_operators.settings import CONVERT_DAG_ID, PUBLISHED_ASSET_NAME
 from tests import hostile_media
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow]
@@ -59,7 +59,7 @@ class Receiver(http.server.ThreadingHTTPServer):
 
 
 @pytest.fixture(scope="module")
-def run(pipeline, tmp_path_factory):
+def run(pipeline, celery_airflow, tmp_path_factory):
     folder = tmp_path_factory.mktemp("events")
     pipeline.seed(
         movies=[
@@ -72,15 +72,16 @@ def run(pipeline, tmp_path_factory):
     finished = pipeline.run(
         "hls_migration",
         {"movie_ids": [READY, FAILED]},
+        cluster=celery_airflow,  # the LocalExecutor Airflow has the longer queue of tests
         connections={"hls_webhook": webhook},
-        variables={"hls_webhook_first_backoff_seconds": "0.2"},
+        variables={"hls_webhook_first_backoff_seconds": "0.2", "hls_tmp_dir": ""},  # each worker its own folder
     )
     receiver.shutdown()
-    return receiver, finished.cluster.home
+    return receiver, finished.cluster
 
 
 def test_the_application_hears_of_each_movie_signed_and_after_a_failed_delivery(pipeline, run):
-    receiver, _home = run
+    receiver, _cluster = run
     assert all(r["valid"] for r in receiver.received)
     events = {(r["body"]["movie_id"], r["body"]["event"]) for r in receiver.received}
     assert events == {(READY, "movie.ready"), (FAILED, "movie.failed")}
@@ -96,14 +97,14 @@ def test_the_application_hears_of_each_movie_signed_and_after_a_failed_delivery(
 
 
 def test_each_published_movie_is_an_event_of_the_published_asset(pipeline, run):
-    _receiver, home = run
-    database = home / "airflow.db"
-    with sqlite3.connect(database) as db:
-        rows = db.execute(
-            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = 'hls_movies_published'"
-        ).fetchall()
+    _receiver, cluster = run
+    events = cluster.listing(f"/api/v2/assets/events?source_dag_id={CONVERT_DAG_ID}", "asset_events")
     [(master_url,)] = pipeline.query("SELECT video_url FROM movies WHERE id = %s", (READY,))
     # this test's events: the session's Airflow has the other tests' too
-    extras = [e for (extra,) in rows if (e := json.loads(extra))["master_url"].startswith(pipeline.public_base_url)]
+    extras = [
+        event["extra"]
+        for event in events
+        if event["name"] == PUBLISHED_ASSET_NAME and event["extra"]["master_url"].startswith(pipeline.public_base_url)
+    ]
     assert [(e["movie_id"], e["master_url"]) for e in extras] == [(READY, master_url)]  # the failed movie has none
     assert master_url.split("/")[-2] == extras[0]["version"]
