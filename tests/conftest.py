@@ -37,6 +37,7 @@ ARTIFACTS = REPO / ".test-artifacts"
 AIRFLOW_MODULES = {  # the first prefix that matches
     "tests/e2e/test_events.py": "celery_airflow",
     "tests/e2e/test_hostile_catalog.py": "celery_airflow",
+    "tests/e2e/test_preflight.py": "celery_airflow",
     "tests/e2e/": "shared_airflow",
     "tests/faults/test_pipeline_faults.py": "shared_airflow",
     "tests/distributed/": "celery_airflow",

@@ -1,4 +1,5 @@
-"""The preflight on the session's Airflow: a wave whose pool, bucket or per-movie DAG is not ready,
+"""The preflight on the session's Celery cluster (the LocalExecutor one has the longer queue of
+tests): a wave whose pool, bucket or per-movie DAG is not ready,
 or whose catalog does not answer, and a "Convert to HLS" run without its pool, fail their first
 task on its first try, says what is wrong and the
 command that mends it (task log and migration view), and claims nothing. Each fault is real: the
@@ -29,7 +30,7 @@ MOVIE = 1
 
 
 @pytest.fixture(scope="module")
-def seeded(pipeline, tmp_path_factory):
+def seeded(pipeline, celery_airflow, tmp_path_factory):
     source = media.generate_movie(tmp_path_factory.mktemp("preflight") / "1.mp4", width=320, height=180, seconds=2)
     pipeline.seed(
         movies=[SeedMovie(MOVIE, "Waits for its preflight", source)],
@@ -39,6 +40,7 @@ def seeded(pipeline, tmp_path_factory):
         catalog.ensure_schema(conn)  # what a run whose catalog does not answer cannot do
     finally:
         conn.close()
+    pipeline.variables["hls_tmp_dir"] = ""  # each Celery worker in its own temporary folder
     return pipeline
 
 
@@ -59,10 +61,10 @@ def assert_nothing_claimed(pipeline) -> None:
     assert pipeline.query("SELECT video_url LIKE %s FROM movies WHERE id = %s", ("%.mp4", MOVIE)) == [(True,)]
 
 
-def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_with_their_fixes(seeded):
+def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_with_their_fixes(seeded, celery_airflow):
     pipeline = seeded
     storage = {**json.loads(pipeline.connections["hls_storage"]), "password": "not-the-storage-secret"}
-    cluster = pipeline.airflow(connections={"hls_storage": json.dumps(storage)})
+    cluster = pipeline.airflow(celery_airflow, connections={"hls_storage": json.dumps(storage)})
     pool = cluster.request("GET", f"/api/v2/pools/{TRANSCODE_POOL}")
     cluster.request("DELETE", f"/api/v2/pools/{TRANSCODE_POOL}")
     cluster.request("PATCH", f"/api/v2/dags/{CONVERT_DAG_ID}", {"is_paused": True})
@@ -139,7 +141,7 @@ def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_wi
     )
 
     # Mended, the next run's preflight passes and the view says no more of it (a dry run: it claims nothing).
-    dry = pipeline.run("hls_migration", {"movie_ids": [MOVIE], "dry_run": True})
+    dry = pipeline.run("hls_migration", {"movie_ids": [MOVIE], "dry_run": True}, cluster=celery_airflow)
     assert dry.state == "success", dry.output[-3000:]
     assert (
         "preflight: every check passed" in dry.output
@@ -148,13 +150,14 @@ def test_a_missing_pool_a_refused_bucket_and_a_paused_dag_fail_the_first_task_wi
     assert "id='preflight'" not in cluster.page("/hls-migration/")
 
 
-def test_a_catalog_that_does_not_answer_and_a_setting_that_does_not_parse_are_both_said(seeded):
+def test_a_catalog_that_does_not_answer_and_a_setting_that_does_not_parse_are_both_said(seeded, celery_airflow):
     pipeline = seeded
     unanswered = {**json.loads(pipeline.connections["hls_catalog"]), "port": services.free_port()}
     run = pipeline.run(
         "hls_migration",
         {"movie_ids": [MOVIE]},
         timeout=180,
+        cluster=celery_airflow,
         connections={"hls_catalog": json.dumps(unanswered)},
         variables={"hls_ladder": "1080:fast"},
     )
